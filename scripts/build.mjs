@@ -1,0 +1,38 @@
+// Build: bundles with tsup (ESM + CJS), emits declarations with tsc, rolls them up with API Extractor and
+// checks the public API report. Locally the report is updated; under CI a changed report fails the build.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, chmodSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(import.meta.dirname, "..");
+const bin = (name) => path.join(root, "node_modules", ".bin", name);
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
+
+run(bin("tsup"), ["--silent"]);
+chmodSync(path.join(root, "dist", "cli.js"), 0o755);
+rmSync(path.join(root, "build", "types"), { recursive: true, force: true });
+run(bin("tsc"), ["-p", "tsconfig.json", "--emitDeclarationOnly"]);
+
+const { Extractor, ExtractorConfig } = require("@microsoft/api-extractor");
+const localBuild = !process.env.CI || process.argv.includes("--api-report");
+let failed = false;
+for (const entry of ["index", "testing"]) {
+  const config = ExtractorConfig.loadFileAndPrepare(path.join(root, `api-extractor.${entry}.json`));
+  const result = Extractor.invoke(config, {
+    localBuild,
+    showVerboseMessages: false,
+    messageCallback: (message) => {
+      // The report itself is the review artefact; missing release tags and TSDoc nits are not build failures.
+      if (message.messageId === "ae-missing-release-tag" || message.messageId?.startsWith("tsdoc-")) message.logLevel = "none";
+    },
+  });
+  if (!result.succeeded) {
+    failed = true;
+    console.error(`API Extractor (${entry}): ${result.errorCount} errors, ${result.warningCount} warnings.` +
+      (result.apiReportChanged ? " The public API changed: run `npm run api` and commit review/." : ""));
+  }
+  copyFileSync(path.join(root, "dist", `${entry}.d.ts`), path.join(root, "dist", `${entry}.d.cts`));
+}
+if (failed) process.exit(1);

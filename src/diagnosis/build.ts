@@ -1,0 +1,28 @@
+import { DIAGNOSIS_CODES } from "./codes.js";
+import type { Diagnosis, DiagnosisCode } from "./types.js";
+
+export type DiagnosisInput = Omit<Diagnosis, "hypothesis" | "title"> & { title?: string };
+
+/** Makes a Diagnosis from a code: hypothesis and title come from the code table, never by hand. */
+export function makeDiagnosis(code: DiagnosisCode, input: Omit<DiagnosisInput, "code">): Diagnosis {
+  const { hypothesis, title } = DIAGNOSIS_CODES[code];
+  const diagnosis: Diagnosis = {
+    hypothesis,
+    code,
+    title: input.title ?? title,
+    confidence: input.confidence,
+    summary: input.summary,
+    evidence: dedupe(input.evidence),
+    nextSteps: dedupe(input.nextSteps),
+  };
+  if (input.service !== undefined) diagnosis.service = input.service;
+  if (input.status !== undefined) diagnosis.status = input.status;
+  if (input.errorCode !== undefined) diagnosis.errorCode = input.errorCode;
+  if (input.identity !== undefined) diagnosis.identity = input.identity;
+  if (input.token !== undefined) diagnosis.token = input.token;
+  return diagnosis;
+}
+
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines.filter((line) => line.length > 0))];
+}

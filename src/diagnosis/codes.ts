@@ -1,0 +1,20 @@
+import type { DiagnosisCode, Diagnosis } from "./types.js";
+
+type HypothesisOf = Diagnosis["hypothesis"];
+
+/** Each code with its hypothesis and title: the one table the rest of the library reads. */
+export const DIAGNOSIS_CODES: Readonly<Record<DiagnosisCode, { hypothesis: HypothesisOf; title: string }>> = {
+  IdentityNotAssigned: { hypothesis: "H1", title: "Managed identity not assigned to the app" },
+  RoleMissingOrWrongScope: { hypothesis: "H2", title: "RBAC role missing or wrong scope" },
+  WrongAudience: { hypothesis: "H3", title: "Token audience or scope wrong for the target" },
+  StaleTokenOrIdentityMixup: { hypothesis: "H4", title: "Stale or expired token, or the wrong identity's token" },
+  IdentityEndpointUnreachable: { hypothesis: "H5", title: "Identity endpoint unreachable or not answering" },
+  NotAnIdentityProblem: { hypothesis: "not-identity", title: "Not an identity problem" },
+  Unknown: { hypothesis: "unknown", title: "Unclassified authentication failure" },
+};
+
+/** Error names of the wrapped credentials that chains (ChainedTokenCredential, DefaultAzureCredential) move past. */
+export const CredentialUnavailableErrorName = "CredentialUnavailableError";
+export const AuthenticationRequiredErrorName = "AuthenticationRequiredError";
+/** Thrown by DiagnosticCredential itself when `tokenTimeoutMs` elapses or the caller aborts. */
+export const TokenTimeoutErrorName = "CredentialUnavailableError";
