@@ -1,7 +1,32 @@
 // diagnostic-credential: the public API. Explicit named exports only; internals stay internal.
+
+// The credential
+export { DiagnosticCredential } from "./credential/diagnosticCredential.js";
+export type { DiagnosticCredentialOptions } from "./credential/options.js";
+export type { IdentityExchange } from "./credential/identityExchange.js";
+
+// Downstream diagnosis: pipeline policy, HttpClient wrapper, lookup
+export { diagnosticPolicy, diagnosticHttpClient } from "./pipeline/diagnosticPolicy.js";
+export { getDiagnosis } from "./diagnosis/attach.js";
+
+// Pure classification
+export { classifyCredentialError } from "./classify/credentialError.js";
+export type { CredentialErrorContext, ConfiguredIdentity, ScopeFinding } from "./classify/credentialError.js";
+export { classifyResponse } from "./classify/response.js";
+export type { ClassifyContext } from "./classify/response.js";
+
+// The Diagnosis shape and its codes
 export type { Diagnosis, DiagnosisCode, DiagnosisIdentity, DiagnosisToken, Hypothesis, IdentityKind, ResponseLike } from "./diagnosis/types.js";
 export { DIAGNOSIS_CODES, CredentialUnavailableErrorName, AuthenticationRequiredErrorName } from "./diagnosis/codes.js";
+
+// The service catalog
 export type { ServiceDefinition, ServiceDefinitionInput, ErrorFingerprint, RoleAdvice, AccessModel } from "./catalog/types.js";
 export { scopeForUrl } from "./catalog/resolve.js";
+export { SERVICE_CATALOG } from "./catalog/services.js";
+
+// Tokens, logs, telemetry names, self-monitoring
 export { decodeTokenClaims } from "./jwt/claims.js";
 export type { TokenClaims } from "./jwt/claims.js";
+export type { DiagnosisLogEntry } from "./logging/logEntry.js";
+export { METRIC_DIAGNOSES, METRIC_GET_TOKEN_DURATION, SPAN_GET_TOKEN, ATTR as TELEMETRY_ATTRIBUTES } from "./telemetry/telemetry.js";
+export { getInternalFaultCount } from "./util/safe.js";

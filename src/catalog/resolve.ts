@@ -3,7 +3,7 @@ import type { ServiceDefinition, ServiceDefinitionInput } from "./types.js";
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
 export function normalizeAudience(audience: string): string {
-  return audience.trim().toLowerCase().replace(/\/+$/, "");
+  return String(audience).trim().toLowerCase().replace(/\/+$/, "");
 }
 
 /** The resource a scope names, as ManagedIdentityCredential sends it: one `/.default` suffix removed. */
@@ -21,30 +21,65 @@ export function hostOf(url: string | URL): string | undefined {
   }
 }
 
+/** The sovereign cloud a host or audience belongs to, guessed from its DNS suffix. */
+export type CloudName = "public" | "china" | "usgov" | "germany";
+
+/** Which cloud a host (or an audience URL) lives in. Heuristic on DNS suffixes; "public" when nothing else fits. */
+export function cloudOf(hostOrUrl: string): CloudName {
+  const host = (hostOf(hostOrUrl) ?? String(hostOrUrl)).toLowerCase().replace(/:\d+$/, "").replace(/\/.*$/, "");
+  if (/(\.|^)chinacloudapi\.cn$|\.azure\.cn$|\.cn$/.test(host)) return "china";
+  if (/(\.|^)usgovcloudapi\.net$|\.azure\.us$|\.microsoft\.us$|\.us$/.test(host)) return "usgov";
+  if (/(\.|^)microsoftazure\.de$|cloudapi\.de$/.test(host)) return "germany";
+  return "public";
+}
+
 /** A catalog: the built-in services merged with the `services` option. Immutable once made. */
 export class ServiceCatalog {
   readonly services: readonly ServiceDefinition[];
-  private readonly hostCache = new Map<string, ServiceDefinition | null>();
+  private readonly hostCache = new Map<string, readonly ServiceDefinition[]>();
 
   constructor(extra: readonly ServiceDefinitionInput[] = []) {
-    this.services = mergeServices(SERVICE_CATALOG, extra);
+    this.services = mergeServices(SERVICE_CATALOG, Array.isArray(extra) ? extra : []);
   }
 
   byName(name: string): ServiceDefinition | undefined {
     return this.services.find((service) => service.name === name);
   }
 
+  /**
+   * Every service a host may belong to, best first: exact hosts (custom domains, emulators) before host suffixes.
+   * Several services share suffixes (Service Bus and Event Hubs): callers tell them apart with other evidence.
+   */
+  servicesForHost(host: string): readonly ServiceDefinition[] {
+    const key = String(host).toLowerCase();
+    const cached = this.hostCache.get(key);
+    if (cached !== undefined) return cached;
+    const hostname = key.replace(/:\d+$/, "");
+    const exact = this.services.filter((s) => s.hosts.includes(key) || s.hosts.includes(hostname));
+    let found: readonly ServiceDefinition[] = exact;
+    if (exact.length === 0) {
+      // The longest matching suffix wins (".core.chinacloudapi.cn" is shorter than ".postgres…" would be), ties keep catalog order.
+      let best = 0;
+      const matches: { service: ServiceDefinition; length: number }[] = [];
+      for (const service of this.services) {
+        let length = 0;
+        for (const suffix of service.hostSuffixes) {
+          if ((hostname.endsWith(suffix) && hostname.length > suffix.length) || `.${hostname}` === suffix) length = Math.max(length, suffix.length);
+        }
+        if (length > 0) {
+          matches.push({ service, length });
+          best = Math.max(best, length);
+        }
+      }
+      found = matches.filter((m) => m.length === best).map((m) => m.service);
+    }
+    if (this.hostCache.size < 1000) this.hostCache.set(key, found);
+    return found;
+  }
+
   /** The service a host belongs to: exact hosts first (custom domains, emulators), then host suffixes. */
   serviceForHost(host: string): ServiceDefinition | undefined {
-    const key = host.toLowerCase();
-    const cached = this.hostCache.get(key);
-    if (cached !== undefined) return cached ?? undefined;
-    const hostname = key.replace(/:\d+$/, "");
-    const found =
-      this.services.find((s) => s.hosts.includes(key) || s.hosts.includes(hostname)) ??
-      this.services.find((s) => s.hostSuffixes.some((suffix) => hostname.endsWith(suffix) || `.${hostname}` === suffix));
-    if (this.hostCache.size < 1000) this.hostCache.set(key, found ?? null);
-    return found;
+    return this.servicesForHost(host)[0];
   }
 
   serviceForUrl(url: string | URL): ServiceDefinition | undefined {
@@ -54,21 +89,28 @@ export class ServiceCatalog {
 
   /** The service whose accepted audiences include `audience` (a resource URI or scope). */
   serviceForAudience(audience: string): ServiceDefinition | undefined {
-    const normalized = normalizeAudience(scopeToResource(audience));
+    const normalized = normalizeAudience(scopeToResource(String(audience)));
     return this.services.find((service) => audienceBelongsTo(service, normalized));
+  }
+
+  /** The scope to request for a host, for a given service (defaults to the host's first service). */
+  scopeForHost(host: string, service: ServiceDefinition | undefined = this.serviceForHost(host)): string | undefined {
+    if (service === undefined) return undefined;
+    const hostname = host.toLowerCase().replace(/:\d+$/, "");
+    if (service.scopeTemplate !== undefined && service.hostSuffixes.some((suffix) => hostname.endsWith(suffix))) {
+      return service.scopeTemplate.replace("{hostname}", hostname);
+    }
+    for (const [suffix, scope] of Object.entries(service.scopeByHostSuffix)) {
+      if (hostname.endsWith(suffix)) return scope;
+    }
+    return service.scope;
   }
 
   /** The scope to request for a URL: the per-cloud scope of its service, or undefined for an unknown host. */
   scopeForUrl(url: string | URL): string | undefined {
     const host = hostOf(url);
     if (host === undefined) return undefined;
-    const service = this.serviceForHost(host);
-    if (service === undefined) return undefined;
-    const hostname = host.replace(/:\d+$/, "");
-    for (const [suffix, scope] of Object.entries(service.scopeByHostSuffix)) {
-      if (hostname.endsWith(suffix)) return scope;
-    }
-    return service.scope;
+    return this.scopeForHost(host);
   }
 }
 
@@ -76,53 +118,77 @@ export class ServiceCatalog {
 export function audienceBelongsTo(service: ServiceDefinition, normalizedAudience: string): boolean {
   return (
     service.audiences.includes(normalizedAudience) ||
-    service.audiencePatterns.some((pattern) => pattern.test(normalizedAudience))
+    service.audiencePatterns.some((pattern) => {
+      pattern.lastIndex = 0;
+      return pattern.test(normalizedAudience);
+    })
   );
+}
+
+function stringList(list: unknown): string[] {
+  if (!Array.isArray(list)) return typeof list === "string" ? [list.toLowerCase()] : [];
+  return list.filter((item): item is string => typeof item === "string").map((item) => item.toLowerCase());
+}
+
+function arrayOf<T>(list: unknown): T[] | undefined {
+  return Array.isArray(list) ? (list as T[]) : undefined;
 }
 
 function mergeServices(base: readonly ServiceDefinition[], extra: readonly ServiceDefinitionInput[]): ServiceDefinition[] {
   const merged = base.map((service) => ({ ...service }));
   for (const input of extra) {
     if (input === null || typeof input !== "object" || typeof input.name !== "string") continue;
-    const lowerList = (list: string[] | undefined) => (list ?? []).map((item) => String(item).toLowerCase());
     const existing = merged.find((service) => service.name === input.name);
+    const fingerprints = arrayOf<ServiceDefinition["fingerprints"][number]>(input.fingerprints)?.filter(
+      (f) => f !== null && typeof f === "object" && typeof f.id === "string" && typeof f.code === "string",
+    );
+    const roles = arrayOf<ServiceDefinition["roles"][number]>(input.roles)?.filter((r) => r !== null && typeof r === "object" && typeof r.role === "string");
     if (existing !== undefined) {
-      existing.hosts = [...lowerList(input.hosts), ...existing.hosts];
-      existing.hostSuffixes = [...lowerList(input.hostSuffixes), ...existing.hostSuffixes];
-      existing.audiences = [...(input.audiences ?? []).map(normalizeAudience), ...existing.audiences];
-      if (input.fingerprints) existing.fingerprints = [...input.fingerprints, ...existing.fingerprints];
-      if (input.roles) existing.roles = [...input.roles];
+      existing.hosts = [...stringList(input.hosts), ...existing.hosts];
+      existing.hostSuffixes = [...stringList(input.hostSuffixes), ...existing.hostSuffixes];
+      existing.audiences = [...stringList(input.audiences).map(normalizeAudience), ...existing.audiences];
+      if (fingerprints) existing.fingerprints = [...fingerprints, ...existing.fingerprints];
+      if (roles && roles.length > 0) existing.roles = [...roles];
       continue;
     }
-    const audiences = (input.audiences ?? (input.scope ? [scopeToResource(input.scope)] : [])).map(normalizeAudience);
+    const scope = typeof input.scope === "string" ? input.scope : undefined;
+    const audiences = (stringList(input.audiences).length > 0 ? stringList(input.audiences) : scope ? [scopeToResource(scope)] : []).map(normalizeAudience);
     // A new service without an audience cannot be checked for H3 and has no scope to request: skip it.
     if (audiences.length === 0) continue;
     merged.unshift({
       name: input.name,
-      displayName: input.displayName ?? input.name,
-      hostSuffixes: lowerList(input.hostSuffixes),
-      hosts: lowerList(input.hosts),
+      displayName: typeof input.displayName === "string" ? input.displayName : input.name,
+      hostSuffixes: stringList(input.hostSuffixes),
+      hosts: stringList(input.hosts),
       audiences,
       audiencePatterns: [],
-      scope: input.scope ?? `${audiences[0]}/.default`,
+      scope: scope ?? `${audiences[0]}/.default`,
       scopeByHostSuffix: {},
       accessModel: input.accessModel ?? "azure-rbac",
-      roles: input.roles ?? [],
-      controlPlaneRoles: input.controlPlaneRoles ?? [],
-      propagation: input.propagation ?? "up to ~10 minutes",
-      propagationMinutes: input.propagationMinutes ?? 10,
-      unauthorizedMeansForbidden: input.unauthorizedMeansForbidden ?? false,
-      fingerprints: input.fingerprints ?? [],
+      roles: roles ?? [],
+      controlPlaneRoles: stringList(input.controlPlaneRoles).length > 0 ? (input.controlPlaneRoles as string[]).filter((r) => typeof r === "string") : [],
+      propagation: typeof input.propagation === "string" ? input.propagation : "up to ~10 minutes",
+      propagationMinutes: typeof input.propagationMinutes === "number" ? input.propagationMinutes : 10,
+      unauthorizedMeansForbidden: input.unauthorizedMeansForbidden === true,
+      challengeFirst: input.challengeFirst === true,
+      fingerprints: fingerprints ?? [],
+      ...(Array.isArray(input.scopeHints) ? { scopeHints: input.scopeHints } : {}),
     });
   }
   return merged;
 }
 
 const defaultCatalog = new ServiceCatalog();
+const catalogCache = new WeakMap<readonly ServiceDefinitionInput[], ServiceCatalog>();
 
-/** The catalog for a `services` option; the built-in one is shared when there is nothing to add. */
+/** The catalog for a `services` option; the built-in one is shared when there is nothing to add. Cached per array. */
 export function catalogFor(services?: readonly ServiceDefinitionInput[]): ServiceCatalog {
-  return services === undefined || services.length === 0 ? defaultCatalog : new ServiceCatalog(services);
+  if (!Array.isArray(services) || services.length === 0) return defaultCatalog;
+  const cached = catalogCache.get(services);
+  if (cached !== undefined) return cached;
+  const catalog = new ServiceCatalog(services);
+  catalogCache.set(services, catalog);
+  return catalog;
 }
 
 /**
@@ -130,5 +196,22 @@ export function catalogFor(services?: readonly ServiceDefinitionInput[]): Servic
  * `"https://vault.azure.net/.default"`. Undefined for a host the catalog does not know.
  */
 export function scopeForUrl(url: string | URL, services?: readonly ServiceDefinitionInput[]): string | undefined {
-  return catalogFor(services).scopeForUrl(url);
+  try {
+    return catalogFor(services).scopeForUrl(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The service a scope (or resource URI / audience) belongs to: `https://vault.azure.net/.default` → keyvault.
+ * Exact audiences and account-specific audiences only; see `nearestAudience` for near misses.
+ */
+export function findServiceForScope(scope: string, services?: readonly ServiceDefinitionInput[]): ServiceDefinition | undefined {
+  try {
+    if (typeof scope !== "string") return undefined;
+    return catalogFor(services).serviceForAudience(scope.replace(/\/\/\.default$/, "/.default"));
+  } catch {
+    return undefined;
+  }
 }

@@ -5,12 +5,18 @@ export type AccessModel =
   | "azure-rbac" // az role assignment create
   | "cosmos-sql-rbac" // az cosmosdb sql role assignment create
   | "graph-app-role" // app-role assignment on the Graph service principal
-  | "database-user"; // CREATE USER … FROM EXTERNAL PROVIDER
+  | "database-user" // CREATE USER … FROM EXTERNAL PROVIDER
+  | "managedhsm-local-rbac" // az keyvault role assignment create --hsm-name
+  | "redis-access-policy"; // az redis access-policy-assignment create
+
+/** Where a failure was observed: an HTTP answer, an AMQP link/CBS error, a database or cache login error. */
+export type FailureProtocol = "http" | "amqp" | "sql" | "redis";
 
 /**
  * One recognisable failure answer of a service. Matching is by evidence: every field that is set must match.
- * Messages are regular expressions over a normalised body (whitespace folded, case-insensitive) because real
- * bodies vary in wording, line endings and format.
+ * Messages are regular expressions over a normalised body (whitespace folded); write them with the `i` flag and
+ * without `g`/`y` (the classifier drops those flags anyway) because real bodies vary in wording, line endings,
+ * casing and format.
  */
 export interface ErrorFingerprint {
   /** Stable id, used in tests and evidence: "keyvault.forbidden-by-rbac". */
@@ -22,11 +28,42 @@ export interface ErrorFingerprint {
   errorCode?: string | string[];
   /** Cosmos DB `x-ms-substatus`. */
   substatus?: string | string[];
+  /**
+   * Matched against the folded text: the service's messages, the challenge's `error_description` and the body.
+   * Named groups (`(?<permission>\w+)`) become placeholders of `nextSteps`.
+   */
   message?: RegExp;
   /** WWW-Authenticate `error` parameter. */
   challengeError?: string;
+  /** Where this answer is seen; default `["http"]`. */
+  protocols?: FailureProtocol[];
   /** One line explaining what this answer means. */
   meaning: string;
+  /**
+   * Extra next steps, first in the list. Placeholders: `{name}` (first DNS label of the host: vault, account,
+   * namespace…), `{host}`, `{principalId}`, `{clientId}`, `{identityName}`, `{scope}`, `{role}`, `{rg}`, `{app}`,
+   * `{tenantId}`, and the named groups of `message`. Unknown placeholders print as `<name>`.
+   */
+  nextSteps?: string[];
+  /** For a H2 fingerprint whose fix is not a role (Key Vault access policies, Cosmos control-plane operations). */
+  skipRoleAdvice?: boolean;
+  /**
+   * This answer is the normal reply of a `challengeFirst` service to a request sent without a token on purpose
+   * (Key Vault's first call): not a failure when no token was sent.
+   */
+  normalChallenge?: boolean;
+}
+
+/** Conditions under which a role is the least-privilege answer; every condition that is set must hold. */
+export interface RoleCondition {
+  /** Matched against the action/permission named by the service ("Microsoft.KeyVault/vaults/secrets/getSecret/action", "Send", "pull"). */
+  action?: RegExp;
+  /** HTTP methods, upper case. */
+  methods?: string[];
+  /** Matched against the request path. */
+  path?: RegExp;
+  /** Matched against the request host. */
+  host?: RegExp;
 }
 
 /** A role and what it allows: the least-privilege data role per operation. */
@@ -36,6 +73,22 @@ export interface RoleAdvice {
   role: string;
   /** Role definition id when the service needs it (Cosmos DB built-in data roles). */
   roleDefinitionId?: string;
+  /** When this role is the right one; a role without conditions only serves as the default (the first role). */
+  when?: RoleCondition;
+}
+
+/**
+ * How to name the exact scope of a role assignment. Tried in order; the first that yields a value wins.
+ * - `resource`: `pattern` applied to resource ids/scopes quoted by the service (Key Vault `Resource: '…'`, ARM `over scope '…'`).
+ * - `path`: `pattern` applied to the request path (ARM URLs are resource ids; Monitor paths carry the DCR id).
+ * - `text`: `pattern` applied to the service's message text.
+ * - `host`: no pattern; `template` filled with `{name}` (first DNS label) and `{host}`.
+ * `template` may use `{0}` (the whole match) and named groups.
+ */
+export interface ScopeHint {
+  from: "resource" | "path" | "text" | "host";
+  pattern?: RegExp;
+  template: string;
 }
 
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
@@ -55,8 +108,10 @@ export interface ServiceDefinition {
   scope: string;
   /** Per-cloud scope by host suffix, when it differs from `scope`: { ".vault.azure.cn": "https://vault.azure.cn/.default" }. */
   scopeByHostSuffix: Record<string, string>;
+  /** A host-specific scope, when the SDK requests one per account: "https://{hostname}/.default" (Cosmos DB). */
+  scopeTemplate?: string;
   accessModel: AccessModel;
-  /** Least-privilege data roles, most common operation first. */
+  /** Least-privilege data roles; the first is the default when nothing tells the operation apart. */
   roles: RoleAdvice[];
   /** Control-plane roles people assign by mistake: they give no data access. */
   controlPlaneRoles: string[];
@@ -66,12 +121,25 @@ export interface ServiceDefinition {
   propagationMinutes: number;
   /** The service answers 401 (not 403) when the caller lacks permission: Service Bus, Event Hubs, OpenAI, ACR, Event Grid. */
   unauthorizedMeansForbidden: boolean;
-  /** Error answers this service is known to give. */
+  /** Error answers this service is known to give, most specific first (the first that matches wins). */
   fingerprints: ErrorFingerprint[];
   /** The first request of this service's SDK is sent without a token on purpose (Key Vault): one 401 is normal. */
   challengeFirst?: boolean;
   /** Where the docs for this service's data-plane roles live. */
   docs?: string;
+  /** The ARM resource provider, e.g. "Microsoft.KeyVault": recognises the service in portal URLs and resource ids. */
+  resourceProvider?: string;
+  /** How to name the exact scope of a role assignment (see ScopeHint). */
+  scopeHints?: ScopeHint[];
+  /**
+   * Request paths typical of this service, to tell apart services that share host suffixes
+   * (Service Bus and Event Hubs both live on `*.servicebus.windows.net`).
+   */
+  pathHints?: RegExp[];
+  /** SDK error names that belong to this service ("ServiceBusError"). */
+  errorNames?: string[];
+  /** Replaces the access model's grant command (database users, cache access policies…). Same placeholders as fingerprint steps. */
+  grantTemplates?: string[];
 }
 
 /**
@@ -92,4 +160,6 @@ export interface ServiceDefinitionInput {
   unauthorizedMeansForbidden?: boolean;
   fingerprints?: ErrorFingerprint[];
   accessModel?: AccessModel;
+  challengeFirst?: boolean;
+  scopeHints?: ScopeHint[];
 }

@@ -1,0 +1,338 @@
+import type { IdentityExchange } from "../credential/identityExchange.js";
+import { makeDiagnosis } from "../diagnosis/build.js";
+import {
+  assignIdentityCommand,
+  commandContextOf,
+  doctorInContainerCommand,
+  listRoleAssignmentsCommand,
+  passClientIdInCode,
+  restartRevisionCommand,
+  showIdentityCommand,
+} from "../diagnosis/commands.js";
+import { excerpt } from "../diagnosis/redact.js";
+import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
+import type { HostEnvironment } from "../environment/hostEnvironment.js";
+
+/** The identity the app asked for: what the credential was constructed with. */
+export interface ConfiguredIdentity {
+  clientId?: string;
+  resourceId?: string;
+  objectId?: string;
+}
+
+/** A problem with the requested scope found before any request (H3). */
+export interface ScopeFinding {
+  scope: string;
+  explanation: string;
+  suggestion?: string;
+  service?: string;
+}
+
+/** What `classifyCredentialError` may use besides the error itself. All optional. */
+export interface CredentialErrorContext {
+  /** Identity-endpoint exchanges made for the failed call, oldest first. */
+  exchanges?: readonly IdentityExchange[];
+  environment?: HostEnvironment;
+  configuredIdentity?: ConfiguredIdentity;
+  scopes?: string | readonly string[];
+  scopeFinding?: ScopeFinding;
+  /** Set when DiagnosticCredential's own `tokenTimeoutMs` ended the call. */
+  timedOutAfterMs?: number;
+  /** Name of the wrapped credential, for the summary ("ManagedIdentityCredential"). */
+  credentialName?: string;
+}
+
+const TRANSPORT_MEANINGS: Record<string, string> = {
+  ECONNREFUSED: "refused the connection (nothing listens there)",
+  ECONNRESET: "reset the connection",
+  ETIMEDOUT: "did not accept the connection in time",
+  EHOSTUNREACH: "is on an unreachable host",
+  ENETUNREACH: "is on an unreachable network",
+  ENOTFOUND: "has a host name that does not resolve (DNS)",
+  EAI_AGAIN: "has a host name that could not be resolved (DNS, temporary)",
+  EPIPE: "closed the connection while the request was sent",
+  TIMEOUT: "accepted the connection but did not answer in time",
+  ERR_INVALID_URL: "is not a valid URL",
+  ERR_INVALID_PROTOCOL: "uses a protocol the HTTP client does not support",
+};
+
+/**
+ * Classifies a failure of `getToken` (ManagedIdentityCredential or any wrapped credential) into H1/H3/H4/H5.
+ * Pure: no I/O, no globals; never throws (a failure inside returns undefined).
+ */
+export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
+  try {
+    return classify(error, context);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Facts {
+  text: string;
+  errorName: string;
+  errorCodes: string[];
+  statuses: number[];
+  exchanges: readonly IdentityExchange[];
+  lastFailure?: IdentityExchange;
+  transportCode?: string;
+  configured: ConfiguredIdentity;
+  sentIdentity: boolean;
+  env?: HostEnvironment;
+  evidence: string[];
+}
+
+function classify(error: unknown, context: CredentialErrorContext): Diagnosis | undefined {
+  const facts = gatherFacts(error, context);
+  const ctx = commandContextOf(facts.env, {
+    ...(facts.configured.clientId !== undefined ? { clientId: facts.configured.clientId } : {}),
+    ...(facts.configured.resourceId !== undefined ? { resourceId: facts.configured.resourceId } : {}),
+  });
+  const identity = configuredIdentityOf(facts.configured);
+  const scope = firstScope(context.scopes);
+  const base = { evidence: facts.evidence, identity, ...(scope ? { token: { scope } } : {}) };
+  const who = context.credentialName ?? "ManagedIdentityCredential";
+  const text = facts.text;
+
+  // H3 before H1/H5: a malformed scope explains "Multiple scopes" and AADSTS500011 whatever else happened.
+  if (/multiple scopes are not supported/i.test(text) || (Array.isArray(context.scopes) && context.scopes.length > 1)) {
+    return makeDiagnosis("WrongAudience", {
+      ...base,
+      confidence: "high",
+      summary: `${who} was asked for several scopes (${describeScopes(context.scopes)}); a managed identity token has exactly one audience`,
+      nextSteps: ["Request one scope per token: the target service's `<audience>/.default`", ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : [])],
+    });
+  }
+  if (/AADSTS500011/i.test(text) || /resource principal named .* was not found/i.test(text)) {
+    return makeDiagnosis("WrongAudience", {
+      ...base,
+      confidence: "high",
+      summary: `Entra ID does not know the resource in scope ${scope ?? "(unknown)"} (AADSTS500011): the audience is wrong for this tenant or cloud`,
+      nextSteps: [
+        context.scopeFinding?.suggestion ? `Request ${context.scopeFinding.suggestion} instead` : "Request the target service's documented audience, e.g. https://vault.azure.net/.default",
+        "Check the cloud: China and US Government services have their own audiences",
+      ],
+    });
+  }
+  if (context.scopeFinding !== undefined && facts.lastFailure?.status === 400 && !/identity not found|no msi|multiple user assigned/i.test(text)) {
+    return makeDiagnosis("WrongAudience", {
+      ...base,
+      confidence: "medium",
+      summary: `The identity endpoint rejected the token request for scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`,
+      nextSteps: [context.scopeFinding.suggestion ? `Request ${context.scopeFinding.suggestion}` : "Request the target service's documented `/.default` scope"],
+    });
+  }
+
+  // H1: the endpoint answered and said there is no such identity.
+  if (/multiple user assigned identities exist/i.test(text)) {
+    return h1(facts, ctx, base, "high",
+      `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
+      [passClientIdInCode(undefined), showIdentityCommand(ctx)]);
+  }
+  if (/identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(text)) {
+    const selector = describeSelector(facts.configured);
+    return h1(facts, ctx, base, "high",
+      selector
+        ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
+        : "The identity endpoint says this app has no managed identity",
+      [showIdentityCommand(ctx), assignIdentityCommand(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])]);
+  }
+  const unexpected500 = facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
+  if (unexpected500 && facts.sentIdentity) {
+    return h1(facts, ctx, base, "high",
+      `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
+      [showIdentityCommand(ctx), assignIdentityCommand(ctx), "Check the client id in code against `az identity show --ids <identity-resource-id> --query clientId`"]);
+  }
+
+  // H5: our own deadline, a transport failure, or an endpoint that answers with no identity meaning.
+  if (context.timedOutAfterMs !== undefined) {
+    return h5(facts, ctx, base, "high",
+      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${facts.env?.identityEndpoint ?? ""} ${facts.transportCode ? TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode : "accepted the request but never answered"}`.replace(/\s+/g, " "));
+  }
+  if (facts.env?.identityEndpointMalformed) {
+    return h5(facts, ctx, base, "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);
+  }
+  // Container Apps / App Service set IDENTITY_ENDPOINT only when an identity is assigned: without it the SDK
+  // falls back to IMDS, which these platforms do not serve, so the transport error below is a symptom of H1.
+  if (noIdentityVariablesOnPlatform(facts.env) && facts.env?.source === "DefaultToImds") return missingVariables(facts, ctx, base);
+  if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") {
+    const meaning = TRANSPORT_MEANINGS[facts.transportCode] ?? `failed with ${facts.transportCode}`;
+    return h5(facts, ctx, base, "high", `The identity endpoint ${endpointName(facts)} ${meaning} (${facts.transportCode})`);
+  }
+  if (/network[_ ]error|network unreachable|unreachable network|socket operation was attempted/i.test(text)) {
+    if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
+    return h5(facts, ctx, base, "medium", `The identity endpoint ${endpointName(facts)} could not be reached (network error)`);
+  }
+  const status = facts.lastFailure?.status ?? facts.statuses[0];
+  if (status !== undefined && (status >= 500 || status === 404 || status === 410 || status === 408 || status === 429)) {
+    const storm = facts.exchanges.filter((e) => e.status === status).length;
+    const what = status === 410 || status === 404 ? "is not ready (IMDS answers 404/410 while it starts or upgrades)" : "is failing";
+    return h5(facts, ctx, base, unexpected500 ? "medium" : "high",
+      `The identity endpoint ${endpointName(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`);
+  }
+  if (status === 401 || status === 403) {
+    return h5(facts, ctx, base, "medium",
+      `The identity endpoint ${endpointName(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`);
+  }
+  if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
+  if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${text}`)) {
+    return makeDiagnosis("Unknown", {
+      ...base,
+      confidence: "low",
+      summary: `${who} failed without a recognised cause: ${excerpt(firstLine(text), 160)}`,
+      nextSteps: [doctorInContainerCommand(ctx, scope), showIdentityCommand(ctx)],
+    });
+  }
+  return undefined;
+}
+
+function h1(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
+  return makeDiagnosis("IdentityNotAssigned", { ...base, confidence, summary, nextSteps: [...steps, listRoleAssignmentsCommand(undefined)] });
+}
+
+function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, confidence: Diagnosis["confidence"], summary: string): Diagnosis {
+  const steps = [doctorInContainerCommand(ctx, base.token?.scope)];
+  if (facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds") {
+    steps.push("Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator");
+  }
+  steps.push(restartRevisionCommand(ctx), "If other replicas get tokens, the fault is local to this replica: compare with `az containerapp replica list`");
+  return makeDiagnosis("IdentityEndpointUnreachable", { ...base, confidence, summary, nextSteps: steps });
+}
+
+function missingVariables(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields): Diagnosis {
+  const platform = facts.env?.hostKind === "app-service" ? "App Service" : "Container Apps";
+  return makeDiagnosis("IdentityNotAssigned", {
+    ...base,
+    confidence: "high",
+    summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
+    nextSteps: [showIdentityCommand(ctx), assignIdentityCommand(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
+  });
+}
+
+type BaseFields = { evidence: string[]; identity: DiagnosisIdentity; token?: { scope: string } };
+
+function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
+  const messages: string[] = [];
+  const errorCodes: string[] = [];
+  const statuses: number[] = [];
+  let errorName = "Error";
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current !== null && current !== undefined; depth++) {
+    if (typeof current === "string") {
+      messages.push(current);
+      break;
+    }
+    if (typeof current !== "object") break;
+    const record = current as Record<string, unknown>;
+    const read = (key: string): unknown => {
+      try {
+        return record[key];
+      } catch {
+        return undefined;
+      }
+    };
+    const name = read("name");
+    if (depth === 0 && typeof name === "string") errorName = name;
+    for (const key of ["message", "errorMessage"]) {
+      const value = read(key);
+      if (typeof value === "string") messages.push(value.slice(0, 4000));
+    }
+    for (const key of ["code", "errorCode"]) {
+      const value = read(key);
+      if (typeof value === "string") errorCodes.push(value);
+    }
+    for (const key of ["status", "statusCode"]) {
+      const value = read(key);
+      if (typeof value === "number") statuses.push(value);
+    }
+    current = read("cause");
+  }
+  const exchanges = context.exchanges ?? [];
+  const failures = exchanges.filter((e) => e.errorCode !== undefined || (e.status !== undefined && e.status >= 400));
+  const lastFailure = failures[failures.length - 1];
+  const transportCode = lastFailure?.errorCode ?? errorCodes.find((c) => c in TRANSPORT_MEANINGS);
+  const configured = context.configuredIdentity ?? {};
+  const sentIdentity = Boolean(configured.clientId || configured.resourceId || configured.objectId || lastFailure?.requestedIdentity);
+  const text = [...messages, ...exchanges.map((e) => e.bodyExcerpt ?? "")].join("\n");
+
+  const evidence: string[] = [];
+  evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0] ?? ""), 240)}`);
+  const env = context.environment;
+  if (env !== undefined) {
+    evidence.push(`identity source: ${env.source} (${env.sourceReason})`);
+    if (env.identityEndpoint !== undefined) evidence.push(`IDENTITY_ENDPOINT=${env.identityEndpoint}${env.identityEndpointMalformed ? " (malformed)" : ""}; IDENTITY_HEADER ${env.identityHeaderSet ? "is set" : "is not set"}`);
+    if (env.imdsHostOverride !== undefined) evidence.push(`AZURE_POD_IDENTITY_AUTHORITY_HOST=${env.imdsHostOverride}`);
+    if (env.containerApp.name !== undefined) evidence.push(`Container App ${env.containerApp.name}, revision ${env.containerApp.revision ?? "?"}, replica ${env.containerApp.replica ?? "?"}`);
+    if (env.azureClientId !== undefined && !configured.clientId && !configured.resourceId && !configured.objectId) {
+      evidence.push(`AZURE_CLIENT_ID=${env.azureClientId} is set, but a standalone ManagedIdentityCredential ignores it`);
+    }
+  }
+  const selector = describeSelector(configured);
+  evidence.push(`identity requested: ${selector ?? "system-assigned (no clientId/resourceId/objectId)"}`);
+  const attempts = exchanges.length;
+  if (attempts > 0) {
+    const shown = failures.length > 0 ? failures[failures.length - 1] : exchanges[exchanges.length - 1];
+    evidence.push(`identity endpoint: ${attempts} attempt${attempts === 1 ? "" : "s"}, last: ${describeExchange(shown!)}`);
+  }
+  if (context.scopeFinding !== undefined) evidence.push(`scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`);
+  const facts: Facts = { text, errorName, errorCodes, statuses, exchanges, configured, sentIdentity, evidence };
+  if (lastFailure !== undefined) facts.lastFailure = lastFailure;
+  if (transportCode !== undefined) facts.transportCode = transportCode;
+  if (env !== undefined) facts.env = env;
+  return facts;
+}
+
+/** One line for an exchange: method, URL, outcome, time. */
+export function describeExchange(exchange: IdentityExchange): string {
+  const outcome = exchange.errorCode !== undefined
+    ? `${exchange.errorCode}${exchange.errorMessage ? ` (${exchange.errorMessage})` : ""}`
+    : `HTTP ${exchange.status}${exchange.bodyExcerpt ? ` ${exchange.bodyExcerpt}` : ""}`;
+  return `${exchange.method} ${exchange.url} → ${outcome} in ${exchange.durationMs} ms`;
+}
+
+function endpointName(facts: Facts): string {
+  const url = facts.lastFailure?.url ?? facts.env?.identityEndpoint;
+  if (url === undefined) return facts.env?.source === "DefaultToImds" ? "(IMDS, 169.254.169.254)" : "";
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname}`;
+  } catch {
+    return url;
+  }
+}
+
+function noIdentityVariablesOnPlatform(env: HostEnvironment | undefined): boolean {
+  return env !== undefined && env.expectsIdentityVariables && env.identityEndpoint === undefined && env.msiEndpoint === undefined && !env.workloadIdentity;
+}
+
+function describeSelector(configured: ConfiguredIdentity): string | undefined {
+  if (configured.clientId) return `clientId ${configured.clientId}`;
+  if (configured.resourceId) return `resourceId ${configured.resourceId}`;
+  if (configured.objectId) return `objectId ${configured.objectId}`;
+  return undefined;
+}
+
+function configuredIdentityOf(configured: ConfiguredIdentity): DiagnosisIdentity {
+  const identity: DiagnosisIdentity = { kind: configured.clientId || configured.resourceId || configured.objectId ? "user-assigned" : "system-assigned" };
+  if (configured.clientId) identity.clientId = configured.clientId;
+  if (configured.objectId) identity.objectId = configured.objectId;
+  if (configured.resourceId) identity.resourceId = configured.resourceId;
+  return identity;
+}
+
+function firstScope(scopes: string | readonly string[] | undefined): string | undefined {
+  if (typeof scopes === "string") return scopes;
+  if (Array.isArray(scopes) && typeof scopes[0] === "string") return scopes[0];
+  return undefined;
+}
+
+function describeScopes(scopes: string | readonly string[] | undefined): string {
+  if (scopes === undefined) return "?";
+  return (typeof scopes === "string" ? [scopes] : scopes).slice(0, 5).map(String).join(", ");
+}
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/, 1)[0] ?? "";
+  return line;
+}
+

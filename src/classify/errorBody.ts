@@ -1,0 +1,300 @@
+/**
+ * The service's own words about a failure: error codes and messages from JSON bodies (Azure `error.code` /
+ * `innererror.code`, OData `odata.error`, ACR `errors[]`, problem+json `title`/`detail`), XML bodies (Storage and
+ * Service Bus `<Error><Code>…`), and headers (`x-ms-error-code`, `x-ms-substatus`); plus the facts quoted in the
+ * messages (caller object id, resource id, action). Pure, bounded, never throws.
+ */
+import type { HeaderBag } from "./headers.js";
+
+/** Bodies beyond this are only scanned in their first part (error bodies are small; a huge body is not an error body). */
+export const MAX_BODY_SCAN = 64 * 1024;
+const MAX_JSON_PARSE = 1024 * 1024;
+const MAX_MESSAGE = 4096;
+
+export interface ServiceErrorInfo {
+  /** Error codes, most specific first (innererror before error), de-duplicated, pure numbers last. */
+  codes: string[];
+  /** Message texts, decoded (JSON escapes and XML entities resolved). */
+  messages: string[];
+  format: "json" | "xml" | "text" | "none";
+  /** Cosmos DB `x-ms-substatus`. */
+  substatus?: string;
+}
+
+export interface BodyFacts {
+  /** The caller the service saw: object id and client id. */
+  callerObjectId?: string;
+  callerAppId?: string;
+  /** Issuer the service saw (`iss=` in Key Vault's caller line). */
+  callerIssuer?: string;
+  callerMirid?: string;
+  /** ARM resource ids or scopes quoted by the service, in order of appearance. */
+  resources: string[];
+  /** Actions, data actions, claims or permissions the service says were needed. */
+  actions: string[];
+  /** Key Vault "Assignment: (not found)". */
+  noAssignment?: boolean;
+  /** AMQP/REST entity: `sb://ns.servicebus.windows.net/queue`. */
+  entityUrl?: string;
+  /** The resource's tenant, when the service names it (ARM "It must match the tenant '…'"). */
+  resourceTenantId?: string;
+}
+
+/** Reads codes and messages from a body and the headers. */
+export function parseErrorBody(body: unknown, headers: HeaderBag = new Map()): ServiceErrorInfo {
+  const info: ServiceErrorInfo = { codes: [], messages: [], format: "none" };
+  try {
+    const text = typeof body === "string" ? body : undefined;
+    if (text !== undefined && text.trim().length > 0) {
+      const trimmed = text.trimStart();
+      if ((trimmed.startsWith("{") || trimmed.startsWith("[")) && text.length <= MAX_JSON_PARSE && readJson(text, info)) {
+        info.format = "json";
+      } else if (trimmed.startsWith("<")) {
+        readXml(text.slice(0, MAX_BODY_SCAN), info);
+        info.format = "xml";
+      } else if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+        // Unparseable or huge JSON: pick codes and messages out by pattern.
+        readJsonByPattern(text.slice(0, MAX_BODY_SCAN), info);
+        info.format = "json";
+      } else {
+        info.messages.push(text.slice(0, MAX_MESSAGE));
+        info.format = "text";
+      }
+    }
+    const headerCode = headers.get("x-ms-error-code");
+    if (headerCode) addCode(info, headerCode);
+    const substatus = headers.get("x-ms-substatus");
+    if (substatus && /^\s*\d{1,6}\s*$/.test(substatus)) info.substatus = substatus.trim();
+  } catch {
+    // Keep what was read.
+  }
+  // Pure numbers (`<Code>401</Code>`, `"code":"401"`) say nothing the status does not: keep them, but last.
+  info.codes = [...info.codes.filter((c) => !/^\d+$/.test(c)), ...info.codes.filter((c) => /^\d+$/.test(c))];
+  return info;
+}
+
+function addCode(info: ServiceErrorInfo, code: unknown): void {
+  if (typeof code === "number" && Number.isFinite(code)) code = String(code);
+  if (typeof code !== "string") return;
+  const trimmed = code.trim().slice(0, 128);
+  if (trimmed.length === 0 || info.codes.length >= 16) return;
+  if (!info.codes.some((c) => c.toLowerCase() === trimmed.toLowerCase())) info.codes.push(trimmed);
+}
+
+function addMessage(info: ServiceErrorInfo, message: unknown): void {
+  if (typeof message === "object" && message !== null && typeof (message as Record<string, unknown>)["value"] === "string") {
+    message = (message as Record<string, unknown>)["value"]; // OData: { lang, value }
+  }
+  if (typeof message !== "string") return;
+  const trimmed = message.trim();
+  if (trimmed.length === 0 || info.messages.length >= 16) return;
+  if (!info.messages.includes(trimmed)) info.messages.push(trimmed.slice(0, MAX_MESSAGE));
+}
+
+/** Case-insensitive own-property lookup (Graph says `innerError`, Azure says `innererror`, Service Bus `Detail`). */
+function field(object: unknown, name: string): unknown {
+  if (object === null || typeof object !== "object" || Array.isArray(object)) return undefined;
+  const record = object as Record<string, unknown>;
+  if (name in record) return record[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(record)) if (key.toLowerCase() === lower) return record[key];
+  return undefined;
+}
+
+function readJson(text: string, info: ServiceErrorInfo): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (parsed === null || typeof parsed !== "object") return false;
+  const root = Array.isArray(parsed) ? parsed[0] : parsed;
+  const innerCodes: unknown[] = [];
+  const outerCodes: unknown[] = [];
+  const visitError = (error: unknown, depth: number) => {
+    if (error === null || typeof error !== "object" || depth > 6) return;
+    if (typeof error === "string") return;
+    const inner = field(error, "innererror") ?? field(error, "innerError");
+    if (inner !== undefined) visitError(inner, depth + 1);
+    innerCodes.push(field(error, "code"));
+    addMessage(info, field(error, "message"));
+    const details = field(error, "details");
+    if (Array.isArray(details)) for (const detail of details.slice(0, 5)) visitError(detail, depth + 1);
+  };
+  const error = field(root, "error") ?? field(root, "odata.error");
+  if (error !== undefined && typeof error === "object") {
+    visitError(error, 0);
+  } else if (typeof error === "string") {
+    // OAuth style: {"error":"invalid_token","error_description":"…"}
+    outerCodes.push(error);
+  }
+  const errors = field(root, "errors");
+  if (Array.isArray(errors)) {
+    for (const item of errors.slice(0, 5)) {
+      innerCodes.push(field(item, "code"));
+      addMessage(info, field(item, "message"));
+      const detail = field(item, "detail");
+      if (detail !== undefined) addMessage(info, typeof detail === "string" ? detail : safeJson(detail));
+    }
+  }
+  outerCodes.push(field(root, "code"), field(root, "errorCode"));
+  for (const name of ["message", "Message", "error_description", "detail", "Detail", "title", "reason"]) addMessage(info, field(root, name));
+  for (const code of [...innerCodes, ...outerCodes]) addCode(info, code);
+  return true;
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)?.slice(0, MAX_MESSAGE);
+  } catch {
+    return undefined;
+  }
+}
+
+function readJsonByPattern(text: string, info: ServiceErrorInfo): void {
+  for (const match of text.matchAll(/"code"\s*:\s*"([^"\\]{1,128})"/gi)) addCode(info, match[1]);
+  for (const match of text.matchAll(/"message"\s*:\s*"((?:[^"\\]|\\.){1,4096})"/gi)) addMessage(info, unescapeJson(match[1] ?? ""));
+}
+
+function unescapeJson(text: string): string {
+  try {
+    return JSON.parse(`"${text}"`) as string;
+  } catch {
+    return text.replace(/\\[rnt]/g, " ");
+  }
+}
+
+const XML_TAG = (name: string) => new RegExp(`<${name}(?:\\s[^>]*)?>([\\s\\S]{0,${MAX_MESSAGE}}?)</${name}>`, "i");
+const XML_CODE = XML_TAG("Code");
+const XML_TEXT_TAGS = ["Message", "Detail", "AuthenticationErrorDetail", "Reason", "ExceptionMessage"].map(XML_TAG);
+
+function readXml(text: string, info: ServiceErrorInfo): void {
+  const code = XML_CODE.exec(text)?.[1];
+  if (code !== undefined) addCode(info, decodeXml(code));
+  for (const tag of XML_TEXT_TAGS) {
+    const value = tag.exec(text)?.[1];
+    if (value !== undefined) addMessage(info, decodeXml(value));
+  }
+}
+
+function decodeXml(text: string): string {
+  return text
+    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, "$1")
+    .replace(/&#x([0-9a-f]{1,6});/gi, (_, hex: string) => codePoint(parseInt(hex, 16)))
+    .replace(/&#(\d{1,7});/g, (_, dec: string) => codePoint(parseInt(dec, 10)))
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
+}
+
+function codePoint(value: number): string {
+  try {
+    return Number.isFinite(value) && value > 0 && value <= 0x10ffff ? String.fromCodePoint(value) : "";
+  } catch {
+    return "";
+  }
+}
+
+/** Whitespace folded, control characters removed: what fingerprints are matched against. */
+export function foldText(parts: readonly (string | undefined)[], max = MAX_BODY_SCAN): string {
+  let out = "";
+  for (const part of parts) {
+    if (typeof part !== "string" || part.length === 0) continue;
+    const room = max - out.length;
+    if (room <= 0) break;
+    // JSON bodies scanned raw still carry `\r\n` escapes: treat them as whitespace too.
+    const piece = part.slice(0, room).replace(/\\[rnt]/g, " ");
+    out += (out.length > 0 ? " " : "") + piece;
+  }
+  return out.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
+}
+
+const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const CALLER_OID: RegExp[] = [
+  new RegExp(`\\boid=(${GUID})`, "i"), // Key Vault: Caller: appid=…;oid=…
+  new RegExp(`object id '(${GUID})'`, "i"), // ARM
+  new RegExp(`principal \\[(${GUID})\\]`, "i"), // Cosmos DB
+  new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), // OpenAI
+  new RegExp(`principal (?:id )?(${GUID})\\b`, "i"),
+  new RegExp(`object ?id[:=] ?'?(${GUID})`, "i"),
+];
+const CALLER_APPID: RegExp[] = [new RegExp(`\\bappid=(${GUID})`, "i"), new RegExp(`the client '(${GUID})'`, "i")];
+const CALLER_ISS = /\biss=(https:\/\/[^;\s'"]+)/i;
+const CALLER_MIRID = /\bxms_mirid=(\/subscriptions\/[^;\s'"]+)/i;
+const RESOURCE_PATTERNS: RegExp[] = [
+  /\bresource:\s*'([^']{1,1024})'/gi, // Key Vault
+  /\bover scope '([^']{1,1024})'/gi, // ARM
+  /\bon scope '([^']{1,1024})'/gi,
+  /\blinked scope '([^']{1,1024})'/gi,
+  /(\/subscriptions\/[0-9a-f-]{36}\/[^\s'"\]\)`,;]{1,1024})/gi,
+];
+const ACTION_PATTERNS: RegExp[] = [
+  /\baction:\s*'([^']{1,256})'/gi, // Key Vault
+  /perform action '([^']{1,256})'/gi, // ARM
+  /perform action \[([^\]]{1,256})\]/gi, // Cosmos DB
+  /data action [`'"]([^`'"]{1,256})[`'"]/gi, // OpenAI
+  /'([a-z, ]{1,64})' claim\(s\) (?:are|is) required/gi, // Service Bus / Event Hubs AMQP
+  /unauthorized access for '([^']{1,64})' operation/gi, // Service Bus / Event Hubs REST
+  /does not have ((?:secret|key|certificate|storage)s? [a-z]+) permission/gi, // Key Vault access policies
+  /"action"\s*:\s*"([^"]{1,64})"/gi, // ACR detail
+];
+const RESOURCE_TENANT: RegExp[] = [
+  new RegExp(`must match the tenant '?https?://[^/\\s']+/(${GUID})`, "i"),
+  new RegExp(`use the authority \\(url\\) '?https?://[^/\\s']+/(${GUID})`, "i"),
+];
+const ENTITY_URL = /\b(sb|amqps?):\/\/[a-z0-9.-]+(?::\d+)?(?:\/[^\s'",;]*)?/i;
+
+/** Facts quoted in the service's text: who called, on what, doing what. */
+export function extractFacts(text: string): BodyFacts {
+  const facts: BodyFacts = { resources: [], actions: [] };
+  try {
+    if (typeof text !== "string" || text.length === 0) return facts;
+    const scan = text.length > MAX_BODY_SCAN ? text.slice(0, MAX_BODY_SCAN) : text;
+    for (const pattern of CALLER_OID) {
+      const match = pattern.exec(scan);
+      if (match?.[1]) {
+        facts.callerObjectId = match[1].toLowerCase();
+        break;
+      }
+    }
+    for (const pattern of CALLER_APPID) {
+      const match = pattern.exec(scan);
+      if (match?.[1]) {
+        facts.callerAppId = match[1].toLowerCase();
+        break;
+      }
+    }
+    const iss = CALLER_ISS.exec(scan)?.[1];
+    if (iss) facts.callerIssuer = iss;
+    const mirid = CALLER_MIRID.exec(scan)?.[1];
+    if (mirid) facts.callerMirid = mirid;
+    for (const pattern of RESOURCE_PATTERNS) {
+      for (const match of scan.matchAll(pattern)) {
+        const value = match[1]?.trim();
+        if (value && value.startsWith("/") && !facts.resources.includes(value) && facts.resources.length < 8) facts.resources.push(value);
+      }
+    }
+    for (const pattern of ACTION_PATTERNS) {
+      for (const match of scan.matchAll(pattern)) {
+        const value = match[1]?.trim();
+        if (value && !facts.actions.includes(value) && facts.actions.length < 8) facts.actions.push(value);
+      }
+    }
+    if (/assignment:\s*\(not found\)/i.test(scan)) facts.noAssignment = true;
+    for (const pattern of RESOURCE_TENANT) {
+      const tenant = pattern.exec(scan)?.[1];
+      if (tenant) {
+        facts.resourceTenantId = tenant.toLowerCase();
+        break;
+      }
+    }
+    const entity = ENTITY_URL.exec(scan)?.[0];
+    if (entity) facts.entityUrl = entity.replace(/[.)]+$/, "");
+  } catch {
+    // Keep what was found.
+  }
+  return facts;
+}

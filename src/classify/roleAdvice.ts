@@ -1,0 +1,227 @@
+/**
+ * H2 next steps: the least-privilege role for the operation, the exact scope, and a ready command with the
+ * principal id filled in. Everything service-specific comes from the catalog entry (roles, scopeHints,
+ * grantTemplates, controlPlaneRoles, propagation); this module only knows the access models' commands.
+ */
+import type { AccessModel, RoleAdvice, ServiceDefinition } from "../catalog/types.js";
+import type { BodyFacts } from "./errorBody.js";
+
+export interface OperationFacts {
+  /** Actions/claims/permissions named by the service. */
+  actions: readonly string[];
+  method?: string;
+  path?: string;
+  host?: string;
+}
+
+/** The least-privilege role for what was attempted: the first role whose conditions all hold, else the service's first role. */
+export function selectRole(service: ServiceDefinition, operation: OperationFacts): RoleAdvice | undefined {
+  const actionText = operation.actions.join(" | ");
+  const method = operation.method?.toUpperCase();
+  for (const role of service.roles) {
+    const when = role.when;
+    if (when === undefined) continue;
+    if (when.action !== undefined && (actionText.length === 0 || !safeTest(when.action, actionText))) continue;
+    if (when.methods !== undefined && (method === undefined || !when.methods.includes(method))) continue;
+    if (when.path !== undefined && (operation.path === undefined || !safeTest(when.path, operation.path))) continue;
+    if (when.host !== undefined && (operation.host === undefined || !safeTest(when.host, operation.host))) continue;
+    return role;
+  }
+  return service.roles[0];
+}
+
+/** `RegExp.test` without `g`/`y` state: catalog entries are shared, user entries may carry those flags. */
+export function safeTest(pattern: RegExp, text: string): boolean {
+  return safeExec(pattern, text) !== null;
+}
+
+const statelessCache = new WeakMap<RegExp, RegExp>();
+export function safeExec(pattern: RegExp, text: string): RegExpExecArray | null {
+  try {
+    let regex = pattern;
+    if (pattern.global || pattern.sticky) {
+      regex = statelessCache.get(pattern) ?? new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
+      statelessCache.set(pattern, regex);
+    }
+    return regex.exec(text);
+  } catch {
+    return null;
+  }
+}
+
+export interface ScopeChoice {
+  scope: string;
+  /** A literal resource id (or data-plane scope), not a command substitution or placeholder. */
+  concrete: boolean;
+  /** Short name for summaries: "vaults/myvault", "myvault.vault.azure.net". */
+  label: string;
+}
+
+/** The exact scope for the role assignment: from the service's words, the request path, or the host. */
+export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: string, host?: string, path?: string): ScopeChoice {
+  const name = host?.split(".")[0]?.replace(/:\d+$/, "");
+  for (const hint of service.scopeHints ?? []) {
+    let values: Record<string, string> | undefined;
+    if (hint.from === "host") {
+      if (host !== undefined && name !== undefined && name.length > 0) values = { name, host };
+    } else if (hint.pattern !== undefined) {
+      const sources = hint.from === "resource" ? facts.resources : hint.from === "path" ? (path !== undefined ? [path] : []) : [text];
+      for (const source of sources) {
+        const match = safeExec(hint.pattern, source);
+        if (match !== null) {
+          values = { "0": match[0], ...(name !== undefined ? { name } : {}), ...(host !== undefined ? { host } : {}) };
+          for (const [key, value] of Object.entries(match.groups ?? {})) if (value !== undefined) values[key] = value;
+          break;
+        }
+      }
+    }
+    if (values !== undefined) {
+      const scope = fillTemplate(hint.template, values);
+      const concrete = !scope.includes("$(") && !scope.includes("<");
+      return { scope, concrete, label: scopeLabel(scope, concrete, host, service) };
+    }
+  }
+  // The service quoted a resource id but no hint trims it: use it as it is.
+  const quoted = facts.resources[0];
+  if (quoted !== undefined && (service.scopeHints === undefined || service.scopeHints.length === 0)) {
+    return { scope: quoted, concrete: true, label: scopeLabel(quoted, true, host, service) };
+  }
+  return { scope: `<resource id of the ${service.displayName} resource>`, concrete: false, label: host ?? service.displayName };
+}
+
+function scopeLabel(scope: string, concrete: boolean, host: string | undefined, service: ServiceDefinition): string {
+  if (concrete && scope.startsWith("/subscriptions/")) {
+    const parts = scope.split("/").filter((p) => p.length > 0);
+    return parts.length >= 2 ? parts.slice(-2).join("/") : scope;
+  }
+  return host ?? service.displayName;
+}
+
+/** Fills `{name}` placeholders; unknown ones become `<name>` so a command never carries a raw brace. */
+export function fillTemplate(template: string, values: Readonly<Record<string, string | undefined>>): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
+    const value = values[key];
+    return value !== undefined && value.length > 0 ? value : `<${key}>`;
+  });
+}
+
+/** The grant command of each access model; an entry's `grantTemplates` replace it. */
+const GRANT_TEMPLATES: Readonly<Record<AccessModel, readonly string[]>> = {
+  "azure-rbac": [
+    "az role assignment create --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --role \"{role}\" --scope \"{scope}\"",
+  ],
+  "cosmos-sql-rbac": [
+    "az cosmosdb sql role assignment create --account-name {name} --resource-group {rg} --role-definition-id {roleDefinitionId} --principal-id {principalId} --scope \"{scope}\"",
+  ],
+  "graph-app-role": [
+    "GRAPH_SP_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query id --output tsv)\"",
+    "APP_ROLE_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query \"appRoles[?value=='{role}'].id\" --output tsv)\"",
+    "az rest --method POST --uri \"https://{host}/v1.0/servicePrincipals/{principalId}/appRoleAssignments\" --body \"{\\\"principalId\\\":\\\"{principalId}\\\",\\\"resourceId\\\":\\\"$GRAPH_SP_ID\\\",\\\"appRoleId\\\":\\\"$APP_ROLE_ID\\\"}\"",
+  ],
+  "managedhsm-local-rbac": [
+    "az keyvault role assignment create --hsm-name {name} --role \"{role}\" --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --scope /keys",
+  ],
+  "database-user": ["Create a database user for the identity (Azure RBAC roles do not grant database access) and grant it \"{role}\"."],
+  "redis-access-policy": ["Add a data access policy assignment \"{role}\" for principal {principalId} on the cache."],
+};
+
+const MODEL_INTRO: Readonly<Record<AccessModel, string>> = {
+  "azure-rbac": "Grant the least-privilege data-plane role \"{role}\" to principal {principalId} at the exact scope {scopeLabel}:",
+  "cosmos-sql-rbac":
+    "Grant the Cosmos DB data-plane role \"{role}\" to principal {principalId} (a Cosmos DB SQL role, not an Azure RBAC role: az role assignment create does not give it):",
+  "graph-app-role":
+    "Grant the Microsoft Graph application permission \"{role}\" to principal {principalId} (an app-role assignment on the Graph service principal; Azure RBAC roles do not apply to Graph):",
+  "managedhsm-local-rbac": "Grant the Managed HSM local role \"{role}\" to principal {principalId} (HSM keys use the HSM's local RBAC, not Azure RBAC):",
+  "database-user": "",
+  "redis-access-policy": "",
+};
+
+export interface RoleAdviceInput {
+  service: ServiceDefinition;
+  /** Other services the host may belong to (Service Bus vs Event Hubs): their role is named as the alternative. */
+  alternatives?: readonly ServiceDefinition[];
+  facts: BodyFacts;
+  text: string;
+  host?: string;
+  path?: string;
+  method?: string;
+  principalId?: string;
+  clientId?: string;
+  identityName?: string;
+  app?: { name?: string; resourceGroup?: string };
+}
+
+export interface RoleAdviceResult {
+  role?: RoleAdvice;
+  scope: ScopeChoice;
+  /** Principal id as printed: the object id, or `"$PRINCIPAL_ID"` with a step that sets it. */
+  principal: string;
+  steps: string[];
+}
+
+/** Placeholder values shared by grant templates and fingerprint steps. */
+export function placeholderValues(input: {
+  host?: string;
+  principalId?: string;
+  clientId?: string;
+  identityName?: string;
+  tenantId?: string;
+  app?: { name?: string; resourceGroup?: string };
+}): Record<string, string | undefined> {
+  const name = input.host?.split(".")[0]?.replace(/:\d+$/, "");
+  return {
+    name,
+    host: input.host,
+    principalId: input.principalId ?? "\"$PRINCIPAL_ID\"",
+    clientId: input.clientId,
+    identityName: input.identityName,
+    tenantId: input.tenantId,
+    rg: input.app?.resourceGroup !== undefined ? quoteArg(input.app.resourceGroup) : "\"$RG\"",
+    app: input.app?.name !== undefined ? quoteArg(input.app.name) : "\"$APP_NAME\"",
+  };
+}
+
+/** A value safe to paste into a shell command: plain names stay bare, anything else is double-quoted. */
+export function quoteArg(value: string): string {
+  return /^[A-Za-z0-9._\-/:]+$/.test(value) ? value : `"${value.replace(/["\\$`]/g, "\\$&")}"`;
+}
+
+/** The ordered next steps of a H2 diagnosis. */
+export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
+  const { service } = input;
+  const role = selectRole(service, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
+  const scope = scopeFor(service, input.facts, input.text, input.host, input.path);
+  const base = placeholderValues(input);
+  const values: Record<string, string | undefined> = {
+    ...base,
+    role: role?.role,
+    roleDefinitionId: role?.roleDefinitionId,
+    scope: scope.scope,
+    scopeLabel: scope.label,
+  };
+  const steps: string[] = [];
+  if (input.principalId === undefined && service.accessModel !== "database-user") {
+    steps.push(fillTemplate("The identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId):", values));
+    steps.push(fillTemplate("PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"", values));
+  }
+  if (role !== undefined) {
+    const intro = MODEL_INTRO[service.accessModel];
+    if (intro) steps.push(fillTemplate(intro, values));
+    for (const template of service.grantTemplates ?? GRANT_TEMPLATES[service.accessModel] ?? []) steps.push(fillTemplate(template, values));
+  }
+  if (service.accessModel === "azure-rbac") {
+    steps.push(fillTemplate("Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help):", values));
+    steps.push(fillTemplate("az role assignment list --assignee {principalId} --all --output table", values));
+  }
+  if (service.controlPlaneRoles.length > 0) {
+    steps.push(`${service.controlPlaneRoles.map((r) => `"${r}"`).join(", ")} ${service.controlPlaneRoles.length > 1 ? "are control-plane roles" : "is a control-plane role"}: ${service.controlPlaneRoles.length > 1 ? "they give" : "it gives"} no data access to ${service.displayName}.`);
+  }
+  for (const alternative of input.alternatives ?? []) {
+    const altRole = selectRole(alternative, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
+    if (altRole !== undefined && altRole.role !== role?.role) {
+      steps.push(`If ${input.host ?? "this host"} is an ${alternative.displayName} namespace, the role is "${altRole.role}" instead (scope: ${scopeFor(alternative, input.facts, input.text, input.host, input.path).scope}).`);
+    }
+  }
+  steps.push(`A new assignment takes ${service.propagation} to apply; retry after that before concluding it did not work.`);
+  return { role, scope, principal: values.principalId as string, steps };
+}

@@ -1,0 +1,51 @@
+import type { TokenCredential } from "@azure/core-auth";
+import type { TokenCredentialOptions } from "@azure/identity";
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import type { ServiceDefinitionInput } from "../catalog/types.js";
+import type { DiagnosisLogEntry } from "../logging/logEntry.js";
+
+/**
+ * Options of DiagnosticCredential: ManagedIdentityCredential's own options (passed through unchanged) plus the
+ * diagnostic ones.
+ */
+export interface DiagnosticCredentialOptions extends TokenCredentialOptions {
+  /** Client id of a user-assigned identity (as ManagedIdentityCredential). */
+  clientId?: string;
+  /** Resource id of a user-assigned identity (as ManagedIdentityCredential). */
+  resourceId?: string;
+  /** Object (principal) id of a user-assigned identity (as ManagedIdentityCredential). */
+  objectId?: string;
+  /**
+   * Wrap this credential instead of constructing a ManagedIdentityCredential. `clientId`/`resourceId`/`objectId`
+   * then only say which identity is meant, for the identity mix-up checks.
+   */
+  credential?: TokenCredential;
+  /** Extra hosts or services for the catalog: emulators, private DNS names, custom domains. */
+  services?: ServiceDefinitionInput[];
+  /** Where diagnoses go. Default: one JSON line per diagnosis on stderr. `false` turns logging off. */
+  logger?: false | ((entry: DiagnosisLogEntry) => void);
+  /**
+   * Upper bound on one `getToken`, in milliseconds (default 30,000; 0 disables). ManagedIdentityCredential alone
+   * waits for ever on an identity endpoint that accepts the connection and never answers.
+   */
+  tokenTimeoutMs?: number;
+  /** Default: the global OpenTelemetry tracer provider. */
+  tracerProvider?: TracerProvider;
+  /** Default: the global OpenTelemetry meter provider. */
+  meterProvider?: MeterProvider;
+  /** Put a user token's personal identifiers (upn, name) in evidence. Default false. Managed identities have none. */
+  includePersonalClaims?: boolean;
+}
+
+/** The option keys DiagnosticCredential consumes; everything else goes to ManagedIdentityCredential. */
+export const DIAGNOSTIC_OPTION_KEYS = [
+  "credential",
+  "services",
+  "logger",
+  "tokenTimeoutMs",
+  "tracerProvider",
+  "meterProvider",
+  "includePersonalClaims",
+] as const;
+
+export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;

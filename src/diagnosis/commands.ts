@@ -1,0 +1,62 @@
+import type { HostEnvironment } from "../environment/hostEnvironment.js";
+
+/**
+ * The runbook's commands, filled in with what the process knows. A value the app cannot know (resource group,
+ * subscription) stays a shell variable ("$RG") so the command can be pasted after setting it.
+ */
+export interface CommandContext {
+  appName?: string;
+  revision?: string;
+  hostKind?: HostEnvironment["hostKind"];
+  principalId?: string;
+  clientId?: string;
+  resourceId?: string;
+}
+
+export function commandContextOf(env: HostEnvironment | undefined, extra: Partial<CommandContext> = {}): CommandContext {
+  const context: CommandContext = { ...extra };
+  if (env?.containerApp.name !== undefined && context.appName === undefined) context.appName = env.containerApp.name;
+  if (env?.containerApp.revision !== undefined) context.revision = env.containerApp.revision;
+  if (env !== undefined) context.hostKind = env.hostKind;
+  if (env?.appServiceName !== undefined && context.appName === undefined) context.appName = env.appServiceName;
+  return context;
+}
+
+const quoted = (value: string | undefined, placeholder: string) => `"${value ?? placeholder}"`;
+
+/** `az … show --query identity`: does the app have an identity, which one. */
+export function showIdentityCommand(ctx: CommandContext): string {
+  if (ctx.hostKind === "app-service") return `az webapp identity show --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG"`;
+  if (ctx.hostKind === "container-apps-job") return `az containerapp job identity show --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG"`;
+  return `az containerapp show --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --query identity --output json`;
+}
+
+/** Assign the identity the code asks for (user-assigned when an id was configured, else system-assigned). */
+export function assignIdentityCommand(ctx: CommandContext): string {
+  const which = ctx.resourceId
+    ? `--user-assigned "${ctx.resourceId}"`
+    : ctx.clientId
+      ? `--user-assigned "$(az identity list --query \"[?clientId=='${ctx.clientId}'].id\" --output tsv)"`
+      : "--system-assigned";
+  if (ctx.hostKind === "app-service") return `az webapp identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
+  if (ctx.hostKind === "container-apps-job") return `az containerapp job identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
+  return `az containerapp identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
+}
+
+export function listRoleAssignmentsCommand(principalId: string | undefined): string {
+  return `az role assignment list --assignee ${quoted(principalId, "$PRINCIPAL_ID")} --all --output table`;
+}
+
+export function restartRevisionCommand(ctx: CommandContext): string {
+  if (ctx.hostKind === "app-service") return `az webapp restart --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG"`;
+  return `az containerapp revision restart --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --revision ${quoted(ctx.revision, "$REVISION_NAME")}`;
+}
+
+export function doctorInContainerCommand(ctx: CommandContext, scope = "https://management.azure.com/.default"): string {
+  return `az containerapp exec --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --command "npx diagnostic-credential doctor --scope ${scope}"`;
+}
+
+/** How to select a user-assigned identity in code: the Container Apps docs require the client id. */
+export function passClientIdInCode(clientId: string | undefined): string {
+  return `Select the identity in code: new DiagnosticCredential(${clientId ? `"${clientId}"` : '"<client-id>"'}) (or { clientId } / { resourceId }); a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID`;
+}

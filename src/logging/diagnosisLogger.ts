@@ -1,0 +1,93 @@
+import type { Diagnosis } from "../diagnosis/types.js";
+import { getInternalFaultCount, recordInternalFault } from "../util/safe.js";
+import { toLogEntry, type DiagnosisLogEntry, type LogContext } from "./logEntry.js";
+
+export type LogSink = (entry: DiagnosisLogEntry) => void;
+
+/** Default sink: one JSON line on stderr, where Container Apps console logs pick it up. */
+export const stderrSink: LogSink = (entry) => {
+  process.stderr.write(`${JSON.stringify(entry)}\n`);
+};
+
+export interface FoldingOptions {
+  /** Repeats of one diagnosis within this window are counted, not written. */
+  windowMs?: number;
+  /** Most distinct diagnoses tracked at once; the oldest is flushed when more arrive. */
+  maxKeys?: number;
+}
+
+interface Fold {
+  firstAt: number;
+  suppressed: number;
+  last: { diagnosis: Diagnosis; context: LogContext };
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Writes diagnoses, folding repeats: the first of a kind is written at once; repeats within the window are
+ * counted and written once when the window closes, as one line with `count`. A flood of 10,000 identical
+ * failures a second costs one line per window.
+ */
+export class DiagnosisLogger {
+  private readonly folds = new Map<string, Fold>();
+  private readonly windowMs: number;
+  private readonly maxKeys: number;
+  /** Lines written, for tests and self-checks. */
+  written = 0;
+
+  constructor(private readonly sink: LogSink | false, options: FoldingOptions = {}) {
+    this.windowMs = options.windowMs ?? 60_000;
+    this.maxKeys = options.maxKeys ?? 256;
+  }
+
+  log(diagnosis: Diagnosis, context: LogContext): void {
+    if (this.sink === false) return;
+    try {
+      const key = `${context.source}|${diagnosis.code}|${diagnosis.service ?? ""}|${diagnosis.status ?? ""}|${diagnosis.errorCode ?? ""}|${diagnosis.summary}`;
+      const now = Date.now();
+      const fold = this.folds.get(key);
+      if (fold !== undefined && now - fold.firstAt < this.windowMs) {
+        fold.suppressed++;
+        fold.last = { diagnosis, context };
+        if (fold.timer === undefined) {
+          fold.timer = setTimeout(() => this.flush(key), this.windowMs - (now - fold.firstAt));
+          fold.timer.unref?.();
+        }
+        return;
+      }
+      if (fold !== undefined) this.flush(key);
+      if (this.folds.size >= this.maxKeys) {
+        const oldest = this.folds.keys().next().value;
+        if (oldest !== undefined) this.flush(oldest);
+      }
+      this.folds.set(key, { firstAt: now, suppressed: 0, last: { diagnosis, context } });
+      this.write(diagnosis, context, 1);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /** Writes all pending folded counts now (tests, shutdown). */
+  flushAll(): void {
+    for (const key of [...this.folds.keys()]) this.flush(key);
+  }
+
+  private flush(key: string): void {
+    const fold = this.folds.get(key);
+    if (fold === undefined) return;
+    this.folds.delete(key);
+    if (fold.timer !== undefined) clearTimeout(fold.timer);
+    if (fold.suppressed > 0) this.write(fold.last.diagnosis, fold.last.context, fold.suppressed);
+  }
+
+  private write(diagnosis: Diagnosis, context: LogContext, count: number): void {
+    if (this.sink === false) return;
+    try {
+      this.sink(toLogEntry(diagnosis, context, count, getInternalFaultCount()));
+      this.written++;
+    } catch (error) {
+      // A throwing user logger must not break getToken.
+      recordInternalFault(error);
+    }
+  }
+}

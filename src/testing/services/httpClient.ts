@@ -1,0 +1,140 @@
+import https from "node:https";
+import { rootCertificates } from "node:tls";
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineRequest,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
+
+/**
+ * An `HttpClient` for Azure SDK clients talking to the service emulators. Besides the `@azure/core-rest-pipeline`
+ * shape it also accepts the core-http v1 request that `@azure/storage-blob` passes to its `httpClient` option, so
+ * one client serves every SDK.
+ */
+export interface EmulatorHttpClient extends HttpClient {
+  sendRequest: ((request: PipelineRequest) => Promise<PipelineResponse>) &
+    // `@azure/storage-blob`'s `httpClient` option is typed with core-http-compat's `RequestPolicy`, whose response type
+    // (`CompatResponse`) is not worth restating here: the value returned is one.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    ((request: LegacyWebResourceLike) => Promise<any>);
+}
+
+/** The parts of core-http-compat's `WebResourceLike` (what `@azure/storage-blob` sends to its `httpClient`) read here. */
+export interface LegacyWebResourceLike {
+  url: string;
+  method: string;
+  headers: { rawHeaders(): Record<string, string> };
+  body?: unknown;
+  timeout?: number;
+  abortSignal?: unknown;
+  requestId?: string;
+  withCredentials?: boolean;
+  streamResponseStatusCodes?: Set<number>;
+  onUploadProgress?: unknown;
+  onDownloadProgress?: unknown;
+  prepare(...args: never[]): unknown;
+}
+
+/** Options of {@link createEmulatorHttpClient}. */
+export interface EmulatorHttpClientOptions {
+  /** CA certificate(s), PEM, trusted on top of Node's bundled roots. */
+  ca: string | readonly string[];
+  /**
+   * Real host name → where it is served: `{ "myvault.vault.azure.net": "127.0.0.1:44321" }`. The request keeps its
+   * real URL (so pipeline policies and error messages show the real host); only the TCP connection goes to the
+   * target, with TLS SNI and certificate check done for the real host name and `Host` set to it.
+   */
+  routes?: Record<string, string>;
+  /** The client that sends the request. Default `createDefaultHttpClient()`. */
+  httpClient?: HttpClient;
+}
+
+/**
+ * A client that trusts `ca` (plus Node's bundled roots) for every https request. It always replaces the request's
+ * `agent` (`@azure/cosmos` sets its own default agent on every request, which would not trust the CA).
+ */
+export function createTrustingHttpClient(ca: string | readonly string[]): EmulatorHttpClient {
+  return createEmulatorHttpClient({ ca });
+}
+
+/**
+ * A client that sends requests for the routed real host names to the emulators, trusting their CA. Hosts that are
+ * not routed go to the network as usual (still trusting `ca`).
+ */
+export function createEmulatorHttpClient(options: EmulatorHttpClientOptions): EmulatorHttpClient {
+  const inner = options.httpClient ?? createDefaultHttpClient();
+  const cas = typeof options.ca === "string" ? [options.ca] : [...options.ca];
+  const agent = new https.Agent({ keepAlive: true, ca: [...rootCertificates, ...cas] });
+  const routes = new Map<string, { hostname: string; port: number }>();
+  for (const [host, target] of Object.entries(options.routes ?? {})) routes.set(host.toLowerCase(), parseTarget(target));
+
+  async function send(request: PipelineRequest): Promise<PipelineResponse> {
+    const url = new URL(request.url);
+    if (url.protocol !== "https:") return inner.sendRequest(request);
+    const route = routes.get(url.host.toLowerCase()) ?? routes.get(url.hostname.toLowerCase());
+    const saved = { agent: request.agent, requestOverrides: request.requestOverrides, host: request.headers.get("host") };
+    request.agent = agent;
+    if (route) {
+      request.requestOverrides = { ...saved.requestOverrides, hostname: route.hostname, port: route.port, servername: url.hostname };
+      request.headers.set("host", url.host);
+    }
+    try {
+      return await inner.sendRequest(request);
+    } finally {
+      request.agent = saved.agent;
+      request.requestOverrides = saved.requestOverrides;
+      if (saved.host === undefined) request.headers.delete("host");
+      else request.headers.set("host", saved.host);
+    }
+  }
+
+  const sendRequest = (request: PipelineRequest | LegacyWebResourceLike) =>
+    isLegacyRequest(request) ? sendLegacy(request) : send(request);
+
+  async function sendLegacy(webResource: LegacyWebResourceLike) {
+    const request = createPipelineRequest({
+      url: webResource.url,
+      method: webResource.method as PipelineRequest["method"],
+      headers: createHttpHeaders(webResource.headers.rawHeaders()),
+      body: webResource.body as PipelineRequest["body"],
+      timeout: webResource.timeout,
+      abortSignal: webResource.abortSignal as PipelineRequest["abortSignal"],
+      requestId: webResource.requestId,
+      withCredentials: webResource.withCredentials,
+      streamResponseStatusCodes: webResource.streamResponseStatusCodes,
+      onUploadProgress: webResource.onUploadProgress as PipelineRequest["onUploadProgress"],
+      onDownloadProgress: webResource.onDownloadProgress as PipelineRequest["onDownloadProgress"],
+    });
+    const response = await send(request);
+    return { ...response, request: webResource, headers: legacyHeaders(response) };
+  }
+
+  return { sendRequest: sendRequest as EmulatorHttpClient["sendRequest"] };
+}
+
+function parseTarget(target: string): { hostname: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+  if (!match) throw new TypeError(`route target must be "host:port", got "${target}"`);
+  return { hostname: match[1]!, port: Number(match[2]) };
+}
+
+function isLegacyRequest(request: PipelineRequest | LegacyWebResourceLike): request is LegacyWebResourceLike {
+  return typeof (request as { prepare?: unknown }).prepare === "function";
+}
+
+/** core-http's `HttpHeaders` shape, as core-http-compat reads it back (`toJson`). */
+function legacyHeaders(response: PipelineResponse) {
+  const headers = response.headers;
+  return {
+    get: (name: string) => headers.get(name),
+    contains: (name: string) => headers.has(name),
+    toJson: (options?: { preserveCase?: boolean }) => headers.toJSON(options),
+    rawHeaders: () => headers.toJSON({ preserveCase: true }),
+    headerNames: () => Object.keys(headers.toJSON()),
+    headerValues: () => Object.values(headers.toJSON()),
+    headersArray: () => Object.entries(headers.toJSON({ preserveCase: true })).map(([name, value]) => ({ name, value })),
+  };
+}

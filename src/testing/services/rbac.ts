@@ -1,0 +1,176 @@
+/**
+ * A role-assignment table for the service emulators: who (principal object id) has which role at which scope.
+ * Azure RBAC semantics, reduced to what the emulators need:
+ * - a role grants `actions` (control plane) and `dataActions` (data plane); a control-plane role such as Owner or
+ *   Contributor (`actions: ["*"]`) grants no data action, which is why it does not open a vault or a blob;
+ * - an assignment at a scope applies to that scope and everything below it (subscription → resource group →
+ *   resource → child), never to a sibling;
+ * - a grant made at run time can take effect only after a propagation delay, as real assignments do.
+ */
+
+/** One role assignment. `role` is a role name ("Key Vault Secrets User") or a role definition id. */
+export interface RoleAssignment {
+  /** The principal's object id (`oid` claim). */
+  principalId: string;
+  role: string;
+  /** `/subscriptions/…[/resourceGroups/…[/providers/…]]`. Cosmos DB also takes its own form: `/`, `/dbs/<db>`, `/dbs/<db>/colls/<c>`. */
+  scope: string;
+}
+
+/** A role definition: wildcards (`*`) match any run of characters, case-insensitively, as in Azure. */
+export interface RoleDefinition {
+  actions?: readonly string[];
+  dataActions?: readonly string[];
+}
+
+/** The live table of an emulator. */
+export interface RoleAssignmentTable {
+  /** Adds an assignment. It takes effect after `propagationDelayMs` (default: the emulator's `propagationDelayMs`). */
+  grant(assignment: RoleAssignment, options?: { propagationDelayMs?: number }): void;
+  /** Removes matching assignments (fields left out match anything); effective at once. Returns how many went. */
+  revoke(match: Partial<RoleAssignment>): number;
+  /** The assignments, with the time each takes (took) effect (epoch ms, emulator clock). */
+  list(): Array<RoleAssignment & { effectiveAt: number }>;
+}
+
+/** Built-in Azure roles the emulators know (subset of each role's permissions that the emulators check). */
+export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = {
+  // Control plane: no data actions.
+  Owner: { actions: ["*"] },
+  Contributor: { actions: ["*"] },
+  Reader: { actions: ["*/read"] },
+  "Key Vault Contributor": { actions: ["Microsoft.KeyVault/*", "Microsoft.Resources/subscriptions/resourceGroups/read"] },
+  "Storage Account Contributor": { actions: ["Microsoft.Storage/storageAccounts/*", "Microsoft.Resources/subscriptions/resourceGroups/read"] },
+  "Cosmos DB Operator": { actions: ["Microsoft.DocumentDb/databaseAccounts/*", "Microsoft.Resources/subscriptions/resourceGroups/read"] },
+  "DocumentDB Account Contributor": { actions: ["Microsoft.DocumentDb/databaseAccounts/*", "Microsoft.Resources/subscriptions/resourceGroups/read"] },
+  "Azure Service Bus Data Owner": { actions: ["Microsoft.ServiceBus/*"], dataActions: ["Microsoft.ServiceBus/*"] },
+  // Key Vault (RBAC permission model).
+  "Key Vault Administrator": { actions: ["Microsoft.KeyVault/checkNameAvailability/read", "Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/*"] },
+  "Key Vault Secrets Officer": { actions: ["Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/secrets/*"] },
+  "Key Vault Secrets User": { dataActions: ["Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"] },
+  "Key Vault Reader": { actions: ["Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"] },
+  // Storage.
+  "Storage Blob Data Owner": {
+    actions: ["Microsoft.Storage/storageAccounts/blobServices/containers/*"],
+    dataActions: ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"],
+  },
+  "Storage Blob Data Contributor": {
+    actions: ["Microsoft.Storage/storageAccounts/blobServices/containers/read", "Microsoft.Storage/storageAccounts/blobServices/containers/write"],
+    dataActions: [
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+    ],
+  },
+  "Storage Blob Data Reader": {
+    actions: ["Microsoft.Storage/storageAccounts/blobServices/containers/read"],
+    dataActions: ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
+  },
+  // Service Bus.
+  "Azure Service Bus Data Sender": { actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"], dataActions: ["Microsoft.ServiceBus/*/send/action"] },
+  "Azure Service Bus Data Receiver": { actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"], dataActions: ["Microsoft.ServiceBus/*/receive/action"] },
+};
+
+/**
+ * Cosmos DB's own (SQL) built-in role definitions, by id and by name. Cosmos data access is not Azure RBAC:
+ * `az cosmosdb sql role assignment create … --role-definition-id 00000000-0000-0000-0000-000000000001`.
+ */
+export const COSMOS_BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = (() => {
+  const reader: RoleDefinition = {
+    dataActions: [
+      "Microsoft.DocumentDB/databaseAccounts/readMetadata",
+      "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/executeQuery",
+      "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/readChangeFeed",
+      "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read",
+    ],
+  };
+  const contributor: RoleDefinition = {
+    dataActions: [
+      "Microsoft.DocumentDB/databaseAccounts/readMetadata",
+      "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/*",
+      "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/*",
+    ],
+  };
+  return {
+    "00000000-0000-0000-0000-000000000001": reader,
+    "Cosmos DB Built-in Data Reader": reader,
+    "00000000-0000-0000-0000-000000000002": contributor,
+    "Cosmos DB Built-in Data Contributor": contributor,
+  };
+})();
+
+export interface RbacTableOptions {
+  assignments?: readonly RoleAssignment[];
+  propagationDelayMs?: number;
+  now: () => number;
+  /** Role definitions by name or id (case-insensitive). */
+  roles: Readonly<Record<string, RoleDefinition>>;
+  /** Maps an assignment's scope to the canonical form requests are checked against (Cosmos: `/dbs/x` → account id + `/dbs/x`). */
+  normalizeScope?: (scope: string) => string;
+}
+
+/** The table plus the check the emulators make. */
+export interface RbacTable extends RoleAssignmentTable {
+  /**
+   * Whether `principalId` holds `permission` (an action or data action, per `kind`) at `resourceScope`, right now:
+   * through an assignment at that scope or above it, or, with `orBelow`, also at a scope below it.
+   */
+  allows(principalId: string, kind: "action" | "dataAction", permission: string, resourceScope: string, options?: { orBelow?: boolean }): boolean;
+}
+
+export function createRbacTable(options: RbacTableOptions): RbacTable {
+  const normalize = options.normalizeScope ?? ((s: string) => s);
+  const roles = new Map(Object.entries(options.roles).map(([name, def]) => [name.toLowerCase(), def]));
+  const entries: Array<RoleAssignment & { effectiveAt: number }> = (options.assignments ?? []).map((a) => ({ ...a, effectiveAt: -Infinity }));
+  return {
+    grant(assignment, grantOptions) {
+      const delay = grantOptions?.propagationDelayMs ?? options.propagationDelayMs ?? 0;
+      entries.push({ ...assignment, effectiveAt: options.now() + delay });
+    },
+    revoke(match) {
+      let removed = 0;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i]!;
+        const hit =
+          (match.principalId === undefined || same(match.principalId, e.principalId)) &&
+          (match.role === undefined || same(match.role, e.role)) &&
+          (match.scope === undefined || same(trimScope(match.scope), trimScope(e.scope)));
+        if (hit) {
+          entries.splice(i, 1);
+          removed++;
+        }
+      }
+      return removed;
+    },
+    list() {
+      return entries.map((e) => ({ ...e }));
+    },
+    allows(principalId, kind, permission, resourceScope, allowsOptions) {
+      const now = options.now();
+      const target = trimScope(resourceScope).toLowerCase();
+      return entries.some((e) => {
+        if (e.effectiveAt > now || !same(e.principalId, principalId)) return false;
+        const scope = trimScope(normalize(e.scope)).toLowerCase();
+        const atOrAbove = target === scope || scope === "" || target.startsWith(`${scope}/`);
+        if (!atOrAbove && !(allowsOptions?.orBelow && scope.startsWith(`${target}/`))) return false;
+        const def = roles.get(e.role.toLowerCase());
+        const patterns = (kind === "action" ? def?.actions : def?.dataActions) ?? [];
+        return patterns.some((p) => wildcard(p).test(permission));
+      });
+    },
+  };
+}
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const trimScope = (scope: string) => scope.trim().replace(/\/+$/, "");
+
+const patternCache = new Map<string, RegExp>();
+function wildcard(pattern: string): RegExp {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+    patternCache.set(pattern, re);
+  }
+  return re;
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { classifyResponse } from "../../src/classify/response.js";
+import type { Diagnosis } from "../../src/diagnosis/types.js";
+import { SHAPES, type Shape } from "./fixtures.js";
+import { NOW, makeToken } from "./helpers.js";
+
+export async function classifyShape(shape: Shape): Promise<{ diagnosis: Diagnosis | undefined; token: string | undefined }> {
+  const token = shape.token !== undefined ? await makeToken(shape.token) : undefined;
+  const diagnosis = classifyResponse(shape.response, { now: NOW, ...(shape.context ?? {}), ...(token !== undefined ? { token } : {}) });
+  return { diagnosis, token };
+}
+
+describe("classifyResponse over the documented failure shapes", () => {
+  it.each(SHAPES.map((shape) => [shape.name, shape] as const))("%s", async (_name, shape) => {
+    const { diagnosis } = await classifyShape(shape);
+    const want = shape.expect;
+    if (want.hypothesis === undefined) {
+      expect(diagnosis).toBeUndefined();
+      return;
+    }
+    expect(diagnosis, "a diagnosis").toBeDefined();
+    const d = diagnosis as Diagnosis;
+    const context = `\n${JSON.stringify(d, null, 2)}`;
+    expect(d.hypothesis, context).toBe(want.hypothesis);
+    if (want.confidence) expect(d.confidence, context).toBe(want.confidence);
+    if ("service" in want) expect(d.service, context).toBe(want.service);
+    if (want.errorCode) expect(d.errorCode, context).toBe(want.errorCode);
+    if (want.fingerprint) expect(d.evidence.some((line) => line.startsWith(`recognised answer ${want.fingerprint}:`)), context).toBe(true);
+    for (const part of want.summary ?? []) expect(d.summary, context).toContain(part);
+    for (const part of want.steps ?? []) expect(d.nextSteps.some((step) => step.includes(part)), `step containing ${part}${context}`).toBe(true);
+    for (const part of want.evidence ?? []) expect(d.evidence.some((line) => line.includes(part)), `evidence containing ${part}${context}`).toBe(true);
+    // Every diagnosis is well formed.
+    expect(d.summary).toMatch(new RegExp(`^${d.status ?? ""}`));
+    expect(d.summary).not.toMatch(/[\r\n]/);
+    expect(d.evidence.length).toBeGreaterThan(0);
+    expect(d.nextSteps.length).toBeGreaterThan(0);
+    if (d.hypothesis === "H2" && d.service !== undefined) {
+      const steps = d.nextSteps.join("\n");
+      expect(steps, `H2 names the propagation delay${context}`).toMatch(/takes .+ to apply/);
+    }
+  });
+});

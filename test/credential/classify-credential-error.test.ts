@@ -1,0 +1,56 @@
+/** classifyCredentialError is pure: the shapes the real credential throws, from the text and recorded exchanges alone. */
+import { describe, expect, it } from "vitest";
+import { classifyCredentialError, type CredentialErrorContext } from "../../src/index.js";
+import { readHostEnvironment } from "../../src/environment/hostEnvironment.js";
+import type { IdentityExchange } from "../../src/credential/identityExchange.js";
+
+const networkError = Object.assign(
+  new Error("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details"),
+  { name: "CredentialUnavailableError" },
+);
+const exchange = (over: Partial<IdentityExchange>): IdentityExchange => ({
+  method: "GET", url: "http://127.0.0.1:42356/msi/token?api-version=2019-08-01&resource=https://vault.azure.net", durationMs: 3, startedAt: Date.now(), ...over,
+});
+const containerApps = readHostEnvironment({ IDENTITY_ENDPOINT: "http://localhost:42356/msi/token", IDENTITY_HEADER: "secret-value-1", CONTAINER_APP_NAME: "ca-a", CONTAINER_APP_REVISION: "ca-a--1" });
+
+describe("classifyCredentialError", () => {
+  it.each<[string, unknown, CredentialErrorContext, string, string]>([
+    ["transport code from the recorded exchange", networkError, { exchanges: [exchange({ errorCode: "ECONNREFUSED" })], environment: containerApps }, "H5", "high"],
+    ["ETIMEDOUT", networkError, { exchanges: [exchange({ errorCode: "ETIMEDOUT" })] }, "H5", "high"],
+    ["EHOSTUNREACH on the error itself", Object.assign(new Error("connect EHOSTUNREACH 169.254.169.254:80"), { code: "EHOSTUNREACH" }), {}, "H5", "high"],
+    ["DNS failure", networkError, { exchanges: [exchange({ errorCode: "ENOTFOUND" })] }, "H5", "high"],
+    ["network_error without an exchange", networkError, {}, "H5", "medium"],
+    ["Docker Desktop 403 unreachable network", new Error("ManagedIdentityCredential: Network unreachable. Message: A socket operation was attempted to an unreachable network."), {}, "H5", "medium"],
+    ["Identity not found", new Error("ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found"), {}, "H1", "high"],
+    ["No MSI found", new Error("No MSI found for specified ClientId/ResourceId."), { configuredIdentity: { clientId: "c" } }, "H1", "high"],
+    ["Unable to load the proper Managed Identity", new Error("Unable to load the proper Managed Identity."), {}, "H1", "high"],
+    ["Multiple user assigned identities", new Error("Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request"), {}, "H1", "high"],
+    ["500 unexpected error with a client id", new Error("Authentication failed"), { configuredIdentity: { clientId: "c1" }, exchanges: [exchange({ status: 500, bodyExcerpt: '{"statusCode":500,"message":"An unexpected error occured while fetching the AAD Token."}' })] }, "H1", "high"],
+    ["500 unexpected error without a client id", new Error("Authentication failed"), { exchanges: [exchange({ status: 500, bodyExcerpt: '{"statusCode":500,"message":"An unexpected error occured while fetching the AAD Token."}' })] }, "H5", "medium"],
+    ["AADSTS500011", new Error("AADSTS500011: The resource principal named https://vault.azure.nett was not found in the tenant"), { scopes: "https://vault.azure.nett/.default" }, "H3", "high"],
+    ["multiple scopes", new Error('ManagedIdentityCredential: Multiple scopes are not supported. Scopes: ["a","b"]'), { scopes: ["a", "b"] }, "H3", "high"],
+    ["timeout", new Error("no token"), { timedOutAfterMs: 1000 }, "H5", "high"],
+    ["malformed IDENTITY_ENDPOINT", new Error("x"), { environment: readHostEnvironment({ IDENTITY_ENDPOINT: "::nope", IDENTITY_HEADER: "h1234" }) }, "H5", "high"],
+    ["Container Apps without identity variables", networkError, { environment: readHostEnvironment({ CONTAINER_APP_NAME: "ca-b" }), exchanges: [exchange({ errorCode: "ECONNREFUSED" })] }, "H1", "high"],
+    ["HTTP 503 from the endpoint", new Error("Authentication failed"), { exchanges: [exchange({ status: 503 }), exchange({ status: 503 })] }, "H5", "high"],
+  ])("%s", (_name, error, context, hypothesis, confidence) => {
+    const diagnosis = classifyCredentialError(error, context);
+    expect(diagnosis?.hypothesis).toBe(hypothesis);
+    expect(diagnosis?.confidence).toBe(confidence);
+    expect(diagnosis!.evidence.length).toBeGreaterThan(0);
+    expect(diagnosis!.nextSteps.length).toBeGreaterThan(0);
+    expect(JSON.stringify(diagnosis)).not.toContain("secret-value-1");
+  });
+
+  it("never throws and returns a clear result for garbage", () => {
+    const hostile = new Proxy({}, { get() { throw new Error("boom"); } });
+    for (const input of [undefined, null, 42, "x", {}, [], hostile, Object.create(null), { cause: { cause: { cause: {} } } }]) {
+      expect(() => classifyCredentialError(input)).not.toThrow();
+      expect(() => classifyCredentialError(input, { exchanges: [hostile as never] })).not.toThrow();
+    }
+  });
+
+  it("returns undefined for errors that are not credential failures", () => {
+    expect(classifyCredentialError(new TypeError("x is not a function"))).toBeUndefined();
+  });
+});

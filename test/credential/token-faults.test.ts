@@ -1,0 +1,261 @@
+/**
+ * Every token-time fault through the REAL ManagedIdentityCredential, wrapped by the BUILT DiagnosticCredential,
+ * one process per scenario: the thrown error's name, the diagnosis (hypothesis, confidence, key evidence) and the
+ * log line a user would see.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCredentialScenario } from "../helpers/credentialScenario.js";
+import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
+import { startIdentityEndpoint, unusedPort, type IdentityEndpointEmulator } from "../../src/testing.js";
+
+const VAULT = "https://vault.azure.net/.default";
+const fast = { retryOptions: { maxRetries: 1 } };
+
+describe.concurrent("healthy endpoint: the wrapper is transparent", () => {
+  it("returns the identical AccessToken as the raw credential, logs nothing, makes one request (container-apps shape)", async () => {
+    const r = await runCredentialScenario({ emulator: {}, calls: [VAULT, VAULT], compareRaw: true });
+    expect(r.calls.map((c) => c.ok)).toEqual([true, true]);
+    expect(r.raw![0]).toMatchObject({ ok: true, token: r.calls[0]!.token, expiresOnTimestamp: r.calls[0]!.expiresOnTimestamp, tokenType: "Bearer" });
+    expect(r.calls[1]!.token).toBe(r.calls[0]!.token);
+    expect(r.logs).toEqual([]);
+    expect(r.requests!.filter((q) => q.path.startsWith("/msi/token"))).toHaveLength(1);
+  });
+
+  it("serves a user-assigned identity selected by client id (string overload) in the IMDS shape", async () => {
+    const r = await runCredentialScenario({
+      emulator: { shape: "imds", userAssigned: [{ name: "uami-a", clientId: "11111111-2222-3333-4444-555555555555" }] },
+      constructorArg: "11111111-2222-3333-4444-555555555555",
+      calls: [VAULT],
+    });
+    expect(r.calls[0]!.ok).toBe(true);
+    expect(r.logs).toEqual([]);
+  });
+});
+
+describe.concurrent("H1: identity not assigned", () => {
+  it("no identity (IMDS 'Identity not found') → CredentialUnavailableError with an H1 diagnosis", async () => {
+    const r = await runCredentialScenario({ emulator: { shape: "imds", systemAssigned: false }, constructorArg: fast, calls: [VAULT] });
+    const call = r.calls[0]!;
+    expect(call.ok).toBe(false);
+    expect(call.error!.name).toBe("CredentialUnavailableError");
+    expect(call.diagnosis).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
+    expect(call.getDiagnosis).toEqual(call.diagnosis);
+    expect(call.error!.message).toMatch(/Identity not found/);
+    expect(call.error!.message).toMatch(/\nDiagnosticCredential \[H1 IdentityNotAssigned\] The identity endpoint says this app has no managed identity$/);
+    expect(call.diagnosis!.evidence.join("\n")).toMatch(/HTTP 400 .*Identity not found/);
+    expect(call.diagnosis!.nextSteps.join("\n")).toMatch(/az containerapp identity assign/);
+    const line = r.logs.find((l) => l.source === "getToken")!;
+    expect(line.message).toMatch(/^DiagnosticCredential \[H1 IdentityNotAssigned\] ManagedIdentityCredential CredentialUnavailableError:/);
+    expect(line).toMatchObject({ level: "error", hypothesis: "H1", code: "IdentityNotAssigned", count: 1 });
+  });
+
+  it("no identity (Container Apps shape) → H1 naming the app in the fix command", async () => {
+    const r = await runCredentialScenario({ emulator: { systemAssigned: false, containerApp: { name: "ca-orders" } }, constructorArg: fast, calls: [VAULT] });
+    const d = r.calls[0]!.diagnosis!;
+    expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
+    expect(d).toMatchObject({ hypothesis: "H1", confidence: "high" });
+    expect(d.nextSteps).toContain('az containerapp show --name "ca-orders" --resource-group "$RG" --query identity --output json');
+    expect(d.evidence.join("\n")).toMatch(/Container App ca-orders, revision ca-orders--/);
+  });
+
+  it("a user-assigned client id the endpoint does not know (500 'unexpected error occured') → H1, not H5", async () => {
+    const r = await runCredentialScenario({ emulator: {}, constructorArg: { clientId: "99999999-9999-9999-9999-999999999999", ...fast }, calls: [VAULT] });
+    const d = r.calls[0]!.diagnosis!;
+    expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
+    expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
+    expect(d.summary).toMatch(/clientId 99999999-9999-9999-9999-999999999999 .*not attached/);
+    expect(d.evidence.join("\n")).toMatch(/client_id=99999999-9999-9999-9999-999999999999/);
+  });
+
+  it("several user-assigned identities and none chosen → H1 telling to pass the client id", async () => {
+    const r = await runCredentialScenario({ emulator: { shape: "imds", systemAssigned: false, userAssigned: [{ name: "a" }, { name: "b" }] }, constructorArg: fast, calls: [VAULT] });
+    const d = r.calls[0]!.diagnosis!;
+    expect(d).toMatchObject({ hypothesis: "H1", confidence: "high" });
+    expect(d.summary).toMatch(/several user-assigned identities/);
+    expect(d.nextSteps.join("\n")).toMatch(/new DiagnosticCredential\("<client-id>"\)/);
+  });
+
+  it("legacy 'No MSI found for specified ClientId/ResourceId' → H1", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "legacy-no-msi" } }, constructorArg: { clientId: "abc", ...fast }, calls: [VAULT] });
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H1", confidence: "high" });
+  });
+
+  it("a Container Apps host without IDENTITY_ENDPOINT (no identity assigned) → H1 although the symptom is a connection error", async () => {
+    const port = await unusedPort();
+    const r = await runCredentialScenario({
+      env: { CONTAINER_APP_NAME: "ca-billing", CONTAINER_APP_REVISION: "ca-billing--r1", AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${port}` },
+      constructorArg: fast,
+      calls: [VAULT],
+    });
+    const d = r.calls[0]!.diagnosis!;
+    expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
+    expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
+    expect(d.summary).toMatch(/IDENTITY_ENDPOINT is not set/);
+    expect(d.nextSteps).toContain('az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned');
+  });
+});
+
+describe.concurrent("H5: identity endpoint unreachable", () => {
+  let hanging: IdentityEndpointEmulator;
+  beforeAll(async () => {
+    hanging = await startIdentityEndpoint({ fault: { kind: "hang" } });
+  });
+  afterAll(async () => {
+    await hanging.close();
+  });
+
+  it("ECONNREFUSED → H5 high with the raw code, and the early warning arrives before the retries end", async () => {
+    const port = await unusedPort();
+    const r = await runCredentialScenario({
+      env: { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: "s3cr3t-header-value", CONTAINER_APP_NAME: "ca-x" },
+      constructorArg: fast,
+      calls: [VAULT],
+    });
+    const call = r.calls[0]!;
+    expect(call.error!.name).toBe("CredentialUnavailableError");
+    expect(call.diagnosis).toMatchObject({ hypothesis: "H5", code: "IdentityEndpointUnreachable", confidence: "high" });
+    expect(call.diagnosis!.summary).toMatch(/refused the connection .*\(ECONNREFUSED\)/);
+    const early = r.logs.find((l) => l.source === "identity-endpoint")!;
+    expect(early.message).toMatch(/^DiagnosticCredential \[H5 IdentityEndpointUnreachable\].*ECONNREFUSED.*retrying/);
+    expect(r.logs.indexOf(early)).toBeLessThan(r.logs.findIndex((l) => l.source === "getToken"));
+    expect(JSON.stringify(r)).not.toContain("s3cr3t-header-value");
+  });
+
+  it("an endpoint that accepts and never answers → CredentialUnavailableError after tokenTimeoutMs (the raw credential hangs for ever)", async () => {
+    const r = await runCredentialScenario({ env: hanging.env, constructorArg: { tokenTimeoutMs: 1500 }, calls: [VAULT] });
+    const call = r.calls[0]!;
+    expect(call.error!.name).toBe("CredentialUnavailableError");
+    expect(call.ms).toBeGreaterThanOrEqual(1400);
+    expect(call.ms).toBeLessThan(5000);
+    expect(call.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
+    expect(call.diagnosis!.summary).toMatch(/no token within \d+ ms/);
+  });
+
+  it("abortSignal is honoured although the inner credential ignores it", async () => {
+    const result = await runScenario({
+      env: hanging.env,
+      code: `${SCENARIO_PRELUDE}
+        import { DiagnosticCredential } from "diagnostic-credential";
+        const credential = new DiagnosticCredential({ tokenTimeoutMs: 0, logger: false });
+        const started = Date.now();
+        try { await credential.getToken("${VAULT}", { abortSignal: AbortSignal.timeout(300) }); emit({ ok: true }); }
+        catch (e) { emit({ ok: false, name: e.name, ms: Date.now() - started }); }
+        process.exit(0);`,
+    });
+    const json = result.json as { ok: boolean; name: string; ms: number };
+    expect(json).toMatchObject({ ok: false, name: "AbortError" });
+    expect(json.ms).toBeLessThan(2000);
+  });
+
+  it("5xx storm → H5 naming the status and the attempts", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "status", status: 503 } }, constructorArg: { retryOptions: { maxRetries: 2 } }, calls: [VAULT] });
+    const d = r.calls[0]!.diagnosis!;
+    expect(d).toMatchObject({ hypothesis: "H5", confidence: "high" });
+    expect(d.summary).toMatch(/HTTP 503 on 3 attempts/);
+  });
+
+  it("404/410 storm (IMDS not ready) → H5", async () => {
+    const r = await runCredentialScenario({ emulator: { shape: "imds", fault: { kind: "status", status: 410 } }, constructorArg: { retryOptions: { maxRetries: 1 } }, calls: [VAULT] });
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5" });
+    expect(r.calls[0]!.diagnosis!.summary).toMatch(/not ready.*HTTP 410/);
+  });
+
+  it("connection reset → H5 ECONNRESET", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "reset" } }, constructorArg: fast, calls: [VAULT] });
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
+    expect(r.calls[0]!.diagnosis!.summary).toMatch(/ECONNRESET/);
+  });
+
+  it("a malformed IDENTITY_ENDPOINT → H5", async () => {
+    const r = await runCredentialScenario({ env: { IDENTITY_ENDPOINT: "not a url", IDENTITY_HEADER: "x1234" }, constructorArg: fast, calls: [VAULT] });
+    expect(r.calls[0]!.ok).toBe(false);
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
+    expect(r.calls[0]!.diagnosis!.summary).toMatch(/IDENTITY_ENDPOINT is not a valid/);
+  });
+
+  it("recovers: 500 twice then a token, with the early warning logged", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "status", status: 500, times: 2 } }, calls: [VAULT] });
+    expect(r.calls[0]!.ok).toBe(true);
+    expect(r.logs.some((l) => l.source === "identity-endpoint" && l.hypothesis === "H5")).toBe(true);
+  });
+});
+
+describe.concurrent("H3: audience and scope", () => {
+  it("several scopes → H3 before the request", async () => {
+    const r = await runCredentialScenario({ emulator: {}, calls: [[VAULT, "https://storage.azure.com/.default"]] });
+    expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high" });
+  });
+
+  it("a scope close to a known audience (typo) → H3 warning, the token is still returned", async () => {
+    const r = await runCredentialScenario({ emulator: {}, calls: ["https://vault.azure.nte/.default"] });
+    expect(r.calls[0]!.ok).toBe(true);
+    const warning = r.logs.find((l) => l.source === "scope-check")!;
+    expect(warning).toMatchObject({ hypothesis: "H3", level: "warn" });
+    expect(warning.nextSteps.join(" ")).toMatch(/https:\/\/vault\.azure\.net\/\.default/);
+  });
+
+  it("a token whose aud is not what was asked for → H3 warning with both audiences", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "wrong-audience", audience: "https://management.azure.com/" } }, calls: [VAULT] });
+    expect(r.calls[0]!.ok).toBe(true);
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high" });
+    expect(w.message).toMatch(/audience https:\/\/management\.azure\.com\/ \(Azure Resource Manager\)/);
+  });
+});
+
+describe.concurrent("H4: stale token and identity mix-up at token time", () => {
+  it("an already expired token → H4", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "expired" } }, calls: [VAULT] });
+    expect(r.calls[0]!.ok).toBe(true);
+    expect(r.logs.find((l) => l.source === "token-check")).toMatchObject({ hypothesis: "H4", confidence: "high" });
+  });
+
+  it("a not-yet-valid token (clock skew) → H4", async () => {
+    const r = await runCredentialScenario({ emulator: { fault: { kind: "not-yet-valid", secondsAhead: 900 } }, calls: [VAULT] });
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w).toMatchObject({ hypothesis: "H4" });
+    expect(w.message).toMatch(/not valid yet/);
+  });
+
+  it("the token belongs to another identity than the configured client id → H4 mix-up", async () => {
+    const r = await runCredentialScenario({
+      emulator: { userAssigned: [{ name: "uami", clientId: "aaaaaaaa-0000-0000-0000-000000000001" }], fault: { kind: "wrong-identity" } },
+      constructorArg: "aaaaaaaa-0000-0000-0000-000000000001",
+      calls: [VAULT],
+    });
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup", confidence: "high" });
+    expect(w.evidence.join("\n")).toMatch(/clientId aaaaaaaa-0000-0000-0000-000000000001 was configured, the token's appid is /);
+  });
+
+  it("no identity chosen but the token is a user-assigned identity's (IMDS picked the only one) → H4", async () => {
+    const r = await runCredentialScenario({ emulator: { shape: "imds", systemAssigned: false, userAssigned: [{ name: "only-one" }] }, calls: [VAULT] });
+    expect(r.calls[0]!.ok).toBe(true);
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w.evidence.join("\n")).toMatch(/no identity was selected .* user-assigned identity/);
+  });
+
+  it("a user-assigned identity was configured but the token is the system-assigned one → H4", async () => {
+    const r = await runCredentialScenario({
+      emulator: { userAssigned: [{ name: "u1" }] },
+      constructorExpression: `{ clientId: emulator.identities.userAssigned[0].clientId }`,
+      calls: [VAULT],
+      before: { 0: `emulator.setFault({ kind: "wrong-identity", identity: emulator.identities.systemAssigned })` },
+    });
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w.evidence.join("\n")).toMatch(/a user-assigned identity was configured, but the token belongs to the system-assigned identity/);
+  });
+
+  it("the identity and the tenant change between calls in one process → H4", async () => {
+    const r = await runCredentialScenario({
+      emulator: {},
+      calls: [VAULT, "https://storage.azure.com/.default", "https://management.azure.com/.default"],
+      before: { 1: `emulator.setFault({ kind: "wrong-identity" })`, 2: `emulator.setFault({ kind: "wrong-tenant" })` },
+    });
+    expect(r.calls.every((c) => c.ok)).toBe(true);
+    const summaries = r.logs.filter((l) => l.source === "token-check").map((l) => l.message);
+    expect(summaries.some((m) => /identity changed during this process/.test(m))).toBe(true);
+    expect(summaries.some((m) => /tenant changed during this process/.test(m))).toBe(true);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Diagnostics never change what they diagnose: tokens pass through unchanged, errors keep their name and cause,
+ * chains move on, a throwing logger or hostile error cannot break getToken, repeats are folded.
+ */
+import { ChainedTokenCredential, CredentialUnavailableError, AuthenticationError } from "@azure/identity";
+import { describe, expect, it } from "vitest";
+import { DiagnosticCredential, getDiagnosis, getInternalFaultCount, type DiagnosisLogEntry } from "../../src/index.js";
+
+const unavailable = () => new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details");
+
+describe("transparency", () => {
+  it("returns the wrapped credential's AccessToken object unchanged", async () => {
+    const accessToken = { token: "opaque-token-value", expiresOnTimestamp: Date.now() + 60_000, refreshAfterTimestamp: Date.now() + 30_000, tokenType: "Bearer" as const };
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => accessToken }, logger: false });
+    expect(await credential.getToken("https://vault.azure.net/.default")).toBe(accessToken);
+    expect(await credential.getToken("https://vault.azure.net/.default")).toBe(accessToken);
+  });
+
+  it("keeps the error's class, name and cause, adds the diagnosis and ends the message with the summary", async () => {
+    const original = unavailable();
+    const cause = new Error("inner");
+    Object.assign(original, { cause });
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw original; } }, logger: false });
+    const thrown = await credential.getToken("https://vault.azure.net/.default").catch((e: unknown) => e);
+    expect(thrown).toBe(original);
+    expect(thrown).toBeInstanceOf(CredentialUnavailableError);
+    expect((thrown as Error).name).toBe("CredentialUnavailableError");
+    expect((thrown as Error).cause).toBe(cause);
+    expect(getDiagnosis(thrown)).toMatchObject({ hypothesis: "H5" });
+    expect((thrown as Error).message.split("\n").at(-1)).toMatch(/^DiagnosticCredential \[H5 IdentityEndpointUnreachable\] /);
+  });
+
+  it("a ChainedTokenCredential moves on to the next credential after a DiagnosticCredential failure", async () => {
+    const chain = new ChainedTokenCredential(
+      new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } }, logger: false }),
+      { getToken: async () => ({ token: "next", expiresOnTimestamp: Date.now() + 60_000 }) },
+    );
+    expect((await chain.getToken("https://vault.azure.net/.default"))!.token).toBe("next");
+  });
+
+  it("other error names stop the chain as they would without the wrapper", async () => {
+    const authError = new AuthenticationError(400, { error: "invalid_request", error_description: "bad" });
+    const chain = new ChainedTokenCredential(
+      new DiagnosticCredential({ credential: { getToken: async () => { throw authError; } }, logger: false }),
+      { getToken: async () => ({ token: "next", expiresOnTimestamp: Date.now() + 60_000 }) },
+    );
+    await expect(chain.getToken("https://vault.azure.net/.default")).rejects.toMatchObject({ name: "AuthenticationError" });
+  });
+
+  it("a throwing logger is swallowed and counted; the error thrown is still the original", async () => {
+    const before = getInternalFaultCount();
+    const original = unavailable();
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw original; } }, logger: () => { throw new Error("logger down"); } });
+    await expect(credential.getToken("https://vault.azure.net/.default")).rejects.toBe(original);
+    expect(getInternalFaultCount()).toBe(before + 1);
+  });
+
+  it("frozen and non-Error throwables pass through untouched", async () => {
+    const frozen = Object.freeze(unavailable());
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw frozen; } }, logger: false });
+    await expect(credential.getToken("https://vault.azure.net/.default")).rejects.toBe(frozen);
+    const stringThrower = new DiagnosticCredential({ credential: { getToken: async () => { throw "plain string"; } }, logger: false });
+    await expect(stringThrower.getToken("https://vault.azure.net/.default")).rejects.toBe("plain string");
+  });
+
+  it("folds repeats: the first line at once, the rest as one line with a count", async () => {
+    const lines: DiagnosisLogEntry[] = [];
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } }, logger: (e) => lines.push(e) });
+    for (let i = 0; i < 5; i++) await credential.getToken("https://vault.azure.net/.default").catch(() => undefined);
+    expect(lines.map((l) => l.count)).toEqual([1]);
+    credential.flushLogs();
+    expect(lines.map((l) => l.count)).toEqual([1, 4]);
+  });
+
+  it("the default logger writes one JSON line per diagnosis on stderr", async () => {
+    const written: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    try {
+      const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } } });
+      await credential.getToken("https://vault.azure.net/.default").catch(() => undefined);
+    } finally {
+      process.stderr.write = original;
+    }
+    const entry = JSON.parse(written.find((w) => w.includes("DiagnosticCredential ["))!);
+    expect(Object.keys(entry)).toEqual(expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]));
+    expect(entry.message).toMatch(/CredentialUnavailableError/);
+  });
+});
