@@ -7,6 +7,7 @@ export type { IdentityExchange } from "./credential/identityExchange.js";
 
 // Downstream diagnosis: pipeline policy, HttpClient wrapper, lookup
 export { diagnosticPolicy, diagnosticHttpClient } from "./pipeline/diagnosticPolicy.js";
+export type { DiagnosticHttpClient, LegacyWebResourceLike } from "./pipeline/legacyHttp.js";
 export { getDiagnosis } from "./diagnosis/attach.js";
 
 // Pure classification
@@ -28,5 +29,29 @@ export { SERVICE_CATALOG } from "./catalog/services.js";
 export { decodeTokenClaims } from "./jwt/claims.js";
 export type { TokenClaims } from "./jwt/claims.js";
 export type { DiagnosisLogEntry } from "./logging/logEntry.js";
-export { METRIC_DIAGNOSES, METRIC_GET_TOKEN_DURATION, SPAN_GET_TOKEN, ATTR as TELEMETRY_ATTRIBUTES } from "./telemetry/telemetry.js";
+export {
+  METRIC_DIAGNOSES,
+  METRIC_GET_TOKEN_DURATION,
+  METRIC_RECOVERY_DURATION,
+  SPAN_GET_TOKEN,
+  EVENT_DIAGNOSIS,
+  EVENT_RECOVERED,
+  ERROR_TYPES as TELEMETRY_ERROR_TYPES,
+  ATTR as TELEMETRY_ATTRIBUTES,
+} from "./telemetry/telemetry.js";
 export { getInternalFaultCount } from "./util/safe.js";
+
+// Smoke test (what `diagnostic-credential doctor` runs): environment, identity endpoint, tokens, dependencies
+export { runSmokeTest, DEFAULT_SMOKE_TEST_SCOPE, DEFAULT_SMOKE_TEST_TIMEOUT_MS } from "./doctor/smokeTest.js";
+export type {
+  SmokeTestOptions,
+  SmokeTestDependency,
+  SmokeTestProgress,
+  SmokeTestReport,
+  SmokeTestEnvironment,
+  SmokeTestContainerApp,
+  SmokeTestIdentityEndpoint,
+  SmokeTestToken,
+  SmokeTestTokenClaims,
+  SmokeTestDependencyResult,
+} from "./doctor/smokeTest.js";

@@ -1,5 +1,9 @@
 import { SERVICE_CATALOG } from "./services.js";
-import type { ServiceDefinition, ServiceDefinitionInput } from "./types.js";
+import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
+import type { DiagnosisCode } from "../diagnosis/types.js";
+import type { AccessModel, ErrorFingerprint, FailureProtocol, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput } from "./types.js";
+
+const ACCESS_MODELS: readonly AccessModel[] = ["azure-rbac", "cosmos-sql-rbac", "graph-app-role", "database-user", "managedhsm-local-rbac", "redis-access-policy"];
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
 export function normalizeAudience(audience: string): string {
@@ -114,6 +118,11 @@ export class ServiceCatalog {
   }
 }
 
+/** What a service's roles govern; `"data"` unless the entry says `"control"` (Resource Manager). */
+export function planeOf(service: ServiceDefinition): "data" | "control" {
+  return service.plane === "control" ? "control" : "data";
+}
+
 /** Whether a token audience (already normalized) is one the service accepts. */
 export function audienceBelongsTo(service: ServiceDefinition, normalizedAudience: string): boolean {
   return (
@@ -136,46 +145,132 @@ function arrayOf<T>(list: unknown): T[] | undefined {
 
 function mergeServices(base: readonly ServiceDefinition[], extra: readonly ServiceDefinitionInput[]): ServiceDefinition[] {
   const merged = base.map((service) => ({ ...service }));
-  for (const input of extra) {
-    if (input === null || typeof input !== "object" || typeof input.name !== "string") continue;
-    const existing = merged.find((service) => service.name === input.name);
-    const fingerprints = arrayOf<ServiceDefinition["fingerprints"][number]>(input.fingerprints)?.filter(
-      (f) => f !== null && typeof f === "object" && typeof f.id === "string" && typeof f.code === "string",
-    );
-    const roles = arrayOf<ServiceDefinition["roles"][number]>(input.roles)?.filter((r) => r !== null && typeof r === "object" && typeof r.role === "string");
-    if (existing !== undefined) {
-      existing.hosts = [...stringList(input.hosts), ...existing.hosts];
-      existing.hostSuffixes = [...stringList(input.hostSuffixes), ...existing.hostSuffixes];
-      existing.audiences = [...stringList(input.audiences).map(normalizeAudience), ...existing.audiences];
-      if (fingerprints) existing.fingerprints = [...fingerprints, ...existing.fingerprints];
-      if (roles && roles.length > 0) existing.roles = [...roles];
+  let list: readonly ServiceDefinitionInput[];
+  try {
+    list = extra.slice(0, 100);
+  } catch {
+    return merged;
+  }
+  for (const raw of list) {
+    // Entries are user input: copy the fields through guarded reads, skip an entry whose reads fail.
+    let input: ServiceDefinitionInput;
+    try {
+      if (raw === null || typeof raw !== "object" || typeof raw.name !== "string") continue;
+      input = { ...raw, name: raw.name };
+    } catch {
       continue;
     }
-    const scope = typeof input.scope === "string" ? input.scope : undefined;
-    const audiences = (stringList(input.audiences).length > 0 ? stringList(input.audiences) : scope ? [scopeToResource(scope)] : []).map(normalizeAudience);
-    // A new service without an audience cannot be checked for H3 and has no scope to request: skip it.
-    if (audiences.length === 0) continue;
-    merged.unshift({
-      name: input.name,
-      displayName: typeof input.displayName === "string" ? input.displayName : input.name,
-      hostSuffixes: stringList(input.hostSuffixes),
-      hosts: stringList(input.hosts),
-      audiences,
-      audiencePatterns: [],
-      scope: scope ?? `${audiences[0]}/.default`,
-      scopeByHostSuffix: {},
-      accessModel: input.accessModel ?? "azure-rbac",
-      roles: roles ?? [],
-      controlPlaneRoles: stringList(input.controlPlaneRoles).length > 0 ? (input.controlPlaneRoles as string[]).filter((r) => typeof r === "string") : [],
-      propagation: typeof input.propagation === "string" ? input.propagation : "up to ~10 minutes",
-      propagationMinutes: typeof input.propagationMinutes === "number" ? input.propagationMinutes : 10,
-      unauthorizedMeansForbidden: input.unauthorizedMeansForbidden === true,
-      challengeFirst: input.challengeFirst === true,
-      fingerprints: fingerprints ?? [],
-      ...(Array.isArray(input.scopeHints) ? { scopeHints: input.scopeHints } : {}),
-    });
+    try {
+      mergeOne(merged, input);
+    } catch {
+      // A malformed entry is ignored.
+    }
   }
   return merged;
+}
+
+/** A user fingerprint, copied with only well-typed fields; undefined when it cannot be used. */
+function cleanFingerprint(raw: unknown): ErrorFingerprint | undefined {
+  if (raw === null || typeof raw !== "object") return undefined;
+  const f = raw as Record<string, unknown>;
+  if (typeof f.id !== "string" || typeof f.code !== "string" || !(f.code in DIAGNOSIS_CODES)) return undefined;
+  const out: ErrorFingerprint = {
+    id: f.id,
+    code: f.code as DiagnosisCode,
+    confidence: f.confidence === "high" || f.confidence === "low" ? f.confidence : "medium",
+    meaning: typeof f.meaning === "string" ? f.meaning : f.id,
+  };
+  if (typeof f.status === "number" || (Array.isArray(f.status) && f.status.every((x) => typeof x === "number"))) out.status = f.status as number | number[];
+  if (typeof f.errorCode === "string" || (Array.isArray(f.errorCode) && f.errorCode.every((x) => typeof x === "string"))) out.errorCode = f.errorCode as string | string[];
+  if (typeof f.substatus === "string" || (Array.isArray(f.substatus) && f.substatus.every((x) => typeof x === "string"))) out.substatus = f.substatus as string | string[];
+  if (f.message instanceof RegExp) out.message = f.message;
+  if (typeof f.challengeError === "string") out.challengeError = f.challengeError;
+  if (Array.isArray(f.protocols)) out.protocols = f.protocols.filter((p): p is FailureProtocol => p === "http" || p === "amqp" || p === "sql" || p === "redis");
+  if (Array.isArray(f.nextSteps)) out.nextSteps = f.nextSteps.filter((step): step is string => typeof step === "string");
+  if (f.skipRoleAdvice === true) out.skipRoleAdvice = true;
+  if (f.normalChallenge === true) out.normalChallenge = true;
+  if (f.fallback === true) out.fallback = true;
+  return out;
+}
+
+/** A user role, copied with only well-typed fields. */
+function cleanRole(raw: unknown): RoleAdvice | undefined {
+  if (raw === null || typeof raw !== "object") return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.role !== "string") return undefined;
+  const out: RoleAdvice = { operation: typeof r.operation === "string" ? r.operation : "default", role: r.role };
+  if (typeof r.roleDefinitionId === "string") out.roleDefinitionId = r.roleDefinitionId;
+  const when = r.when;
+  if (when !== null && typeof when === "object") {
+    const w = when as Record<string, unknown>;
+    const condition: RoleCondition = {};
+    if (w.action instanceof RegExp) condition.action = w.action;
+    if (w.path instanceof RegExp) condition.path = w.path;
+    if (w.host instanceof RegExp) condition.host = w.host;
+    if (Array.isArray(w.methods)) condition.methods = w.methods.filter((m): m is string => typeof m === "string").map((m) => m.toUpperCase());
+    out.when = condition;
+  }
+  return out;
+}
+
+function cleanScopeHints(raw: unknown): ScopeHint[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const hints: ScopeHint[] = [];
+  for (const item of raw) {
+    if (item === null || typeof item !== "object") continue;
+    const h = item as Record<string, unknown>;
+    if (typeof h.template !== "string" || !(h.from === "resource" || h.from === "path" || h.from === "text" || h.from === "host")) continue;
+    if (h.from !== "host" && !(h.pattern instanceof RegExp)) continue;
+    const hint: ScopeHint = { from: h.from, template: h.template };
+    if (h.pattern instanceof RegExp) hint.pattern = h.pattern;
+    if (typeof h.label === "string") hint.label = h.label;
+    const alternative = h.alternative as Record<string, unknown> | null | undefined;
+    if (alternative !== null && typeof alternative === "object" && typeof alternative.template === "string" && typeof alternative.label === "string") {
+      hint.alternative = { template: alternative.template, label: alternative.label };
+    }
+    hints.push(hint);
+  }
+  return hints;
+}
+
+function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): void {
+  const existing = merged.find((service) => service.name === input.name);
+  const fingerprints = arrayOf<unknown>(input.fingerprints)?.map(cleanFingerprint).filter((f): f is ErrorFingerprint => f !== undefined);
+  const roles = arrayOf<unknown>(input.roles)?.map(cleanRole).filter((r): r is RoleAdvice => r !== undefined);
+  const scopeHints = cleanScopeHints(input.scopeHints);
+  if (existing !== undefined) {
+    existing.hosts = [...stringList(input.hosts), ...existing.hosts];
+    existing.hostSuffixes = [...stringList(input.hostSuffixes), ...existing.hostSuffixes];
+    existing.audiences = [...stringList(input.audiences).map(normalizeAudience), ...existing.audiences];
+    if (fingerprints) existing.fingerprints = [...fingerprints, ...existing.fingerprints];
+    if (roles && roles.length > 0) existing.roles = [...roles];
+    if (input.plane === "data" || input.plane === "control") existing.plane = input.plane;
+    return;
+  }
+  const scope = typeof input.scope === "string" ? input.scope : undefined;
+  const audiences = (stringList(input.audiences).length > 0 ? stringList(input.audiences) : scope ? [scopeToResource(scope)] : []).map(normalizeAudience);
+  // A new service without an audience cannot be checked for H3 and has no scope to request: skip it.
+  if (audiences.length === 0) return;
+  merged.unshift({
+    name: input.name,
+    displayName: typeof input.displayName === "string" ? input.displayName : input.name,
+    hostSuffixes: stringList(input.hostSuffixes),
+    hosts: stringList(input.hosts),
+    audiences,
+    audiencePatterns: [],
+    scope: scope ?? `${audiences[0]}/.default`,
+    scopeByHostSuffix: {},
+    accessModel: ACCESS_MODELS.includes(input.accessModel as AccessModel) ? (input.accessModel as AccessModel) : "azure-rbac",
+    roles: roles ?? [],
+    controlPlaneRoles: stringList(input.controlPlaneRoles).length > 0 ? (input.controlPlaneRoles as string[]).filter((r) => typeof r === "string") : [],
+    ...(input.plane === "data" || input.plane === "control" ? { plane: input.plane } : {}),
+    propagation: typeof input.propagation === "string" ? input.propagation : "up to ~10 minutes",
+    propagationMinutes: typeof input.propagationMinutes === "number" ? input.propagationMinutes : 10,
+    unauthorizedMeansForbidden: input.unauthorizedMeansForbidden === true,
+    challengeFirst: input.challengeFirst === true,
+    fingerprints: fingerprints ?? [],
+    ...(scopeHints !== undefined ? { scopeHints } : {}),
+  });
 }
 
 const defaultCatalog = new ServiceCatalog();
@@ -183,12 +278,17 @@ const catalogCache = new WeakMap<readonly ServiceDefinitionInput[], ServiceCatal
 
 /** The catalog for a `services` option; the built-in one is shared when there is nothing to add. Cached per array. */
 export function catalogFor(services?: readonly ServiceDefinitionInput[]): ServiceCatalog {
-  if (!Array.isArray(services) || services.length === 0) return defaultCatalog;
-  const cached = catalogCache.get(services);
-  if (cached !== undefined) return cached;
-  const catalog = new ServiceCatalog(services);
-  catalogCache.set(services, catalog);
-  return catalog;
+  try {
+    if (!Array.isArray(services) || services.length === 0) return defaultCatalog;
+    const cached = catalogCache.get(services);
+    if (cached !== undefined) return cached;
+    const catalog = new ServiceCatalog(services);
+    catalogCache.set(services, catalog);
+    return catalog;
+  } catch {
+    // A hostile `services` value (a Proxy whose traps throw): the built-in catalog still works.
+    return defaultCatalog;
+  }
 }
 
 /**

@@ -48,6 +48,13 @@ export interface ErrorFingerprint {
   /** For a H2 fingerprint whose fix is not a role (Key Vault access policies, Cosmos control-plane operations). */
   skipRoleAdvice?: boolean;
   /**
+   * A catch-all: the service refused the token without saying why ("InvalidAuthenticationToken" with any text).
+   * Fallbacks are tried after every specific fingerprint, the generic ones included, so a specific meaning in the
+   * message (invalid issuer, audience, expiry…) wins over them. Order: the service's specific fingerprints, the
+   * generic specific ones, the service's fallbacks, the generic fallbacks.
+   */
+  fallback?: boolean;
+  /**
    * This answer is the normal reply of a `challengeFirst` service to a request sent without a token on purpose
    * (Key Vault's first call): not a failure when no token was sent.
    */
@@ -89,6 +96,13 @@ export interface ScopeHint {
   from: "resource" | "path" | "text" | "host";
   pattern?: RegExp;
   template: string;
+  /** How summaries name the scope when it is not a literal resource id: "vault {name}", "data collection rule {dcr}". */
+  label?: string;
+  /**
+   * A broader scope named as the alternative to this (least-privilege) one, e.g. the whole Cosmos DB account `/`
+   * when the service named a container. Same placeholders as `template`; not shown when it equals the scope.
+   */
+  alternative?: { template: string; label: string };
 }
 
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
@@ -115,6 +129,12 @@ export interface ServiceDefinition {
   roles: RoleAdvice[];
   /** Control-plane roles people assign by mistake: they give no data access. */
   controlPlaneRoles: string[];
+  /**
+   * What the service's roles govern: `"data"` (default: the data in the resource; a control-plane role gives no
+   * access) or `"control"` (the resources themselves: Resource Manager). Decides the grant wording and whether the
+   * "control-plane roles give no data access" warning applies.
+   */
+  plane?: "data" | "control";
   /** Documented propagation delay of a role assignment, for humans: "up to 30 minutes". */
   propagation: string;
   /** The same delay in minutes, for recovery tracking and "still propagating" reasoning. */
@@ -155,6 +175,7 @@ export interface ServiceDefinitionInput {
   scope?: string;
   roles?: RoleAdvice[];
   controlPlaneRoles?: string[];
+  plane?: "data" | "control";
   propagation?: string;
   propagationMinutes?: number;
   unauthorizedMeansForbidden?: boolean;

@@ -89,7 +89,8 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     ...(facts.configured.resourceId !== undefined ? { resourceId: facts.configured.resourceId } : {}),
   });
   const identity = configuredIdentityOf(facts.configured);
-  const scope = firstScope(context.scopes);
+  const exchangeResource = context.exchanges?.find((e) => e.resource !== undefined)?.resource;
+  const scope = firstScope(context.scopes) ?? (exchangeResource !== undefined ? `${exchangeResource}/.default` : undefined);
   const base = { evidence: facts.evidence, identity, ...(scope ? { token: { scope } } : {}) };
   const who = context.credentialName ?? "ManagedIdentityCredential";
   const text = facts.text;
@@ -157,22 +158,22 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (noIdentityVariablesOnPlatform(facts.env) && facts.env?.source === "DefaultToImds") return missingVariables(facts, ctx, base);
   if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") {
     const meaning = TRANSPORT_MEANINGS[facts.transportCode] ?? `failed with ${facts.transportCode}`;
-    return h5(facts, ctx, base, "high", `The identity endpoint ${endpointName(facts)} ${meaning} (${facts.transportCode})`);
+    return h5(facts, ctx, base, "high", `${theEndpoint(facts)} ${meaning} (${facts.transportCode})`);
   }
   if (/network[_ ]error|network unreachable|unreachable network|socket operation was attempted/i.test(text)) {
     if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
-    return h5(facts, ctx, base, "medium", `The identity endpoint ${endpointName(facts)} could not be reached (network error)`);
+    return h5(facts, ctx, base, "medium", `${theEndpoint(facts)} could not be reached (network error)`);
   }
   const status = facts.lastFailure?.status ?? facts.statuses[0];
   if (status !== undefined && (status >= 500 || status === 404 || status === 410 || status === 408 || status === 429)) {
     const storm = facts.exchanges.filter((e) => e.status === status).length;
     const what = status === 410 || status === 404 ? "is not ready (IMDS answers 404/410 while it starts or upgrades)" : "is failing";
     return h5(facts, ctx, base, unexpected500 ? "medium" : "high",
-      `The identity endpoint ${endpointName(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`);
+      `${theEndpoint(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`);
   }
   if (status === 401 || status === 403) {
     return h5(facts, ctx, base, "medium",
-      `The identity endpoint ${endpointName(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`);
+      `${theEndpoint(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`);
   }
   if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
   if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${text}`)) {
@@ -256,7 +257,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const text = [...messages, ...exchanges.map((e) => e.bodyExcerpt ?? "")].join("\n");
 
   const evidence: string[] = [];
-  evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0] ?? ""), 240)}`);
+  if (messages[0] !== undefined) evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0]), 240)}`);
   const env = context.environment;
   if (env !== undefined) {
     evidence.push(`identity source: ${env.source} (${env.sourceReason})`);
@@ -288,6 +289,12 @@ export function describeExchange(exchange: IdentityExchange): string {
     ? `${exchange.errorCode}${exchange.errorMessage ? ` (${exchange.errorMessage})` : ""}`
     : `HTTP ${exchange.status}${exchange.bodyExcerpt ? ` ${exchange.bodyExcerpt}` : ""}`;
   return `${exchange.method} ${exchange.url} → ${outcome} in ${exchange.durationMs} ms`;
+}
+
+/** "The identity endpoint 127.0.0.1:42356/msi/token", or without a name when none is known. */
+function theEndpoint(facts: Facts): string {
+  const name = endpointName(facts);
+  return name ? `The identity endpoint ${name}` : "The identity endpoint";
 }
 
 function endpointName(facts: Facts): string {

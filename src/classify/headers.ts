@@ -17,6 +17,15 @@ export function safeGet(object: unknown, key: PropertyKey): unknown {
   }
 }
 
+/** `value instanceof type` without letting a Proxy's getPrototypeOf trap throw. */
+export function safeInstanceOf(value: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 /** A string, or undefined: numbers are turned into strings, everything else is dropped. Capped at `max` characters. */
 export function safeString(value: unknown, max = MAX_HEADER_VALUE): string | undefined {
   try {

@@ -7,7 +7,9 @@
  *     Claims are facts about the request itself, so they decide whatever the body says (a firewall rejection seen
  *     together with a wrong audience is reported as H3, with the firewall in the evidence: both must be fixed and
  *     the audience is the app's own bug).
- *  2. the service's answer: the first matching fingerprint of the service's catalog entry, then the generic ones.
+ *  2. the service's answer: the first matching fingerprint, in this order: the service's specific fingerprints, the
+ *     generic specific ones, then the catch-alls (`fallback`: the service's, then the generic one). So a specific
+ *     meaning in the words (issuer, audience, expiry…) wins over a service's "the token was refused" code.
  *  3. the status alone: 403 (or 401 from a service that uses 401 for missing permission) → H2, else unknown.
  * Confidence says how direct the evidence is: claims → high, a fingerprint → its own confidence, a bare status →
  * medium on a known service, low on an unknown host.
@@ -17,13 +19,13 @@ import { makeDiagnosis } from "../diagnosis/build.js";
 import { excerpt, redact } from "../diagnosis/redact.js";
 import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
 import { GENERIC_FINGERPRINTS, GUID_PATTERN } from "../catalog/services.js";
-import { audienceBelongsTo, catalogFor, cloudOf, normalizeAudience, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
+import { audienceBelongsTo, catalogFor, cloudOf, normalizeAudience, planeOf, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import type { ErrorFingerprint, FailureProtocol, ServiceDefinition, ServiceDefinitionInput } from "../catalog/types.js";
 import { clientIdOf, decodeTokenClaims, describeClaims, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
 import { requiredNotBefore, type ChallengeInfo } from "./challenge.js";
 import type { BodyFacts, ServiceErrorInfo } from "./errorBody.js";
 import type { HeaderBag } from "./headers.js";
-import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
+import { SCOPED_MODELS, fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -164,10 +166,7 @@ function resolveService(obs: Observation, catalog: ServiceCatalog, claims: Token
         : `host ${obs.host} is shared by ${names}; ${service?.name} chosen by ${by}`;
     return { service, via: "host", alternatives: narrowed.length > 1 ? narrowed.slice(1) : [], note };
   }
-  if (aud !== undefined && !GUID_PATTERN.test(aud)) {
-    const byAudience = catalog.serviceForAudience(aud);
-    if (byAudience !== undefined) return { service: byAudience, via: "audience", alternatives: [] };
-  }
+  // Unknown host: what the service says it expects (the challenge) outranks what the app asked for (the token).
   if (challengeResource !== undefined) {
     const byChallenge = catalog.serviceForAudience(challengeResource);
     if (byChallenge !== undefined) return { service: byChallenge, via: "challenge", alternatives: [] };
@@ -176,10 +175,20 @@ function resolveService(obs: Observation, catalog: ServiceCatalog, claims: Token
     const byName = catalog.services.find((s) => (s.errorNames ?? []).some((name) => obs.errorNames.includes(name)));
     if (byName !== undefined) return { service: byName, via: "error-name", alternatives: [] };
   }
+  if (aud !== undefined && !GUID_PATTERN.test(aud)) {
+    const byAudience = catalog.serviceForAudience(aud);
+    if (byAudience !== undefined) return { service: byAudience, via: "audience", alternatives: [] };
+  }
   return { via: "none", alternatives: [] };
 }
 
-function fingerprintMatches(fp: ErrorFingerprint, obs: Observation): Record<string, string> | undefined {
+interface Matched {
+  groups: Record<string, string>;
+  /** The text the message pattern matched, when it has one. */
+  text?: string;
+}
+
+function fingerprintMatches(fp: ErrorFingerprint, obs: Observation): Matched | undefined {
   if (fp === null || typeof fp !== "object") return undefined;
   const protocols = Array.isArray(fp.protocols) ? fp.protocols : ["http"];
   if (!protocols.includes(obs.protocol)) return undefined;
@@ -196,38 +205,61 @@ function fingerprintMatches(fp: ErrorFingerprint, obs: Observation): Record<stri
     if (obs.error.substatus === undefined || !wanted.includes(obs.error.substatus)) return undefined;
   }
   if (fp.challengeError !== undefined && obs.challenge?.error?.toLowerCase() !== String(fp.challengeError).toLowerCase()) return undefined;
-  const groups: Record<string, string> = {};
+  const matched: Matched = { groups: {} };
   if (fp.message !== undefined) {
     if (!(fp.message instanceof RegExp)) return undefined;
     const found = safeExec(fp.message, obs.text);
     if (found === null) return undefined;
-    for (const [key, value] of Object.entries(found.groups ?? {})) if (typeof value === "string") groups[key] = value;
+    matched.text = found[0];
+    for (const [key, value] of Object.entries(found.groups ?? {})) if (typeof value === "string") matched.groups[key] = value;
   }
-  return groups;
+  return matched;
+}
+
+function isFallback(fp: ErrorFingerprint): boolean {
+  return fp !== null && typeof fp === "object" && fp.fallback === true;
+}
+
+/** The first fingerprint of `fallback` kind (catch-alls, or specific ones) that matches. */
+function firstMatch(fingerprints: readonly ErrorFingerprint[], obs: Observation, fallback: boolean): FingerprintMatch | undefined {
+  for (const fingerprint of fingerprints) {
+    if (isFallback(fingerprint) !== fallback) continue;
+    const matched = fingerprintMatches(fingerprint, obs);
+    if (matched !== undefined) return { fingerprint, groups: matched.groups };
+  }
+  return undefined;
+}
+
+/** Whether some generic fingerprint's message also matches this text: then it says nothing about which service spoke. */
+function genericWording(text: string): boolean {
+  return GENERIC_FINGERPRINTS.some((fp) => fp.message !== undefined && safeExec(fp.message, text) !== null);
+}
+
+/** Specific before catch-all: the service's specific, the generic specific, the service's fallbacks, the generic fallbacks. */
+function orderedMatch(own: readonly ErrorFingerprint[], obs: Observation): FingerprintMatch | undefined {
+  return (
+    firstMatch(own, obs, false) ??
+    firstMatch(GENERIC_FINGERPRINTS, obs, false) ??
+    firstMatch(own, obs, true) ??
+    firstMatch(GENERIC_FINGERPRINTS, obs, true)
+  );
 }
 
 function matchFingerprint(obs: Observation, resolution: Resolution, catalog: ServiceCatalog): FingerprintMatch | undefined {
   const service = resolution.service;
-  if (service !== undefined) {
-    for (const fingerprint of service.fingerprints) {
-      const groups = fingerprintMatches(fingerprint, obs);
-      if (groups !== undefined) return { fingerprint, groups };
-    }
-  } else {
-    // No host to go by: a service's own, unmistakable message (not a bare status or code) names the service.
-    for (const candidate of catalog.services) {
-      for (const fingerprint of candidate.fingerprints) {
-        if (fingerprint.message === undefined) continue;
-        const groups = fingerprintMatches(fingerprint, obs);
-        if (groups !== undefined) return { fingerprint, groups, service: candidate };
-      }
+  if (service !== undefined) return orderedMatch(service.fingerprints, obs);
+  // No host to go by: a service's own, distinctive words ("AKV10022", "<token-identified principal>", not "invalid
+  // audience") name the service; then that service's fingerprints are matched in their order.
+  for (const candidate of catalog.services) {
+    for (const fingerprint of candidate.fingerprints) {
+      if (fingerprint.message === undefined) continue;
+      const matched = fingerprintMatches(fingerprint, obs);
+      if (matched?.text === undefined || genericWording(matched.text)) continue;
+      const inService = orderedMatch(candidate.fingerprints, obs);
+      if (inService !== undefined) return { ...inService, service: candidate };
     }
   }
-  for (const fingerprint of GENERIC_FINGERPRINTS) {
-    const groups = fingerprintMatches(fingerprint, obs);
-    if (groups !== undefined) return { fingerprint, groups };
-  }
-  return undefined;
+  return orderedMatch([], obs);
 }
 
 function expectedScope(catalog: ServiceCatalog, service: ServiceDefinition | undefined, host: string | undefined): string | undefined {
@@ -277,7 +309,8 @@ function tokenFindings(
 function judgeAudience(aud: string, obs: Observation, resolution: Resolution, catalog: ServiceCatalog): AudienceFinding {
   const normalized = normalizeAudience(aud);
   const owner = catalog.serviceForAudience(normalized);
-  const service = resolution.via === "host" || resolution.via === "challenge" ? resolution.service : undefined;
+  // A service inferred from the token's own audience cannot judge that audience; other resolutions can.
+  const service = resolution.via === "host" || resolution.via === "challenge" || resolution.via === "error-name" ? resolution.service : undefined;
   const challengeResource = obs.challenge?.resource !== undefined ? normalizeAudience(obs.challenge.resource) : undefined;
   if (challengeResource !== undefined && challengeResource.length > 0) {
     if (normalized === challengeResource || (service !== undefined && audienceBelongsTo(service, normalized))) return { verdict: "ok", aud };
@@ -330,8 +363,8 @@ class Builder {
     private readonly token: string | undefined,
   ) {
     this.service = resolution.service;
-    const status = obs.status !== undefined ? String(obs.status) : "Failure";
-    const label = obs.protocol === "http" ? status : `${status} (${obs.protocol.toUpperCase()})`;
+    const protocol = obs.protocol.toUpperCase();
+    const label = obs.protocol === "http" ? String(obs.status ?? "HTTP failure") : obs.status !== undefined ? `${obs.status} (${protocol})` : `${protocol} login failure`;
     this.head = `${label} from ${obs.host ?? "unknown host"}`;
     this.values = {
       ...placeholderValues({
@@ -420,7 +453,7 @@ class Builder {
     const reason = `the token is from tenant ${tenant.token} but ${this.obs.host ?? "the resource"} belongs to tenant ${tenant.resource}`;
     this.evidence.push(`tenant check: ${reason}`);
     this.steps.push(`A managed identity only gets tokens from its own tenant (${tenant.token}). Use a resource in that tenant, or an app registration in tenant ${tenant.resource} that trusts this identity through a federated identity credential.`);
-    this.steps.push("If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json");
+    this.steps.push(fillTemplate("If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
   }
 
@@ -480,7 +513,8 @@ class Builder {
   private fromFingerprint(fp: ErrorFingerprint): Diagnosis {
     const code = fp.code;
     let confidence: Confidence = fp.confidence;
-    if (this.resolution.via === "fingerprint" || this.resolution.via === "audience" || this.resolution.via === "error-name") {
+    // Role advice depends on knowing the service for sure; a service inferred without its host caps a H2 at medium.
+    if (code === "RoleMissingOrWrongScope" && (this.resolution.via === "fingerprint" || this.resolution.via === "audience")) {
       if (confidence === "high") confidence = "medium";
     }
     for (const template of fp.nextSteps ?? []) this.steps.push(fillTemplate(template, this.values));
@@ -492,6 +526,8 @@ class Builder {
     }
     if (code === "RoleMissingOrWrongScope") {
       if (fp.skipRoleAdvice === true || this.service === undefined) {
+        const propagation = this.service?.propagation ?? "up to ~10 minutes";
+        this.steps.push(`Propagation delay: ${propagation}. Retry after that before concluding the change did not work.`);
         return this.finish(code, confidence, `${fp.meaning}${this.codeTag()}`);
       }
       return this.missingRole(confidence, fp.meaning);
@@ -557,11 +593,15 @@ class Builder {
     });
     this.steps.push(...advice.steps);
     if (this.obs.facts.noAssignment === true) this.evidence.push("the service found no role assignment for the caller on this resource");
-    if (advice.role !== undefined) this.evidence.push(`least-privilege role for this operation: "${advice.role.role}" at ${advice.scope.scope}`);
+    if (advice.role !== undefined) {
+      const at = SCOPED_MODELS.includes(service.accessModel) ? ` at ${advice.scope.scope}` : "";
+      this.evidence.push(`least-privilege ${service.accessModel === "graph-app-role" ? "app role" : "role"} for this operation: "${advice.role.role}"${at}`);
+    }
     if (this.claims?.roles !== undefined && this.claims.roles.length > 0) this.evidence.push(`token roles claim: ${this.claims.roles.slice(0, 10).join(", ")}`);
     const who = principalId !== undefined ? `identity ${principalId}` : "the identity";
-    const role = advice.role !== undefined ? `"${advice.role.role}"` : "a data-plane role";
-    const summary = `${who} lacks ${role} on ${advice.scope.label}: ${meaning}${this.codeTag()}`;
+    const role = advice.role !== undefined ? `"${advice.role.role}"` : planeOf(service) === "control" ? "a role" : "a data-plane role";
+    const where = SCOPED_MODELS.includes(service.accessModel) ? ` on ${advice.scope.label}` : "";
+    const summary = `${who} lacks ${role}${where}: ${meaning}${this.codeTag()}`;
     return this.finish("RoleMissingOrWrongScope", confidence, summary);
   }
 

@@ -9,8 +9,9 @@
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { challengeInfo, parseWwwAuthenticate } from "./challenge.js";
 import { MAX_BODY_SCAN, extractFacts, foldText, parseErrorBody } from "./errorBody.js";
-import { readHeaders, safeGet, safeString } from "./headers.js";
+import { readHeaders, safeGet, safeInstanceOf, safeString } from "./headers.js";
 import type { ServiceCatalog } from "../catalog/resolve.js";
+import type { ServiceDefinitionInput } from "../catalog/types.js";
 import { recordInternalFault } from "../util/safe.js";
 import { reason, type ClassifyContext, type Observation } from "./reason.js";
 
@@ -39,10 +40,14 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Classifies an HTTP answer. Undefined when it is not an authN/authZ failure (2xx, 404, 429, 5xx…), and for Key
- * Vault's normal first 401 challenge (sent without a token on purpose by its SDK).
- * `catalog` (internal callers): a ready catalog, used instead of building one from `context.services`.
+ * Vault's normal first 401 challenge (sent without a token on purpose by its SDK). Pure; never throws.
  */
-export function classifyResponse(response: ResponseLike, context?: ClassifyContext, catalog?: ServiceCatalog): Diagnosis | undefined {
+export function classifyResponse(response: ResponseLike, context?: ClassifyContext): Diagnosis | undefined {
+  return classifyResponseWithCatalog(response, context, undefined);
+}
+
+/** Internal: `classifyResponse` with a ready catalog (the credential's), used instead of `context.services`. */
+export function classifyResponseWithCatalog(response: ResponseLike, context: ClassifyContext | undefined, catalog: ServiceCatalog | undefined): Diagnosis | undefined {
   let observation: Observation | undefined;
   let safeContext: ClassifyContext;
   try {
@@ -69,13 +74,8 @@ export function copyContext(context: unknown): ClassifyContext {
   const token = safeGet(context, "token");
   if (typeof token === "string" && token.length > 0 && token.length <= 64 * 1024) out.token = token;
   const services = safeGet(context, "services");
-  if (Array.isArray(services)) {
-    try {
-      out.services = services.slice(0, 100);
-    } catch {
-      // A hostile array: ignore it.
-    }
-  }
+  // Kept by reference (the catalog is cached per array); its entries are read through guards when merged.
+  if (Array.isArray(services)) out.services = services as ServiceDefinitionInput[];
   const expected = safeGet(context, "expectedIdentity");
   if (expected !== null && typeof expected === "object") {
     const identity: NonNullable<ClassifyContext["expectedIdentity"]> = {};
@@ -117,7 +117,7 @@ function readUrl(value: unknown): { host?: string; path?: string } {
   try {
     let text: string | undefined;
     if (typeof value === "string") text = value;
-    else if (value instanceof URL) text = value.href;
+    else if (safeInstanceOf(value, URL)) text = (value as URL).href;
     if (text === undefined || text.length > 8192) return {};
     const parsed = new URL(text);
     const out: { host?: string; path?: string } = {};
@@ -133,9 +133,10 @@ function readBody(response: unknown): string | undefined {
   for (const key of ["body", "bodyAsText"]) {
     const value = safeGet(response, key);
     if (typeof value === "string") return value;
-    if (value instanceof Uint8Array) {
+    if (safeInstanceOf(value, Uint8Array)) {
       try {
-        return new TextDecoder("utf-8", { fatal: false }).decode(value.subarray(0, Math.min(value.byteLength, MAX_BODY_BYTES)));
+        const bytes = value as Uint8Array;
+        return new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(0, Math.min(bytes.byteLength, MAX_BODY_BYTES)));
       } catch {
         return undefined;
       }

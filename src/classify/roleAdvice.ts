@@ -3,6 +3,7 @@
  * principal id filled in. Everything service-specific comes from the catalog entry (roles, scopeHints,
  * grantTemplates, controlPlaneRoles, propagation); this module only knows the access models' commands.
  */
+import { planeOf } from "../catalog/resolve.js";
 import type { AccessModel, RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
 
@@ -55,15 +56,17 @@ export interface ScopeChoice {
   concrete: boolean;
   /** Short name for summaries: "vaults/myvault", "myvault.vault.azure.net". */
   label: string;
+  /** A broader scope to name as the alternative (the whole Cosmos DB account when the service named a container). */
+  alternative?: { scope: string; label: string };
 }
 
 /** The exact scope for the role assignment: from the service's words, the request path, or the host. */
 export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: string, host?: string, path?: string): ScopeChoice {
-  const name = host?.split(".")[0]?.replace(/:\d+$/, "");
+  const name = resourceNameOfHost(host);
   for (const hint of service.scopeHints ?? []) {
     let values: Record<string, string> | undefined;
     if (hint.from === "host") {
-      if (host !== undefined && name !== undefined && name.length > 0) values = { name, host };
+      if (host !== undefined && name !== undefined) values = { name, host };
     } else if (hint.pattern !== undefined) {
       const sources = hint.from === "resource" ? facts.resources : hint.from === "path" ? (path !== undefined ? [path] : []) : [text];
       for (const source of sources) {
@@ -78,7 +81,13 @@ export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: str
     if (values !== undefined) {
       const scope = fillTemplate(hint.template, values);
       const concrete = !scope.includes("$(") && !scope.includes("<");
-      return { scope, concrete, label: scopeLabel(scope, concrete, host, service) };
+      const label = hint.label !== undefined && !(concrete && scope.startsWith("/subscriptions/")) ? fillTemplate(hint.label, values) : scopeLabel(scope, concrete, host, service);
+      const choice: ScopeChoice = { scope, concrete, label };
+      if (hint.alternative !== undefined) {
+        const broader = fillTemplate(hint.alternative.template, values);
+        if (broader !== scope) choice.alternative = { scope: broader, label: fillTemplate(hint.alternative.label, values) };
+      }
+      return choice;
     }
   }
   // The service quoted a resource id but no hint trims it: use it as it is.
@@ -87,6 +96,15 @@ export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: str
     return { scope: quoted, concrete: true, label: scopeLabel(quoted, true, host, service) };
   }
   return { scope: `<resource id of the ${service.displayName} resource>`, concrete: false, label: host ?? service.displayName };
+}
+
+/** The resource name a host carries (its first DNS label); undefined for IP addresses and localhost (emulators). */
+export function resourceNameOfHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const hostname = host.replace(/:\d+$/, "");
+  if (hostname.startsWith("[") || /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname === "localhost") return undefined;
+  const name = hostname.split(".")[0];
+  return name !== undefined && name.length > 0 ? name : undefined;
 }
 
 function scopeLabel(scope: string, concrete: boolean, host: string | undefined, service: ServiceDefinition): string {
@@ -119,14 +137,20 @@ const GRANT_TEMPLATES: Readonly<Record<AccessModel, readonly string[]>> = {
     "az rest --method POST --uri \"https://{host}/v1.0/servicePrincipals/{principalId}/appRoleAssignments\" --body \"{\\\"principalId\\\":\\\"{principalId}\\\",\\\"resourceId\\\":\\\"$GRAPH_SP_ID\\\",\\\"appRoleId\\\":\\\"$APP_ROLE_ID\\\"}\"",
   ],
   "managedhsm-local-rbac": [
-    "az keyvault role assignment create --hsm-name {name} --role \"{role}\" --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --scope /keys",
+    "az keyvault role assignment create --hsm-name {name} --role \"{role}\" --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --scope \"{scope}\"",
   ],
   "database-user": ["Create a database user for the identity (Azure RBAC roles do not grant database access) and grant it \"{role}\"."],
   "redis-access-policy": ["Add a data access policy assignment \"{role}\" for principal {principalId} on the cache."],
 };
 
-const MODEL_INTRO: Readonly<Record<AccessModel, string>> = {
-  "azure-rbac": "Grant the least-privilege data-plane role \"{role}\" to principal {principalId} at the exact scope {scopeLabel}:",
+type Plane = "data" | "control";
+
+/** The first grant step per access model; per plane where the wording differs (Resource Manager's roles are control-plane roles). */
+const MODEL_INTRO: Readonly<Record<AccessModel, string | Readonly<Record<Plane, string>>>> = {
+  "azure-rbac": {
+    data: "Grant the least-privilege data-plane role \"{role}\" to principal {principalId} at the exact scope {scopeLabel}:",
+    control: "Grant the least-privilege role \"{role}\" at the exact scope {scopeLabel} to principal {principalId}:",
+  },
   "cosmos-sql-rbac":
     "Grant the Cosmos DB data-plane role \"{role}\" to principal {principalId} (a Cosmos DB SQL role, not an Azure RBAC role: az role assignment create does not give it):",
   "graph-app-role":
@@ -134,6 +158,11 @@ const MODEL_INTRO: Readonly<Record<AccessModel, string>> = {
   "managedhsm-local-rbac": "Grant the Managed HSM local role \"{role}\" to principal {principalId} (HSM keys use the HSM's local RBAC, not Azure RBAC):",
   "database-user": "",
   "redis-access-policy": "",
+};
+
+const CHECK_EXISTING: Readonly<Record<Plane, string>> = {
+  data: "Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help):",
+  control: "Check what the identity already has (a role at a sibling or narrower scope does not help):",
 };
 
 export interface RoleAdviceInput {
@@ -150,6 +179,9 @@ export interface RoleAdviceInput {
   identityName?: string;
   app?: { name?: string; resourceGroup?: string };
 }
+
+/** Access models whose grant is scoped to a resource (the others: Graph app roles, database users, cache policies). */
+export const SCOPED_MODELS: readonly AccessModel[] = ["azure-rbac", "cosmos-sql-rbac", "managedhsm-local-rbac"];
 
 export interface RoleAdviceResult {
   role?: RoleAdvice;
@@ -168,7 +200,7 @@ export function placeholderValues(input: {
   tenantId?: string;
   app?: { name?: string; resourceGroup?: string };
 }): Record<string, string | undefined> {
-  const name = input.host?.split(".")[0]?.replace(/:\d+$/, "");
+  const name = resourceNameOfHost(input.host);
   return {
     name,
     host: input.host,
@@ -204,16 +236,22 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
     steps.push(fillTemplate("The identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId):", values));
     steps.push(fillTemplate("PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"", values));
   }
+  const plane = planeOf(service);
   if (role !== undefined) {
-    const intro = MODEL_INTRO[service.accessModel];
+    const entry = MODEL_INTRO[service.accessModel];
+    const intro = typeof entry === "string" ? entry : entry?.[plane];
     if (intro) steps.push(fillTemplate(intro, values));
     for (const template of service.grantTemplates ?? GRANT_TEMPLATES[service.accessModel] ?? []) steps.push(fillTemplate(template, values));
+    if (scope.alternative !== undefined && SCOPED_MODELS.includes(service.accessModel)) {
+      steps.push(`Alternative: the same command with --scope "${scope.alternative.scope}" grants the role on ${scope.alternative.label} (broader than this operation needs).`);
+    }
   }
   if (service.accessModel === "azure-rbac") {
-    steps.push(fillTemplate("Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help):", values));
+    steps.push(fillTemplate(CHECK_EXISTING[plane], values));
     steps.push(fillTemplate("az role assignment list --assignee {principalId} --all --output table", values));
   }
-  if (service.controlPlaneRoles.length > 0) {
+  // On a control-plane service the roles are control-plane roles by nature: the warning would contradict the advice.
+  if (plane === "data" && service.controlPlaneRoles.length > 0) {
     steps.push(`${service.controlPlaneRoles.map((r) => `"${r}"`).join(", ")} ${service.controlPlaneRoles.length > 1 ? "are control-plane roles" : "is a control-plane role"}: ${service.controlPlaneRoles.length > 1 ? "they give" : "it gives"} no data access to ${service.displayName}.`);
   }
   for (const alternative of input.alternatives ?? []) {
@@ -222,6 +260,6 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
       steps.push(`If ${input.host ?? "this host"} is an ${alternative.displayName} namespace, the role is "${altRole.role}" instead (scope: ${scopeFor(alternative, input.facts, input.text, input.host, input.path).scope}).`);
     }
   }
-  steps.push(`A new assignment takes ${service.propagation} to apply; retry after that before concluding it did not work.`);
+  steps.push(`Propagation delay: ${service.propagation}. Retry after that before concluding the assignment did not work.`);
   return { role, scope, principal: values.principalId as string, steps };
 }

@@ -7,6 +7,7 @@
 import { GUID_PATTERN } from "../catalog/services.js";
 import { ServiceCatalog, catalogFor, cloudOf, hostOf, normalizeAudience, type CloudName } from "../catalog/resolve.js";
 import type { ServiceDefinition, ServiceDefinitionInput } from "../catalog/types.js";
+import { safeInstanceOf } from "./headers.js";
 import { recordClassifierFault } from "./response.js";
 
 export type ScopeProblemReason =
@@ -46,7 +47,7 @@ export interface NearestAudience {
 type CatalogArg = ServiceCatalog | readonly ServiceDefinitionInput[] | undefined;
 
 function toCatalog(catalog: CatalogArg): ServiceCatalog {
-  return catalog instanceof ServiceCatalog ? catalog : catalogFor(Array.isArray(catalog) ? catalog : undefined);
+  return safeInstanceOf(catalog, ServiceCatalog) ? (catalog as ServiceCatalog) : catalogFor(Array.isArray(catalog) ? catalog : undefined);
 }
 
 const MAX_SCOPE = 2048;
@@ -182,7 +183,7 @@ function checkOne(scope: string, catalog: ServiceCatalog, target: string | URL |
       scope,
       ...(suggestion !== undefined ? { suggestion } : {}),
       service: service.name,
-      explanation: `"${scope}" is the URL of a ${service.displayName} resource, not a token audience${suggestion ? `: request "${suggestion}"` : ""}${hosted.length > 1 ? ` (or ${hosted.slice(1).map((s) => `"${s.scope}" for ${s.displayName}`).join(", ")})` : ""}`,
+      explanation: `"${scope}" is the URL of a resource (${service.displayName}), not a token audience${suggestion ? `: request "${suggestion}"` : ""}${hosted.length > 1 ? ` (or ${hosted.slice(1).map((s) => `"${s.scope}" for ${s.displayName}`).join(", ")})` : ""}`,
     };
   }
 

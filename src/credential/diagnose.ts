@@ -1,7 +1,7 @@
-import type { ServiceCatalog } from "../catalog/resolve.js";
+import { scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
-import { classifyResponse } from "../classify/response.js";
+import { classifyResponseWithCatalog } from "../classify/response.js";
 import { attachDiagnosis, getDiagnosis } from "../diagnosis/attach.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 
@@ -27,7 +27,7 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
   let diagnosis: Diagnosis | undefined;
   if (response !== undefined) {
     const token = response.token ?? tokenForUrl(response.url, context);
-    diagnosis = classifyResponse(response, {
+    diagnosis = classifyResponseWithCatalog(response, {
       ...(token ? { token } : {}),
       services: [],
       expectedIdentity: context.configured,
@@ -42,14 +42,14 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
   }
   if (diagnosis !== undefined) {
     attachDiagnosis(failure, diagnosis, { asProperty: failure instanceof Error });
-    context.report(diagnosis, response?.url);
+    context.report(diagnosis, response?.url ?? amqpEndpoint(failure));
   }
   return diagnosis;
 }
 
 type ResponseWithToken = ResponseLike & { token?: string };
 
-/** RestError, fetch Response, `{ response, body }`, or a ResponseLike. */
+/** RestError, fetch Response, `{ response, body }`, a Cosmos `ErrorResponse`, or a ResponseLike. */
 export function toResponseLike(failure: unknown): ResponseWithToken | undefined {
   if (failure === null || typeof failure !== "object") return undefined;
   const record = failure as Record<string, unknown>;
@@ -70,9 +70,25 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
     const headers = headersToRecord(response?.headers);
     if (headers !== undefined) result.headers = headers;
     if (typeof response?.bodyAsText === "string") result.body = response.bodyAsText;
+    else if (record.details !== null && typeof record.details === "object") {
+      // Clients that parse the body keep it only in `details` (Key Vault: `{ error: { code, message, innerError } }`).
+      const body = safeJson(record.details);
+      if (body !== undefined) result.body = body;
+    }
     if (typeof req?.method === "string") result.method = req.method;
     const token = bearerOf(req?.headers?.get?.("authorization"));
     if (token !== undefined) result.token = token;
+    return result;
+  }
+  // @azure/cosmos ErrorResponse: numeric `code` (the HTTP status), `headers` (a plain record), `body` (the parsed JSON),
+  // no request; the endpoint is in its diagnostics.
+  if (typeof record.code === "number" && record.headers !== null && typeof record.headers === "object" && record.request === undefined) {
+    const result: ResponseWithToken = { url: cosmosEndpoint(record.diagnostics) ?? "", status: record.code };
+    const headers = headersToRecord(record.headers);
+    if (headers !== undefined) result.headers = headers;
+    const body = typeof record.body === "string" ? record.body : record.body !== undefined ? safeJson(record.body) : undefined;
+    if (body !== undefined) result.body = body;
+    else if (typeof record.message === "string") result.body = record.message;
     return result;
   }
   // ResponseLike
@@ -87,6 +103,36 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
   return undefined;
 }
 
+/** The last endpoint a Cosmos operation contacted (`diagnostics.clientSideRequestStatistics.locationEndpointsContacted`). */
+function cosmosEndpoint(diagnostics: unknown): string | undefined {
+  const contacted = (diagnostics as { clientSideRequestStatistics?: { locationEndpointsContacted?: unknown } } | undefined)?.clientSideRequestStatistics?.locationEndpointsContacted;
+  if (!Array.isArray(contacted)) return undefined;
+  const last = contacted[contacted.length - 1];
+  return typeof last === "string" ? last : undefined;
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `sb://namespace…/entity` an AMQP error names (message, description, cause chain), for the log line's host. */
+function amqpEndpoint(failure: unknown): string | undefined {
+  let current: unknown = failure;
+  for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
+    for (const key of ["message", "description"]) {
+      const text = (current as Record<string, unknown>)[key];
+      const match = typeof text === "string" ? /\b(?:sb|amqps?):\/\/[^\s'"]+/i.exec(text) : null;
+      if (match) return match[0];
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 function isFetchResponse(value: unknown): value is Response {
   return typeof Response !== "undefined" && value instanceof Response;
 }
@@ -96,12 +142,13 @@ function isCredentialError(value: unknown): boolean {
   return typeof name === "string" && /CredentialUnavailableError|AuthenticationError|AuthenticationRequiredError/.test(name);
 }
 
-/** core-rest-pipeline HttpHeaders (iterable / toJSON) or a plain record. */
+/** core-rest-pipeline HttpHeaders (iterable / toJSON), core-http HttpHeaders (toJson), fetch Headers, or a plain record. */
 export function headersToRecord(headers: unknown): Record<string, string> | undefined {
   if (headers === null || typeof headers !== "object") return undefined;
   const out: Record<string, string> = {};
-  const maybe = headers as { toJSON?: () => Record<string, string>; [Symbol.iterator]?: () => Iterator<[string, string]> };
+  const maybe = headers as { toJSON?: () => Record<string, string>; toJson?: () => Record<string, string>; [Symbol.iterator]?: () => Iterator<[string, string]> };
   if (typeof maybe.toJSON === "function") return maybe.toJSON();
+  if (typeof maybe.toJson === "function") return maybe.toJson();
   if (typeof maybe[Symbol.iterator] === "function") {
     for (const [key, value] of headers as Iterable<[string, string]>) out[key.toLowerCase()] = value;
     return out;
@@ -130,6 +177,10 @@ function safeDecode(value: string): string {
 function tokenForUrl(url: string, context: DiagnoseContext): string | undefined {
   const service = context.catalog.serviceForUrl(url);
   if (service !== undefined) {
+    // The scope the SDK requests for this host first (Cosmos: the account's own audience), then the service's audiences.
+    const scope = context.catalog.scopeForUrl(url);
+    const own = scope !== undefined ? context.tokenForAudience(scopeToResource(scope)) : undefined;
+    if (own !== undefined) return own;
     for (const audience of service.audiences) {
       const token = context.tokenForAudience(audience);
       if (token !== undefined) return token;

@@ -1,7 +1,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/identity";
-import type { Attributes } from "@opentelemetry/api";
+import type { Attributes, Span } from "@opentelemetry/api";
 import { catalogFor, normalizeAudience, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyCredentialError, type ConfiguredIdentity, type ScopeFinding } from "../classify/credentialError.js";
 import { checkIssuedToken, type SeenIdentity } from "../classify/issuedToken.js";
@@ -9,12 +9,15 @@ import { checkScope } from "../classify/scope.js";
 import { attachDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
-import { classifyResponse } from "../classify/response.js";
+import { classifyResponseWithCatalog } from "../classify/response.js";
+import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../observe/handled.js";
 import { enableZeroConfigObservation } from "../observe/zeroConfig.js";
+import { flushPendingReports } from "../pipeline/diagnosticPolicy.js";
 import { containerAppFields, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { decodeTokenClaims } from "../jwt/claims.js";
-import { DiagnosisLogger, stderrSink } from "../logging/diagnosisLogger.js";
+import { DiagnosisLogger, stderrSink, withTraceOf } from "../logging/diagnosisLogger.js";
 import { formatLogMessage, type LogContext } from "../logging/logEntry.js";
+import { RecoveryTracker, type Recovery } from "../telemetry/recovery.js";
 import { ATTR, CredentialTelemetry } from "../telemetry/telemetry.js";
 import { recordInternalFault, safely } from "../util/safe.js";
 import { DeadlineWatch } from "./deadline.js";
@@ -25,6 +28,9 @@ import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCreden
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
 const OBSERVER_GRACE_MS = 100;
+
+/** The last good token is only handed out while it stays valid for at least this long. */
+const LAST_GOOD_MIN_VALIDITY_MS = 60_000;
 
 /** Identities seen per configured selector in this process: an identity or tenant change is an H4 signal. */
 const seenIdentities = new Map<string, SeenIdentity>();
@@ -48,12 +54,13 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly deadlines: DeadlineWatch;
   private readonly containerApp: { name?: string; revision?: string; replica?: string };
   private readonly includePersonalClaims: boolean;
+  private readonly lastGoodTokenFallback: boolean;
   /** Last raw token per scope key: a token seen before was checked before (the hot path does nothing else). */
-  private readonly lastTokens = new Map<string, string>();
+  private readonly lastTokens = new Map<string, AccessToken>();
   private readonly scopeFindings = new Map<string, ScopeFinding | null>();
   private readonly latestByAudience = new Map<string, { token: string; scope: string }>();
-  /** Downstream answers the policy diagnosed recently: zero-config observation skips them. */
-  private readonly recentPolicyDiagnoses = new Map<string, number>();
+  /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
+  private readonly recovery = new RecoveryTracker();
 
   /**
    * @param clientId - client id of a user-assigned identity, as ManagedIdentityCredential's first overload.
@@ -73,6 +80,7 @@ export class DiagnosticCredential implements TokenCredential {
     if (options.objectId) this.configured.objectId = options.objectId;
     this.selectorKey = `${options.clientId ?? ""}|${options.resourceId ?? ""}|${options.objectId ?? ""}`;
     this.includePersonalClaims = options.includePersonalClaims === true;
+    this.lastGoodTokenFallback = options.lastGoodTokenFallback !== false;
     this.catalog = safely(() => catalogFor(options.services), catalogFor());
     const sink = options.logger === false ? false : (options.logger ?? stderrSink);
     this.logger = new DiagnosisLogger(sink);
@@ -80,19 +88,26 @@ export class DiagnosticCredential implements TokenCredential {
       ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
       ...(options.meterProvider ? { meterProvider: options.meterProvider } : {}),
       containerApp: this.containerApp,
+      serviceOfScope: (scope) => this.catalog.serviceForAudience(scope)?.name,
+      attemptsSince: (since) => this.exchanges.since(since).length,
+      identityKind: options.clientId || options.resourceId || options.objectId ? "user-assigned" : options.credential === undefined ? "system-assigned" : "unknown",
+      includePersonalClaims: this.includePersonalClaims,
     });
     const timeoutMs = typeof options.tokenTimeoutMs === "number" && options.tokenTimeoutMs >= 0 ? options.tokenTimeoutMs : DEFAULT_TOKEN_TIMEOUT_MS;
     this.deadlines = new DeadlineWatch(timeoutMs);
 
     if (options.credential !== undefined) {
       this.inner = options.credential;
-      this.credentialName = options.credential.constructor?.name || "TokenCredential";
+      const className = options.credential.constructor?.name;
+      this.credentialName = className && className !== "Object" && className !== "Function" ? className : "TokenCredential";
     } else {
       const passThrough: Record<string, unknown> = { ...options };
       for (const key of DIAGNOSTIC_OPTION_KEYS) delete passThrough[key];
       passThrough.httpClient = createRecordingHttpClient(options.httpClient ?? createDefaultHttpClient(), {
         log: this.exchanges,
-        ...(timeoutMs > 0 ? { requestTimeoutMs: timeoutMs } : {}),
+        // A little longer than the call's deadline, so the deadline (which knows the whole call) speaks first,
+        // and a hanging request is still ended instead of holding a socket for ever.
+        ...(timeoutMs > 0 ? { requestTimeoutMs: timeoutMs + 1_000 } : {}),
         onFailedAttempt: (exchange) => this.onFailedAttempt(exchange),
       });
       // Same constructor, same validation and errors as ManagedIdentityCredential (e.g. two ids at once).
@@ -107,22 +122,27 @@ export class DiagnosticCredential implements TokenCredential {
    * `name`, same `cause`), with `diagnosis` attached and the diagnosis summary appended to its message.
    * Honours `abortSignal` and `tokenTimeoutMs`, which ManagedIdentityCredential does not.
    */
-  getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken | null> {
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    // The cached-token path is the hot path (bench/run.mjs, docs/performance.md): no allocation here that a
+    // successful call does not need — the failure context is built on failure, the abort listener only with a
+    // signal — and one clock read: the deadline runs on the monotonic clock from `startedAt`, and the wall-clock
+    // start (`callStart`, for identity-endpoint exchanges and recording spans) is derived only where it is used.
+    // (A clock read costs ≈ 50 ns on some VMs: ≈ 0.5 % of a cached call each.)
     const startedAt = performance.now();
-    const callStart = Date.now();
     const span = this.telemetry.startGetToken();
     const key = typeof scopes === "string" ? scopes : scopes.join(" ");
     let scopeFinding = this.scopeFindings.get(key);
     if (scopeFinding === undefined) scopeFinding = this.checkScopeOnce(key, scopes);
 
-    const abortSignal = options.abortSignal;
+    const abortSignal = options?.abortSignal;
     if (abortSignal?.aborted) {
       const error = abortError();
-      this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name);
+      this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
       return Promise.reject(error);
     }
     let inner: Promise<AccessToken | null>;
     try {
+      // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it.
       inner = this.inner.getToken(scopes, options);
     } catch (error) {
       inner = Promise.reject(error);
@@ -133,37 +153,49 @@ export class DiagnosticCredential implements TokenCredential {
         ? this.deadlines.add(() => {
             if (settled) return;
             settled = true;
-            reject(this.onTimeout(scopes, scopeFinding ?? undefined, callStart, span, startedAt));
-          })
+            if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
+            const timedOutAfterMs = Math.round(performance.now() - startedAt);
+            const timeout = new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timedOutAfterMs} ms (tokenTimeoutMs).`);
+            const outcome = this.settleFailure(timeout, { key, scopes, scopeFinding: scopeFinding ?? undefined, callStart: wallClockAt(startedAt), span, startedAt, timedOutAfterMs });
+            if ("token" in outcome) resolve(outcome.token);
+            else reject(outcome.error);
+          }, startedAt)
         : undefined;
-      const onAbort = () => {
-        if (settled) return;
-        settled = true;
-        if (pending) this.deadlines.remove(pending);
-        const error = abortError();
-        this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name);
-        reject(error);
-      };
-      abortSignal?.addEventListener("abort", onAbort, { once: true });
+      const onAbort =
+        abortSignal === undefined
+          ? undefined
+          : () => {
+              if (settled) return;
+              settled = true;
+              if (pending) this.deadlines.remove(pending);
+              const error = abortError();
+              this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
+              reject(error);
+            };
+      if (onAbort !== undefined) abortSignal!.addEventListener("abort", onAbort, { once: true });
       inner.then(
         (token) => {
           if (pending) this.deadlines.remove(pending);
-          abortSignal?.removeEventListener("abort", onAbort);
+          if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
           if (settled) return;
           settled = true;
-          if (token !== null && typeof token === "object" && token.token !== this.lastTokens.get(key)) {
-            this.inspectNewToken(key, scopes, token, span, startedAt);
+          if (this.recovery.tokenEpisode !== undefined && token !== null) this.onRecovered(this.recovery.noteTokenSuccess(), span);
+          if (token !== null && typeof token === "object" && token.token !== this.lastTokens.get(key)?.token) {
+            this.inspectNewToken(key, scopes, token, span, startedAt, wallClockAt(startedAt));
           } else {
-            this.telemetry.endGetTokenSuccess(span, startedAt);
+            // callStart only matters to a recording span (cache age, identity-endpoint attempts).
+            this.telemetry.endGetTokenSuccess(span, startedAt, key, span !== undefined && span.isRecording() ? wallClockAt(startedAt) : undefined);
           }
           resolve(token);
         },
         (error: unknown) => {
           if (pending) this.deadlines.remove(pending);
-          abortSignal?.removeEventListener("abort", onAbort);
+          if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
           if (settled) return;
           settled = true;
-          reject(this.onFailure(error, scopes, scopeFinding ?? undefined, callStart, span, startedAt));
+          const outcome = this.settleFailure(error, { key, scopes, scopeFinding: scopeFinding ?? undefined, callStart: wallClockAt(startedAt), span, startedAt });
+          if ("token" in outcome) resolve(outcome.token);
+          else reject(outcome.error);
         },
       );
     });
@@ -191,24 +223,40 @@ export class DiagnosticCredential implements TokenCredential {
     );
   }
 
-  /** @internal Used by the pipeline policy and zero-config observation. */
-  report(diagnosis: Diagnosis, context: Omit<LogContext, "containerApp"> & { containerApp?: LogContext["containerApp"] }): void {
-    this.logger.log(diagnosis, { ...context, containerApp: this.containerApp, credentialName: this.credentialName });
-    this.telemetry.recordDiagnosis(diagnosis, context.source);
+  /**
+   * @internal Used by the pipeline policy and zero-config observation. `span`: our getToken span for token-time
+   * diagnoses; downstream ones go to the active span (as an event only: its status is not ours to set).
+   */
+  report(diagnosis: Diagnosis, context: Omit<LogContext, "containerApp"> & { containerApp?: LogContext["containerApp"] }, span?: Span): void {
+    const full: LogContext = { ...context, containerApp: this.containerApp, credentialName: this.credentialName };
+    this.logger.log(diagnosis, span !== undefined ? withTraceOf(full, span) : full);
+    this.telemetry.recordDiagnosis(diagnosis, context.source, span, context.url);
+    safely(() => this.recovery.noteFailure(diagnosis, context.source, context.url), undefined);
+  }
+
+  /**
+   * @internal A 2xx answer (pipeline policy, zero-config observation). One field read while no dependency has an
+   * open H2 failure; otherwise a 2xx from that host with the same identity ends the episode with a `[recovered]`
+   * line and a `diagnostic_credential.recovered` event. `authorization`: the request's headers (`get`) or token.
+   */
+  noteSuccess(url: string, authorization?: unknown, status?: number): void {
+    if (!this.recovery.watching) return;
+    this.onRecovered(safely(() => this.recovery.noteSuccess(url, authorization, status), undefined));
   }
 
   /**
    * @internal Classifies a downstream answer seen by the policy ("response") or by zero-config observation
    * ("observed"), logs and records it. The same answer seen by both is reported once: the observer waits briefly
-   * and stands down when the policy (which has the body) diagnosed it.
+   * and stands down when the policy (which has the body) handled it. `report: false`: classify only (the policy
+   * reports a challenged 401 once it knows the pipeline did not answer the challenge).
    */
-  diagnoseResponse(response: ResponseLike, token: string | undefined, source: "response" | "observed"): Diagnosis | undefined {
+  diagnoseResponse(response: ResponseLike, token: string | undefined, source: "response" | "observed", report = true): Diagnosis | undefined {
     return safely(() => {
-      const key = `${response.method ?? "GET"} ${response.url.split("?")[0]} ${response.status}`;
-      const policySawIt = this.recentPolicyDiagnoses.get(key);
-      if (source === "observed" && policySawIt !== undefined && Date.now() - policySawIt < 5_000) return undefined;
+      const key = responseKey(response);
+      if (source === "observed" && isHandled(key)) return undefined;
+      if (source === "response") markHandled(key);
       const sentToken = token ?? undefined;
-      const diagnosis = classifyResponse(
+      const classified = classifyResponseWithCatalog(
         response,
         {
           ...(sentToken ? { token: sentToken } : {}),
@@ -218,12 +266,9 @@ export class DiagnosticCredential implements TokenCredential {
         },
         this.catalog,
       );
-      if (diagnosis === undefined) return undefined;
-      if (source === "response") {
-        this.recentPolicyDiagnoses.set(key, Date.now());
-        if (this.recentPolicyDiagnoses.size > 256) this.recentPolicyDiagnoses.delete(this.recentPolicyDiagnoses.keys().next().value!);
-      }
-      this.report(diagnosis, { level: response.status === 401 && diagnosis.hypothesis !== "H2" ? "warn" : "error", source, url: response.url });
+      if (classified === undefined) return undefined;
+      const diagnosis = response.body === undefined ? withoutBodyCaveat(classified) : classified;
+      if (report) this.report(diagnosis, { level: responseLogLevel(response.status, diagnosis), source, url: response.url });
       return diagnosis;
     }, undefined);
   }
@@ -249,6 +294,7 @@ export class DiagnosticCredential implements TokenCredential {
 
   /** Writes folded repeat counts now (before shutdown, or in tests). */
   flushLogs(): void {
+    flushPendingReports(this);
     this.logger.flushAll();
   }
 
@@ -266,14 +312,15 @@ export class DiagnosticCredential implements TokenCredential {
     return finding;
   }
 
-  private inspectNewToken(key: string, scopes: string | string[], token: AccessToken, span: ReturnType<CredentialTelemetry["startGetToken"]>, startedAt: number): void {
-    let claimsForSpan: Attributes | undefined;
+  private inspectNewToken(key: string, scopes: string | string[], token: AccessToken, span: ReturnType<CredentialTelemetry["startGetToken"]>, startedAt: number, callStart: number): void {
+    let warning: Attributes | undefined;
     safely(() => {
-      this.lastTokens.set(key, token.token);
+      setCapped(this.lastTokens, key, token);
       const scope = typeof scopes === "string" ? scopes : (scopes[0] ?? "");
       const claims = decodeTokenClaims(token.token);
+      this.telemetry.noteToken(key, claims, token.expiresOnTimestamp);
       rememberIssuedToken(token.token, { scope, claims, issuedAt: Date.now(), owner: this });
-      this.latestByAudience.set(normalizeAudience(scopeToResource(scope)), { token: token.token, scope });
+      setCapped(this.latestByAudience, normalizeAudience(scopeToResource(scope)), { token: token.token, scope });
       const previous = seenIdentities.get(this.selectorKey);
       const problems = checkIssuedToken(claims, {
         scope,
@@ -292,16 +339,17 @@ export class DiagnosticCredential implements TokenCredential {
         if (claims.tid) seen.tenantId = claims.tid;
         seenIdentities.set(this.selectorKey, seen);
       }
-      for (const problem of problems) this.report(problem, { level: "warn", source: "token-check" });
-      claimsForSpan = {
-        [ATTR.scope]: scope,
-        ...(claims?.appid ?? claims?.azp ? { [ATTR.clientId]: (claims?.appid ?? claims?.azp)! } : {}),
-        ...(claims?.oid ? { [ATTR.objectId]: claims.oid } : {}),
-        [ATTR.tokenExpiresAt]: new Date(token.expiresOnTimestamp).toISOString(),
-        ...(problems[0] ? { [ATTR.hypothesis]: problems[0].hypothesis, [ATTR.code]: problems[0].code } : {}),
-      };
+      for (const problem of problems) this.report(problem, { level: "warn", source: "token-check" }, span);
+      if (problems[0]) warning = { [ATTR.hypothesis]: problems[0].hypothesis, [ATTR.code]: problems[0].code };
     }, undefined);
-    this.telemetry.endGetTokenSuccess(span, startedAt, claimsForSpan ? () => claimsForSpan! : undefined);
+    this.telemetry.endGetTokenSuccess(span, startedAt, key, callStart, warning);
+  }
+
+  /** A recovery: one `[recovered]` line and the `diagnostic_credential.recovered` event (on `span`, else the active one). */
+  private onRecovered(recovery: Recovery | undefined, span?: Span): void {
+    if (recovery === undefined) return;
+    this.logger.logRecovery(recovery, { containerApp: this.containerApp, credentialName: this.credentialName }, span);
+    this.telemetry.recordRecovery(recovery, span);
   }
 
   private onFailedAttempt(exchange: IdentityExchange): void {
@@ -320,63 +368,85 @@ export class DiagnosticCredential implements TokenCredential {
     }, undefined);
   }
 
-  private onFailure(error: unknown, scopes: string | string[], scopeFinding: ScopeFinding | undefined, callStart: number, span: ReturnType<CredentialTelemetry["startGetToken"]>, startedAt: number): unknown {
+  /**
+   * A failed (or timed-out) call: classify, attach, log, record. When the identity endpoint is unreachable (H5)
+   * and this credential still holds a valid token for the scope, that last good token is returned instead of the
+   * error (MSAL's proactive refresh fails on a network error although its cached token is still valid).
+   */
+  private settleFailure(
+    error: unknown,
+    call: { key: string; scopes: string | string[]; scopeFinding: ScopeFinding | undefined; callStart: number; span: Span | undefined; startedAt: number; timedOutAfterMs?: number },
+  ): { token: AccessToken } | { error: unknown } {
+    const exchanges = this.exchanges.since(call.callStart);
     const diagnosis = safely(
       () =>
         classifyCredentialError(error, {
-          exchanges: this.exchanges.since(callStart),
+          exchanges,
           environment: this.environment,
           configuredIdentity: this.configured,
-          scopes,
-          ...(scopeFinding ? { scopeFinding } : {}),
+          scopes: call.scopes,
+          ...(call.scopeFinding ? { scopeFinding: call.scopeFinding } : {}),
+          ...(call.timedOutAfterMs !== undefined ? { timedOutAfterMs: call.timedOutAfterMs } : {}),
           credentialName: this.credentialName,
         }),
       undefined,
     );
     const errorName = safely(() => (error instanceof Error ? error.name : "Error"), "Error");
+    const lastGood = this.lastTokens.get(call.key);
+    if (
+      this.lastGoodTokenFallback &&
+      diagnosis?.code === "IdentityEndpointUnreachable" &&
+      lastGood !== undefined &&
+      lastGood.expiresOnTimestamp - Date.now() > LAST_GOOD_MIN_VALIDITY_MS
+    ) {
+      safely(() => {
+        const validUntil = new Date(lastGood.expiresOnTimestamp).toISOString();
+        this.report(
+          {
+            ...diagnosis,
+            summary: `${diagnosis.summary}; returned the last good token for ${call.key} (valid until ${validUntil}) instead of failing`,
+          },
+          { level: "warn", source: "last-good-token", errorName },
+          call.span,
+        );
+      }, undefined);
+      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.key, call.callStart);
+      return { token: lastGood };
+    }
     if (diagnosis !== undefined) {
       safely(() => {
         attachDiagnosis(error, diagnosis, { asProperty: true });
-        appendSummary(error, diagnosis, this.credentialName);
-        this.report(diagnosis, { level: "error", source: "getToken", errorName });
+        appendSummary(error, diagnosis);
+        this.report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
       }, undefined);
     }
-    this.telemetry.endGetTokenFailure(span, startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: this.exchanges.since(callStart).length });
-    return error;
-  }
-
-  private onTimeout(scopes: string | string[], scopeFinding: ScopeFinding | undefined, callStart: number, span: ReturnType<CredentialTelemetry["startGetToken"]>, startedAt: number): Error {
-    const timeoutMs = Date.now() - callStart;
-    const error = new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`);
-    const diagnosis = safely(
-      () =>
-        classifyCredentialError(error, {
-          exchanges: this.exchanges.since(callStart),
-          environment: this.environment,
-          configuredIdentity: this.configured,
-          scopes,
-          ...(scopeFinding ? { scopeFinding } : {}),
-          timedOutAfterMs: timeoutMs,
-          credentialName: this.credentialName,
-        }),
-      undefined,
-    );
-    if (diagnosis !== undefined) {
-      safely(() => {
-        attachDiagnosis(error, diagnosis, { asProperty: true });
-        appendSummary(error, diagnosis, this.credentialName);
-        this.report(diagnosis, { level: "error", source: "getToken", errorName: error.name });
-      }, undefined);
-    }
-    this.telemetry.endGetTokenFailure(span, startedAt, diagnosis, error.name);
-    return error;
+    this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.key);
+    return { error };
   }
 }
 
-function appendSummary(error: unknown, diagnosis: Diagnosis, credentialName: string): void {
+/** The wall-clock time (ms epoch, whole ms) at which `performance.now()` read `monotonicMs`. */
+function wallClockAt(monotonicMs: number): number {
+  return Math.floor(Date.now() - (performance.now() - monotonicMs));
+}
+
+/** Most scopes (and audiences) whose last token one credential remembers; an app uses a handful. */
+const MAX_REMEMBERED_SCOPES = 256;
+
+/** Map.set that keeps the map at most MAX_REMEMBERED_SCOPES entries, dropping the least recently set. */
+function setCapped<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_SCOPES) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+}
+
+function appendSummary(error: unknown, diagnosis: Diagnosis): void {
   if (!(error instanceof Error) || (error as { diagnosisAppended?: boolean }).diagnosisAppended) return;
   try {
-    const line = formatLogMessage(diagnosis, { credentialName });
+    const line = formatLogMessage(diagnosis, {});
     error.message = `${error.message}\n${line}`;
     Object.defineProperty(error, "diagnosisAppended", { value: true, enumerable: false });
   } catch (fault) {

@@ -33,6 +33,12 @@ export interface DiagnosticCredentialOptions extends TokenCredentialOptions {
   tracerProvider?: TracerProvider;
   /** Default: the global OpenTelemetry meter provider. */
   meterProvider?: MeterProvider;
+  /**
+   * When the identity endpoint cannot be reached (H5) but this credential still holds a token for the scope that
+   * stays valid for at least a minute, return that token (logged as an H5 warning) instead of failing. MSAL's
+   * proactive refresh otherwise fails requests on a network error although its cached token is valid. Default true.
+   */
+  lastGoodTokenFallback?: boolean;
   /** Put a user token's personal identifiers (upn, name) in evidence. Default false. Managed identities have none. */
   includePersonalClaims?: boolean;
 }
@@ -46,6 +52,7 @@ export const DIAGNOSTIC_OPTION_KEYS = [
   "tracerProvider",
   "meterProvider",
   "includePersonalClaims",
+  "lastGoodTokenFallback",
 ] as const;
 
 export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;

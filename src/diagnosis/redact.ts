@@ -6,7 +6,10 @@
 // Header and payload are base64url JSON ("eyJ" = '{"').
 // Any run that starts like a JWT is removed whole, also a truncated one (a body excerpt may cut a token in half).
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g;
-const BEARER_PATTERN = /\b(Bearer|SharedAccessSignature|SharedKey)\s+[^\s,"';]+/gi;
+// An opaque bearer value: a long run of token characters ending at a delimiter. "Bearer or PoP token" (prose) and
+// "Bearer authorization_uri=…" (challenge parameters, which are evidence) do not match.
+const BEARER_PATTERN = /\b(Bearer)\s+[A-Za-z0-9._~+/-]{16,}=*(?=[\s,"';]|$)/gi;
+const SHARED_KEY_PATTERN = /\b(SharedKey|SharedAccessSignature)\s+[^\s,"';]+/gi;
 const SIG_PARAM_PATTERN = /([?&](?:sig|signature|code|client_secret|access_token)=)[^&\s"']+/gi;
 
 const knownSecrets = new Set<string>();
@@ -19,7 +22,7 @@ export function registerSecret(value: string | undefined): void {
 /** Removes tokens, bearer values, signatures and registered secrets from text. Never throws. */
 export function redact(text: string): string {
   if (typeof text !== "string" || text.length === 0) return "";
-  let out = text.replace(JWT_PATTERN, "[redacted-jwt]").replace(BEARER_PATTERN, "$1 [redacted]").replace(SIG_PARAM_PATTERN, "$1[redacted]");
+  let out = text.replace(JWT_PATTERN, "[redacted-jwt]").replace(BEARER_PATTERN, "$1 [redacted]").replace(SHARED_KEY_PATTERN, "$1 [redacted]").replace(SIG_PARAM_PATTERN, "$1[redacted]");
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join("[redacted]");
   }

@@ -1,6 +1,8 @@
+import { isSpanContextValid, trace, type Span } from "@opentelemetry/api";
 import type { Diagnosis } from "../diagnosis/types.js";
+import type { Recovery } from "../telemetry/recovery.js";
 import { getInternalFaultCount, recordInternalFault } from "../util/safe.js";
-import { toLogEntry, type DiagnosisLogEntry, type LogContext } from "./logEntry.js";
+import { toLogEntry, toRecoveryLogEntry, type DiagnosisLogEntry, type LogContext } from "./logEntry.js";
 
 export type LogSink = (entry: DiagnosisLogEntry) => void;
 
@@ -43,6 +45,7 @@ export class DiagnosisLogger {
   log(diagnosis: Diagnosis, context: LogContext): void {
     if (this.sink === false) return;
     try {
+      if (context.traceId === undefined) context = withTraceOf(context, undefined);
       const key = `${context.source}|${diagnosis.code}|${diagnosis.service ?? ""}|${diagnosis.status ?? ""}|${diagnosis.errorCode ?? ""}|${diagnosis.summary}`;
       const now = Date.now();
       const fold = this.folds.get(key);
@@ -62,6 +65,21 @@ export class DiagnosisLogger {
       }
       this.folds.set(key, { firstAt: now, suppressed: 0, last: { diagnosis, context } });
       this.write(diagnosis, context, 1);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /**
+   * Writes one `[recovered]` line (level info) at once: a recovery ends an episode, so there is nothing to fold.
+   * `span`: the span the recovery is recorded on (else the active one), for `traceId`/`spanId`.
+   */
+  logRecovery(recovery: Recovery, context: Pick<LogContext, "containerApp" | "credentialName">, span?: Span): void {
+    if (this.sink === false) return;
+    try {
+      const entry = toRecoveryLogEntry(recovery, withTraceOf(context, span), getInternalFaultCount());
+      this.sink(entry);
+      this.written++;
     } catch (error) {
       recordInternalFault(error);
     }
@@ -90,4 +108,13 @@ export class DiagnosisLogger {
       recordInternalFault(error);
     }
   }
+}
+
+/** The context plus the W3C ids of `span` (or of the active span), when there is a valid one. */
+export function withTraceOf<T extends object>(context: T, span: Span | undefined): T & { traceId?: string; spanId?: string } {
+  const target = span ?? trace.getActiveSpan();
+  if (target === undefined) return context;
+  const spanContext = target.spanContext();
+  if (!isSpanContextValid(spanContext)) return context;
+  return { ...context, traceId: spanContext.traceId, spanId: spanContext.spanId };
 }

@@ -1,6 +1,7 @@
 import { hostOf } from "../catalog/resolve.js";
 import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
 import { redact } from "../diagnosis/redact.js";
+import type { Recovery } from "../telemetry/recovery.js";
 
 /** One log line, as API.md fixes it. Written as one JSON object per line. */
 export interface DiagnosisLogEntry {
@@ -20,12 +21,41 @@ export interface DiagnosisLogEntry {
   containerApp: { name?: string; revision?: string; replica?: string };
   /** How many times this diagnosis happened since it was last written (repeats are folded). */
   count: number;
-  /** Where the diagnosis came from: "getToken", "token-check", "identity-endpoint", "response", "diagnose". */
+  /**
+   * Where the diagnosis came from: "getToken", "token-check", "scope-check", "identity-endpoint", "response" (the
+   * pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines.
+   */
   source?: string;
   /** The target host of a downstream failure. */
   host?: string;
   /** Swallowed internal faults so far: present only when not zero. */
   internalFaults?: number;
+  /** The active trace when the line was written (W3C ids), to join the line with its span. */
+  traceId?: string;
+  spanId?: string;
+  /** Only on `[recovered]` lines (level info, source "recovery"): the episode that ended. */
+  recovery?: RecoveryLogFields;
+}
+
+/** The `recovery` object of a `[recovered]` line. */
+export interface RecoveryLogFields {
+  /** "dependency" (a service answers 2xx again after H2) or "identity-endpoint" (tokens again after H5/H1). */
+  kind: Recovery["kind"];
+  /** The hypothesis recovered from (also the line's `hypothesis`). */
+  hypothesis: Diagnosis["hypothesis"];
+  code: Diagnosis["code"];
+  /** ISO time of the episode's first failure. */
+  firstFailureAt: string;
+  /** ISO time of the episode's last failure. */
+  lastFailureAt: string;
+  /** ISO time of the first success after it. */
+  recoveredAt: string;
+  /** recoveredAt − firstFailureAt, in milliseconds. */
+  afterMs: number;
+  /** The same in minutes, one decimal: what the message says. */
+  afterMinutes: number;
+  /** Failures reported during the episode. */
+  failures: number;
 }
 
 export interface LogContext {
@@ -35,6 +65,8 @@ export interface LogContext {
   credentialName?: string;
   errorName?: string;
   containerApp: DiagnosisLogEntry["containerApp"];
+  traceId?: string;
+  spanId?: string;
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable" };
@@ -80,5 +112,87 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
   const host = context.url !== undefined ? hostOf(context.url) : undefined;
   if (host !== undefined) entry.host = host;
   if (internalFaults > 0) entry.internalFaults = internalFaults;
+  if (context.traceId !== undefined && context.spanId !== undefined) {
+    entry.traceId = context.traceId;
+    entry.spanId = context.spanId;
+  }
+  return entry;
+}
+
+/** Minutes with one decimal: 0.4, 3, 12.5. */
+export function minutesOf(ms: number): number {
+  return Math.round(Math.max(0, ms) / 6_000) / 10;
+}
+
+/**
+ * The message of a recovery line:
+ * `DiagnosticCredential [recovered] H2 RoleMissingOrWrongScope: keyvault orders-kv.vault.azure.net answers 200 again
+ * for identity 3333…; first failure 2025-06-01T10:00:00.000Z, 14 failures: recovered after 3.2 min`.
+ */
+export function formatRecoveryMessage(recovery: Recovery, credentialName = "ManagedIdentityCredential"): string {
+  const who = recovery.identity?.objectId ?? recovery.identity?.clientId;
+  const what =
+    recovery.kind === "dependency"
+      ? `${recovery.service ? `${recovery.service} ` : ""}${recovery.host ?? "the dependency"} answers ${recovery.status ?? "2xx"} again${who ? ` for identity ${who}` : ""}`
+      : `${credentialName} returns tokens again`;
+  const failures = `${recovery.failures} failure${recovery.failures === 1 ? "" : "s"}`;
+  const after = minutesOf(recovery.recoveredAt - recovery.firstFailureAt);
+  return redact(
+    `DiagnosticCredential [recovered] ${recovery.hypothesis} ${recovery.code}: ${what}; first failure ${new Date(recovery.firstFailureAt).toISOString()}, ${failures}: recovered after ${after} min`,
+  );
+}
+
+/** The `[recovered]` line: level info, source "recovery", the recovered-from hypothesis and code, and `recovery`. */
+export function toRecoveryLogEntry(
+  recovery: Recovery,
+  context: Pick<LogContext, "containerApp" | "credentialName" | "traceId" | "spanId">,
+  internalFaults: number,
+): DiagnosisLogEntry {
+  const afterMs = Math.max(0, recovery.recoveredAt - recovery.firstFailureAt);
+  const firstFailureAt = new Date(recovery.firstFailureAt).toISOString();
+  const evidence =
+    recovery.kind === "dependency"
+      ? [
+          `first ${recovery.hypothesis} failure from ${recovery.host ?? "the dependency"} at ${firstFailureAt}, last at ${new Date(recovery.lastFailureAt).toISOString()}`,
+          `${recovery.status ?? "2xx"} from ${recovery.host ?? "the dependency"} at ${new Date(recovery.recoveredAt).toISOString()} with the same identity`,
+          "consistent with a role assignment that took this long to propagate",
+        ]
+      : [
+          `first ${recovery.hypothesis} getToken failure at ${firstFailureAt}, last at ${new Date(recovery.lastFailureAt).toISOString()}`,
+          `token issued at ${new Date(recovery.recoveredAt).toISOString()}`,
+        ];
+  const entry: DiagnosisLogEntry = {
+    time: new Date(recovery.recoveredAt).toISOString(),
+    level: "info",
+    message: formatRecoveryMessage(recovery, context.credentialName),
+    hypothesis: recovery.hypothesis,
+    code: recovery.code,
+    confidence: "high",
+    evidence: evidence.map(redact),
+    nextSteps: [],
+    containerApp: context.containerApp,
+    count: 1,
+    source: "recovery",
+    recovery: {
+      kind: recovery.kind,
+      hypothesis: recovery.hypothesis,
+      code: recovery.code,
+      firstFailureAt,
+      lastFailureAt: new Date(recovery.lastFailureAt).toISOString(),
+      recoveredAt: new Date(recovery.recoveredAt).toISOString(),
+      afterMs,
+      afterMinutes: minutesOf(afterMs),
+      failures: recovery.failures,
+    },
+  };
+  if (recovery.service !== undefined) entry.service = recovery.service;
+  if (recovery.status !== undefined) entry.status = recovery.status;
+  if (recovery.identity !== undefined) entry.identity = recovery.identity;
+  if (recovery.host !== undefined) entry.host = recovery.host;
+  if (internalFaults > 0) entry.internalFaults = internalFaults;
+  if (context.traceId !== undefined && context.spanId !== undefined) {
+    entry.traceId = context.traceId;
+    entry.spanId = context.spanId;
+  }
   return entry;
 }

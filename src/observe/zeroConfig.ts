@@ -1,22 +1,83 @@
 import dc from "node:diagnostics_channel";
 import { bearerOf } from "../credential/diagnose.js";
 import { lookupIssuedToken } from "../credential/issuedTokens.js";
+import { hostOf } from "../catalog/resolve.js";
+import { watchedHosts } from "../telemetry/recovery.js";
 import { safely } from "../util/safe.js";
+import { ChallengeWaits } from "./challengeWait.js";
 
 /**
  * Zero-config observation: with only the credential swapped in, 401/403 answers to HTTP requests that carried a
  * token one of our credentials issued are classified and logged, from status and headers (no body: the body
  * belongs to the client). Listens on node:diagnostics_channel for node:http (`http.client.response.finish`) and
- * undici/fetch (`undici:request:headers`). It never delays or alters a request: on a 2xx answer it reads one
- * number and returns.
+ * undici/fetch (`undici:request:headers`). It never delays or alters a request: the listeners are synchronous, read
+ * a few fields and return; the classification runs later, on a timer. On a 2xx answer they read one number (and,
+ * only while a challenged 401 awaits its retry, one header and one map lookup; only while a dependency has an open
+ * H2 failure, its host, and for that host the token, for recovery tracking).
+ *
+ * A 401 carrying a `WWW-Authenticate` challenge may be answered by an Azure SDK client's challenge handler (a new
+ * token and one retry of the same request, as Key Vault and Storage clients do): such a 401 is reported only when no
+ * retry of the request (same `x-ms-client-request-id`, which SDK pipelines set and keep across retries) succeeds
+ * within the wait. Requests without that id (plain `fetch`) answer no challenge: their 401s are reported at once.
  */
 
 /** What the observer needs from a credential: implemented by DiagnosticCredential. */
 export interface ObservingCredential {
   observeResponse(input: { url: string; status: number; headers: Record<string, string>; method?: string; token: string }): void;
+  /** A 2xx to a request carrying its token, while some dependency has an open H2 failure (recovery tracking). */
+  noteSuccess?(url: string, authorization?: unknown, status?: number): void;
 }
 
 let subscribed = false;
+
+/** Challenged 401s (ours, and the token-less ones whose retry carries our token) waiting for their retry. */
+const challenges = new ChallengeWaits();
+
+/** One answer, as both channels give it. `requestHeader` reads a request header lazily (only on the slow path). */
+interface Seen {
+  url: string;
+  method?: string;
+  status: number;
+  requestHeader(name: string): string | undefined;
+  responseHeaders(): Record<string, string>;
+}
+
+function onAnswer(seen: Seen): void {
+  if (seen.status !== 401 && seen.status !== 403) {
+    // The retry of a challenged request was answered: that 401 was not a failure.
+    if (challenges.size > 0) {
+      const key = seen.requestHeader("x-ms-client-request-id");
+      if (key !== undefined) challenges.take(key);
+    }
+    if (watchedHosts.size > 0 && seen.status >= 200 && seen.status < 300) noteSuccess(seen);
+    return;
+  }
+  // The request across its retries: the client request id an SDK pipeline sets (and keeps on each retry).
+  const key = seen.requestHeader("x-ms-client-request-id");
+  const earlier = key !== undefined ? challenges.take(key) : undefined;
+  const headers = seen.responseHeaders();
+  const challengeAnswerable = key !== undefined && seen.status === 401 && earlier === undefined && headers["www-authenticate"] !== undefined;
+  const token = bearerOf(seen.requestHeader("authorization"));
+  const issued = token !== undefined ? lookupIssuedToken(token) : undefined;
+  if (token === undefined || issued === undefined) {
+    // Not ours: nothing to report. A challenged one is remembered, so that its retry (with our token) counts as a retry.
+    if (challengeAnswerable) challenges.wait(key);
+    return;
+  }
+  const owner = issued.owner as ObservingCredential;
+  const report = () => owner.observeResponse({ url: seen.url, status: seen.status, headers, token, ...(seen.method ? { method: seen.method } : {}) });
+  if (challengeAnswerable) challenges.wait(key, report, owner);
+  else report();
+}
+
+/** A 2xx from a host with an open H2 failure: the owner of the token sent decides whether that is a recovery. */
+function noteSuccess(seen: Seen): void {
+  const host = hostOf(seen.url);
+  if (host === undefined || !watchedHosts.has(host)) return;
+  const token = bearerOf(seen.requestHeader("authorization"));
+  const issued = token !== undefined ? lookupIssuedToken(token) : undefined;
+  if (issued !== undefined) (issued.owner as ObservingCredential).noteSuccess?.(seen.url, token, seen.status);
+}
 
 interface HttpClientRequestLike {
   getHeader(name: string): unknown;
@@ -39,39 +100,52 @@ interface UndiciRequestLike {
 function onHttpResponse(message: unknown): void {
   const { request, response } = message as { request?: HttpClientRequestLike; response?: IncomingMessageLike };
   const status = response?.statusCode;
-  if (status !== 401 && status !== 403) return;
-  safely(() => {
-    const token = bearerOf(String(request?.getHeader("authorization") ?? ""));
-    if (token === undefined) return;
-    const issued = lookupIssuedToken(token);
-    if (issued === undefined) return;
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(response!.headers)) {
-      if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-    }
-    const host = String(request!.getHeader("host") ?? request!.host ?? "");
-    const url = `${request!.protocol ?? "https:"}//${host}${request!.path ?? "/"}`;
-    (issued.owner as ObservingCredential).observeResponse({ url, status: status!, headers, token, ...(request!.method ? { method: request!.method } : {}) });
-  }, undefined);
+  if (request === undefined || response === undefined || status === undefined) return;
+  if (status !== 401 && status !== 403 && challenges.size === 0 && watchedHosts.size === 0) return;
+  safely(
+    () =>
+      onAnswer({
+        url: httpUrl(request),
+        ...(request.method ? { method: request.method } : {}),
+        status,
+        requestHeader: (name) => {
+          const value = request.getHeader(name);
+          return value === undefined || value === null ? undefined : String(value);
+        },
+        responseHeaders: () => {
+          const headers: Record<string, string> = {};
+          for (const [key, value] of Object.entries(response.headers)) {
+            if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+          }
+          return headers;
+        },
+      }),
+    undefined,
+  );
+}
+
+/**
+ * The URL the client meant: the `Host` header (what it addressed: the real service name, also when the connection
+ * goes elsewhere, e.g. to an emulator or through a proxy) before `request.host` (where it connected).
+ */
+function httpUrl(request: HttpClientRequestLike): string {
+  const host = String(request.getHeader("host") ?? request.host ?? "");
+  return `${request.protocol ?? "https:"}//${host}${request.path ?? "/"}`;
 }
 
 function onUndiciHeaders(message: unknown): void {
   const { request, response } = message as { request?: UndiciRequestLike; response?: { statusCode?: number; headers?: unknown[] } };
   const status = response?.statusCode;
-  if (status !== 401 && status !== 403) return;
+  if (request === undefined || status === undefined) return;
+  if (status !== 401 && status !== 403 && challenges.size === 0 && watchedHosts.size === 0) return;
   safely(() => {
-    const requestHeaders = pairs(request?.headers);
-    const token = bearerOf(requestHeaders.authorization);
-    if (token === undefined) return;
-    const issued = lookupIssuedToken(token);
-    if (issued === undefined) return;
-    const url = `${request?.origin ?? ""}${request?.path ?? "/"}`;
-    (issued.owner as ObservingCredential).observeResponse({
-      url,
-      status: status!,
-      headers: pairs(response?.headers),
-      token,
-      ...(request?.method ? { method: request.method } : {}),
+    let requestHeaders: Record<string, string> | undefined;
+    onAnswer({
+      url: `${request.origin ?? ""}${request.path ?? "/"}`,
+      ...(request.method ? { method: request.method } : {}),
+      status,
+      requestHeader: (name) => (requestHeaders ??= pairs(request.headers))[name],
+      responseHeaders: () => pairs(response?.headers),
     });
   }, undefined);
 }

@@ -11,15 +11,22 @@ import {
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
-import type { Diagnosis } from "../diagnosis/types.js";
+import { hostOf } from "../catalog/resolve.js";
+import type { Diagnosis, DiagnosisCode, IdentityKind } from "../diagnosis/types.js";
 import { redact } from "../diagnosis/redact.js";
+import { clientIdOf, identityKindOf, isUserToken, type TokenClaims } from "../jwt/claims.js";
 import { LIBRARY_NAME, LIBRARY_VERSION } from "../version.js";
 import { recordInternalFault } from "../util/safe.js";
+import type { Recovery } from "./recovery.js";
 
 /** Metric and attribute names: one place, documented in docs/observability.md. */
 export const METRIC_GET_TOKEN_DURATION = "diagnostic_credential.get_token.duration";
 export const METRIC_DIAGNOSES = "diagnostic_credential.diagnoses";
+export const METRIC_RECOVERY_DURATION = "diagnostic_credential.recovery.duration";
 export const SPAN_GET_TOKEN = "DiagnosticCredential.getToken";
+/** Span events. */
+export const EVENT_DIAGNOSIS = "diagnostic_credential.diagnosis";
+export const EVENT_RECOVERED = "diagnostic_credential.recovered";
 export const ATTR = {
   errorType: "error.type",
   hypothesis: "diagnostic_credential.hypothesis",
@@ -32,8 +39,17 @@ export const ATTR = {
   identityKind: "diagnostic_credential.identity.kind",
   clientId: "diagnostic_credential.identity.client_id",
   objectId: "diagnostic_credential.identity.object_id",
+  tenantId: "diagnostic_credential.identity.tenant_id",
+  /** Opt-in (`includePersonalClaims`): a user token's upn / unique_name. */
+  userPrincipalName: "diagnostic_credential.identity.upn",
+  /** Opt-in (`includePersonalClaims`): a user token's display name. */
+  userName: "diagnostic_credential.identity.name",
   tokenExpiresAt: "diagnostic_credential.token.expires_at",
+  tokenCacheAgeMs: "diagnostic_credential.token.cache_age_ms",
   identityEndpointAttempts: "diagnostic_credential.identity_endpoint.attempts",
+  recoveryFirstFailureAt: "diagnostic_credential.recovery.first_failure_at",
+  recoveryAfterMs: "diagnostic_credential.recovery.after_ms",
+  recoveryFailures: "diagnostic_credential.recovery.failures",
   httpStatus: "http.response.status_code",
   serverAddress: "server.address",
   containerAppName: "azure.container_app.name",
@@ -41,23 +57,70 @@ export const ATTR = {
   containerAppReplica: "azure.container_app.replica",
 } as const;
 
+/** `error.type` when a failure has no Diagnosis: the caller aborted. */
+export const ERROR_TYPE_ABORTED = "AbortError";
+/** `error.type` when a failure has no Diagnosis and is not an abort (OpenTelemetry's fallback value). */
+export const ERROR_TYPE_OTHER = "_OTHER";
+/** Every value `error.type` takes: the Diagnosis codes, then the two fallbacks. Low cardinality by construction. */
+export const ERROR_TYPES: readonly string[] = Object.freeze([
+  "IdentityNotAssigned",
+  "RoleMissingOrWrongScope",
+  "WrongAudience",
+  "StaleTokenOrIdentityMixup",
+  "IdentityEndpointUnreachable",
+  "NotAnIdentityProblem",
+  "Unknown",
+  ERROR_TYPE_ABORTED,
+  ERROR_TYPE_OTHER,
+] satisfies Array<DiagnosisCode | typeof ERROR_TYPE_ABORTED | typeof ERROR_TYPE_OTHER>);
+
 export interface TelemetryOptions {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   containerApp: { name?: string; revision?: string; replica?: string };
+  /** Catalog name of the service a scope is for ("keyvault"), from the scope's audience. */
+  serviceOfScope?: (scope: string) => string | undefined;
+  /** Identity-endpoint exchanges recorded since `since` (epoch ms). Called only for recording spans. */
+  attemptsSince?: (since: number) => number;
+  /** The identity kind before any token says otherwise (what the credential was configured with). */
+  identityKind?: IdentityKind;
+  /** Put a user token's upn and name on spans (opt-in). */
+  includePersonalClaims?: boolean;
 }
+
+/** What telemetry knows about one scope (key = the scopes joined by a space): built once per token, then reused. */
+interface ScopeTelemetry {
+  /** Epoch ms the current token was first seen by this credential. */
+  firstSeenAt: number;
+  /** Span attributes (frozen): scope, service, identity, expiry. */
+  span: Attributes;
+  /** Span attributes of a failed call (frozen): scope, service, configured identity kind; no previous token's facts. */
+  failure: Attributes;
+  /** Metric attributes (frozen): Container Apps + service. */
+  metric: Attributes;
+  scope: string;
+  service: string | undefined;
+}
+
+const MAX_SCOPES = 256;
 
 /**
  * Spans and metrics of one credential. Uses the OpenTelemetry API only: with no SDK registered every call is a
- * no-op. Never throws.
+ * no-op. Never throws. The cached-token path allocates nothing here: per-scope attribute objects are built when a
+ * token is first seen and reused; span attributes are set only when the span records.
  */
 export class CredentialTelemetry {
   private readonly tracer: Tracer;
   private readonly duration: Histogram;
   private readonly diagnoses: Counter;
+  private readonly recoveryDuration: Histogram;
   /** Container Apps attributes, added to every span and data point. */
   readonly baseAttributes: Attributes;
-  private readonly successAttributes: Attributes;
+  private readonly scopes = new Map<string, ScopeTelemetry>();
+  private readonly serviceOfScope: (scope: string) => string | undefined;
+  private readonly attemptsSince: ((since: number) => number) | undefined;
+  private readonly identityKind: IdentityKind;
+  private readonly includePersonalClaims: boolean;
 
   constructor(options: TelemetryOptions) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(LIBRARY_NAME, LIBRARY_VERSION);
@@ -70,12 +133,19 @@ export class CredentialTelemetry {
       description: "Diagnoses made, by hypothesis and code",
       unit: "{diagnosis}",
     });
+    this.recoveryDuration = meter.createHistogram(METRIC_RECOVERY_DURATION, {
+      description: "Time from the first failure (H2 on a dependency, H1/H5 on the identity endpoint) to the first success after it",
+      unit: "s",
+    });
     const base: Attributes = {};
     if (options.containerApp.name !== undefined) base[ATTR.containerAppName] = options.containerApp.name;
     if (options.containerApp.revision !== undefined) base[ATTR.containerAppRevision] = options.containerApp.revision;
     if (options.containerApp.replica !== undefined) base[ATTR.containerAppReplica] = options.containerApp.replica;
     this.baseAttributes = Object.freeze(base);
-    this.successAttributes = Object.freeze({ ...base });
+    this.serviceOfScope = options.serviceOfScope ?? (() => undefined);
+    this.attemptsSince = options.attemptsSince;
+    this.identityKind = options.identityKind ?? "unknown";
+    this.includePersonalClaims = options.includePersonalClaims === true;
   }
 
   startGetToken(): Span | undefined {
@@ -87,50 +157,184 @@ export class CredentialTelemetry {
     }
   }
 
-  /** Success: status stays UNSET. Attributes are only built when the span records. */
-  endGetTokenSuccess(span: Span | undefined, startedAt: number, describe?: () => Attributes): void {
+  /**
+   * A token not seen before for this scope key: rebuilds the scope's attribute objects (identity from the claims,
+   * never the token) and restarts its cache age.
+   */
+  noteToken(key: string, claims: TokenClaims | undefined, expiresOnTimestamp: number | undefined): void {
     try {
-      if (span !== undefined) {
-        if (describe !== undefined && span.isRecording()) span.setAttributes(describe());
-        span.end();
+      const state = this.stateOf(key);
+      const span: Attributes = { ...state.span };
+      span[ATTR.identityKind] = claims !== undefined && claims.xms_mirid !== undefined ? identityKindOf(claims) : this.identityKind;
+      delete span[ATTR.clientId];
+      delete span[ATTR.objectId];
+      delete span[ATTR.tenantId];
+      delete span[ATTR.tokenExpiresAt];
+      delete span[ATTR.userPrincipalName];
+      delete span[ATTR.userName];
+      if (claims !== undefined) {
+        const clientId = clientIdOf(claims);
+        if (clientId !== undefined) span[ATTR.clientId] = clientId;
+        if (claims.oid !== undefined) span[ATTR.objectId] = claims.oid;
+        if (claims.tid !== undefined) span[ATTR.tenantId] = claims.tid;
+        if (this.includePersonalClaims && isUserToken(claims)) {
+          const upn = claims.upn ?? claims.unique_name;
+          if (upn !== undefined) span[ATTR.userPrincipalName] = upn;
+          if (claims.name !== undefined) span[ATTR.userName] = claims.name;
+        }
       }
-      this.duration.record((performance.now() - startedAt) / 1000, this.successAttributes);
+      const expires = typeof expiresOnTimestamp === "number" && Number.isFinite(expiresOnTimestamp) ? new Date(expiresOnTimestamp) : undefined;
+      if (expires !== undefined && !Number.isNaN(expires.getTime())) span[ATTR.tokenExpiresAt] = expires.toISOString();
+      state.span = Object.freeze(span);
+      state.firstSeenAt = Date.now();
     } catch (error) {
       recordInternalFault(error);
     }
   }
 
-  endGetTokenFailure(span: Span | undefined, startedAt: number, diagnosis: Diagnosis | undefined, errorName: string, extra: Attributes = {}): void {
+  /**
+   * Success: status stays UNSET. Attributes are only set when the span records; the data point reuses the scope's
+   * frozen attribute object. `extra` (a new token's warnings) is only given off the cached path.
+   */
+  endGetTokenSuccess(span: Span | undefined, startedAt: number, key?: string, callStart?: number, extra?: Attributes): void {
     try {
-      const errorType = diagnosis?.code ?? errorName;
+      const state = key === undefined ? undefined : (this.scopes.get(key) ?? this.stateOf(key));
       if (span !== undefined) {
         if (span.isRecording()) {
-          span.setAttributes({ ...extra, ...(diagnosis ? diagnosisAttributes(diagnosis) : {}), [ATTR.errorType]: errorType });
+          if (state !== undefined) {
+            span.setAttributes(state.span);
+            // The token's age when this call started: 0 for the call that brought it.
+            const age = state.firstSeenAt > 0 && callStart !== undefined ? callStart - state.firstSeenAt : 0;
+            span.setAttribute(ATTR.tokenCacheAgeMs, age > 0 ? age : 0);
+          }
+          if (callStart !== undefined && this.attemptsSince !== undefined) span.setAttribute(ATTR.identityEndpointAttempts, this.attemptsSince(callStart));
+          if (extra !== undefined) span.setAttributes(extra);
+        }
+        span.end();
+      }
+      this.duration.record((performance.now() - startedAt) / 1000, state === undefined ? this.baseAttributes : state.metric);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /**
+   * Failure: status ERROR with the diagnosis summary, `error.type` = the Diagnosis code (or AbortError / _OTHER),
+   * the diagnosis facts as attributes. `extra`: e.g. the identity-endpoint attempts of the call.
+   */
+  endGetTokenFailure(span: Span | undefined, startedAt: number, diagnosis: Diagnosis | undefined, errorName: string, extra?: Attributes, key?: string): void {
+    try {
+      const errorType = errorTypeOf(diagnosis, errorName);
+      const state = key === undefined ? undefined : this.stateOf(key);
+      if (span !== undefined) {
+        if (span.isRecording()) {
+          if (state !== undefined) span.setAttributes(state.failure);
+          if (extra !== undefined) span.setAttributes(extra);
+          if (diagnosis !== undefined) span.setAttributes(diagnosisAttributes(diagnosis));
+          span.setAttribute(ATTR.errorType, errorType);
         }
         span.setStatus({ code: SpanStatusCode.ERROR, message: diagnosis ? redact(diagnosis.summary) : errorName });
         span.end();
       }
-      this.duration.record((performance.now() - startedAt) / 1000, { ...this.baseAttributes, [ATTR.errorType]: errorType });
+      const attributes: Attributes = { ...(state === undefined ? this.baseAttributes : state.metric), [ATTR.errorType]: errorType };
+      if (diagnosis !== undefined) {
+        attributes[ATTR.hypothesis] = diagnosis.hypothesis;
+        attributes[ATTR.code] = diagnosis.code;
+        if (diagnosis.service !== undefined && attributes[ATTR.service] === undefined) attributes[ATTR.service] = diagnosis.service;
+      }
+      this.duration.record((performance.now() - startedAt) / 1000, attributes);
     } catch (error) {
       recordInternalFault(error);
     }
   }
 
-  /** Counts a diagnosis and, when a span is given or active, adds it as a span event. */
-  recordDiagnosis(diagnosis: Diagnosis, source: string, span?: Span): void {
+  /**
+   * Counts a diagnosis and adds it as an event to `span` (our getToken span) or else to the active span (the
+   * caller's operation, for downstream diagnoses). Never touches the status of a span it does not own.
+   */
+  recordDiagnosis(diagnosis: Diagnosis, source: string, span?: Span, url?: string): void {
     try {
-      const attributes: Attributes = { ...this.baseAttributes, [ATTR.hypothesis]: diagnosis.hypothesis, [ATTR.code]: diagnosis.code, [ATTR.source]: source };
+      const attributes: Attributes = {
+        ...this.baseAttributes,
+        [ATTR.hypothesis]: diagnosis.hypothesis,
+        [ATTR.code]: diagnosis.code,
+        [ATTR.errorType]: diagnosis.code,
+        [ATTR.source]: source,
+      };
       if (diagnosis.service !== undefined) attributes[ATTR.service] = diagnosis.service;
       if (diagnosis.status !== undefined) attributes[ATTR.httpStatus] = diagnosis.status;
       this.diagnoses.add(1, attributes);
       const target = span ?? trace.getActiveSpan();
       if (target !== undefined && target.isRecording()) {
-        target.addEvent("diagnostic_credential.diagnosis", { ...diagnosisAttributes(diagnosis), [ATTR.source]: source });
+        const event = diagnosisAttributes(diagnosis);
+        event[ATTR.source] = source;
+        const host = url !== undefined ? hostOf(url) : undefined;
+        if (host !== undefined) event[ATTR.serverAddress] = host;
+        target.addEvent(EVENT_DIAGNOSIS, event);
       }
     } catch (error) {
       recordInternalFault(error);
     }
   }
+
+  /** A recovery: the span event `diagnostic_credential.recovered` and a recovery-duration data point. */
+  recordRecovery(recovery: Recovery, span?: Span): void {
+    try {
+      const afterMs = Math.max(0, recovery.recoveredAt - recovery.firstFailureAt);
+      const attributes: Attributes = { ...this.baseAttributes, [ATTR.hypothesis]: recovery.hypothesis, [ATTR.code]: recovery.code };
+      if (recovery.service !== undefined) attributes[ATTR.service] = recovery.service;
+      this.recoveryDuration.record(afterMs / 1000, attributes);
+      const target = span ?? trace.getActiveSpan();
+      if (target !== undefined && target.isRecording()) {
+        const event: Attributes = {
+          [ATTR.hypothesis]: recovery.hypothesis,
+          [ATTR.code]: recovery.code,
+          [ATTR.source]: recovery.kind,
+          [ATTR.recoveryFirstFailureAt]: new Date(recovery.firstFailureAt).toISOString(),
+          [ATTR.recoveryAfterMs]: afterMs,
+          [ATTR.recoveryFailures]: recovery.failures,
+        };
+        if (recovery.service !== undefined) event[ATTR.service] = recovery.service;
+        if (recovery.host !== undefined) event[ATTR.serverAddress] = recovery.host;
+        if (recovery.status !== undefined) event[ATTR.httpStatus] = recovery.status;
+        if (recovery.identity?.objectId !== undefined) event[ATTR.objectId] = recovery.identity.objectId;
+        if (recovery.identity?.clientId !== undefined) event[ATTR.clientId] = recovery.identity.clientId;
+        target.addEvent(EVENT_RECOVERED, event);
+      }
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /** The scope's telemetry state, made on first use (once per scope key, bounded). */
+  private stateOf(key: string): ScopeTelemetry {
+    const existing = this.scopes.get(key);
+    if (existing !== undefined) return existing;
+    const space = key.indexOf(" ");
+    const scope = space === -1 ? key : key.slice(0, space);
+    let service: string | undefined;
+    try {
+      service = this.serviceOfScope(scope);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+    const span: Attributes = { [ATTR.scope]: scope, [ATTR.identityKind]: this.identityKind };
+    const metric: Attributes = { ...this.baseAttributes };
+    if (service !== undefined) {
+      span[ATTR.service] = service;
+      metric[ATTR.service] = service;
+    }
+    const frozen = Object.freeze(span);
+    const state: ScopeTelemetry = { firstSeenAt: 0, span: frozen, failure: frozen, metric: Object.freeze(metric), scope, service };
+    if (this.scopes.size < MAX_SCOPES) this.scopes.set(key, state);
+    return state;
+  }
+}
+
+/** The documented, low-cardinality `error.type` of a failure. */
+export function errorTypeOf(diagnosis: Diagnosis | undefined, errorName: string): string {
+  if (diagnosis !== undefined) return diagnosis.code;
+  return errorName === ERROR_TYPE_ABORTED ? ERROR_TYPE_ABORTED : ERROR_TYPE_OTHER;
 }
 
 /** A Diagnosis as span attributes: codes and facts, never a token. */

@@ -3,9 +3,9 @@
  * XML vs JSON, reworded messages, header-only HEAD answers, sovereign hosts, casing. Each case says what the
  * classifier must conclude. Tokens are generated per case (see helpers.ts).
  */
-import type { ResponseLike } from "../../src/diagnosis/types.js";
-import type { ClassifyContext } from "../../src/classify/response.js";
-import { CLIENT_ID, OID, OTHER_OID, OTHER_TENANT, SUB, TENANT, type TokenOptions } from "./helpers.js";
+import type { Diagnosis, ResponseLike } from "../../src/diagnosis/types.js";
+import { classifyResponse, type ClassifyContext } from "../../src/classify/response.js";
+import { CLIENT_ID, NOW, OID, OTHER_OID, OTHER_TENANT, SUB, TENANT, makeToken, type TokenOptions } from "./helpers.js";
 
 export interface Expectation {
   hypothesis: "H1" | "H2" | "H3" | "H4" | "H5" | "not-identity" | "unknown" | undefined;
@@ -15,6 +15,8 @@ export interface Expectation {
   errorCode?: string;
   /** A next step must contain each of these. */
   steps?: string[];
+  /** No next step may contain any of these. */
+  absentFromSteps?: string[];
   /** The summary must contain each of these. */
   summary?: string[];
   /** Some evidence line must contain each of these. */
@@ -94,7 +96,7 @@ export const SHAPES: Shape[] = [
     token: {},
     expect: {
       hypothesis: "H2", confidence: "high", service: "keyvault", errorCode: "ForbiddenByRbac", fingerprint: "keyvault.forbidden-by-rbac",
-      steps: [`az role assignment create --assignee-object-id ${OID} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "${KV_SCOPE}"`, "up to ~10 minutes", "control-plane"],
+      steps: [`az role assignment create --assignee-object-id ${OID} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "${KV_SCOPE}"`, "Propagation delay: up to ~10 minutes", "control-plane", 'Grant the least-privilege data-plane role "Key Vault Secrets User"'],
       evidence: ["no role assignment"],
     },
   },
@@ -268,7 +270,7 @@ export const SHAPES: Shape[] = [
     name: "servicebus REST 401 = missing Send permission",
     response: { url: "https://sb-orders.servicebus.windows.net/orders/messages", status: 401, method: "POST", body: "<Error><Code>401</Code><Detail>SubCode=40100: Unauthorized : Unauthorized access for 'Send' operation on endpoint 'sb://sb-orders.servicebus.windows.net/orders'. Tracking Id: 1a2b</Detail></Error>" },
     token: { aud: "https://servicebus.azure.net" },
-    expect: { hypothesis: "H2", confidence: "high", service: "servicebus", steps: ['"Azure Service Bus Data Sender"', '--scope "$(az servicebus namespace list --query \\"[?name==\'sb-orders\'].id\\" --output tsv)"'] },
+    expect: { hypothesis: "H2", confidence: "high", service: "servicebus", steps: ['"Azure Service Bus Data Sender"', `--scope "$(az servicebus namespace list --query "[?name=='sb-orders'].id" --output tsv)"`] },
   },
   {
     name: "servicebus REST 401 foreign tenant",
@@ -324,6 +326,53 @@ export const SHAPES: Shape[] = [
     expect: { hypothesis: "H2", service: "cosmos", steps: ["00000000-0000-0000-0000-000000000002"] },
   },
   {
+    name: "cosmos 403 substatus 5301 items/read on a container → --scope of that container, account-wide as the alternative",
+    response: {
+      url: "https://cosmos-shop.documents.azure.com/dbs/shop/colls/orders/docs/o-1", status: 403, method: "GET", headers: { "x-ms-substatus": "5301" },
+      body: json({ code: "Forbidden", message: `Request blocked by Auth cosmos-shop : Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read] on resource [dbs/shop/colls/orders]. Learn more: https://aka.ms/cosmos-native-rbac.\r\nActivityId: 1, Microsoft.Azure.Documents.Common/2.14.0` }),
+    },
+    token: { aud: "https://cosmos-shop.documents.azure.com" },
+    expect: {
+      hypothesis: "H2", confidence: "high", service: "cosmos", fingerprint: "cosmos.rbac-substatus",
+      steps: [
+        `az cosmosdb sql role assignment create --account-name cosmos-shop --resource-group "$RG" --role-definition-id 00000000-0000-0000-0000-000000000001 --principal-id ${OID} --scope "/dbs/shop/colls/orders"`,
+        '--scope "/" ',
+        "whole account cosmos-shop",
+      ],
+      summary: ["dbs/shop/colls/orders"],
+    },
+  },
+  {
+    name: "cosmos 403 resource quoted with a leading slash (/dbs/shop) → --scope \"/dbs/shop\"",
+    response: { url: "https://cosmos-shop.documents.azure.com/dbs/shop/colls", status: 403, headers: { "x-ms-substatus": "5301" }, body: json({ code: "Forbidden", message: `Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/readMetadata] on resource [/dbs/shop].` }) },
+    token: { aud: "https://cosmos.azure.com" },
+    expect: { hypothesis: "H2", service: "cosmos", steps: ['--scope "/dbs/shop"', '--scope "/" '] },
+  },
+  {
+    name: "cosmos 403 resource [/] → account scope, no narrower alternative",
+    response: { url: "https://cosmos-shop.documents.azure.com/dbs", status: 403, headers: { "x-ms-substatus": "5301" }, body: json({ code: "Forbidden", message: `Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/readMetadata] on resource [/].` }) },
+    token: { aud: "https://cosmos.azure.com" },
+    expect: { hypothesis: "H2", service: "cosmos", steps: ['--principal-id 11111111-2222-3333-4444-555555555555 --scope "/"'], absentFromSteps: ["--scope \"//", "Alternative:"] },
+  },
+  {
+    name: "cosmos 403 resource with shell metacharacters is not pasted into the command",
+    response: { url: "https://cosmos-shop.documents.azure.com/dbs", status: 403, headers: { "x-ms-substatus": "5301" }, body: json({ code: "Forbidden", message: `Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/readMetadata] on resource [dbs/x"; rm -rf ~; echo "/colls/$(id)].` }) },
+    token: { aud: "https://cosmos.azure.com" },
+    expect: { hypothesis: "H2", service: "cosmos", steps: [`--principal-id ${OID} --scope "/"`], absentFromSteps: ["rm -rf", "$(id)"] },
+  },
+  {
+    // Wording from an integration test, not yet confirmed against the docs (see the fingerprint's comment).
+    name: "cosmos 401 AAD token issued by a tenant that does not own the account → H4 wrong tenant",
+    response: { url: "https://cosmos-orders.documents.azure.com/dbs/orders/colls/items/docs", status: 401, body: json({ code: "Unauthorized", message: `Request blocked by Auth cosmos-orders : Provided AAD token was issued by a tenant [${OTHER_TENANT}] that does not own this account [cosmos-orders].\r\nActivityId: 1, Microsoft.Azure.Documents.Common/2.14.0` }) },
+    expect: { hypothesis: "H4", confidence: "high", service: "cosmos", fingerprint: "cosmos.foreign-tenant", steps: [OTHER_TENANT] },
+  },
+  {
+    name: "cosmos 401 foreign tenant, reworded (Entra, no brackets, LF) with the token of that tenant",
+    response: { url: "https://cosmos-orders.documents.azure.com/dbs", status: 401, body: json({ code: "Unauthorized", message: `Request blocked by Auth cosmos-orders :\nProvided Entra token was issued by tenant ${OTHER_TENANT} which does not own the account cosmos-orders.` }) },
+    token: { aud: "https://cosmos.azure.com", tid: OTHER_TENANT },
+    expect: { hypothesis: "H4", confidence: "high", service: "cosmos", fingerprint: "cosmos.foreign-tenant" },
+  },
+  {
     name: "cosmos 403 firewall",
     response: { url: "https://cosmos-orders.documents.azure.com/dbs", status: 403, body: json({ code: "Forbidden", message: "Request originated from IP 20.1.2.3 through public internet. This is blocked by your Cosmos DB account firewall settings. More info: https://aka.ms/cosmosdb-tsg-forbidden\r\nActivityId: 1" }) },
     token: { aud: "https://cosmos.azure.com" },
@@ -352,6 +401,28 @@ export const SHAPES: Shape[] = [
     name: "graph 401 expired (fingerprint)",
     response: { url: "https://graph.microsoft.com/v1.0/users", status: 401, body: json({ error: { code: "InvalidAuthenticationToken", message: "Lifetime validation failed, the token is expired." } }) },
     expect: { hypothesis: "H4", confidence: "high", service: "graph", fingerprint: "graph.expired" },
+  },
+  {
+    name: "graph 401 InvalidAuthenticationToken 'Invalid issuer', no token → H4 medium (issuer wording beats Graph's catch-all)",
+    response: { url: "https://graph.microsoft.com/v1.0/users", status: 401, body: json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer.", innerError: { date: "2025-05-01T12:00:00", "request-id": "r", "client-request-id": "c" } } }) },
+    expect: { hypothesis: "H4", confidence: "medium", service: "graph", errorCode: "InvalidAuthenticationToken", fingerprint: "generic.issuer" },
+  },
+  {
+    name: "graph 401 'Invalid issuer', token of another tenant, challenge with the common authority → H4 medium",
+    response: { url: "https://graph.microsoft.com/v1.0/users", status: 401, headers: { "www-authenticate": `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` }, body: json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }) },
+    token: { aud: "https://graph.microsoft.com", tid: OTHER_TENANT },
+    expect: { hypothesis: "H4", confidence: "medium", service: "graph", fingerprint: "generic.issuer" },
+  },
+  {
+    name: "graph 401 'Invalid issuer', token's tid differs from the challenge's tenant → H4 high",
+    response: { url: "https://graph.microsoft.com/v1.0/users", status: 401, headers: { "www-authenticate": `Bearer realm="", authorization_uri="https://login.microsoftonline.com/${TENANT}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` }, body: json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }) },
+    token: { aud: "https://graph.microsoft.com", tid: OTHER_TENANT },
+    expect: { hypothesis: "H4", confidence: "high", service: "graph", evidence: ["tenant check"], summary: [OTHER_TENANT, TENANT] },
+  },
+  {
+    name: "graph 401 InvalidAuthenticationToken without a specific reason stays unknown (catch-all)",
+    response: { url: "https://graph.microsoft.com/v1.0/me", status: 401, body: json({ error: { code: "InvalidAuthenticationToken", message: "IDX14100: JWT is not well formed, there are no dots (.)." } }) },
+    expect: { hypothesis: "unknown", service: "graph", fingerprint: "graph.invalid-token" },
   },
   {
     name: "graph 403 Authorization_RequestDenied → app-role assignment",
@@ -395,6 +466,17 @@ export const SHAPES: Shape[] = [
     response: { url: `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders?api-version=2022-03-01`, status: 403, method: "GET", body: arm403("Microsoft.Web/sites/read", `/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders`) },
     token: { aud: "https://management.azure.com" },
     expect: { hypothesis: "H2", confidence: "high", service: "arm", steps: [`--role "Reader" --scope "/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders"`] },
+  },
+  {
+    name: "arm 403 AuthorizationFailed: control-plane wording (no 'data-plane' role, no control-plane warning)",
+    response: { url: `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders?api-version=2022-03-01`, status: 403, method: "GET", body: arm403("Microsoft.Web/sites/read", `/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders`) },
+    token: { aud: "https://management.azure.com" },
+    expect: { hypothesis: "H2", confidence: "high", service: "arm", steps: ['Grant the least-privilege role "Reader" at the exact scope'], absentFromSteps: ["data-plane", "control-plane", "data access"] },
+  },
+  {
+    name: "arm 401 InvalidAuthenticationToken with 'Invalid issuer' wording → H4 (issuer beats ARM's catch-all)",
+    response: { url: `https://management.azure.com/subscriptions/${SUB}?api-version=2022-12-01`, status: 401, body: json({ error: { code: "InvalidAuthenticationToken", message: "The access token is invalid. Invalid issuer." } }) },
+    expect: { hypothesis: "H4", confidence: "medium", service: "arm", fingerprint: "generic.issuer" },
   },
   {
     name: "arm 403 AuthorizationFailed write → Contributor",
@@ -584,7 +666,7 @@ export const SHAPES: Shape[] = [
   {
     name: "unknown host (custom domain) recognised from the service's words: AKV10022",
     response: { url: "https://secrets.contoso.example/secrets/x", status: 401, body: json({ error: { code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com/." } }) },
-    expect: { hypothesis: "H3", confidence: "medium", service: "keyvault" },
+    expect: { hypothesis: "H3", confidence: "high", service: "keyvault" },
   },
   {
     name: "unknown host 401 with generic audience wording → H3 medium",
@@ -605,3 +687,10 @@ export const SHAPES: Shape[] = [
   { name: "429 is not an auth failure", response: { url: "https://storders.blob.core.windows.net/x", status: 429, headers: { "retry-after": "10" } }, expect: { hypothesis: undefined } },
   { name: "500 is not an auth failure", response: { url: "https://graph.microsoft.com/v1.0/users", status: 500, body: "oops" }, expect: { hypothesis: undefined } },
 ];
+
+/** Classifies a shape with its generated token, at NOW. */
+export async function classifyShape(shape: Shape): Promise<{ diagnosis: Diagnosis | undefined; token: string | undefined }> {
+  const token = shape.token !== undefined ? await makeToken(shape.token) : undefined;
+  const diagnosis = classifyResponse(shape.response, { now: NOW, ...(shape.context ?? {}), ...(token !== undefined ? { token } : {}) });
+  return { diagnosis, token };
+}

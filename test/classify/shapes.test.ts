@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { classifyResponse } from "../../src/classify/response.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
-import { SHAPES, type Shape } from "./fixtures.js";
-import { NOW, makeToken } from "./helpers.js";
-
-export async function classifyShape(shape: Shape): Promise<{ diagnosis: Diagnosis | undefined; token: string | undefined }> {
-  const token = shape.token !== undefined ? await makeToken(shape.token) : undefined;
-  const diagnosis = classifyResponse(shape.response, { now: NOW, ...(shape.context ?? {}), ...(token !== undefined ? { token } : {}) });
-  return { diagnosis, token };
-}
+import { SERVICE_CATALOG } from "../../src/catalog/services.js";
+import { SHAPES, classifyShape } from "./fixtures.js";
 
 describe("classifyResponse over the documented failure shapes", () => {
   it.each(SHAPES.map((shape) => [shape.name, shape] as const))("%s", async (_name, shape) => {
@@ -28,6 +21,7 @@ describe("classifyResponse over the documented failure shapes", () => {
     if (want.fingerprint) expect(d.evidence.some((line) => line.startsWith(`recognised answer ${want.fingerprint}:`)), context).toBe(true);
     for (const part of want.summary ?? []) expect(d.summary, context).toContain(part);
     for (const part of want.steps ?? []) expect(d.nextSteps.some((step) => step.includes(part)), `step containing ${part}${context}`).toBe(true);
+    for (const part of want.absentFromSteps ?? []) expect(d.nextSteps.filter((step) => step.includes(part)), `no step containing ${part}${context}`).toEqual([]);
     for (const part of want.evidence ?? []) expect(d.evidence.some((line) => line.includes(part)), `evidence containing ${part}${context}`).toBe(true);
     // Every diagnosis is well formed.
     expect(d.summary).toMatch(new RegExp(`^${d.status ?? ""}`));
@@ -36,7 +30,16 @@ describe("classifyResponse over the documented failure shapes", () => {
     expect(d.nextSteps.length).toBeGreaterThan(0);
     if (d.hypothesis === "H2" && d.service !== undefined) {
       const steps = d.nextSteps.join("\n");
-      expect(steps, `H2 names the propagation delay${context}`).toMatch(/takes .+ to apply/);
+      expect(steps, `H2 names the propagation delay${context}`).toMatch(/^Propagation delay: .+\. Retry after that/m);
+      const role = /lacks "([^"]+)"/.exec(d.summary)?.[1];
+      if (role !== undefined) {
+        // A role-based H2: the role, a command with the principal filled in (or set first), the control-plane warning.
+        expect(steps, `names the role${context}`).toContain(role);
+        const principal = d.identity?.objectId ?? "$PRINCIPAL_ID";
+        expect(d.nextSteps.some((step) => /^(az |CREATE |select )/.test(step) && step.includes(principal)), `a command with the principal${context}`).toBe(true);
+        const service = SERVICE_CATALOG.find((s) => s.name === d.service);
+        if (service !== undefined && service.controlPlaneRoles.length > 0) expect(steps, `control-plane warning${context}`).toContain("control-plane role");
+      }
     }
   });
 });

@@ -1,13 +1,9 @@
 import https from "node:https";
 import { rootCertificates } from "node:tls";
-import {
-  createDefaultHttpClient,
-  createHttpHeaders,
-  createPipelineRequest,
-  type HttpClient,
-  type PipelineRequest,
-  type PipelineResponse,
-} from "@azure/core-rest-pipeline";
+import { createDefaultHttpClient, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type LegacyWebResourceLike } from "../../pipeline/legacyHttp.js";
+
+export type { LegacyWebResourceLike };
 
 /**
  * An `HttpClient` for Azure SDK clients talking to the service emulators. Besides the `@azure/core-rest-pipeline`
@@ -20,22 +16,6 @@ export interface EmulatorHttpClient extends HttpClient {
     // (`CompatResponse`) is not worth restating here: the value returned is one.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     ((request: LegacyWebResourceLike) => Promise<any>);
-}
-
-/** The parts of core-http-compat's `WebResourceLike` (what `@azure/storage-blob` sends to its `httpClient`) read here. */
-export interface LegacyWebResourceLike {
-  url: string;
-  method: string;
-  headers: { rawHeaders(): Record<string, string> };
-  body?: unknown;
-  timeout?: number;
-  abortSignal?: unknown;
-  requestId?: string;
-  withCredentials?: boolean;
-  streamResponseStatusCodes?: Set<number>;
-  onUploadProgress?: unknown;
-  onDownloadProgress?: unknown;
-  prepare(...args: never[]): unknown;
 }
 
 /** Options of {@link createEmulatorHttpClient}. */
@@ -95,21 +75,7 @@ export function createEmulatorHttpClient(options: EmulatorHttpClientOptions): Em
     isLegacyRequest(request) ? sendLegacy(request) : send(request);
 
   async function sendLegacy(webResource: LegacyWebResourceLike) {
-    const request = createPipelineRequest({
-      url: webResource.url,
-      method: webResource.method as PipelineRequest["method"],
-      headers: createHttpHeaders(webResource.headers.rawHeaders()),
-      body: webResource.body as PipelineRequest["body"],
-      timeout: webResource.timeout,
-      abortSignal: webResource.abortSignal as PipelineRequest["abortSignal"],
-      requestId: webResource.requestId,
-      withCredentials: webResource.withCredentials,
-      streamResponseStatusCodes: webResource.streamResponseStatusCodes,
-      onUploadProgress: webResource.onUploadProgress as PipelineRequest["onUploadProgress"],
-      onDownloadProgress: webResource.onDownloadProgress as PipelineRequest["onDownloadProgress"],
-    });
-    const response = await send(request);
-    return { ...response, request: webResource, headers: legacyHeaders(response) };
+    return legacyResponse(await send(pipelineRequestFromLegacy(webResource)), webResource);
   }
 
   return { sendRequest: sendRequest as EmulatorHttpClient["sendRequest"] };
@@ -119,22 +85,4 @@ function parseTarget(target: string): { hostname: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
   if (!match) throw new TypeError(`route target must be "host:port", got "${target}"`);
   return { hostname: match[1]!, port: Number(match[2]) };
-}
-
-function isLegacyRequest(request: PipelineRequest | LegacyWebResourceLike): request is LegacyWebResourceLike {
-  return typeof (request as { prepare?: unknown }).prepare === "function";
-}
-
-/** core-http's `HttpHeaders` shape, as core-http-compat reads it back (`toJson`). */
-function legacyHeaders(response: PipelineResponse) {
-  const headers = response.headers;
-  return {
-    get: (name: string) => headers.get(name),
-    contains: (name: string) => headers.has(name),
-    toJson: (options?: { preserveCase?: boolean }) => headers.toJSON(options),
-    rawHeaders: () => headers.toJSON({ preserveCase: true }),
-    headerNames: () => Object.keys(headers.toJSON()),
-    headerValues: () => Object.values(headers.toJSON()),
-    headersArray: () => Object.entries(headers.toJSON({ preserveCase: true })).map(([name, value]) => ({ name, value })),
-  };
 }

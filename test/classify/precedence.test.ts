@@ -1,0 +1,80 @@
+/**
+ * Which answer wins when several fingerprints match: a specific meaning (audience, expiry, issuer, tenant…) in the
+ * service's words beats a service's catch-all "the token was refused" fingerprint (flagged `fallback`), whether the
+ * specific one is the service's own or a generic one. And the grant wording follows the catalog's `plane`.
+ */
+import { describe, expect, it } from "vitest";
+import { classifyResponse } from "../../src/classify/response.js";
+import { GENERIC_FINGERPRINTS, SERVICE_CATALOG } from "../../src/catalog/services.js";
+import type { ServiceDefinitionInput } from "../../src/catalog/types.js";
+import type { Diagnosis } from "../../src/diagnosis/types.js";
+import { NOW, OID } from "./helpers.js";
+
+const json = (value: unknown) => JSON.stringify(value);
+const recognised = (d: Diagnosis | undefined) => d?.evidence.find((line) => line.startsWith("recognised answer "))?.split(":")[0]?.slice("recognised answer ".length);
+
+describe("catch-all fingerprints are tried after specific ones", () => {
+  it("every fallback fingerprint is a catch-all (concludes Unknown)", () => {
+    const all = [...SERVICE_CATALOG.flatMap((s) => s.fingerprints), ...GENERIC_FINGERPRINTS];
+    const fallbacks = all.filter((f) => f.fallback === true);
+    expect(fallbacks.map((f) => f.id)).toEqual(expect.arrayContaining(["graph.invalid-token", "arm.invalid-token", "storage.invalid-authentication-info", "appconfig.token-failed-validation", "generic.invalid-token"]));
+    for (const f of fallbacks) expect(f.code, f.id).toBe("Unknown");
+  });
+
+  it.each([
+    ["graph: expired wording under InvalidAuthenticationToken", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "Lifetime validation failed, the token is expired." } }), "H4", "graph.expired"],
+    ["graph: issuer wording under InvalidAuthenticationToken", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }), "H4", "generic.issuer"],
+    ["graph: audience wording, other casing", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "invalidauthenticationtoken", message: "Access token validation failure. INVALID AUDIENCE." } }), "H3", "graph.audience"],
+    ["arm: tenant wording under InvalidAuthenticationToken", "https://management.azure.com/subscriptions", json({ error: { code: "InvalidAuthenticationToken", message: "The access token is invalid: wrong tenant." } }), "H4", "generic.tenant"],
+    ["storage: signature wording under InvalidAuthenticationInfo", "https://st.blob.core.windows.net/c/b", `<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidAuthenticationInfo</Code><Message>Server failed to authenticate the request.</Message><AuthenticationErrorDetail>IDX10511: Signature validation failed.</AuthenticationErrorDetail></Error>`, "H4", "generic.signature"],
+    ["graph: nothing specific → the catch-all", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "CompactToken parsing failed with error code: 80049217" } }), "unknown", "graph.invalid-token"],
+  ])("%s", (_name, url, body, hypothesis, fingerprint) => {
+    const d = classifyResponse({ url, status: 401, body }, { now: NOW });
+    expect(d?.hypothesis, JSON.stringify(d, null, 2)).toBe(hypothesis);
+    expect(recognised(d)).toBe(fingerprint);
+  });
+
+  it("a user fingerprint flagged fallback yields to generic wording; unflagged, it wins as before", () => {
+    const service = (fallback: boolean): ServiceDefinitionInput[] => [
+      { name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], fingerprints: [{ id: "orders.refused", code: "Unknown", confidence: "medium", status: 401, meaning: "the API refused the token", ...(fallback ? { fallback: true } : {}) }] },
+    ];
+    const response = { url: "https://orders.contoso.example/orders", status: 401, body: json({ error: "invalid_token", error_description: "Invalid audience" }) };
+    const asFallback = classifyResponse(response, { now: NOW, services: service(true) });
+    expect(asFallback?.hypothesis).toBe("H3");
+    expect(recognised(asFallback)).toBe("generic.audience");
+    const asSpecific = classifyResponse(response, { now: NOW, services: service(false) });
+    expect(recognised(asSpecific)).toBe("orders.refused");
+    // With nothing specific, the fallback still applies.
+    const bare = classifyResponse({ url: response.url, status: 401 }, { now: NOW, services: service(true) });
+    expect(recognised(bare)).toBe("orders.refused");
+  });
+});
+
+describe("the grant wording follows the catalog's plane", () => {
+  const forbidden = { url: "https://orders.contoso.example/orders", status: 403 };
+  const grant = (d: Diagnosis | undefined) => d?.nextSteps.find((step) => step.startsWith("Grant ")) ?? "";
+
+  it("data plane by default: data-plane wording and the control-plane warning", () => {
+    const d = classifyResponse(forbidden, { now: NOW, services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }], controlPlaneRoles: ["Contributor"] }] });
+    expect(grant(d)).toContain('least-privilege data-plane role "Orders.Reader"');
+    expect(d?.nextSteps.join("\n")).toContain("control-plane role");
+  });
+
+  it("control plane: no data-plane wording, no control-plane warning", () => {
+    const d = classifyResponse(forbidden, { now: NOW, services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], plane: "control", roles: [{ operation: "call", role: "Orders Operator" }], controlPlaneRoles: ["Contributor"] }] });
+    expect(grant(d)).toContain('Grant the least-privilege role "Orders Operator" at the exact scope');
+    expect(d?.nextSteps.join("\n")).not.toMatch(/data-plane|control-plane|no data access/);
+  });
+
+  it("Resource Manager is control plane in the catalog; Key Vault is data plane", () => {
+    expect(SERVICE_CATALOG.find((s) => s.name === "arm")?.plane).toBe("control");
+    expect(SERVICE_CATALOG.find((s) => s.name === "keyvault")?.plane ?? "data").toBe("data");
+    const d = classifyResponse(
+      { url: "https://management.azure.com/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg?api-version=2021-04-01", status: 403, method: "GET", body: json({ error: { code: "AuthorizationFailed", message: `The client 'x' with object id '${OID}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg' or the scope is invalid.` } }) },
+      { now: NOW },
+    );
+    expect(d?.hypothesis).toBe("H2");
+    expect(d?.summary).not.toContain("data-plane");
+    expect(grant(d)).toContain('Grant the least-privilege role "Reader" at the exact scope');
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * No diagnosis ever carries the token that was sent, its signature segment or its payload segment: not in the
+ * summary, the evidence, the next steps, the error code, nor anywhere else in the object.
+ */
+import { describe, expect, it } from "vitest";
+import { classifyAmqpError } from "../../src/classify/amqp.js";
+import { classifyResponse } from "../../src/classify/response.js";
+import type { Diagnosis } from "../../src/diagnosis/types.js";
+import { SHAPES } from "./fixtures.js";
+import { NOW, makeToken } from "./helpers.js";
+
+function assertClean(d: Diagnosis | undefined, token: string): void {
+  if (d === undefined) return;
+  const [header, payload, signature] = token.split(".") as [string, string, string];
+  const everything = JSON.stringify(d);
+  for (const secret of [token, payload, signature, `${header}.${payload}`]) expect(everything).not.toContain(secret);
+  for (const line of [d.summary, ...d.evidence, ...d.nextSteps, d.errorCode ?? ""]) {
+    expect(line).not.toContain(signature);
+    expect(line).not.toContain(payload);
+    expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+  }
+}
+
+describe("no token material in any diagnosis", () => {
+  it.each(SHAPES.filter((s) => s.expect.hypothesis !== undefined).map((s) => [s.name, s] as const))("%s (token in context)", async (_name, shape) => {
+    const token = await makeToken(shape.token ?? {});
+    assertClean(classifyResponse(shape.response, { now: NOW, ...(shape.context ?? {}), token }), token);
+  });
+
+  it("a service that echoes the token everywhere still does not leak it", async () => {
+    const token = await makeToken({ aud: "https://management.azure.com" });
+    const [, payload, signature] = token.split(".") as [string, string, string];
+    const bodies = [
+      JSON.stringify({ error: { code: `Bad${signature}`, message: `Token ${token} rejected; signature ${signature}; payload ${payload}; Bearer ${token}`, innererror: { code: signature } } }),
+      `<Error><Code>${signature}</Code><Message>${token}</Message><AuthenticationErrorDetail>sig=${signature}&amp;x=${payload}</AuthenticationErrorDetail></Error>`,
+      `${token.slice(0, 200)}`,
+      `Authorization: Bearer ${token}\r\n${payload}\r\n${signature}`,
+    ];
+    for (const body of bodies) {
+      for (const status of [401, 403]) {
+        const d = classifyResponse(
+          {
+            url: `https://kv.vault.azure.net/secrets/${signature}?access_token=${token}`,
+            status,
+            headers: { "www-authenticate": `Bearer error="invalid_token", error_description="${token}", resource="${signature}"`, "x-ms-error-code": signature, "x-ms-request-id": payload },
+            body,
+          },
+          { token, now: NOW },
+        );
+        expect(d).toBeDefined();
+        assertClean(d, token);
+      }
+    }
+  });
+
+  it("the token passed with a Bearer prefix, and a token only in the request's headers", async () => {
+    const token = await makeToken({ aud: "https://vault.azure.net", exp: -3600 });
+    const body = JSON.stringify({ error: { code: "Unauthorized", message: `expired ${token}` } });
+    assertClean(classifyResponse({ url: "https://kv.vault.azure.net/x", status: 401, body }, { token: `Bearer ${token}`, now: NOW }), token);
+    const fromRequest = classifyResponse({ url: "https://kv.vault.azure.net/x", status: 401, body, request: { headers: { authorization: `Bearer ${token}` } } } as never, { now: NOW });
+    expect(fromRequest?.hypothesis).toBe("H4");
+    assertClean(fromRequest, token);
+  });
+
+  it("AMQP errors echoing the token", async () => {
+    const token = await makeToken({ aud: "https://servicebus.azure.net" });
+    const [, payload, signature] = token.split(".") as [string, string, string];
+    const d = classifyAmqpError(
+      { name: "ServiceBusError", code: "UnauthorizedAccess", message: `Unauthorized access. 'Send' claim(s) are required. Resource: 'sb://ns.servicebus.windows.net/${signature}'. token=${token} ${payload}` },
+      { token, now: NOW },
+    );
+    expect(d?.hypothesis).toBe("H2");
+    assertClean(d, token);
+  });
+
+  it("personal claims of a user token stay out unless opted in", async () => {
+    const token = await makeToken({ aud: "https://vault.azure.net", extra: { upn: "alice@contoso.com", name: "Alice Example", idtyp: "user", scp: "user_impersonation" } });
+    const response = { url: "https://kv.vault.azure.net/x", status: 403, body: JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } }) };
+    expect(JSON.stringify(classifyResponse(response, { token, now: NOW }))).not.toContain("alice@contoso.com");
+    expect(JSON.stringify(classifyResponse(response, { token, now: NOW, includePersonalClaims: true }))).toContain("alice@contoso.com");
+  });
+});
