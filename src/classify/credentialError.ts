@@ -42,6 +42,9 @@ export interface CredentialErrorContext {
   credentialName?: string;
 }
 
+/** Most exchanges of one call that classification reads (the credential keeps 32). */
+const MAX_EXCHANGES_READ = 32;
+
 const TRANSPORT_MEANINGS: Record<string, string> = {
   ECONNREFUSED: "refused the connection (nothing listens there)",
   ECONNRESET: "reset the connection",
@@ -254,7 +257,8 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const transportCode = lastFailure?.errorCode ?? errorCodes.find((c) => c in TRANSPORT_MEANINGS);
   const configured = context.configuredIdentity ?? {};
   const sentIdentity = Boolean(configured.clientId || configured.resourceId || configured.objectId || lastFailure?.requestedIdentity);
-  const text = [...messages, ...exchanges.map((e) => e.bodyExcerpt ?? "")].join("\n");
+  // Caller-supplied exchanges (the function is public) are bounded and redacted like the library's own.
+  const text = [...messages, ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, 4000) : ""))].join("\n");
 
   const evidence: string[] = [];
   if (messages[0] !== undefined) evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0]), 240)}`);
@@ -286,9 +290,9 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
 /** One line for an exchange: method, URL, outcome, time. */
 export function describeExchange(exchange: IdentityExchange): string {
   const outcome = exchange.errorCode !== undefined
-    ? `${exchange.errorCode}${exchange.errorMessage ? ` (${exchange.errorMessage})` : ""}`
-    : `HTTP ${exchange.status}${exchange.bodyExcerpt ? ` ${exchange.bodyExcerpt}` : ""}`;
-  return `${exchange.method} ${exchange.url} → ${outcome} in ${exchange.durationMs} ms`;
+    ? `${excerpt(String(exchange.errorCode), 40)}${exchange.errorMessage ? ` (${excerpt(String(exchange.errorMessage), 200)})` : ""}`
+    : `HTTP ${Number(exchange.status)}${exchange.bodyExcerpt ? ` ${excerpt(String(exchange.bodyExcerpt), 400)}` : ""}`;
+  return `${excerpt(String(exchange.method), 10)} ${excerpt(String(exchange.url), 300)} → ${outcome} in ${Number(exchange.durationMs)} ms`;
 }
 
 /** "The identity endpoint 127.0.0.1:42356/msi/token", or without a name when none is known. */

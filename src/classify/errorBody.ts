@@ -8,7 +8,8 @@ import type { HeaderBag } from "./headers.js";
 
 /** Bodies beyond this are only scanned in their first part (error bodies are small; a huge body is not an error body). */
 export const MAX_BODY_SCAN = 64 * 1024;
-const MAX_JSON_PARSE = 1024 * 1024;
+// Real error bodies are a few KB; a larger "JSON" body is read by pattern (bounded) instead of parsed whole.
+const MAX_JSON_PARSE = 64 * 1024;
 const MAX_MESSAGE = 4096;
 
 export interface ServiceErrorInfo {
@@ -92,13 +93,24 @@ function addMessage(info: ServiceErrorInfo, message: unknown): void {
 }
 
 /** Case-insensitive own-property lookup (Graph says `innerError`, Azure says `innererror`, Service Bus `Detail`). */
+/** Lower-cased key → original key, built once per parsed object: lookups stay O(1) whatever the body's size. */
+const lowerKeyIndex = new WeakMap<object, Map<string, string>>();
+
 function field(object: unknown, name: string): unknown {
   if (object === null || typeof object !== "object" || Array.isArray(object)) return undefined;
   const record = object as Record<string, unknown>;
-  if (name in record) return record[name];
-  const lower = name.toLowerCase();
-  for (const key of Object.keys(record)) if (key.toLowerCase() === lower) return record[key];
-  return undefined;
+  if (Object.prototype.hasOwnProperty.call(record, name)) return record[name];
+  let index = lowerKeyIndex.get(record);
+  if (index === undefined) {
+    index = new Map();
+    for (const key of Object.keys(record)) {
+      const lower = key.toLowerCase();
+      if (!index.has(lower)) index.set(lower, key);
+    }
+    lowerKeyIndex.set(record, index);
+  }
+  const key = index.get(name.toLowerCase());
+  return key === undefined ? undefined : record[key];
 }
 
 function readJson(text: string, info: ServiceErrorInfo): boolean {

@@ -289,12 +289,7 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
     expect(stats.userTokens).toBeGreaterThan(0);
   }, FULL ? 900_000 : 120_000);
 
-  // KNOWN ISSUE (reported): classifyCredentialError copies `context.exchanges[].url`, `.bodyExcerpt` and
-  // `.errorMessage` into the evidence as given. The library's own recording client redacts them first, so getToken
-  // never leaks; a caller passing raw exchanges to the public pure function gets them back in the Diagnosis.
-  // `it.fails` keeps the suite green while documenting it: once classifyCredentialError redacts its inputs this
-  // starts failing — turn it into a plain `it` then.
-  it.fails("classifyCredentialError with raw (unredacted) caller-supplied exchanges keeps them out of the Diagnosis", async () => {
+  it("classifyCredentialError with raw (unredacted) caller-supplied exchanges keeps them out of the Diagnosis", async () => {
     const key = await signer();
     const now = Math.floor(Date.now() / 1000);
     const token = await key.sign({ aud: "https://vault.azure.net", iss: `https://sts.windows.net/${TENANT}/`, iat: now, nbf: now, exp: now + 3_600, tid: TENANT, oid: OID, idtyp: "app" });
