@@ -55,3 +55,8 @@ export type {
   SmokeTestTokenClaims,
   SmokeTestDependencyResult,
 } from "./doctor/smokeTest.js";
+
+// Types that public signatures reference
+export type { HostEnvironment, IdentitySource, ContainerAppContext } from "./environment/hostEnvironment.js";
+export type { RecoveryLogFields, LogContext } from "./logging/logEntry.js";
+export type { FailureProtocol, RoleCondition, ScopeHint } from "./catalog/types.js";

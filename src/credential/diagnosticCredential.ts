@@ -282,14 +282,9 @@ export class DiagnosticCredential implements TokenCredential {
     timer.unref?.();
   }
 
-  /** @internal The catalog, configured identity and identity-correlation for downstream classification. */
-  get diagnosticContext(): {
-    catalog: ServiceCatalog;
-    configured: ConfiguredIdentity;
-    includePersonalClaims: boolean;
-    telemetry: CredentialTelemetry;
-  } {
-    return { catalog: this.catalog, configured: this.configured, includePersonalClaims: this.includePersonalClaims, telemetry: this.telemetry };
+  /** The identity this credential was configured for (clientId / resourceId / objectId; empty: system-assigned). */
+  get configuredIdentity(): ConfiguredIdentity {
+    return { ...this.configured };
   }
 
   /** Writes folded repeat counts now (before shutdown, or in tests). */

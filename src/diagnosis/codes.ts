@@ -1,9 +1,8 @@
 import type { DiagnosisCode, Diagnosis } from "./types.js";
 
-type HypothesisOf = Diagnosis["hypothesis"];
 
 /** Each code with its hypothesis and title: the one table the rest of the library reads. */
-export const DIAGNOSIS_CODES: Readonly<Record<DiagnosisCode, { hypothesis: HypothesisOf; title: string }>> = {
+export const DIAGNOSIS_CODES: Readonly<Record<DiagnosisCode, { hypothesis: Diagnosis["hypothesis"]; title: string }>> = {
   IdentityNotAssigned: { hypothesis: "H1", title: "Managed identity not assigned to the app" },
   RoleMissingOrWrongScope: { hypothesis: "H2", title: "RBAC role missing or wrong scope" },
   WrongAudience: { hypothesis: "H3", title: "Token audience or scope wrong for the target" },

@@ -21,7 +21,7 @@ import { getDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import { redact, registerSecret } from "../diagnosis/redact.js";
 import type { Diagnosis, IdentityKind } from "../diagnosis/types.js";
-import { readHostEnvironment, sanitizeEndpoint, type HostEnvironment, type IdentitySource } from "../environment/hostEnvironment.js";
+import { readHostEnvironment, sanitizeEndpoint, type ContainerAppContext, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, decodeTokenClaims, identityKindOf } from "../jwt/claims.js";
 import type { DiagnosisLogEntry } from "../logging/logEntry.js";
 
@@ -99,38 +99,13 @@ export interface SmokeTestOptions {
 }
 
 /** The Container Apps replica, from its environment variables. */
-export interface SmokeTestContainerApp {
-  name?: string;
-  revision?: string;
-  replica?: string;
-  hostname?: string;
-  jobName?: string;
-  jobExecution?: string;
-}
+export type SmokeTestContainerApp = ContainerAppContext;
 
-/** What the process environment says about managed identity, as the Azure SDK reads it. No secret values. */
-export interface SmokeTestEnvironment {
-  /** The managed-identity source the Azure SDK (MSAL) will pick. `AppService` also means Container Apps and Functions. */
-  source: "ServiceFabric" | "AppService" | "MachineLearning" | "CloudShell" | "AzureArc" | "DefaultToImds";
-  /** Why that source: the variables that decided it. */
-  sourceReason: string;
-  hostKind: "container-apps" | "container-apps-job" | "app-service" | "unknown";
-  /** IDENTITY_ENDPOINT without query string. */
-  identityEndpoint?: string;
-  identityEndpointMalformed: boolean;
-  /** Whether IDENTITY_HEADER is set. Its value is never read into the report. */
-  identityHeaderSet: boolean;
-  msiEndpoint?: string;
-  msiSecretSet: boolean;
-  /** AZURE_POD_IDENTITY_AUTHORITY_HOST: replaces the IMDS host. */
-  imdsHostOverride?: string;
-  containerApp: SmokeTestContainerApp;
-  /** WEBSITE_SITE_NAME (App Service, Functions). */
-  appServiceName?: string;
-  /** AKS workload identity (AZURE_FEDERATED_TOKEN_FILE + AZURE_TENANT_ID) is configured. */
-  workloadIdentity: boolean;
-  /** AZURE_CLIENT_ID: read by DefaultAzureCredential, not by a standalone ManagedIdentityCredential. */
-  azureClientId?: string;
+/**
+ * What the process environment says about managed identity, as the Azure SDK reads it (the same reading the
+ * credential makes), plus what the test asked for. No secret values.
+ */
+export interface SmokeTestEnvironment extends HostEnvironment {
   /** The identity the test asked for (`clientId`, or the given DiagnosticCredential's). Empty: system-assigned. */
   configuredIdentity: { clientId?: string; resourceId?: string; objectId?: string };
   /** `process.version`. */
@@ -342,7 +317,7 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
 // ---------------------------------------------------------------------------------------------------------------
 
 interface CredentialInternals {
-  diagnosticContext?: { configured?: ConfiguredIdentity };
+  configuredIdentity?: ConfiguredIdentity;
 }
 
 function isDiagnosticCredential(credential: TokenCredential): credential is DiagnosticCredential {
@@ -357,7 +332,7 @@ function makeCredential(options: SmokeTestOptions, timeoutMs: number): { credent
   const logger = options.logger ?? false;
   if (options.credential !== undefined && options.credential !== null) {
     if (isDiagnosticCredential(options.credential)) {
-      const known = safeCall(() => (options.credential as unknown as CredentialInternals).diagnosticContext?.configured, undefined);
+      const known = safeCall(() => (options.credential as unknown as CredentialInternals).configuredIdentity, undefined);
       const configured: ConfiguredIdentity = { ...(known ?? {}) };
       if (clientId !== undefined && configured.clientId === undefined) configured.clientId = clientId;
       return { credential: options.credential, configured, credentialName: "DiagnosticCredential" };
@@ -386,23 +361,16 @@ function makeCredential(options: SmokeTestOptions, timeoutMs: number): { credent
 
 function describeEnvironment(env: HostEnvironment, configured: ConfiguredIdentity): SmokeTestEnvironment {
   const out: SmokeTestEnvironment = {
-    source: env.source as IdentitySource,
-    sourceReason: env.sourceReason,
-    hostKind: env.hostKind,
-    ...(env.identityEndpoint !== undefined ? { identityEndpoint: redact(env.identityEndpoint) } : {}),
-    identityEndpointMalformed: env.identityEndpointMalformed,
-    identityHeaderSet: env.identityHeaderSet,
-    ...(env.msiEndpoint !== undefined ? { msiEndpoint: redact(env.msiEndpoint) } : {}),
-    msiSecretSet: env.msiSecretSet,
-    ...(env.imdsHostOverride !== undefined ? { imdsHostOverride: redact(env.imdsHostOverride) } : {}),
+    ...env,
     containerApp: { ...env.containerApp },
-    ...(env.appServiceName !== undefined ? { appServiceName: env.appServiceName } : {}),
-    workloadIdentity: env.workloadIdentity,
-    ...(env.azureClientId !== undefined ? { azureClientId: env.azureClientId } : {}),
     configuredIdentity: { ...configured },
     nodeVersion: process.version,
     notes: [],
   };
+  // Endpoint URLs are already sanitised (no query); redaction is the last guard before a report leaves.
+  if (env.identityEndpoint !== undefined) out.identityEndpoint = redact(env.identityEndpoint);
+  if (env.msiEndpoint !== undefined) out.msiEndpoint = redact(env.msiEndpoint);
+  if (env.imdsHostOverride !== undefined) out.imdsHostOverride = redact(env.imdsHostOverride);
 
   const selected = configured.clientId ?? configured.resourceId ?? configured.objectId;
   if (env.azureClientId !== undefined && selected === undefined) {

@@ -40,7 +40,7 @@ export interface DiagnosisLogEntry {
 /** The `recovery` object of a `[recovered]` line. */
 export interface RecoveryLogFields {
   /** "dependency" (a service answers 2xx again after H2) or "identity-endpoint" (tokens again after H5/H1). */
-  kind: Recovery["kind"];
+  kind: "dependency" | "identity-endpoint";
   /** The hypothesis recovered from (also the line's `hypothesis`). */
   hypothesis: Diagnosis["hypothesis"];
   code: Diagnosis["code"];

@@ -3,17 +3,13 @@
  * against emulators started in the test process. `npm test` builds first; run `npm run build` before
  * `npx vitest run test/cli/`.
  *
- * The bin is run from a snapshot of `dist/cli.js` taken once per test file (under `node_modules/.cache/`, so its
- * imports still resolve from this repository's `node_modules`): a concurrent rebuild (tsup empties `dist/`) cannot
- * pull the file away in the middle of a run.
- *
  * Service emulators keep their real-looking host names (`myvault.vault.azure.net`): the child gets
  * `DIAGNOSTIC_CREDENTIAL_DOCTOR_RESOLVE=<host>=127.0.0.1:<port>` (the CLI's test hook, like curl's `--resolve`) and
  * `NODE_EXTRA_CA_CERTS` naming a temp file with the emulators' CA. The identity endpoint comes from the identity
  * emulator's `env` (IDENTITY_ENDPOINT, IDENTITY_HEADER, CONTAINER_APP_*).
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -53,45 +49,10 @@ export type DoctorJson = Record<string, unknown> & {
   diagnoses: Array<Record<string, unknown> & { hypothesis: string; code: string; summary: string; evidence: string[]; nextSteps: string[] }>;
 };
 
-let snapshot: Promise<string> | undefined;
-
-/** A copy of the built bin, taken when `dist/cli.js` exists and has not changed for a moment. */
-export function builtCli(): Promise<string> {
-  snapshot ??= (async () => {
-    const deadline = Date.now() + 60_000;
-    let last = -1;
-    for (;;) {
-      const mtime = existsSync(CLI) ? statSync(CLI).mtimeMs : -1;
-      if (mtime > 0 && mtime === last) break;
-      if (Date.now() > deadline) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-      last = mtime;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    const root = path.join(REPO_ROOT, "node_modules", ".cache", "diagnostic-credential-cli-tests");
-    removeStaleSnapshots(root);
-    const dir = path.join(root, String(process.pid));
-    mkdirSync(dir, { recursive: true });
-    const copy = path.join(dir, "cli.js");
-    copyFileSync(CLI, copy);
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    return copy;
-  })();
-  return snapshot;
-}
-
-/** Snapshots of test processes that are gone (vitest ends its workers without running exit handlers). */
-function removeStaleSnapshots(root: string): void {
-  if (!existsSync(root)) return;
-  for (const name of readdirSync(root)) {
-    const pid = Number(name);
-    let alive = false;
-    try {
-      alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive) rmSync(path.join(root, name), { recursive: true, force: true });
-  }
+/** The built bin, as `npm install` would link it. */
+export async function builtCli(): Promise<string> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  return CLI;
 }
 
 /** At most this many CLI processes at a time per test file: the machine has few cores. */
