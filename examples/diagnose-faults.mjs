@@ -67,3 +67,28 @@ for (const scenario of scenarios) {
   }
   await emulator?.close();
 }
+
+// Downstream: a token is issued, but Key Vault answers 403 because the identity has no data-plane role (H2).
+// The real SecretClient against the Key Vault emulator, with the diagnostic pipeline policy.
+{
+  const { SecretClient } = await import("@azure/keyvault-secrets");
+  const { DiagnosticCredential, diagnosticPolicy, getDiagnosis } = await import("diagnostic-credential");
+  const { startKeyVaultEmulator } = await import("diagnostic-credential/testing");
+  const identity = await startIdentityEndpoint({ containerApp: { name: "ca-example" } });
+  const vault = await startKeyVaultEmulator({ issuerKeys: identity.signer.jwks(), tenantId: identity.tenantId, vaultName: "orders-kv", secrets: { "db-password": "s3cret" } });
+  // In-process stand-in for the managed identity (MSAL's cache is per process): tokens minted by the emulator.
+  const minted = { getToken: async (scopes) => ({ token: await identity.mintToken({ resource: [scopes].flat()[0].replace(/\/\.default$/, "") }), expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const credential = new DiagnosticCredential({ credential: minted, logger: false });
+  const client = new SecretClient(vault.endpoint, credential, { httpClient: vault.httpClient, additionalPolicies: [diagnosticPolicy(credential)] });
+  console.log("\n== H2 Key Vault 403: no data-plane role (real SecretClient, diagnosticPolicy)");
+  try {
+    await client.getSecret("db-password");
+  } catch (error) {
+    const diagnosis = getDiagnosis(error);
+    console.log(`   ${error.name} ${error.statusCode} thrown (unchanged)`);
+    console.log(`   ${diagnosis.hypothesis} ${diagnosis.code} (${diagnosis.confidence}): ${diagnosis.summary}`);
+    for (const step of diagnosis.nextSteps.slice(0, 2)) console.log(`     next: ${step}`);
+  }
+  await vault.close();
+  await identity.close();
+}
