@@ -1,5 +1,7 @@
 import {
+  createNoopMeter,
   metrics,
+  ProxyTracerProvider,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -103,6 +105,9 @@ interface ScopeTelemetry {
 }
 
 const MAX_SCOPES = 256;
+/** The API's own no-op singletons, to recognise "no SDK registered". */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram("noop");
 
 /**
  * Spans and metrics of one credential. Uses the OpenTelemetry API only: with no SDK registered every call is a
@@ -111,7 +116,9 @@ const MAX_SCOPES = 256;
  */
 export class CredentialTelemetry {
   private readonly tracer: Tracer;
+  private readonly globalTracerProxy: ProxyTracerProvider | undefined;
   private readonly duration: Histogram;
+  private readonly recordsDuration: boolean;
   private readonly diagnoses: Counter;
   private readonly recoveryDuration: Histogram;
   /** Container Apps attributes, added to every span and data point. */
@@ -123,12 +130,18 @@ export class CredentialTelemetry {
   private readonly includePersonalClaims: boolean;
 
   constructor(options: TelemetryOptions) {
-    this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(LIBRARY_NAME, LIBRARY_VERSION);
+    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    this.tracer = tracerProvider.getTracer(LIBRARY_NAME, LIBRARY_VERSION);
+    // The global provider is a proxy until an SDK registers: while it has no delegate, a span would be a
+    // non-recording no-op, so the hot path skips it (one property read instead of a span and its context lookups).
+    if (options.tracerProvider === undefined && tracerProvider instanceof ProxyTracerProvider) this.globalTracerProxy = tracerProvider;
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(LIBRARY_NAME, LIBRARY_VERSION);
     this.duration = meter.createHistogram(METRIC_GET_TOKEN_DURATION, {
       description: "Duration of DiagnosticCredential.getToken",
       unit: "s",
     });
+    // A meter made from the no-op provider stays no-op (the metrics API has no proxy): no clock read for it.
+    this.recordsDuration = this.duration !== NOOP_HISTOGRAM;
     this.diagnoses = meter.createCounter(METRIC_DIAGNOSES, {
       description: "Diagnoses made, by hypothesis and code",
       unit: "{diagnosis}",
@@ -150,6 +163,7 @@ export class CredentialTelemetry {
 
   startGetToken(): Span | undefined {
     try {
+      if (this.globalTracerProxy !== undefined && this.globalTracerProxy.getDelegate() === NOOP_TRACER_PROVIDER) return undefined;
       return this.tracer.startSpan(SPAN_GET_TOKEN, { kind: SpanKind.INTERNAL, attributes: this.baseAttributes });
     } catch (error) {
       recordInternalFault(error);
@@ -212,7 +226,7 @@ export class CredentialTelemetry {
         }
         span.end();
       }
-      this.duration.record((performance.now() - startedAt) / 1000, state === undefined ? this.baseAttributes : state.metric);
+      if (this.recordsDuration) this.duration.record((performance.now() - startedAt) / 1000, state === undefined ? this.baseAttributes : state.metric);
     } catch (error) {
       recordInternalFault(error);
     }

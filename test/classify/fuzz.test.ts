@@ -11,66 +11,16 @@ import { extractFacts, parseErrorBody } from "../../src/classify/errorBody.js";
 import { readHeaders } from "../../src/classify/headers.js";
 import { classifierFaults, classifyResponse } from "../../src/classify/response.js";
 import { checkScope, nearestAudience } from "../../src/classify/scope.js";
+import { fuzzRuns, hostileGetters, hostileProxy, materializer } from "../helpers/arbitraries.js";
 import { SHAPES } from "./fixtures.js";
 import { makeToken } from "./helpers.js";
 
-const FULL = process.env.FULL === "1";
-/** Share of the total budget per property: the defaults add up to ≈2,000 runs, FULL=1 to ≈100,000. */
-const runs = (share: number) => Math.max(20, Math.round((FULL ? 100_000 : 2_000) * share));
-
-/** fast-check inspects generated values, so hostile objects travel as markers and are built inside the property. */
-class Hostile {
-  constructor(readonly kind: "proxy" | "getters", readonly keys: string[] = []) {}
-}
-
-function materialize(value: unknown, depth = 0): unknown {
-  if (value instanceof Hostile) return value.kind === "proxy" ? hostileProxy() : throwingGetters(value.keys);
-  if (depth > 4) return value;
-  if (value instanceof AggregateError) return new AggregateError(value.errors.map((item: unknown) => materialize(item, depth + 1)), value.message);
-  if (Array.isArray(value)) return value.map((item) => materialize(item, depth + 1));
-  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = materialize(item, depth + 1);
-    return out;
-  }
-  return value;
-}
-
-const hostile = (): Hostile => new Hostile("proxy");
-
-const hostileProxy = (): object =>
-  new Proxy(
-    {},
-    {
-      get() {
-        throw new Error("get trap");
-      },
-      has() {
-        throw new Error("has trap");
-      },
-      ownKeys() {
-        throw new Error("ownKeys trap");
-      },
-      getOwnPropertyDescriptor() {
-        throw new Error("gOPD trap");
-      },
-      getPrototypeOf() {
-        throw new Error("getPrototypeOf trap");
-      },
-    },
-  );
-
-const getters = (keys: string[]): Hostile => new Hostile("getters", keys);
-
-const throwingGetters = (keys: string[]): object => {
-  const object: Record<string, unknown> = {};
-  for (const key of keys) Object.defineProperty(object, key, { enumerable: true, get: () => { throw new Error(`getter ${key}`); } });
-  return object;
-};
+const runs = (share: number) => fuzzRuns(share, 20);
+const materialize = materializer({ maxDepth: 4 });
 
 const weirdPrimitive: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constant(null).map(() => hostile()),
-  fc.constant(null).map(() => getters(["length", "0", "message", "get", "forEach"])),
+  fc.constant(null).map(() => hostileProxy()),
+  fc.constant(null).map(() => hostileGetters(["length", "0", "message", "get", "forEach"])),
   fc.constant({ toString: () => { throw new Error("toString"); } }),
   fc.constant({ [Symbol.toPrimitive]: () => { throw new Error("toPrimitive"); } }),
   fc.constant(Symbol("s")),
@@ -104,8 +54,8 @@ const headers = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
   fc.constant("headers as a string"),
-  fc.constant(hostile()),
-  fc.constant(getters(["www-authenticate", "x-ms-error-code"])),
+  fc.constant(hostileProxy()),
+  fc.constant(hostileGetters(["www-authenticate", "x-ms-error-code"])),
   fc.constant(new Headers({ "www-authenticate": 'Bearer error="invalid_token"', "x-ms-error-code": "AuthorizationPermissionMismatch" })),
   fc.constant(new Map([["www-authenticate", 42]])),
   fc.constant({ *[Symbol.iterator]() { yield ["a", "b"]; throw new Error("iterator"); } }),
@@ -139,7 +89,7 @@ const responseLike = fc.oneof(
   { weight: 3, arbitrary: hostileFields },
   { weight: 5, arbitrary: fc.record({ url, status, headers, body: fc.oneof(anyText, fc.constant(undefined), fc.constantFrom(...bigBodies), weirdPrimitive), method: fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "get"), fc.string(), weirdPrimitive) }, { requiredKeys: [] }) },
   { weight: 4, arbitrary: mutatedShape },
-  { weight: 1, arbitrary: fc.oneof(fc.anything(), fc.constant(hostile()), fc.constant(getters(["url", "status", "headers", "body", "method", "request"])), weirdPrimitive) },
+  { weight: 1, arbitrary: fc.oneof(fc.anything(), fc.constant(hostileProxy()), fc.constant(hostileGetters(["url", "status", "headers", "body", "method", "request"])), weirdPrimitive) },
 );
 
 let tokens: string[] = [];
@@ -155,29 +105,29 @@ const context = fc.oneof(
       services: fc.oneof(
         fc.constant([{ name: "storage", hosts: ["127.0.0.1:10000"] }]),
         fc.array(fc.anything(), { maxLength: 3 }),
-        fc.constant([hostile(), getters(["name", "hosts"]), { name: "x", audiences: [hostile()], fingerprints: [hostile(), { id: "x.y", code: "NoSuchCode" }], roles: [{ role: 1 }], scopeHints: [{ from: "host" }] }]),
-        fc.constant(hostile()),
+        fc.constant([hostileProxy(), hostileGetters(["name", "hosts"]), { name: "x", audiences: [hostileProxy()], fingerprints: [hostileProxy(), { id: "x.y", code: "NoSuchCode" }], roles: [{ role: 1 }], scopeHints: [{ from: "host" }] }]),
+        fc.constant(hostileProxy()),
       ),
-      expectedIdentity: fc.oneof(fc.record({ clientId: anyText, objectId: anyText, resourceId: anyText }, { requiredKeys: [] }), fc.constant(hostile()), fc.anything()),
+      expectedIdentity: fc.oneof(fc.record({ clientId: anyText, objectId: anyText, resourceId: anyText }, { requiredKeys: [] }), fc.constant(hostileProxy()), fc.anything()),
       now: fc.oneof(fc.double(), fc.integer(), weirdPrimitive),
       method: fc.oneof(fc.string(), weirdPrimitive),
       includePersonalClaims: fc.anything(),
-      app: fc.oneof(fc.record({ name: anyText, resourceGroup: anyText, revision: anyText }, { requiredKeys: [] }), fc.constant(hostile())),
+      app: fc.oneof(fc.record({ name: anyText, resourceGroup: anyText, revision: anyText }, { requiredKeys: [] }), fc.constant(hostileProxy())),
       url: fc.oneof(url, anyText),
     },
     { requiredKeys: [] },
   ),
-  fc.constant(hostile()),
-  fc.constant(getters(["token", "services", "now"])),
+  fc.constant(hostileProxy()),
+  fc.constant(hostileGetters(["token", "services", "now"])),
 );
 
 const amqpError = fc.oneof(
   fc.anything(),
   fc.record({ name: fc.constantFrom("ServiceBusError", "MessagingError", "Error"), code: fc.oneof(fc.constantFrom("UnauthorizedAccess", "UnauthorizedError", "ELOGIN"), fc.string()), condition: fc.oneof(fc.constantFrom("amqp:unauthorized-access"), fc.string()), message: anyText, description: anyText, cause: fc.anything() }, { requiredKeys: [] }),
-  fc.constant(hostile()),
-  fc.constant(getters(["name", "code", "message", "cause", "errors"])),
+  fc.constant(hostileProxy()),
+  fc.constant(hostileGetters(["name", "code", "message", "cause", "errors"])),
   fc.constant((() => { const e: Record<string, unknown> = { message: "Unauthorized access. 'Send' claim(s) are required" }; e.cause = e; return e; })()),
-  fc.constant(new AggregateError([hostile(), { condition: "amqp:unauthorized-access", description: "InvalidIssuer" }], "x")),
+  fc.constant(new AggregateError([hostileProxy(), { condition: "amqp:unauthorized-access", description: "InvalidIssuer" }], "x")),
   anyText.map((text) => new Error(`Put token failed. status-code: 401, status-description: ${text}`)),
   weirdPrimitive,
 );
@@ -212,7 +162,7 @@ describe("never throws, never faults", () => {
   it("checkScope and nearestAudience", () => {
     const scope = fc.oneof(anyText, fc.array(anyText, { maxLength: 3 }), fc.webUrl().map((u) => `${u}/.default`), fc.constant("x".repeat(100_000)), weirdPrimitive, fc.anything());
     fc.assert(
-      fc.property(scope, fc.oneof(fc.constant(undefined), fc.anything(), fc.constant([hostile()])), fc.oneof(fc.constant(undefined), url), (s, services, target) => {
+      fc.property(scope, fc.oneof(fc.constant(undefined), fc.anything(), fc.constant([hostileProxy()])), fc.oneof(fc.constant(undefined), url), (s, services, target) => {
         const problem = checkScope(materialize(s) as never, materialize(services) as never, materialize(target) as never);
         if (problem !== undefined) expect(typeof problem.explanation).toBe("string");
         nearestAudience(s as never);

@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { BlobServiceClient, type RestError } from "@azure/storage-blob";
-import { createTrustingHttpClient, startBlobStorageEmulator, type BlobStorageEmulator } from "../../src/testing.js";
-import { bodyOf, createTestIssuer, OTHER_TENANT, principal, restError, RESOURCE_GROUP, SUBSCRIPTION, TENANT, type TestIssuer } from "./helpers.js";
+import { createTrustingHttpClient, startBlobStorageEmulator } from "../../src/testing.js";
+import { bodyOf, OTHER_TENANT, principal, restError, TENANT, useEmulators } from "./helpers.js";
 
-let issuer: TestIssuer;
-let storage: BlobStorageEmulator;
 let nowMs = Date.now();
-
-beforeAll(async () => {
-  issuer = await createTestIssuer();
-  storage = await startBlobStorageEmulator({
-    issuerKeys: issuer.publicJwk,
-    tenantId: TENANT,
-    subscriptionId: SUBSCRIPTION,
-    resourceGroup: RESOURCE_GROUP,
-    accountName: "ordersdata",
-    containers: ["data", "archive"],
-    propagationDelayMs: 30 * 60_000,
-    now: () => nowMs,
-  });
-  storage.putBlob("data", "report.txt", "quarterly numbers", "text/plain");
-});
-afterAll(() => storage.close());
+const env = useEmulators((options) => ({
+  storage: startBlobStorageEmulator({ ...options, accountName: "ordersdata", containers: ["data", "archive"], propagationDelayMs: 30 * 60_000, now: () => nowMs }),
+}));
+beforeAll(() => env.storage.putBlob("data", "report.txt", "quarterly numbers", "text/plain"));
 
 function service(claims: Record<string, unknown>, options: { issuedAt?: () => number } = {}) {
-  const credential = issuer.credential(claims, options);
-  return { credential, service: new BlobServiceClient(storage.endpoint, credential, { httpClient: storage.httpClient }) };
+  const credential = env.issuer.credential(claims, options);
+  return { credential, service: new BlobServiceClient(env.storage.endpoint, credential, { httpClient: env.storage.httpClient }) };
 }
 const blob = (claims: Record<string, unknown>, name = "report.txt", container = "data", options: { issuedAt?: () => number } = {}) =>
   service(claims, options).service.getContainerClient(container).getBlockBlobClient(name);
@@ -37,7 +23,7 @@ const details = (error: RestError) => error.details as StorageDetails;
 describe("Blob Storage emulator with the real @azure/storage-blob", () => {
   test("Storage Blob Data Contributor: upload, download, getProperties (HEAD), listBlobsFlat", async () => {
     const oid = principal(1);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Contributor", scope: storage.resourceId }, { propagationDelayMs: 0 });
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Contributor", scope: env.storage.resourceId }, { propagationDelayMs: 0 });
     const { service: svc, credential } = service({ oid });
     const container = svc.getContainerClient("data");
     await container.getBlockBlobClient("in/new.json").upload('{"a":1}', 7, { blobHTTPHeaders: { blobContentType: "application/json" } });
@@ -53,7 +39,7 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("Storage Blob Data Reader reads but cannot write: 403 AuthorizationPermissionMismatch", async () => {
     const oid = principal(2);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: `${storage.resourceId}/blobServices/default/containers/data` }, { propagationDelayMs: 0 });
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: `${env.storage.resourceId}/blobServices/default/containers/data` }, { propagationDelayMs: 0 });
     expect((await blob({ oid }).downloadToBuffer()).toString()).toBe("quarterly numbers");
     const error = await restError(blob({ oid }, "x.txt").upload("x", 1));
     expect(error.statusCode).toBe(403);
@@ -76,7 +62,7 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("control-plane roles (Owner, Contributor, Storage Account Contributor) on the account give no blob access", async () => {
     const oid = principal(4);
-    for (const role of ["Owner", "Contributor", "Storage Account Contributor"]) storage.rbac.grant({ principalId: oid, role, scope: storage.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Storage Account Contributor"]) env.storage.rbac.grant({ principalId: oid, role, scope: env.storage.resourceId }, { propagationDelayMs: 0 });
     const error = await restError(blob({ oid }).download());
     expect(error.statusCode).toBe(403);
     expect(error.code).toBe("AuthorizationPermissionMismatch");
@@ -95,7 +81,7 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("the account URL is an accepted audience too", async () => {
     const oid = principal(6);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: storage.resourceId }, { propagationDelayMs: 0 });
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: env.storage.resourceId }, { propagationDelayMs: 0 });
     expect((await blob({ oid, aud: "https://ordersdata.blob.core.windows.net/" }).downloadToBuffer()).toString()).toBe("quarterly numbers");
   });
 
@@ -114,21 +100,21 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("firewall: 403 AuthorizationFailure even with the right role", async () => {
     const oid = principal(9);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: storage.resourceId }, { propagationDelayMs: 0 });
-    storage.setFirewall(true);
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: env.storage.resourceId }, { propagationDelayMs: 0 });
+    env.storage.setFirewall(true);
     try {
       const error = await restError(blob({ oid }).download());
       expect(error.statusCode).toBe(403);
       expect(error.code).toBe("AuthorizationFailure");
       expect(details(error).message).toMatch(/^This request is not authorized to perform this operation\.\n/);
     } finally {
-      storage.setFirewall(false);
+      env.storage.setFirewall(false);
     }
   });
 
   test("propagation: Storage data roles take effect only after the delay", async () => {
     const oid = principal(10);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: storage.resourceId });
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: env.storage.resourceId });
     expect((await restError(blob({ oid }).download())).statusCode).toBe(403);
     nowMs += 30 * 60_000;
     expect((await blob({ oid }).downloadToBuffer()).toString()).toBe("quarterly numbers");
@@ -136,8 +122,8 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("by address: path-style https://127.0.0.1:<port>/<account> with the trusting client; raw XML error body", async () => {
     const oid = principal(11);
-    storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: storage.resourceId }, { propagationDelayMs: 0 });
-    const svc = new BlobServiceClient(`${storage.url}/ordersdata`, issuer.credential({ oid }), { httpClient: createTrustingHttpClient(storage.ca) });
+    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: env.storage.resourceId }, { propagationDelayMs: 0 });
+    const svc = new BlobServiceClient(`${env.storage.url}/ordersdata`, env.issuer.credential({ oid }), { httpClient: createTrustingHttpClient(env.storage.ca) });
     expect((await svc.getContainerClient("data").getBlockBlobClient("report.txt").downloadToBuffer()).toString()).toBe("quarterly numbers");
     const missing = await restError(svc.getContainerClient("data").getBlockBlobClient("nope.txt").download());
     expect(missing.statusCode).toBe(404);

@@ -1,22 +1,15 @@
 import https from "node:https";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { CosmosClient, type ErrorResponse } from "@azure/cosmos";
-import { createTrustingHttpClient, startCosmosEmulator, type CosmosEmulator } from "../../src/testing.js";
-import { createTestIssuer, OTHER_TENANT, principal, RESOURCE_GROUP, SUBSCRIPTION, TENANT, type TestIssuer } from "./helpers.js";
+import { createTrustingHttpClient, startCosmosEmulator } from "../../src/testing.js";
+import { OTHER_TENANT, principal, useEmulators } from "./helpers.js";
 
-let issuer: TestIssuer;
-let cosmos: CosmosEmulator;
 let nowMs = Date.now();
 const READER = "00000000-0000-0000-0000-000000000001";
 const CONTRIBUTOR = "00000000-0000-0000-0000-000000000002";
-
-beforeAll(async () => {
-  issuer = await createTestIssuer();
-  cosmos = await startCosmosEmulator({
-    issuerKeys: issuer.publicJwk,
-    tenantId: TENANT,
-    subscriptionId: SUBSCRIPTION,
-    resourceGroup: RESOURCE_GROUP,
+const env = useEmulators((options) => ({
+  cosmos: startCosmosEmulator({
+    ...options,
     accountName: "orders-db",
     containers: [
       { database: "shop", container: "orders", partitionKeyPath: "/customerId" },
@@ -24,13 +17,12 @@ beforeAll(async () => {
     ],
     propagationDelayMs: 10 * 60_000,
     now: () => nowMs,
-  });
-});
-afterAll(() => cosmos.close());
+  }),
+}));
 
 function containerFor(claims: Record<string, unknown>, name = "orders", options: { issuedAt?: () => number } = {}) {
-  const credential = issuer.credential(claims, options);
-  const client = new CosmosClient({ endpoint: cosmos.endpoint, aadCredentials: credential, httpClient: cosmos.httpClient });
+  const credential = env.issuer.credential(claims, options);
+  const client = new CosmosClient({ endpoint: env.cosmos.endpoint, aadCredentials: credential, httpClient: env.cosmos.httpClient });
   return { credential, container: client.database("shop").container(name) };
 }
 
@@ -46,7 +38,7 @@ async function cosmosError(promise: Promise<unknown>): Promise<ErrorResponse> {
 describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () => {
   test("Built-in Data Contributor at '/': create then read an item; the SDK's startup requests and its token header", async () => {
     const oid = principal(1);
-    cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
+    env.cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
     const { container, credential } = containerFor({ oid });
     const created = await container.items.create({ id: "o1", customerId: "c1", total: 42 });
     expect(created.statusCode).toBe(201);
@@ -54,7 +46,7 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
     expect(read.statusCode).toBe(200);
     expect(read.resource?.total).toBe(42);
     expect(credential.scopes[0]).toEqual(["https://orders-db.documents.azure.com/.default"]);
-    const mine = cosmos.requests.filter((r) => r.principalId === oid).map((r) => `${r.method} ${r.path} ${r.status}`);
+    const mine = env.cosmos.requests.filter((r) => r.principalId === oid).map((r) => `${r.method} ${r.path} ${r.status}`);
     expect(mine).toEqual(["GET / 200", "GET /dbs/shop/colls/orders 200", "POST /dbs/shop/colls/orders/docs 201", "GET /dbs/shop/colls/orders/docs/o1 200"]);
   });
 
@@ -75,12 +67,12 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("Data Reader scoped to one container: reads it, cannot create (403 5301 items/create), the sibling stays closed", async () => {
     const writer = principal(3);
-    cosmos.rbac.grant({ principalId: writer, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
+    env.cosmos.rbac.grant({ principalId: writer, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
     await containerFor({ oid: writer }).container.items.create({ id: "o2", customerId: "c2" });
     await containerFor({ oid: writer }, "audit").container.items.create({ id: "a1" });
 
     const oid = principal(4);
-    cosmos.rbac.grant({ principalId: oid, role: "Cosmos DB Built-in Data Reader", scope: "/dbs/shop/colls/orders" }, { propagationDelayMs: 0 });
+    env.cosmos.rbac.grant({ principalId: oid, role: "Cosmos DB Built-in Data Reader", scope: "/dbs/shop/colls/orders" }, { propagationDelayMs: 0 });
     const { container } = containerFor({ oid });
     expect((await container.item("o2", "c2").read()).statusCode).toBe(200);
     const create = await cosmosError(container.items.create({ id: "o3", customerId: "c3" }));
@@ -94,14 +86,14 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("a full resource-id scope works like the short form", async () => {
     const oid = principal(5);
-    cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: `${cosmos.resourceId}/dbs/shop/colls/audit` }, { propagationDelayMs: 0 });
+    env.cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: `${env.cosmos.resourceId}/dbs/shop/colls/audit` }, { propagationDelayMs: 0 });
     expect((await containerFor({ oid }, "audit").container.items.create({ id: "a2" })).statusCode).toBe(201);
     expect((await cosmosError(containerFor({ oid }).container.items.create({ id: "o9", customerId: "c9" }))).substatus).toBe(5301);
   });
 
   test("control-plane roles (Owner, Contributor, Cosmos DB Operator) give no data access", async () => {
     const oid = principal(6);
-    for (const role of ["Owner", "Contributor", "Cosmos DB Operator"]) cosmos.rbac.grant({ principalId: oid, role, scope: cosmos.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Cosmos DB Operator"]) env.cosmos.rbac.grant({ principalId: oid, role, scope: env.cosmos.resourceId }, { propagationDelayMs: 0 });
     const error = await cosmosError(containerFor({ oid }).container.item("o1", "c1").read());
     expect(error.code).toBe(403);
     expect(error.substatus).toBe(5301);
@@ -109,8 +101,8 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("creating a container through the data plane: 403 substatus 5300", async () => {
     const oid = principal(7);
-    cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
-    const client = new CosmosClient({ endpoint: cosmos.endpoint, aadCredentials: issuer.credential({ oid }), httpClient: cosmos.httpClient });
+    env.cosmos.rbac.grant({ principalId: oid, role: CONTRIBUTOR, scope: "/" }, { propagationDelayMs: 0 });
+    const client = new CosmosClient({ endpoint: env.cosmos.endpoint, aadCredentials: env.issuer.credential({ oid }), httpClient: env.cosmos.httpClient });
     const error = await cosmosError(client.database("shop").containers.create({ id: "new", partitionKey: "/id" }));
     expect(error.code).toBe(403);
     expect(error.substatus).toBe(5300);
@@ -126,7 +118,7 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("the default Cosmos audience https://cosmos.azure.com is accepted", async () => {
     const oid = principal(9);
-    cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
+    env.cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
     expect((await containerFor({ oid, aud: "https://cosmos.azure.com" }).container.item("o1", "c1").read()).statusCode).toBe(200);
   });
 
@@ -144,21 +136,21 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("firewall: 403 'Request originated from client IP … through public internet.'", async () => {
     const oid = principal(12);
-    cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
-    cosmos.setFirewall(true);
+    env.cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
+    env.cosmos.setFirewall(true);
     try {
       const error = await cosmosError(containerFor({ oid }).container.item("o1", "c1").read());
       expect(error.code).toBe(403);
       expect(error.substatus).toBeUndefined();
       expect(error.message).toMatch(/^Request originated from client IP 127\.0\.0\.1 through public internet\./);
     } finally {
-      cosmos.setFirewall(false);
+      env.cosmos.setFirewall(false);
     }
   });
 
   test("propagation: a grant takes effect only after the delay", async () => {
     const oid = principal(13);
-    cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" });
+    env.cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" });
     expect((await cosmosError(containerFor({ oid }).container.item("o1", "c1").read())).substatus).toBe(5301);
     nowMs += 10 * 60_000;
     expect((await containerFor({ oid }).container.item("o1", "c1").read()).statusCode).toBe(200);
@@ -166,11 +158,11 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("by address: endpoint https://127.0.0.1:<port>/ with aadScope, via the trusting client or an https.Agent", async () => {
     const oid = principal(14);
-    cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
-    const options = { endpoint: `${cosmos.url}/`, aadCredentials: issuer.credential({ oid }), aadScope: "https://cosmos.azure.com/.default" };
-    const viaClient = new CosmosClient({ ...options, httpClient: createTrustingHttpClient(cosmos.ca) });
+    env.cosmos.rbac.grant({ principalId: oid, role: READER, scope: "/" }, { propagationDelayMs: 0 });
+    const options = { endpoint: `${env.cosmos.url}/`, aadCredentials: env.issuer.credential({ oid }), aadScope: "https://cosmos.azure.com/.default" };
+    const viaClient = new CosmosClient({ ...options, httpClient: createTrustingHttpClient(env.cosmos.ca) });
     expect((await viaClient.database("shop").container("orders").item("o1", "c1").read()).statusCode).toBe(200);
-    const viaAgent = new CosmosClient({ ...options, agent: new https.Agent({ ca: cosmos.ca }) });
+    const viaAgent = new CosmosClient({ ...options, agent: new https.Agent({ ca: env.cosmos.ca }) });
     expect((await viaAgent.database("shop").container("orders").item("o1", "c1").read()).statusCode).toBe(200);
   });
 });

@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startGraphEmulator, type GraphEmulator } from "../../src/testing.js";
-import { createTestIssuer, OTHER_TENANT, principal, send, TENANT, type TestIssuer } from "./helpers.js";
+import { describe, expect, test } from "vitest";
+import { startGraphEmulator } from "../../src/testing.js";
+import { OTHER_TENANT, principal, send, useEmulators } from "./helpers.js";
 
-let issuer: TestIssuer;
-let graph: GraphEmulator;
 const GRAPH = "https://graph.microsoft.com";
-
-beforeAll(async () => {
-  issuer = await createTestIssuer();
-  graph = await startGraphEmulator({ issuerKeys: issuer.publicJwk, tenantId: TENANT });
-});
-afterAll(() => graph.close());
+const env = useEmulators((options) => ({ graph: startGraphEmulator(options) }));
 
 const get = async (path: string, claims: Record<string, unknown> = {}, options: { issuedAt?: number } = {}) => {
-  const token = await issuer.mint(GRAPH, { oid: principal(1), ...claims }, options);
-  const response = await send(graph.httpClient, `${graph.endpoint}${path}`, { token, headers: { "client-request-id": "req-7" } });
+  const token = await env.issuer.mint(GRAPH, { oid: principal(1), ...claims }, options);
+  const response = await send(env.graph.httpClient, `${env.graph.endpoint}${path}`, { token, headers: { "client-request-id": "req-7" } });
   return { ...response, json: JSON.parse(response.body || "null") as { error?: { code: string; message: string; innerError: Record<string, string> }; value?: Array<{ id: string }> } };
 };
 
@@ -45,21 +38,21 @@ describe("Microsoft Graph emulator (REST over the emulator httpClient)", () => {
   });
 
   test("Azure RBAC roles do not count: Graph reads the token's roles claim only", async () => {
-    graph.rbac.grant({ principalId: principal(1), role: "Owner", scope: "/" }, { propagationDelayMs: 0 });
+    env.graph.rbac.grant({ principalId: principal(1), role: "Owner", scope: "/" }, { propagationDelayMs: 0 });
     expect((await get("/v1.0/users")).status).toBe(403);
   });
 
   test("wrong audience: 401 InvalidAuthenticationToken 'Invalid audience.' with the Graph challenge", async () => {
-    const token = await issuer.mint("https://management.azure.com", { roles: ["User.Read.All"] });
-    const response = await send(graph.httpClient, `${GRAPH}/v1.0/users`, { token });
+    const token = await env.issuer.mint("https://management.azure.com", { roles: ["User.Read.All"] });
+    const response = await send(env.graph.httpClient, `${GRAPH}/v1.0/users`, { token });
     expect(response.status).toBe(401);
     expect(JSON.parse(response.body).error).toMatchObject({ code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid audience." });
     expect(response.headers["www-authenticate"]).toContain('client_id="00000003-0000-0000-c000-000000000000"');
   });
 
   test("the Graph app id is an accepted audience (v2 tokens)", async () => {
-    const token = await issuer.mint("00000003-0000-0000-c000-000000000000", { roles: ["User.Read.All"] });
-    expect((await send(graph.httpClient, `${GRAPH}/v1.0/users`, { token })).status).toBe(200);
+    const token = await env.issuer.mint("00000003-0000-0000-c000-000000000000", { roles: ["User.Read.All"] });
+    expect((await send(env.graph.httpClient, `${GRAPH}/v1.0/users`, { token })).status).toBe(200);
   });
 
   test("expired: 401 'Lifetime validation failed, the token is expired.'", async () => {
@@ -72,12 +65,12 @@ describe("Microsoft Graph emulator (REST over the emulator httpClient)", () => {
     const response = await get("/v1.0/users", { roles: ["User.Read.All"], tid: OTHER_TENANT });
     expect(response.status).toBe(401);
     expect(response.json.error?.code).toBe("InvalidAuthenticationToken");
-    const empty = await send(graph.httpClient, `${GRAPH}/v1.0/users`);
+    const empty = await send(env.graph.httpClient, `${GRAPH}/v1.0/users`);
     expect(empty.status).toBe(401);
     expect(JSON.parse(empty.body).error.message).toBe("Access token is empty.");
   });
 
   test("no network rules", () => {
-    expect(graph.firewallSupported).toBe(false);
+    expect(env.graph.firewallSupported).toBe(false);
   });
 });

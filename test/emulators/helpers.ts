@@ -1,5 +1,7 @@
+import { afterAll, beforeAll } from "vitest";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { startTogether, type Closable, type Starting } from "../helpers/emulators.js";
 import { createHttpHeaders, createPipelineRequest, RestError, type HttpClient, type HttpMethods } from "@azure/core-rest-pipeline";
 
 export const TENANT = "11111111-1111-1111-1111-111111111111";
@@ -64,6 +66,30 @@ export async function createTestIssuer(kid = "test-key"): Promise<TestIssuer> {
       };
     },
   };
+}
+
+/** Options every emulator of these tests takes: the test issuer's key, the tenant, subscription and resource group. */
+export function emulatorOptions(issuer: TestIssuer) {
+  return { issuerKeys: issuer.publicJwk, tenantId: TENANT, subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP };
+}
+
+export type EmulatorOptions = ReturnType<typeof emulatorOptions>;
+
+/**
+ * The set-up of a test file: in `beforeAll`, a fresh {@link TestIssuer} and the emulators `start` builds from
+ * {@link emulatorOptions} (started side by side); in `afterAll`, the emulators are closed. The returned object is
+ * filled in by `beforeAll`: read it inside tests and hooks only.
+ */
+export function useEmulators<S extends Record<string, Closable>>(start: (options: EmulatorOptions) => Starting<S>): { issuer: TestIssuer } & S {
+  const fixture = {} as { issuer: TestIssuer } & S;
+  let started: S | undefined;
+  beforeAll(async () => {
+    fixture.issuer = await createTestIssuer();
+    started = await startTogether(start(emulatorOptions(fixture.issuer)));
+    Object.assign(fixture, started);
+  });
+  afterAll(() => Promise.all(Object.values(started ?? {}).map((emulator) => emulator.close())));
+  return fixture;
 }
 
 /** Awaits a promise that must reject with a RestError; returns it. */

@@ -1,30 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { createTrustingHttpClient, startKeyVaultEmulator, type KeyVaultEmulator } from "../../src/testing.js";
-import { CLIENT_ID, createTestIssuer, OTHER_TENANT, principal, restError, RESOURCE_GROUP, SUBSCRIPTION, TENANT, type TestIssuer } from "./helpers.js";
+import { createTrustingHttpClient, startKeyVaultEmulator } from "../../src/testing.js";
+import { CLIENT_ID, createTestIssuer, OTHER_TENANT, principal, restError, RESOURCE_GROUP, SUBSCRIPTION, TENANT, useEmulators } from "./helpers.js";
 
-let issuer: TestIssuer;
-let kv: KeyVaultEmulator;
 let nowMs = Date.now();
-
-beforeAll(async () => {
-  issuer = await createTestIssuer();
-  kv = await startKeyVaultEmulator({
-    issuerKeys: issuer.publicJwk,
-    tenantId: TENANT,
-    subscriptionId: SUBSCRIPTION,
-    resourceGroup: RESOURCE_GROUP,
-    vaultName: "orders-kv",
-    secrets: { "db-password": "s3cret" },
-    propagationDelayMs: 10 * 60_000,
-    now: () => nowMs,
-  });
-});
-afterAll(() => kv.close());
+const env = useEmulators((options) => ({
+  kv: startKeyVaultEmulator({ ...options, vaultName: "orders-kv", secrets: { "db-password": "s3cret" }, propagationDelayMs: 10 * 60_000, now: () => nowMs }),
+}));
 
 function client(claims: Record<string, unknown>, options: { issuedAt?: () => number } = {}) {
-  const credential = issuer.credential(claims, options);
-  return { credential, client: new SecretClient(kv.endpoint, credential, { httpClient: kv.httpClient }) };
+  const credential = env.issuer.credential(claims, options);
+  return { credential, client: new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient }) };
 }
 
 type KeyVaultErrorDetails = { error: { code: string; message: string; innerError?: { code: string } } };
@@ -32,7 +18,7 @@ type KeyVaultErrorDetails = { error: { code: string; message: string; innerError
 describe("Key Vault emulator with the real SecretClient", () => {
   test("serves a secret to a principal with Key Vault Secrets User, after the unauthenticated challenge round trip", async () => {
     const oid = principal(1);
-    kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: kv.resourceId }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId }, { propagationDelayMs: 0 });
     const { client: c, credential } = client({ oid });
     const secret = await c.getSecret("db-password");
     expect(secret.value).toBe("s3cret");
@@ -40,7 +26,7 @@ describe("Key Vault emulator with the real SecretClient", () => {
     // The challenge named the audience and the tenant, and the SDK asked for exactly those.
     expect(credential.scopes).toEqual([["https://vault.azure.net/.default"]]);
     expect(credential.calls[0]?.tenantId).toBe(TENANT);
-    const mine = kv.requests.filter((r) => r.path.startsWith("/secrets/db-password")).slice(-2);
+    const mine = env.kv.requests.filter((r) => r.path.startsWith("/secrets/db-password")).slice(-2);
     expect(mine.map((r) => [r.status, r.errorCode, r.tokenFailure])).toEqual([
       [401, "Unauthorized", "missing"],
       [200, undefined, undefined],
@@ -48,7 +34,7 @@ describe("Key Vault emulator with the real SecretClient", () => {
   });
 
   test("the challenge answer: 401 AKV10000 with the Bearer authorization/resource challenge and service headers", async () => {
-    const response = await fetchNoToken(`${kv.url}/secrets/db-password?api-version=7.6`, kv.ca);
+    const response = await fetchNoToken(`${env.kv.url}/secrets/db-password?api-version=7.6`, env.kv.ca);
     expect(response.status).toBe(401);
     expect(response.headers["www-authenticate"]).toBe(`Bearer authorization="https://login.windows.net/${TENANT}", resource="https://vault.azure.net"`);
     expect(JSON.parse(response.body)).toEqual({ error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } });
@@ -75,7 +61,7 @@ describe("Key Vault emulator with the real SecretClient", () => {
 
   test("control-plane roles (Owner, Contributor, Key Vault Contributor) at the vault do not open its data", async () => {
     const oid = principal(3);
-    for (const role of ["Owner", "Contributor", "Key Vault Contributor"]) kv.rbac.grant({ principalId: oid, role, scope: kv.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Key Vault Contributor"]) env.kv.rbac.grant({ principalId: oid, role, scope: env.kv.resourceId }, { propagationDelayMs: 0 });
     const error = await restError(client({ oid }).client.getSecret("db-password"));
     expect(error.statusCode).toBe(403);
     expect((error.details as KeyVaultErrorDetails).error.innerError?.code).toBe("ForbiddenByRbac");
@@ -83,14 +69,14 @@ describe("Key Vault emulator with the real SecretClient", () => {
 
   test("scopes: a role on the resource group applies, one on a sibling vault or another secret does not; Secrets User cannot set", async () => {
     const parent = principal(4);
-    kv.rbac.grant({ principalId: parent, role: "Key Vault Secrets Officer", scope: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}` }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant({ principalId: parent, role: "Key Vault Secrets Officer", scope: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}` }, { propagationDelayMs: 0 });
     const officer = client({ oid: parent }).client;
     await officer.setSecret("api-key", "k1");
     expect((await officer.getSecret("api-key")).value).toBe("k1");
 
     const sibling = principal(5);
-    kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: kv.resourceId.replace("orders-kv", "orders-kv2") }, { propagationDelayMs: 0 });
-    kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: `${kv.resourceId}/secrets/api-key` }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: env.kv.resourceId.replace("orders-kv", "orders-kv2") }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: `${env.kv.resourceId}/secrets/api-key` }, { propagationDelayMs: 0 });
     const c = client({ oid: sibling }).client;
     expect((await c.getSecret("api-key")).value).toBe("k1");
     expect((await restError(c.getSecret("db-password"))).statusCode).toBe(403);
@@ -114,18 +100,18 @@ describe("Key Vault emulator with the real SecretClient", () => {
 
   test("expired token (beyond the 5 minute skew): 401; inside the skew: accepted", async () => {
     const oid = principal(8);
-    kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: kv.resourceId }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId }, { propagationDelayMs: 0 });
     const expired = await restError(client({ oid }, { issuedAt: () => nowMs - 2 * 3600_000 }).client.getSecret("db-password"));
     expect(expired.statusCode).toBe(401);
     expect(expired.code).toBe("Unauthorized");
-    expect(kv.requests.at(-1)?.tokenFailure).toBe("expired");
+    expect(env.kv.requests.at(-1)?.tokenFailure).toBe("expired");
     const withinSkew = client({ oid }, { issuedAt: () => nowMs - 3600_000 - 4 * 60_000 }).client;
     expect((await withinSkew.getSecret("db-password")).value).toBe("s3cret");
   });
 
   test("a token signed by another key: 401 AKV10046", async () => {
     const stranger = await createTestIssuer("other-key");
-    const c = new SecretClient(kv.endpoint, stranger.credential({ oid: principal(9) }), { httpClient: kv.httpClient });
+    const c = new SecretClient(env.kv.endpoint, stranger.credential({ oid: principal(9) }), { httpClient: env.kv.httpClient });
     const error = await restError(c.getSecret("db-password"));
     expect(error.statusCode).toBe(401);
     expect(error.message).toBe("AKV10046: Unable to resolve the key used for signature validation.");
@@ -133,8 +119,8 @@ describe("Key Vault emulator with the real SecretClient", () => {
 
   test("firewall: 403 ForbiddenByFirewall after authentication, naming the caller", async () => {
     const oid = principal(10);
-    kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: kv.resourceId }, { propagationDelayMs: 0 });
-    kv.setFirewall(true);
+    env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId }, { propagationDelayMs: 0 });
+    env.kv.setFirewall(true);
     try {
       const error = await restError(client({ oid }).client.getSecret("db-password"));
       expect(error.statusCode).toBe(403);
@@ -142,31 +128,31 @@ describe("Key Vault emulator with the real SecretClient", () => {
       expect(details.error.innerError?.code).toBe("ForbiddenByFirewall");
       expect(details.error.message).toMatch(/^Client address is not authorized and caller is not a trusted service\.\r\nClient address: 127\.0\.0\.1\r\nCaller: appid=/);
     } finally {
-      kv.setFirewall(false);
+      env.kv.setFirewall(false);
     }
   });
 
   test("propagation: a grant takes effect only after the delay", async () => {
     const oid = principal(11);
-    kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: kv.resourceId });
+    env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId });
     expect((await restError(client({ oid }).client.getSecret("db-password"))).statusCode).toBe(403);
     nowMs += 9 * 60_000;
     expect((await restError(client({ oid }).client.getSecret("db-password"))).statusCode).toBe(403);
     nowMs += 60_000;
     expect((await client({ oid }).client.getSecret("db-password")).value).toBe("s3cret");
-    expect(kv.rbac.revoke({ principalId: oid })).toBe(1);
+    expect(env.kv.rbac.revoke({ principalId: oid })).toBe(1);
     expect((await restError(client({ oid }).client.getSecret("db-password"))).statusCode).toBe(403);
   });
 
   test("by address: https://127.0.0.1:<port> with disableChallengeResourceVerification and the trusting client", async () => {
     const oid = principal(12);
-    kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: kv.resourceId }, { propagationDelayMs: 0 });
-    const c = new SecretClient(kv.url, issuer.credential({ oid }), { httpClient: createTrustingHttpClient(kv.ca), disableChallengeResourceVerification: true });
+    env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId }, { propagationDelayMs: 0 });
+    const c = new SecretClient(env.kv.url, env.issuer.credential({ oid }), { httpClient: createTrustingHttpClient(env.kv.ca), disableChallengeResourceVerification: true });
     expect((await c.getSecret("db-password")).value).toBe("s3cret");
   });
 
   test("no request record holds a token", () => {
-    expect(JSON.stringify(kv.requests)).not.toMatch(/eyJ[\w-]+\.eyJ/);
+    expect(JSON.stringify(env.kv.requests)).not.toMatch(/eyJ[\w-]+\.eyJ/);
   });
 });
 

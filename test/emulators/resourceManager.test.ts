@@ -1,29 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ResourceManagementClient } from "@azure/arm-resources";
-import { createTrustingHttpClient, startResourceManagerEmulator, type ResourceManagerEmulator } from "../../src/testing.js";
-import { CLIENT_ID, createTestIssuer, OTHER_TENANT, principal, restError, SUBSCRIPTION, TENANT, type TestIssuer } from "./helpers.js";
+import { createTrustingHttpClient, startResourceManagerEmulator } from "../../src/testing.js";
+import { CLIENT_ID, OTHER_TENANT, principal, restError, SUBSCRIPTION, TENANT, useEmulators } from "./helpers.js";
 
-let issuer: TestIssuer;
-let arm: ResourceManagerEmulator;
 let nowMs = Date.now();
 const RG_SCOPE = (name: string) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/${name}`;
-
-beforeAll(async () => {
-  issuer = await createTestIssuer();
-  arm = await startResourceManagerEmulator({
-    issuerKeys: issuer.publicJwk,
-    tenantId: TENANT,
-    subscriptionId: SUBSCRIPTION,
+const env = useEmulators((options) => ({
+  arm: startResourceManagerEmulator({
+    ...options,
     resourceGroups: [{ name: "rg-app", location: "westeurope" }, { name: "rg-data", location: "northeurope" }],
     propagationDelayMs: 5 * 60_000,
     now: () => nowMs,
-  });
-});
-afterAll(() => arm.close());
+  }),
+}));
 
 function client(claims: Record<string, unknown>, options: { issuedAt?: () => number } = {}) {
-  const credential = issuer.credential(claims, options);
-  return { credential, client: new ResourceManagementClient(credential, SUBSCRIPTION, { httpClient: arm.httpClient }) };
+  const credential = env.issuer.credential(claims, options);
+  return { credential, client: new ResourceManagementClient(credential, SUBSCRIPTION, { httpClient: env.arm.httpClient }) };
 }
 async function list(c: ResourceManagementClient) {
   const names: string[] = [];
@@ -34,7 +27,7 @@ async function list(c: ResourceManagementClient) {
 describe("Resource Manager emulator with the real ResourceManagementClient", () => {
   test("Reader at the subscription: list and get resource groups", async () => {
     const oid = principal(1);
-    arm.rbac.grant({ principalId: oid, role: "Reader", scope: arm.resourceId }, { propagationDelayMs: 0 });
+    env.arm.rbac.grant({ principalId: oid, role: "Reader", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
     const { client: c, credential } = client({ oid });
     expect(await list(c)).toEqual(["rg-app", "rg-data"]);
     const group = await c.resourceGroups.get("rg-data");
@@ -44,7 +37,7 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
 
   test("control-plane roles are what Resource Manager checks: Contributor on one group lists only that group", async () => {
     const oid = principal(2);
-    arm.rbac.grant({ principalId: oid, role: "Contributor", scope: RG_SCOPE("rg-app") }, { propagationDelayMs: 0 });
+    env.arm.rbac.grant({ principalId: oid, role: "Contributor", scope: RG_SCOPE("rg-app") }, { propagationDelayMs: 0 });
     const { client: c } = client({ oid });
     expect(await list(c)).toEqual(["rg-app"]);
     expect((await c.resourceGroups.get("rg-app")).name).toBe("rg-app");
@@ -68,8 +61,8 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
 
   test("data-plane roles grant nothing here", async () => {
     const oid = principal(4);
-    arm.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: arm.resourceId }, { propagationDelayMs: 0 });
-    arm.rbac.grant({ principalId: oid, role: "Storage Blob Data Owner", scope: arm.resourceId }, { propagationDelayMs: 0 });
+    env.arm.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
+    env.arm.rbac.grant({ principalId: oid, role: "Storage Blob Data Owner", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
     expect((await restError(client({ oid }).client.resourceGroups.get("rg-app"))).code).toBe("AuthorizationFailed");
   });
 
@@ -83,7 +76,7 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
 
   test("https://management.core.windows.net/ is an accepted audience", async () => {
     const oid = principal(6);
-    arm.rbac.grant({ principalId: oid, role: "Reader", scope: arm.resourceId }, { propagationDelayMs: 0 });
+    env.arm.rbac.grant({ principalId: oid, role: "Reader", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
     expect((await client({ oid, aud: "https://management.core.windows.net/" }).client.resourceGroups.get("rg-app")).name).toBe("rg-app");
   });
 
@@ -104,16 +97,16 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
 
   test("no firewall: setFirewall has no effect", async () => {
     const oid = principal(9);
-    arm.rbac.grant({ principalId: oid, role: "Reader", scope: arm.resourceId }, { propagationDelayMs: 0 });
-    expect(arm.firewallSupported).toBe(false);
-    arm.setFirewall(true);
+    env.arm.rbac.grant({ principalId: oid, role: "Reader", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
+    expect(env.arm.firewallSupported).toBe(false);
+    env.arm.setFirewall(true);
     expect((await client({ oid }).client.resourceGroups.get("rg-app")).name).toBe("rg-app");
-    arm.setFirewall(false);
+    env.arm.setFirewall(false);
   });
 
   test("propagation: a grant takes effect only after the delay", async () => {
     const oid = principal(10);
-    arm.rbac.grant({ principalId: oid, role: "Reader", scope: RG_SCOPE("rg-app") });
+    env.arm.rbac.grant({ principalId: oid, role: "Reader", scope: RG_SCOPE("rg-app") });
     expect((await restError(client({ oid }).client.resourceGroups.get("rg-app"))).statusCode).toBe(403);
     nowMs += 5 * 60_000;
     expect((await client({ oid }).client.resourceGroups.get("rg-app")).name).toBe("rg-app");
@@ -121,11 +114,11 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
 
   test("unknown group with permission: 404 ResourceGroupNotFound; by address with endpoint + credentialScopes", async () => {
     const oid = principal(11);
-    arm.rbac.grant({ principalId: oid, role: "Reader", scope: arm.resourceId }, { propagationDelayMs: 0 });
-    const c = new ResourceManagementClient(issuer.credential({ oid }), SUBSCRIPTION, {
-      endpoint: arm.url,
+    env.arm.rbac.grant({ principalId: oid, role: "Reader", scope: env.arm.resourceId }, { propagationDelayMs: 0 });
+    const c = new ResourceManagementClient(env.issuer.credential({ oid }), SUBSCRIPTION, {
+      endpoint: env.arm.url,
       credentialScopes: ["https://management.azure.com/.default"],
-      httpClient: createTrustingHttpClient(arm.ca),
+      httpClient: createTrustingHttpClient(env.arm.ca),
     });
     const error = await restError(c.resourceGroups.get("rg-missing"));
     expect(error.statusCode).toBe(404);

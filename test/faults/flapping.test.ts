@@ -10,7 +10,7 @@
  * too). FULL=1 runs three flapping cycles with longer phases.
  */
 import { describe, expect, it } from "vitest";
-import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
+import { runScenario, SCENARIO_PRELUDE, scenarioJson } from "../helpers/childScenario.js";
 import { FULL } from "../load/helpers.js";
 
 const TOKEN_TIMEOUT_MS = 500;
@@ -119,8 +119,7 @@ describe("identity endpoint flapping under continuous requests", () => {
         process.stdout.write(out + "\\n", () => process.exit(0));
       `,
     });
-    const r = result.json as FlappingResult | undefined;
-    if (r === undefined) throw new Error(`scenario failed (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}`);
+    const r = scenarioJson<FlappingResult>(result);
 
     const failures = r.calls.filter((c) => !c.ok);
     const byPhase = new Map<string, { ok: number; failed: number; maxMs: number }>();

@@ -17,7 +17,7 @@
  * `lastGoodTokenFallback: false`.
  */
 import { describe, expect, it } from "vitest";
-import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
+import { runScenario, SCENARIO_PRELUDE, scenarioJson } from "../helpers/childScenario.js";
 
 interface Outcome {
   ok: boolean;
@@ -44,13 +44,19 @@ interface LastGoodResult {
 }
 
 const HOUR = 3_600_000;
+const LIFETIME_SECONDS = 86_399;
 
-async function lastGoodScenario(): Promise<LastGoodResult> {
+/**
+ * Runs `code` in a fresh process (see runScenario) after a prelude: a movable clock for everything in that process
+ * (`advance(ms)`, `RealDate`, `ShiftedDate`: MSAL uses new Date(), Azure Identity and the wrapper Date.now()), an
+ * identity emulator started with `emulatorOptions` (`emulator`) whose environment the process takes, and
+ * ManagedIdentityCredential, DiagnosticCredential and getDiagnosis imported after it. Returns what the code emits.
+ */
+async function shiftedClockScenario<T>(emulatorOptions: Record<string, unknown>, code: string): Promise<T> {
   const result = await runScenario({
     env: {},
     timeoutMs: 60_000,
     code: `${SCENARIO_PRELUDE}
-      // A movable clock for everything in this process: MSAL uses new Date(), Azure Identity and the wrapper Date.now().
       const RealDate = Date;
       let offsetMs = 0;
       class ShiftedDate extends RealDate {
@@ -61,11 +67,20 @@ async function lastGoodScenario(): Promise<LastGoodResult> {
       const advance = (ms) => { offsetMs += ms; };
 
       const { startIdentityEndpoint } = await import("diagnostic-credential/testing");
-      const lifetimeSeconds = 86_399;
-      const emulator = await startIdentityEndpoint({ tokenLifetimeSeconds: lifetimeSeconds });
+      const emulator = await startIdentityEndpoint(${JSON.stringify(emulatorOptions)});
       Object.assign(process.env, emulator.env);
       const { ManagedIdentityCredential } = await import("@azure/identity");
       const { DiagnosticCredential, getDiagnosis } = await import("diagnostic-credential");
+${code}`,
+  });
+  return scenarioJson<T>(result);
+}
+
+async function lastGoodScenario(): Promise<LastGoodResult> {
+  return shiftedClockScenario<LastGoodResult>(
+    { tokenLifetimeSeconds: LIFETIME_SECONDS },
+    `
+      const lifetimeSeconds = ${LIFETIME_SECONDS};
       const logs = [];
       // No retries: each failing call ends after one refused attempt (the fallback does not depend on them).
       const options = { retryOptions: { maxRetries: 0 } };
@@ -126,10 +141,7 @@ async function lastGoodScenario(): Promise<LastGoodResult> {
       });
       process.exit(0);
     `,
-  });
-  const json = result.json as LastGoodResult | undefined;
-  if (json === undefined) throw new Error(`scenario failed (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}`);
-  return json;
+  );
 }
 
 interface RefreshFaultResult {
@@ -145,22 +157,9 @@ interface RefreshFaultResult {
  * so a raw credential next to a wrapper would send through the wrapper's client (and its per-request timeout).
  */
 async function refreshFaultScenario(mode: "raw" | "wrapped", fault: Record<string, unknown>, options: Record<string, unknown>, waitMs: number): Promise<RefreshFaultResult> {
-  const result = await runScenario({
-    env: {},
-    timeoutMs: 60_000,
-    code: `${SCENARIO_PRELUDE}
-      const RealDate = Date;
-      let offsetMs = 0;
-      class ShiftedDate extends RealDate {
-        constructor(...args) { if (args.length === 0) super(RealDate.now() + offsetMs); else super(...args); }
-        static now() { return RealDate.now() + offsetMs; }
-      }
-      globalThis.Date = ShiftedDate;
-      const { startIdentityEndpoint } = await import("diagnostic-credential/testing");
-      const emulator = await startIdentityEndpoint({});
-      Object.assign(process.env, emulator.env);
-      const { ManagedIdentityCredential } = await import("@azure/identity");
-      const { DiagnosticCredential } = await import("diagnostic-credential");
+  return shiftedClockScenario<RefreshFaultResult>(
+    {},
+    `
       const logs = [];
       const options = ${JSON.stringify(options)};
       const credential = ${JSON.stringify(mode)} === "raw"
@@ -177,7 +176,7 @@ async function refreshFaultScenario(mode: "raw" | "wrapped", fault: Record<strin
         return Promise.race([attempt, new Promise((resolve) => setTimeout(() => resolve({ ok: false, pending: true, ms: RealDate.now() - started }), waitMs))]);
       };
       const issued = await run();
-      offsetMs += 13 * ${HOUR};
+      advance(13 * ${HOUR});
       emulator.setFault(${JSON.stringify(fault)});
       const before = emulator.requests.length;
       const outcome = await run(${waitMs});
@@ -185,10 +184,7 @@ async function refreshFaultScenario(mode: "raw" | "wrapped", fault: Record<strin
         logs: logs.map((l) => ({ level: l.level, source: l.source, hypothesis: l.hypothesis, message: l.message })) });
       process.exit(0);
     `,
-  });
-  const json = result.json as RefreshFaultResult | undefined;
-  if (json === undefined) throw new Error(`scenario failed (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}`);
-  return json;
+  );
 }
 
 describe.concurrent("last-good-token fallback: a network failure during MSAL's proactive refresh", () => {

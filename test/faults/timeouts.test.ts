@@ -7,7 +7,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { describe, expect, it } from "vitest";
 import { DiagnosticCredential, getDiagnosis } from "../../src/index.js";
-import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
+import { runScenario, SCENARIO_PRELUDE, scenarioJson } from "../helpers/childScenario.js";
 import { FULL } from "../load/helpers.js";
 
 const SCOPE = "https://vault.azure.net/.default";
@@ -184,8 +184,7 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
         process.stdout.write(JSON.stringify({ hanging, after }) + "\\n", () => process.exit(0));
       `,
     });
-    const r = result.json as { hanging: Array<{ ok: boolean; name?: string; hypothesis?: string; ms: number; abortAt?: number }>; after: Array<{ ok: boolean; ms: number }> } | undefined;
-    if (r === undefined) throw new Error(`scenario failed (exit ${result.exitCode}):\n${result.stderr.slice(-3000)}`);
+    const r = scenarioJson<{ hanging: Array<{ ok: boolean; name?: string; hypothesis?: string; ms: number; abortAt?: number }>; after: Array<{ ok: boolean; ms: number }> }>(result);
     for (const call of r.hanging) {
       expect(call.ok).toBe(false);
       if (call.abortAt !== undefined) {

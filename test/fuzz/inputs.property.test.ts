@@ -13,82 +13,18 @@ import { CredentialUnavailableError } from "@azure/identity";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifyCredentialError, classifyResponse, decodeTokenClaims, DiagnosticCredential, getInternalFaultCount, type Diagnosis } from "../../src/index.js";
-import { FULL, gc } from "../load/helpers.js";
+import { FULL, FUZZ_TOTAL, fuzzRuns, Hostile, hostileMarker, materializer, throwingProxy } from "../helpers/arbitraries.js";
+import { gc } from "../load/helpers.js";
 
-const TOTAL = FULL ? 100_000 : 2_000;
-const runs = (share: number) => Math.max(50, Math.round(TOTAL * share));
+const runs = (share: number) => fuzzRuns(share, 50);
 const TIMEOUT = FULL ? 1_200_000 : 60_000;
 const MB = 1024 * 1024;
 
 // ── hostile values ───────────────────────────────────────────────────────────────────────────────────────────────
-/** fast-check prints and shrinks generated values, so hostile objects travel as markers and are built per case. */
-class Marker {
-  constructor(readonly kind: "proxy" | "getters" | "cycle" | "big" | "symbolKeys" | "frozenError") {}
-}
-
-const throwingProxy = (): object =>
-  new Proxy(function () {} as object, {
-    get() {
-      throw new Error("get trap");
-    },
-    has() {
-      throw new Error("has trap");
-    },
-    ownKeys() {
-      throw new Error("ownKeys trap");
-    },
-    getOwnPropertyDescriptor() {
-      throw new Error("gOPD trap");
-    },
-    getPrototypeOf() {
-      throw new Error("getPrototypeOf trap");
-    },
-    apply() {
-      throw new Error("apply trap");
-    },
-  });
-
-function throwingGetters(): object {
-  const out: Record<string, unknown> = {};
-  for (const key of ["status", "statusCode", "url", "headers", "body", "bodyAsText", "message", "name", "code", "cause", "request", "response", "get", "toJSON", "errors", "condition", "description", "method", "token"]) {
-    Object.defineProperty(out, key, { enumerable: true, get: () => { throw new Error(`getter ${key}`); } });
-  }
-  Object.defineProperty(out, Symbol.iterator, { get: () => { throw new Error("iterator getter"); } });
-  return out;
-}
-
-function materialize(value: unknown, depth = 0): unknown {
-  if (value instanceof Marker) {
-    switch (value.kind) {
-      case "proxy":
-        return throwingProxy();
-      case "getters":
-        return throwingGetters();
-      case "cycle": {
-        const error = new Error("cycle") as Error & { cause?: unknown; errors?: unknown[] };
-        error.cause = error;
-        error.errors = [error, error];
-        return error;
-      }
-      case "big":
-        return BIG.text1;
-      case "symbolKeys":
-        return { [Symbol("x")]: 1, [Symbol.toPrimitive]: () => { throw new Error("toPrimitive"); } };
-      case "frozenError":
-        return Object.freeze(new CredentialUnavailableError("frozen"));
-    }
-  }
-  if (depth > 5) return value;
-  if (Array.isArray(value)) return value.map((item) => materialize(item, depth + 1));
-  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = materialize(item, depth + 1);
-    return out;
-  }
-  return value;
-}
-
-const marker = fc.constantFrom(...(["proxy", "getters", "cycle", "big", "symbolKeys", "frozenError"] as const)).map((kind) => new Marker(kind));
+/** Every field a classifier might read: the "getters" marker throws on each (and on Symbol.iterator). */
+const THROWING_FIELDS = ["status", "statusCode", "url", "headers", "body", "bodyAsText", "message", "name", "code", "cause", "request", "response", "get", "toJSON", "errors", "condition", "description", "method", "token", Symbol.iterator];
+const materialize = materializer({ maxDepth: 5, big: () => BIG.text1 });
+const marker = hostileMarker(["callableProxy", "getters", "cycle", "big", "symbolKeys", "frozenError"], THROWING_FIELDS);
 
 // ── big inputs, built once ──────────────────────────────────────────────────────────────────────────────────────
 function randomText(bytes: number, seed: number): string {
@@ -263,7 +199,7 @@ function buildHeaders(spec: unknown): unknown {
     return headers;
   }
   if (spec === "many") return Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`x-h-${i}`, `v${i}`]));
-  if (spec !== null && typeof spec === "object" && !(spec instanceof Marker) && Object.getPrototypeOf(spec) === Object.prototype) {
+  if (spec !== null && typeof spec === "object" && !(spec instanceof Hostile) && Object.getPrototypeOf(spec) === Object.prototype) {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(spec)) out[key] = value === "HUGE" ? BIG.hugeHeader : materialize(value);
     return out;
@@ -290,7 +226,7 @@ function buildResponse(spec: ResponseSpec): { response: Record<string, unknown>;
 
 function describeSpec(spec: unknown): string {
   try {
-    return JSON.stringify(spec, (_key, value) => (value instanceof Marker ? `<${value.kind}>` : typeof value === "string" && value.length > 40 ? `${value.slice(0, 20)}…(${value.length})` : typeof value === "bigint" ? String(value) : value)) ?? String(spec);
+    return JSON.stringify(spec, (_key, value) => (value instanceof Hostile ? `<${value.kind}>` : typeof value === "string" && value.length > 40 ? `${value.slice(0, 20)}…(${value.length})` : typeof value === "bigint" ? String(value) : value)) ?? String(spec);
   } catch {
     return "(unprintable)";
   }
@@ -315,7 +251,7 @@ function exchangeChars(context: unknown): number {
 }
 
 // ── properties ──────────────────────────────────────────────────────────────────────────────────────────────────
-describe(`fuzzing foreign input (${TOTAL.toLocaleString()} cases${FULL ? ", FULL" : ""})`, () => {
+describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ", FULL" : ""})`, () => {
   const faultsBefore = getInternalFaultCount();
 
   it("decodeTokenClaims: never throws; undefined or claims of the right types", () => {
@@ -377,12 +313,12 @@ describe(`fuzzing foreign input (${TOTAL.toLocaleString()} cases${FULL ? ", FULL
       fc.property(errorArb, contextArb, (errorSpec, contextSpec) => {
         let error: unknown;
         let bodyMb = 0;
-        if (errorSpec === "aggregate") error = new AggregateError([new CredentialUnavailableError("a"), throwingProxy(), new Error(BIG.text1)], "ChainedTokenCredential authentication failed.");
+        if (errorSpec === "aggregate") error = new AggregateError([new CredentialUnavailableError("a"), throwingProxy(function () {} as object), new Error(BIG.text1)], "ChainedTokenCredential authentication failed.");
         else if (errorSpec !== null && typeof errorSpec === "object" && "big" in (errorSpec as object)) {
           const body = buildBody((errorSpec as { big: unknown }).big);
           bodyMb = sizeOf(body);
           error = new CredentialUnavailableError(typeof body === "string" ? body : "binary");
-        } else if (errorSpec !== null && typeof errorSpec === "object" && "message" in (errorSpec as object) && !(errorSpec instanceof Marker)) {
+        } else if (errorSpec !== null && typeof errorSpec === "object" && "message" in (errorSpec as object) && !(errorSpec instanceof Hostile)) {
           const spec = errorSpec as { message: string; name: string; cause: unknown };
           error = Object.assign(new Error(spec.message), { name: spec.name, cause: materialize(spec.cause) });
         } else error = materialize(errorSpec);

@@ -81,6 +81,13 @@ const describeError = (err, depth = 0) => {
 const emit = (value) => process.stdout.write(JSON.stringify(value) + "\\n");
 `;
 
+/** The JSON a scenario emitted, as `T`; throws with the exit code and the end of stderr when it emitted none. */
+export function scenarioJson<T>(result: ScenarioResult): T {
+  const json = result.json as T | undefined;
+  if (json === undefined) throw new Error(`scenario failed (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}`);
+  return json;
+}
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGABRT: 6, SIGSEGV: 11 };
 
 /** Spawns the scenario (see the module comment) and resolves when the child exits or is killed. Never rejects for a failing child. */

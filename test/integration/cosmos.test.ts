@@ -3,35 +3,13 @@
  * is `httpClient: diagnosticHttpClient(credential, inner)`. Its errors are `ErrorResponse` objects (numeric `code`,
  * `substatus`, `headers`), not RestErrors: getDiagnosis finds them through their request ids.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { TokenCredential } from "@azure/core-auth";
 import { CosmosClient, ErrorResponse, type Container } from "@azure/cosmos";
 import { diagnosticHttpClient, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
-import { startCosmosEmulator, type CosmosEmulator, type IdentityEndpointEmulator } from "../../src/testing.js";
-import {
-  diagnosticSetup,
-  downstream,
-  downstreamLog,
-  emulatorBase,
-  errorShape,
-  expectDiagnosis,
-  expectLogLine,
-  expectRoleAdvice,
-  expiredClaims,
-  failure,
-  newIdentity,
-  QUIET_MS,
-  sleep,
-  startIdentity,
-  type TokenPlan,
-} from "./helpers.js";
+import { startCosmosEmulator, type CosmosEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, settledDownstream, testReportedOnce, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-/** With the diagnosing httpClient. */
-let cosmos: CosmosEmulator;
-/** Zero-config only (its own host: Cosmos' first request, `GET /`, is the same URL in every test). */
-let observed: CosmosEmulator;
-let locked: CosmosEmulator;
 const READER = "00000000-0000-0000-0000-000000000001";
 const CONTRIBUTOR = "00000000-0000-0000-0000-000000000002";
 const containers = [
@@ -39,36 +17,27 @@ const containers = [
   { database: "shop", container: "audit", partitionKeyPath: "/id" },
 ];
 
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  const base = emulatorBase(mi, started.ca);
-  [cosmos, observed, locked] = await Promise.all([
-    startCosmosEmulator({ ...base, accountName: "orders-db", containers }),
-    startCosmosEmulator({ ...base, accountName: "orders-db-observed", containers }),
-    startCosmosEmulator({ ...base, accountName: "locked-db", containers, firewall: true }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([cosmos?.close(), observed?.close(), locked?.close(), mi?.close()]);
-});
+const env = useEmulators((base) => ({
+  /** With the diagnosing httpClient. */
+  cosmos: startCosmosEmulator({ ...base, accountName: "orders-db", containers }),
+  /** Zero-config only (its own host: Cosmos' first request, `GET /`, is the same URL in every test). */
+  observed: startCosmosEmulator({ ...base, accountName: "orders-db-observed", containers }),
+  locked: startCosmosEmulator({ ...base, accountName: "locked-db", containers, firewall: true }),
+}));
 
 function orders(credential: TokenCredential, options: { diagnose?: DiagnosticCredential; account?: CosmosEmulator; container?: string } = {}): Container {
-  const account = options.account ?? cosmos;
+  const account = options.account ?? env.cosmos;
   const httpClient = options.diagnose ? diagnosticHttpClient(options.diagnose, account.httpClient) : account.httpClient;
   return new CosmosClient({ endpoint: account.endpoint, aadCredentials: credential, httpClient }).database("shop").container(options.container ?? "orders");
 }
 
 /** Creates an item with the diagnosing httpClient (or zero-config only), then without the library: same error. */
 async function createItem(plan: TokenPlan, options: { policy: boolean; account?: CosmosEmulator; configured?: TokenPlan["identity"] }) {
-  const setup = diagnosticSetup(mi, plan, options.configured);
-  const account = options.account ?? (options.policy ? cosmos : observed);
-  const id = `o-${Math.random().toString(36).slice(2, 10)}`;
-  const error = await failure(orders(setup.credential, { account, ...(options.policy ? { diagnose: setup.credential } : {}) }).items.create({ id }));
-  const plainError = await failure(orders(setup.plain, { account }).items.create({ id }));
-  expect(error).toBeInstanceOf(ErrorResponse);
-  expect(errorShape(error)).toEqual(errorShape(plainError));
-  return { ...setup, error, id };
+  const account = options.account ?? (options.policy ? env.cosmos : env.observed);
+  const id = uniqueName("o");
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) => orders(credential, { account, diagnose }).items.create({ id }));
+  expect(result.error).toBeInstanceOf(ErrorResponse);
+  return { ...result, id };
 }
 
 function grant(account: CosmosEmulator, principalId: string, role: string, scope = "/") {
@@ -91,8 +60,8 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("H2 control-plane roles only (Owner, Cosmos DB Operator): 403 5301, named as giving no data access", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, "Owner", cosmos.resourceId);
-    grant(cosmos, identity.objectId, "Cosmos DB Operator", cosmos.resourceId);
+    grant(env.cosmos, identity.objectId, "Owner", env.cosmos.resourceId);
+    grant(env.cosmos, identity.objectId, "Cosmos DB Operator", env.cosmos.resourceId);
     const { error } = await createItem({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", status: 403 });
     expect(diagnosis.nextSteps.join("\n")).toContain('"Owner", "Contributor", "Cosmos DB Operator", "DocumentDB Account Contributor" are control-plane roles');
@@ -100,7 +69,7 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("H2 data role at a sibling scope (another container): the container read is refused → a Cosmos DB role covering it", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, CONTRIBUTOR, "/dbs/shop/colls/audit");
+    grant(env.cosmos, identity.objectId, CONTRIBUTOR, "/dbs/shop/colls/audit");
     const { error } = await createItem({ identity }, { policy: true });
     expect(error).toMatchObject({ code: 403, substatus: 5301 });
     // The SDK reads the container's metadata first: that read is what the sibling-scoped role does not allow.
@@ -114,7 +83,7 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("H3 token for the wrong audience: 401 'Request blocked by Auth' → WrongAudience", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, CONTRIBUTOR);
+    grant(env.cosmos, identity.objectId, CONTRIBUTOR);
     const { error, logs } = await createItem({ identity, audience: "https://vault.azure.net" }, { policy: true });
     expect(error).toMatchObject({ code: 401 });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H3", code: "WrongAudience", service: "cosmos", status: 401 });
@@ -124,7 +93,7 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("H4 expired token: 401 'Provided AAD token has been expired'", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, CONTRIBUTOR);
+    grant(env.cosmos, identity.objectId, CONTRIBUTOR);
     const { error } = await createItem({ identity, claims: expiredClaims }, { policy: true });
     expect(error.message).toContain("Provided AAD token has been expired");
     expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", service: "cosmos", status: 401 });
@@ -133,7 +102,7 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
   test("H4 identity mix-up: the service names principal [<other oid>], the app is configured for another identity", async () => {
     const configured = newIdentity();
     const other = newIdentity();
-    grant(cosmos, configured.objectId, CONTRIBUTOR);
+    grant(env.cosmos, configured.objectId, CONTRIBUTOR);
     const { error } = await createItem({ identity: other }, { policy: true, configured });
     expect(error.message).toContain(`principal [${other.objectId}]`);
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 403 });
@@ -142,8 +111,8 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("not-identity: the account firewall ('Request originated from client IP … through public internet')", async () => {
     const identity = newIdentity();
-    grant(locked, identity.objectId, CONTRIBUTOR);
-    const { error, logs } = await createItem({ identity }, { policy: true, account: locked });
+    grant(env.locked, identity.objectId, CONTRIBUTOR);
+    const { error, logs } = await createItem({ identity }, { policy: true, account: env.locked });
     expect(error).toMatchObject({ code: 403 });
     expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "cosmos", status: 403 });
     expectLogLine(await downstreamLog(logs), { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "locked-db.documents.azure.com" });
@@ -151,9 +120,9 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("a control-plane operation through the data plane (create a container): 403 substatus 5300 is diagnosed, not taken for a missing data role", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, CONTRIBUTOR);
-    const { credential } = diagnosticSetup(mi, { identity });
-    const client = new CosmosClient({ endpoint: cosmos.endpoint, aadCredentials: credential, httpClient: diagnosticHttpClient(credential, cosmos.httpClient) });
+    grant(env.cosmos, identity.objectId, CONTRIBUTOR);
+    const { credential } = diagnosticSetup(env.mi, { identity });
+    const client = new CosmosClient({ endpoint: env.cosmos.endpoint, aadCredentials: credential, httpClient: diagnosticHttpClient(credential, env.cosmos.httpClient) });
     const error = await failure(client.database("shop").containers.create({ id: "new-container" }));
     expect(error).toMatchObject({ code: 403, substatus: 5300 });
     const diagnosis = expectDiagnosis(error, { service: "cosmos", status: 403 });
@@ -163,28 +132,22 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
 
   test("2xx: create and read with Data Contributor produce no diagnosis and no log line", async () => {
     const identity = newIdentity();
-    grant(cosmos, identity.objectId, CONTRIBUTOR);
-    const { credential, logs } = diagnosticSetup(mi, { identity });
+    grant(env.cosmos, identity.objectId, CONTRIBUTOR);
+    const { credential, logs } = diagnosticSetup(env.mi, { identity });
     const container = orders(credential, { diagnose: credential });
     await container.items.create({ id: "ok-1", total: 3 });
     const { resource } = await container.item("ok-1", "ok-1").read();
     expect(resource).toMatchObject({ id: "ok-1", total: 3 });
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    expect(downstream(logs)).toEqual([]);
+    expect(await settledDownstream(logs, credential)).toEqual([]);
   });
 
-  test("with diagnosticHttpClient AND zero-config observation active, one failure is reported once", async () => {
-    const { logs } = await createItem({ identity: newIdentity() }, { policy: true });
-    await sleep(QUIET_MS);
-    expect(downstream(logs).map((e) => e.source)).toEqual(["response"]);
-  });
+  testReportedOnce("with diagnosticHttpClient AND zero-config observation active, one failure is reported once", (plan) => createItem(plan, { policy: true }));
 });
 
 describe.concurrent("Cosmos DB with zero-config observation only (node:http, its `type=aad…&sig=` header)", () => {
   test("H2: a Reader creating an item: logged from status + headers; credential.diagnose(error) reads the ErrorResponse", async () => {
     const identity = newIdentity();
-    grant(observed, identity.objectId, READER);
+    grant(env.observed, identity.objectId, READER);
     const { error, logs, credential } = await createItem({ identity }, { policy: false });
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: "orders-db-observed.documents.azure.com", source: "observed" });
     expect(getDiagnosis(error)).toBeUndefined();

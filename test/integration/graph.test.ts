@@ -3,54 +3,24 @@
  * `credential.diagnose({ response, body })`) or through a core-rest-pipeline pipeline (with `diagnosticPolicy`).
  * An identity's Graph rights are app roles in its token, not Azure RBAC.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { bearerTokenAuthenticationPolicy, createPipelineFromOptions, createPipelineRequest, type HttpClient } from "@azure/core-rest-pipeline";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
-import { startGraphEmulator, type GraphEmulator, type IdentityEndpointEmulator } from "../../src/testing.js";
-import {
-  diagnosticSetup,
-  downstream,
-  downstreamLog,
-  emulatorBase,
-  expectLogLine,
-  expectRoleAdvice,
-  expiredClaims,
-  newIdentity,
-  QUIET_MS,
-  routeFetchToEmulators,
-  sleep,
-  startIdentity,
-  type TokenPlan,
-} from "./helpers.js";
+import { startGraphEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstream, downstreamLog, expectLogLine, expectRoleAdvice, expiredClaims, fetchWithToken, newIdentity, QUIET_MS, settledDownstream, sleep, useEmulators, type TokenPlan } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-let graph: GraphEmulator;
-let unroute: () => void;
-/** `https://graph.microsoft.com:<port>`: fetch reaches the emulator with the real name (see routeFetchToEmulators). */
-let base: string;
+const env = useEmulators((base) => ({ graph: startGraphEmulator(base) }), { routeFetch: ({ graph }) => [graph.host] });
+/** `https://graph.microsoft.com:<port><path>`: fetch reaches the emulator with the real name (see routeFetchToEmulators). */
+const graphUrl = (path: string) => `https://${env.graph.host}:${env.graph.port}${path}`;
 const SCOPE = "https://graph.microsoft.com/.default";
-
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  graph = await startGraphEmulator(emulatorBase(mi, started.ca));
-  unroute = routeFetchToEmulators(graph.ca, [graph.host]);
-  base = `https://${graph.host}:${graph.port}`;
-});
-afterAll(async () => {
-  unroute?.();
-  await Promise.all([graph?.close(), mi?.close()]);
-});
 
 const withRoles = (...roles: string[]) => () => ({ roles });
 
 /** GET /v1.0/users/<id> with fetch and a token from the credential: what the app sees, and the log. */
 async function fetchUser(plan: TokenPlan, configured?: TokenPlan["identity"]) {
-  const setup = diagnosticSetup(mi, plan, configured);
-  const token = (await setup.credential.getToken(SCOPE))!.token;
-  const url = `${base}/v1.0/users/${crypto.randomUUID()}`;
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  const body = await response.text();
+  const setup = diagnosticSetup(env.mi, plan, configured);
+  const url = graphUrl(`/v1.0/users/${crypto.randomUUID()}`);
+  const { response, body } = await fetchWithToken(setup.credential, SCOPE, url);
   return { ...setup, response, body, url };
 }
 
@@ -60,7 +30,7 @@ function pipelineFor(credential: DiagnosticCredential) {
   pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: SCOPE }), { phase: "Sign" });
   const { policy } = diagnosticPolicy(credential);
   pipeline.addPolicy(policy, { afterPhase: "Sign" });
-  return (path: string) => pipeline.sendRequest(graph.httpClient as HttpClient, createPipelineRequest({ url: `https://graph.microsoft.com${path}` }));
+  return (path: string) => pipeline.sendRequest(env.graph.httpClient as HttpClient, createPipelineRequest({ url: `https://graph.microsoft.com${path}` }));
 }
 
 describe.concurrent("Graph with fetch: zero-config observation (undici) and credential.diagnose({ response, body })", () => {
@@ -70,7 +40,7 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
     expect(response.status).toBe(403);
     expect(JSON.parse(body).error.code).toBe("AccessDenied");
     const entry = await downstreamLog(logs);
-    expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: `graph.microsoft.com:${graph.port}`, source: "observed" });
+    expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: `graph.microsoft.com:${env.graph.port}`, source: "observed" });
     const diagnosis = credential.diagnose({ response, body });
     expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "graph", status: 403, errorCode: "AccessDenied" });
     expectRoleAdvice(diagnosis!, { role: "User.Read.All", scope: `servicePrincipals/${identity.objectId}/appRoleAssignments`, principalId: identity.objectId, command: /^az rest --method POST/ });
@@ -89,13 +59,11 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
   test("H3 token for the wrong audience: 401 InvalidAuthenticationToken 'Invalid audience'", async () => {
     // The app asked for a Key Vault token and sent it to Graph.
     const identity = newIdentity();
-    const setup = diagnosticSetup(mi, { identity });
-    const token = (await setup.credential.getToken("https://vault.azure.net/.default"))!.token;
-    const response = await fetch(`${base}/v1.0/users`, { headers: { authorization: `Bearer ${token}` } });
-    const body = await response.text();
+    const setup = diagnosticSetup(env.mi, { identity });
+    const { response, body } = await fetchWithToken(setup.credential, "https://vault.azure.net/.default", graphUrl("/v1.0/users"));
     expect(response.status).toBe(401);
     const entry = await downstreamLog(setup.logs);
-    expectLogLine(entry, { hypothesis: "H3", code: "WrongAudience", status: 401, host: `graph.microsoft.com:${graph.port}`, source: "observed" });
+    expectLogLine(entry, { hypothesis: "H3", code: "WrongAudience", status: 401, host: `graph.microsoft.com:${env.graph.port}`, source: "observed" });
     const diagnosis = setup.credential.diagnose({ response, body });
     expect(diagnosis).toMatchObject({ hypothesis: "H3", errorCode: "InvalidAuthenticationToken" });
     expect(diagnosis!.nextSteps[0]).toContain('"https://graph.microsoft.com/.default"');
@@ -103,7 +71,7 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
 
   test("H4 expired token: 401 'Lifetime validation failed'", async () => {
     const { response, body, logs, credential } = await fetchUser({ identity: newIdentity(), claims: expiredClaims });
-    expectLogLine(await downstreamLog(logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: `graph.microsoft.com:${graph.port}` });
+    expectLogLine(await downstreamLog(logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: `graph.microsoft.com:${env.graph.port}` });
     expect(credential.diagnose({ response, body })).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup" });
   });
 
@@ -120,35 +88,33 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
     const identity = newIdentity();
     const { response, logs, credential } = await fetchUser({ identity, claims: withRoles("User.Read.All") });
     expect(response.status).toBe(404); // a random id: found nothing, but authorized
-    const list = await fetch(`${base}/v1.0/users`, { headers: { authorization: `Bearer ${(await credential.getToken(SCOPE))!.token}` } });
+    const list = await fetch(graphUrl("/v1.0/users"), { headers: { authorization: `Bearer ${(await credential.getToken(SCOPE))!.token}` } });
     expect(list.status).toBe(200);
     // The same identity's token, minted without the credential: its 403 is not ours to explain.
-    const foreign = await mi.mintToken({ identity, resource: "https://graph.microsoft.com" });
-    expect((await fetch(`${base}/v1.0/users/x-${Date.now()}`, { headers: { authorization: `Bearer ${foreign}` } })).status).toBe(403);
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    expect(downstream(logs)).toEqual([]);
+    const foreign = await env.mi.mintToken({ identity, resource: "https://graph.microsoft.com" });
+    expect((await fetch(graphUrl(`/v1.0/users/x-${Date.now()}`), { headers: { authorization: `Bearer ${foreign}` } })).status).toBe(403);
+    expect(await settledDownstream(logs, credential)).toEqual([]);
   });
 });
 
 describe.concurrent("Graph through a core-rest-pipeline pipeline with diagnosticPolicy", () => {
   test("H2: the 403 response carries the diagnosis (getDiagnosis(response)), logged once", async () => {
     const identity = newIdentity();
-    const { credential, logs } = diagnosticSetup(mi, { identity });
+    const { credential, logs } = diagnosticSetup(env.mi, { identity });
     const response = await pipelineFor(credential)(`/v1.0/users/${crypto.randomUUID()}`);
     expect(response.status).toBe(403);
     expect(getDiagnosis(response)).toMatchObject({ hypothesis: "H2", service: "graph", errorCode: "AccessDenied" });
-    await sleep(QUIET_MS);
-    expect(downstream(logs).map((e) => [e.source, e.hypothesis])).toEqual([["response", "H2"]]);
-    expectLogLine(downstream(logs)[0]!, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: "graph.microsoft.com" });
+    const reported = await settledDownstream(logs);
+    expect(reported.map((e) => [e.source, e.hypothesis])).toEqual([["response", "H2"]]);
+    expectLogLine(reported[0]!, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: "graph.microsoft.com" });
   });
 
   test("H3 wrong audience and 2xx", async () => {
     const identity = newIdentity();
-    const wrong = diagnosticSetup(mi, { identity, audience: "https://management.azure.com" });
+    const wrong = diagnosticSetup(env.mi, { identity, audience: "https://management.azure.com" });
     const response = await pipelineFor(wrong.credential)(`/v1.0/users/${crypto.randomUUID()}`);
     expect(getDiagnosis(response)).toMatchObject({ hypothesis: "H3", code: "WrongAudience", status: 401 });
-    const good = diagnosticSetup(mi, { identity, claims: withRoles("User.Read.All") });
+    const good = diagnosticSetup(env.mi, { identity, claims: withRoles("User.Read.All") });
     const ok = await pipelineFor(good.credential)("/v1.0/users");
     expect(ok.status).toBe(200);
     expect(getDiagnosis(ok)).toBeUndefined();

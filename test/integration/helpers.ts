@@ -7,11 +7,12 @@
 import dns from "node:dns";
 import { randomUUID } from "node:crypto";
 import tls from "node:tls";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { DiagnosticCredential, getDiagnosis, type Diagnosis, type DiagnosisLogEntry } from "../../src/index.js";
 import { startIdentityEndpoint, type EmulatedIdentity, type IdentityEndpointEmulator, type TestCertificateAuthority } from "../../src/testing.js";
 import { createTestCertificateAuthority } from "../../src/testing.js";
+import { startTogether, type Closable, type Starting } from "../helpers/emulators.js";
 
 export const SUBSCRIPTION = "5f2e7c1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b";
 export const RESOURCE_GROUP = "rg-orders";
@@ -26,6 +27,46 @@ export async function startIdentity(): Promise<{ mi: IdentityEndpointEmulator; c
 /** Options every service emulator of a test file takes. */
 export function emulatorBase(mi: IdentityEndpointEmulator, ca: TestCertificateAuthority) {
   return { issuerKeys: mi.signer.jwks(), tenantId: mi.tenantId, subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, certificateAuthority: ca };
+}
+
+export type EmulatorBase = ReturnType<typeof emulatorBase>;
+
+/** The identity emulator and the service emulators of a test file (see {@link useEmulators}). */
+export type Emulators<S> = { mi: IdentityEndpointEmulator } & S;
+
+/**
+ * The set-up of a test file: in `beforeAll`, the identity emulator ({@link startIdentity}) and the service emulators
+ * `start` builds from {@link emulatorBase} (started side by side); with `routeFetch`, `fetch` then reaches those hosts
+ * by their real names ({@link routeFetchToEmulators}). In `afterAll`, the routing is undone and every emulator
+ * closed. The returned object is filled in by `beforeAll`: read it inside tests and hooks only.
+ */
+export function useEmulators<S extends Record<string, Closable>>(
+  start: (base: EmulatorBase) => Starting<S>,
+  options: { routeFetch?: (emulators: Emulators<S>) => readonly string[] } = {},
+): Emulators<S> {
+  const emulators = {} as Emulators<S>;
+  let unroute: (() => void) | undefined;
+  beforeAll(async () => {
+    const { mi, ca } = await startIdentity();
+    emulators.mi = mi;
+    Object.assign(emulators, await startTogether(start(emulatorBase(mi, ca))));
+    if (options.routeFetch) unroute = routeFetchToEmulators(ca.cert, options.routeFetch(emulators));
+  });
+  afterAll(async () => {
+    unroute?.();
+    await Promise.all(Object.values(emulators).map((emulator) => emulator.close()));
+  });
+  return emulators;
+}
+
+/** `/subscriptions/<SUBSCRIPTION>/resourceGroups/<RESOURCE_GROUP>/providers/<path>`: a resource of the test resource group. */
+export function resourceIdOf(path: string): string {
+  return `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}/providers/${path}`;
+}
+
+/** A name of its own for one test (`prefix-` and 8 random characters): resources of one test never meet another's. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** A user-assigned identity of its own for one test (fresh ids: role grants of one test never help another). */
@@ -113,6 +154,31 @@ export function rotatingCredential(mi: IdentityEndpointEmulator, identity: Emula
   };
 }
 
+/**
+ * The same failing call twice: through a DiagnosticCredential ({@link diagnosticSetup}; with `policy`, `call` gets
+ * it as `diagnose`, to put the library in the client's pipeline), then with the plain credential and no library.
+ * Both must fail, and the errors must look the same to the caller ({@link errorShape}).
+ */
+export async function failWithAndWithoutLibrary(
+  mi: IdentityEndpointEmulator,
+  plan: TokenPlan,
+  options: { policy: boolean; configured?: EmulatedIdentity },
+  call: (credential: TokenCredential, diagnose?: DiagnosticCredential) => Promise<unknown>,
+): Promise<DiagnosticSetup & { error: any }> {
+  const setup = diagnosticSetup(mi, plan, options.configured);
+  const error = await failure(call(setup.credential, options.policy ? setup.credential : undefined));
+  const plainError = await failure(call(setup.plain));
+  expect(errorShape(error)).toEqual(errorShape(plainError));
+  return { ...setup, error };
+}
+
+/** A `fetch` whose only header is the credential's token for `scope`: the response, and its body read as text. */
+export async function fetchWithToken(credential: TokenCredential, scope: string, url: string, init: RequestInit = {}): Promise<{ response: Response; body: string }> {
+  const token = (await credential.getToken(scope))!.token;
+  const response = await fetch(url, { ...init, headers: { authorization: `Bearer ${token}` } });
+  return { response, body: await response.text() };
+}
+
 /** Awaits a promise that must reject; returns what it rejected with. */
 export async function failure(promise: Promise<unknown>): Promise<any> {
   try {
@@ -150,6 +216,17 @@ export function downstream(logs: DiagnosisLogEntry[]): DiagnosisLogEntry[] {
   return logs.filter((entry) => entry.source === "response" || entry.source === "observed");
 }
 
+/**
+ * The test each service file has for the library in the client's pipeline: with zero-config observation active too,
+ * one failure (`fail`, with an identity of its own) is reported once, by the pipeline (source "response").
+ */
+export function testReportedOnce(name: string, fail: (plan: TokenPlan) => Promise<{ logs: DiagnosisLogEntry[] }>): void {
+  test(name, async () => {
+    const { logs } = await fail({ identity: newIdentity() });
+    expect((await settledDownstream(logs)).map((e) => e.source)).toEqual(["response"]);
+  });
+}
+
 /** Waits until a downstream log entry shows up (zero-config waits a grace period; a challenged 401 waits for its retry). */
 export async function downstreamLog(logs: DiagnosisLogEntry[], timeoutMs = 3_000): Promise<DiagnosisLogEntry> {
   const deadline = Date.now() + timeoutMs;
@@ -165,6 +242,13 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /** Longer than zero-config's grace period and the policy's wait for a challenge retry: after it, nothing more comes. */
 export const QUIET_MS = 1_300;
+
+/** The downstream diagnoses once nothing more can come (after {@link QUIET_MS}); with `flush`, its folded lines written out first. */
+export async function settledDownstream(logs: DiagnosisLogEntry[], flush?: DiagnosticCredential): Promise<DiagnosisLogEntry[]> {
+  await sleep(QUIET_MS);
+  flush?.flushLogs();
+  return downstream(logs);
+}
 
 const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden" };
 

@@ -3,56 +3,23 @@
  * again with no policy (zero-config observation of node:http). The error the client throws is compared with the one
  * it throws without the library.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { TokenCredential } from "@azure/core-auth";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
-import { startKeyVaultEmulator, type IdentityEndpointEmulator, type KeyVaultEmulator } from "../../src/testing.js";
-import {
-  diagnosticSetup,
-  downstream,
-  downstreamLog,
-  emulatorBase,
-  errorShape,
-  expectDiagnosis,
-  expectLogLine,
-  expectRoleAdvice,
-  expiredClaims,
-  failure,
-  newIdentity,
-  otherTenantClaims,
-  QUIET_MS,
-  RESOURCE_GROUP,
-  sleep,
-  startIdentity,
-  SUBSCRIPTION,
-  rotatingCredential,
-  wrap,
-  type TokenPlan,
-} from "./helpers.js";
+import { startKeyVaultEmulator, type KeyVaultEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, RESOURCE_GROUP, resourceIdOf, rotatingCredential, settledDownstream, SUBSCRIPTION, testReportedOnce, uniqueName, useEmulators, wrap, type TokenPlan } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-let kv: KeyVaultEmulator;
-let locked: KeyVaultEmulator;
+const env = useEmulators((base) => ({
+  kv: startKeyVaultEmulator({ ...base, vaultName: "orders-kv" }),
+  locked: startKeyVaultEmulator({ ...base, vaultName: "locked-kv", firewall: true }),
+}));
 const VAULT_SCOPE = `/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP}/providers/microsoft.keyvault/vaults/orders-kv`;
-const VAULT_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/orders-kv`;
+const VAULT_ID = resourceIdOf("Microsoft.KeyVault/vaults/orders-kv");
 const HOST = "orders-kv.vault.azure.net";
 
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  const base = emulatorBase(mi, started.ca);
-  [kv, locked] = await Promise.all([
-    startKeyVaultEmulator({ ...base, vaultName: "orders-kv" }),
-    startKeyVaultEmulator({ ...base, vaultName: "locked-kv", firewall: true }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([kv?.close(), locked?.close(), mi?.close()]);
-});
-
 function client(credential: TokenCredential, options: { policy?: DiagnosticCredential; vault?: KeyVaultEmulator } = {}): SecretClient {
-  const vault = options.vault ?? kv;
+  const vault = options.vault ?? env.kv;
   return new SecretClient(vault.endpoint, credential, {
     httpClient: vault.httpClient,
     ...(options.policy ? { additionalPolicies: [diagnosticPolicy(options.policy)] } : {}),
@@ -64,18 +31,15 @@ function client(credential: TokenCredential, options: { policy?: DiagnosticCrede
  * errors must look the same to the caller.
  */
 async function readSecret(plan: TokenPlan, options: { policy: boolean; vault?: KeyVaultEmulator; configured?: TokenPlan["identity"]; secret?: string } ) {
-  const setup = diagnosticSetup(mi, plan, options.configured);
-  const vault = options.vault ?? kv;
-  const secret = options.secret ?? `s-${Math.random().toString(36).slice(2, 10)}`;
+  const vault = options.vault ?? env.kv;
+  const secret = options.secret ?? uniqueName("s");
   vault.setSecret(secret, "value");
-  const error = await failure(client(setup.credential, { vault, ...(options.policy ? { policy: setup.credential } : {}) }).getSecret(secret));
-  const plainError = await failure(client(setup.plain, { vault }).getSecret(secret));
-  expect(errorShape(error)).toEqual(errorShape(plainError));
-  return { ...setup, error, secret };
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, policy) => client(credential, { vault, policy }).getSecret(secret));
+  return { ...result, secret };
 }
 
 function grant(principalId: string, role: string, scope = VAULT_ID) {
-  kv.rbac.grant({ principalId, role, scope });
+  env.kv.rbac.grant({ principalId, role, scope });
 }
 
 describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", () => {
@@ -139,7 +103,7 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error } = await readSecret({ identity, claims: otherTenantClaims }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", errorCode: "Unauthorized" });
     expect(diagnosis.evidence.join("\n")).toContain("AKV10032: Invalid issuer");
-    expect(diagnosis.summary).toContain(`the token is from tenant 99999999-9999-4999-8999-999999999999 but ${HOST} belongs to tenant ${mi.tenantId}`);
+    expect(diagnosis.summary).toContain(`the token is from tenant 99999999-9999-4999-8999-999999999999 but ${HOST} belongs to tenant ${env.mi.tenantId}`);
   });
 
   test("H4 identity mix-up: the 403 names another caller than the configured identity", async () => {
@@ -155,8 +119,8 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
 
   test("not-identity: the vault firewall (403 ForbiddenByFirewall) even with the right role", async () => {
     const identity = newIdentity();
-    locked.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: locked.resourceId });
-    const { error, logs } = await readSecret({ identity }, { policy: true, vault: locked });
+    env.locked.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: env.locked.resourceId });
+    const { error, logs } = await readSecret({ identity }, { policy: true, vault: env.locked });
     const diagnosis = expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "keyvault", status: 403, errorCode: "ForbiddenByFirewall" });
     expect(diagnosis.nextSteps.join("\n")).toContain("Not an identity problem");
     expectLogLine(await downstreamLog(logs), { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "locked-kv.vault.azure.net" });
@@ -165,39 +129,31 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
   test("2xx: the unauthenticated challenge 401 and the 200 produce no diagnosis and no log line", async () => {
     const identity = newIdentity();
     grant(identity.objectId, "Key Vault Secrets User");
-    const setup = diagnosticSetup(mi, { identity });
-    kv.setSecret("greeting", "hello");
-    const before = kv.requests.length;
+    const setup = diagnosticSetup(env.mi, { identity });
+    env.kv.setSecret("greeting", "hello");
+    const before = env.kv.requests.length;
     const secret = await client(setup.credential, { policy: setup.credential }).getSecret("greeting");
     expect(secret.value).toBe("hello");
-    const mine = kv.requests.slice(before).filter((r) => r.path.startsWith("/secrets/greeting"));
+    const mine = env.kv.requests.slice(before).filter((r) => r.path.startsWith("/secrets/greeting"));
     expect(mine.map((r) => [r.status, r.tokenFailure])).toContainEqual([401, "missing"]);
-    await sleep(QUIET_MS);
-    setup.credential.flushLogs();
-    expect(downstream(setup.logs)).toEqual([]);
+    expect(await settledDownstream(setup.logs, setup.credential)).toEqual([]);
   });
 
-  test("with the policy AND zero-config observation active, one failure is reported once", async () => {
-    const { logs } = await readSecret({ identity: newIdentity() }, { policy: true });
-    await sleep(QUIET_MS);
-    expect(downstream(logs).map((e) => e.source)).toEqual(["response"]);
-  });
+  testReportedOnce("with the policy AND zero-config observation active, one failure is reported once", (plan) => readSecret(plan, { policy: true }));
 
   test("a challenged 401 that the pipeline answers on retry is not a failure; the one it cannot answer is reported once", async () => {
     // Tokens 1 and 2 are expired, later ones are good (see rotatingCredential).
     const identity = newIdentity();
     grant(identity.objectId, "Key Vault Secrets User");
-    const { credential, logs } = wrap(rotatingCredential(mi, identity, expiredClaims, 2), identity);
-    kv.setSecret("rotating", "v1");
+    const { credential, logs } = wrap(rotatingCredential(env.mi, identity, expiredClaims, 2), identity);
+    env.kv.setSecret("rotating", "v1");
     const c = client(credential, { policy: credential });
     // 1st call: challenge round trip, then token 1 (expired): 401 after the retry: the client throws, a failure.
     const first = await failure(c.getSecret("rotating"));
     expect(getDiagnosis(first)).toMatchObject({ hypothesis: "H4", status: 401 });
     // 2nd call: token 2 (expired) → 401 challenge → the client gets token 3 and retries → 200: no failure.
     expect((await c.getSecret("rotating")).value).toBe("v1");
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    const reported = downstream(logs);
+    const reported = await settledDownstream(logs, credential);
     expect(reported.map((e) => [e.hypothesis, e.status, e.count])).toEqual([["H4", 401, 1]]);
   });
 });
@@ -237,8 +193,8 @@ describe.concurrent("Key Vault with zero-config observation only (no policy, nod
 
   test("not-identity needs the body: zero-config says so (medium confidence, a caveat), credential.diagnose(error) finds the firewall", async () => {
     const identity = newIdentity();
-    locked.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: locked.resourceId });
-    const { error, logs, credential } = await readSecret({ identity }, { policy: false, vault: locked });
+    env.locked.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: env.locked.resourceId });
+    const { error, logs, credential } = await readSecret({ identity }, { policy: false, vault: env.locked });
     const entry = await downstreamLog(logs);
     // Status and headers alone: a 403 with a good token reads as a missing role, and the line says what it could not see.
     expect(entry).toMatchObject({ hypothesis: "H2", confidence: "medium", source: "observed" });
@@ -250,27 +206,23 @@ describe.concurrent("Key Vault with zero-config observation only (no policy, nod
   test("a challenged 401 answered on retry is not reported by zero-config either", async () => {
     const identity = newIdentity();
     grant(identity.objectId, "Key Vault Secrets User");
-    const { credential, logs } = wrap(rotatingCredential(mi, identity, expiredClaims, 2), identity);
-    kv.setSecret("rotating-zc", "v1");
+    const { credential, logs } = wrap(rotatingCredential(env.mi, identity, expiredClaims, 2), identity);
+    env.kv.setSecret("rotating-zc", "v1");
     const c = client(credential);
     await failure(c.getSecret("rotating-zc"));
     expect((await c.getSecret("rotating-zc")).value).toBe("v1");
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    expect(downstream(logs).map((e) => [e.hypothesis, e.status, e.source, e.count])).toEqual([["H4", 401, "observed", 1]]);
+    expect((await settledDownstream(logs, credential)).map((e) => [e.hypothesis, e.status, e.source, e.count])).toEqual([["H4", 401, "observed", 1]]);
   });
 
   test("requests without a token this credential issued are ignored; a 2xx produces nothing", async () => {
     const identity = newIdentity();
-    const setup = diagnosticSetup(mi, { identity });
+    const setup = diagnosticSetup(env.mi, { identity });
     await setup.credential.getToken("https://vault.azure.net/.default"); // the credential has issued tokens
     // The same identity's token, minted without the credential: a 403 nobody here is asked to explain.
     await failure(client(setup.plain).getSecret("not-ours"));
     grant(identity.objectId, "Key Vault Secrets User");
-    kv.setSecret("fine", "ok");
+    env.kv.setSecret("fine", "ok");
     expect((await client(setup.credential).getSecret("fine")).value).toBe("ok");
-    await sleep(QUIET_MS);
-    setup.credential.flushLogs();
-    expect(downstream(setup.logs)).toEqual([]);
+    expect(await settledDownstream(setup.logs, setup.credential)).toEqual([]);
   });
 });

@@ -2,58 +2,26 @@
  * Azure Resource Manager, through the real ResourceManagementClient (@azure/arm-resources 7) with
  * `diagnosticPolicy` in `additionalPolicies`, and with zero-config observation only.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { TokenCredential } from "@azure/core-auth";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
-import { startResourceManagerEmulator, type IdentityEndpointEmulator, type ResourceManagerEmulator } from "../../src/testing.js";
-import {
-  diagnosticSetup,
-  downstream,
-  downstreamLog,
-  emulatorBase,
-  errorShape,
-  expectDiagnosis,
-  expectLogLine,
-  expectRoleAdvice,
-  expiredClaims,
-  failure,
-  newIdentity,
-  otherTenantClaims,
-  QUIET_MS,
-  RESOURCE_GROUP,
-  sleep,
-  startIdentity,
-  SUBSCRIPTION,
-  type TokenPlan,
-} from "./helpers.js";
+import { startResourceManagerEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, RESOURCE_GROUP, settledDownstream, testReportedOnce, SUBSCRIPTION, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-let arm: ResourceManagerEmulator;
+const env = useEmulators((base) => ({ arm: startResourceManagerEmulator(base) }));
 const HOST = "management.azure.com";
 const groupScope = (name: string) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/${name}`;
 
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  arm = await startResourceManagerEmulator(emulatorBase(mi, started.ca));
-});
-afterAll(async () => {
-  await Promise.all([arm?.close(), mi?.close()]);
-});
-
 function client(credential: TokenCredential, policy?: DiagnosticCredential): ResourceManagementClient {
-  return new ResourceManagementClient(credential, SUBSCRIPTION, { httpClient: arm.httpClient, ...(policy ? { additionalPolicies: [diagnosticPolicy(policy)] } : {}) });
+  return new ResourceManagementClient(credential, SUBSCRIPTION, { httpClient: env.arm.httpClient, ...(policy ? { additionalPolicies: [diagnosticPolicy(policy)] } : {}) });
 }
 
 /** Reads a resource group (a name of its own per test) with the policy or zero-config only, then without the library. */
 async function getGroup(plan: TokenPlan, options: { policy: boolean; configured?: TokenPlan["identity"]; group?: string }) {
-  const setup = diagnosticSetup(mi, plan, options.configured);
-  const group = options.group ?? `rg-${Math.random().toString(36).slice(2, 10)}`;
-  const error = await failure(client(setup.credential, options.policy ? setup.credential : undefined).resourceGroups.get(group));
-  const plainError = await failure(client(setup.plain).resourceGroups.get(group));
-  expect(errorShape(error)).toEqual(errorShape(plainError));
-  return { ...setup, error, group };
+  const group = options.group ?? uniqueName("rg");
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, policy) => client(credential, policy).resourceGroups.get(group));
+  return { ...result, group };
 }
 
 describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)", () => {
@@ -70,7 +38,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
 
   test("H2 a data-plane role only (Key Vault Secrets User on the subscription) gives no control-plane read", async () => {
     const identity = newIdentity();
-    arm.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: `/subscriptions/${SUBSCRIPTION}` });
+    env.arm.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: `/subscriptions/${SUBSCRIPTION}` });
     const { error, group } = await getGroup({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "AuthorizationFailed" });
     expectRoleAdvice(diagnosis, { role: "Reader", scope: groupScope(group), principalId: identity.objectId, command: /^az role assignment create/ });
@@ -78,7 +46,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
 
   test("H2 role at a sibling scope (Reader on another resource group)", async () => {
     const identity = newIdentity();
-    arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope("rg-billing") });
+    env.arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope("rg-billing") });
     const { error, group } = await getGroup({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope" });
     expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /^az role assignment create/ });
@@ -107,7 +75,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
   test("H4 identity mix-up: AuthorizationFailed names another object id than the configured identity's", async () => {
     const configured = newIdentity();
     const other = newIdentity();
-    arm.rbac.grant({ principalId: configured.objectId, role: "Reader", scope: `/subscriptions/${SUBSCRIPTION}` });
+    env.arm.rbac.grant({ principalId: configured.objectId, role: "Reader", scope: `/subscriptions/${SUBSCRIPTION}` });
     const { error } = await getGroup({ identity: other }, { policy: true, configured });
     expect(error.message).toContain(`with object id '${other.objectId}'`);
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", errorCode: "AuthorizationFailed" });
@@ -116,19 +84,13 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
 
   test("2xx: Reader reads the group; no diagnosis, no log line", async () => {
     const identity = newIdentity();
-    arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope(RESOURCE_GROUP) });
-    const { credential, logs } = diagnosticSetup(mi, { identity });
+    env.arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope(RESOURCE_GROUP) });
+    const { credential, logs } = diagnosticSetup(env.mi, { identity });
     expect((await client(credential, credential).resourceGroups.get(RESOURCE_GROUP)).name).toBe(RESOURCE_GROUP);
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    expect(downstream(logs)).toEqual([]);
+    expect(await settledDownstream(logs, credential)).toEqual([]);
   });
 
-  test("with the policy AND zero-config observation active, one failure is reported once", async () => {
-    const { logs } = await getGroup({ identity: newIdentity() }, { policy: true });
-    await sleep(QUIET_MS);
-    expect(downstream(logs).map((e) => e.source)).toEqual(["response"]);
-  });
+  testReportedOnce("with the policy AND zero-config observation active, one failure is reported once", (plan) => getGroup(plan, { policy: true }));
 });
 
 describe.concurrent("Resource Manager with zero-config observation only (node:http)", () => {

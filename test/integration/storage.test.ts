@@ -3,88 +3,54 @@
  * getBlockBlobClient). A named policy in `additionalPolicies` breaks these clients ("Duplicate policy names not
  * allowed in pipeline"): the supported path is `httpClient: diagnosticHttpClient(credential, inner)`.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { diagnosticHttpClient, diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
-import { startBlobStorageEmulator, type BlobStorageEmulator, type IdentityEndpointEmulator } from "../../src/testing.js";
-import {
-  diagnosticSetup,
-  downstream,
-  downstreamLog,
-  emulatorBase,
-  errorShape,
-  expectDiagnosis,
-  expectLogLine,
-  expectRoleAdvice,
-  expiredClaims,
-  failure,
-  newIdentity,
-  otherTenantClaims,
-  QUIET_MS,
-  RESOURCE_GROUP,
-  sleep,
-  startIdentity,
-  SUBSCRIPTION,
-  type TokenPlan,
-} from "./helpers.js";
+import { startBlobStorageEmulator, type BlobStorageEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, resourceIdOf, settledDownstream, testReportedOnce, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-let storage: BlobStorageEmulator;
-let locked: BlobStorageEmulator;
-const ACCOUNT_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.Storage/storageAccounts/ordersdata`;
+const env = useEmulators((base) => ({
+  storage: startBlobStorageEmulator({ ...base, accountName: "ordersdata", containers: ["data", "archive"] }),
+  locked: startBlobStorageEmulator({ ...base, accountName: "lockeddata", firewall: true }),
+}));
+const ACCOUNT_ID = resourceIdOf("Microsoft.Storage/storageAccounts/ordersdata");
 const ACCOUNT_SCOPE = "$(az storage account show --name ordersdata --query id --output tsv)";
 const HOST = "ordersdata.blob.core.windows.net";
 
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  const base = emulatorBase(mi, started.ca);
-  [storage, locked] = await Promise.all([
-    startBlobStorageEmulator({ ...base, accountName: "ordersdata", containers: ["data", "archive"] }),
-    startBlobStorageEmulator({ ...base, accountName: "lockeddata", firewall: true }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([storage?.close(), locked?.close(), mi?.close()]);
-});
-
 function container(credential: TokenCredential, options: { diagnose?: DiagnosticCredential; account?: BlobStorageEmulator; name?: string } = {}): ContainerClient {
-  const account = options.account ?? storage;
+  const account = options.account ?? env.storage;
   const httpClient = options.diagnose ? diagnosticHttpClient(options.diagnose, account.httpClient) : account.httpClient;
   return new BlobServiceClient(account.endpoint, credential, { httpClient }).getContainerClient(options.name ?? "data");
 }
 
 /** Uploads a blob with the diagnosing httpClient (or zero-config only), then without the library: same error. */
 async function upload(plan: TokenPlan, options: { policy: boolean; account?: BlobStorageEmulator; configured?: TokenPlan["identity"] }) {
-  const setup = diagnosticSetup(mi, plan, options.configured);
-  const blob = `b-${Math.random().toString(36).slice(2, 10)}.txt`;
-  const error = await failure(container(setup.credential, { ...(options.policy ? { diagnose: setup.credential } : {}), ...(options.account ? { account: options.account } : {}) }).getBlockBlobClient(blob).upload("x", 1));
-  const plainError = await failure(container(setup.plain, options.account ? { account: options.account } : {}).getBlockBlobClient(blob).upload("x", 1));
-  expect(errorShape(error)).toEqual(errorShape(plainError));
-  return { ...setup, error, blob };
+  const blob = `${uniqueName("b")}.txt`;
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) => container(credential, { diagnose, account: options.account }).getBlockBlobClient(blob).upload("x", 1));
+  return { ...result, blob };
 }
 
 function grant(principalId: string, role: string, scope = ACCOUNT_ID) {
-  storage.rbac.grant({ principalId, role, scope });
+  env.storage.rbac.grant({ principalId, role, scope });
 }
 
 describe.concurrent("Storage: the additionalPolicies trap and the diagnosticHttpClient path", () => {
   test("a named policy in additionalPolicies throws 'Duplicate policy names not allowed in pipeline' (service and container clients)", async () => {
     const identity = newIdentity();
     grant(identity.objectId, "Storage Blob Data Contributor");
-    const { credential } = diagnosticSetup(mi, { identity });
-    const options = { httpClient: storage.httpClient, additionalPolicies: [diagnosticPolicy(credential)] };
-    const service = new BlobServiceClient(storage.endpoint, credential, options);
+    const { credential } = diagnosticSetup(env.mi, { identity });
+    const options = { httpClient: env.storage.httpClient, additionalPolicies: [diagnosticPolicy(credential)] };
+    const service = new BlobServiceClient(env.storage.endpoint, credential, options);
     await expect(service.getContainerClient("data").getBlockBlobClient("trap.txt").upload("x", 1)).rejects.toThrow("Duplicate policy names not allowed in pipeline");
-    const direct = new ContainerClient(`${storage.endpoint}/data`, credential, options);
+    const direct = new ContainerClient(`${env.storage.endpoint}/data`, credential, options);
     await expect(direct.getBlockBlobClient("trap.txt").upload("x", 1)).rejects.toThrow("Duplicate policy names not allowed in pipeline");
   });
 
   test("2xx through diagnosticHttpClient (upload, download, list, properties): no diagnosis, no log line", async () => {
     const identity = newIdentity();
     grant(identity.objectId, "Storage Blob Data Contributor");
-    const { credential, logs } = diagnosticSetup(mi, { identity });
+    const { credential, logs } = diagnosticSetup(env.mi, { identity });
     const client = container(credential, { diagnose: credential });
     await client.getBlockBlobClient("ok.txt").upload("hello", 5);
     expect((await client.getBlockBlobClient("ok.txt").downloadToBuffer()).toString()).toBe("hello");
@@ -92,14 +58,12 @@ describe.concurrent("Storage: the additionalPolicies trap and the diagnosticHttp
     const names: string[] = [];
     for await (const item of client.listBlobsFlat()) names.push(item.name);
     expect(names).toContain("ok.txt");
-    await sleep(QUIET_MS);
-    credential.flushLogs();
-    expect(downstream(logs)).toEqual([]);
+    expect(await settledDownstream(logs, credential)).toEqual([]);
   });
 
   test("diagnosticHttpClient(credential) with no inner client sends the storage-blob (core-http v1) request itself", async () => {
     const identity = newIdentity();
-    const { credential } = diagnosticSetup(mi, { identity });
+    const { credential } = diagnosticSetup(env.mi, { identity });
     // No emulator routing: the real (unreachable here) host; what matters is that the v1 request is accepted and sent.
     const client = new BlobServiceClient("https://127.0.0.1:1/devstoreaccount1", credential, {
       httpClient: diagnosticHttpClient(credential),
@@ -142,8 +106,8 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
 
   test("H2 on a download: the HEAD 403 has no body, the code comes from x-ms-error-code (error.details.errorCode)", async () => {
     const identity = newIdentity();
-    storage.putBlob("data", "report.csv", "a,b");
-    const { credential } = diagnosticSetup(mi, { identity });
+    env.storage.putBlob("data", "report.csv", "a,b");
+    const { credential } = diagnosticSetup(env.mi, { identity });
     const error = await failure(container(credential, { diagnose: credential }).getBlockBlobClient("report.csv").downloadToBuffer());
     expect(error.statusCode).toBe(403);
     expect(error.details.errorCode).toBe("AuthorizationPermissionMismatch");
@@ -173,7 +137,7 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     grant(identity.objectId, "Storage Blob Data Contributor");
     const { error } = await upload({ identity, claims: otherTenantClaims }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup" });
-    expect(diagnosis.summary).toContain(`belongs to tenant ${mi.tenantId}`);
+    expect(diagnosis.summary).toContain(`belongs to tenant ${env.mi.tenantId}`);
   });
 
   test("H4 identity mix-up: the token is another identity's than the configured one", async () => {
@@ -187,18 +151,14 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
 
   test("not-identity: network rules (403 AuthorizationFailure) even with the right role", async () => {
     const identity = newIdentity();
-    locked.rbac.grant({ principalId: identity.objectId, role: "Storage Blob Data Contributor", scope: locked.resourceId });
-    const { error, logs } = await upload({ identity }, { policy: true, account: locked });
+    env.locked.rbac.grant({ principalId: identity.objectId, role: "Storage Blob Data Contributor", scope: env.locked.resourceId });
+    const { error, logs } = await upload({ identity }, { policy: true, account: env.locked });
     expect(error).toMatchObject({ statusCode: 403, code: "AuthorizationFailure" });
     expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "storage", errorCode: "AuthorizationFailure" });
     expectLogLine(await downstreamLog(logs), { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "lockeddata.blob.core.windows.net" });
   });
 
-  test("with diagnosticHttpClient AND zero-config observation active, one failure is reported once", async () => {
-    const { logs } = await upload({ identity: newIdentity() }, { policy: true });
-    await sleep(QUIET_MS);
-    expect(downstream(logs).map((e) => e.source)).toEqual(["response"]);
-  });
+  testReportedOnce("with diagnosticHttpClient AND zero-config observation active, one failure is reported once", (plan) => upload(plan, { policy: true }));
 });
 
 describe.concurrent("Storage with zero-config observation only (node:http)", () => {
@@ -224,8 +184,8 @@ describe.concurrent("Storage with zero-config observation only (node:http)", () 
 
   test("not-identity: the firewall's code is in x-ms-error-code, so zero-config sees it too", async () => {
     const identity = newIdentity();
-    locked.rbac.grant({ principalId: identity.objectId, role: "Storage Blob Data Contributor", scope: locked.resourceId });
-    const { logs } = await upload({ identity }, { policy: false, account: locked });
+    env.locked.rbac.grant({ principalId: identity.objectId, role: "Storage Blob Data Contributor", scope: env.locked.resourceId });
+    const { logs } = await upload({ identity }, { policy: false, account: env.locked });
     const entry = await downstreamLog(logs);
     expectLogLine(entry, { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "lockeddata.blob.core.windows.net", source: "observed" });
   });

@@ -4,29 +4,14 @@
  * requests that carried a token this credential issued, and it names the host the client addressed.
  * The per-service hypotheses are in the other files of this folder.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { DiagnosticCredential, getInternalFaultCount, type DiagnosisLogEntry } from "../../src/index.js";
 import { disableZeroConfigObservation, enableZeroConfigObservation } from "../../src/observe/zeroConfig.js";
-import { startGraphEmulator, startKeyVaultEmulator, type GraphEmulator, type IdentityEndpointEmulator, type KeyVaultEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstream, downstreamLog, emulatorBase, failure, mintingCredential, newIdentity, QUIET_MS, routeFetchToEmulators, sleep, startIdentity } from "./helpers.js";
+import { startGraphEmulator, startKeyVaultEmulator } from "../../src/testing.js";
+import { diagnosticSetup, downstreamLog, failure, mintingCredential, newIdentity, QUIET_MS, settledDownstream, sleep, useEmulators } from "./helpers.js";
 
-let mi: IdentityEndpointEmulator;
-let kv: KeyVaultEmulator;
-let graph: GraphEmulator;
-let unroute: () => void;
-
-beforeAll(async () => {
-  const started = await startIdentity();
-  mi = started.mi;
-  const base = emulatorBase(mi, started.ca);
-  [kv, graph] = await Promise.all([startKeyVaultEmulator({ ...base, vaultName: "zc-kv" }), startGraphEmulator(base)]);
-  unroute = routeFetchToEmulators(started.ca.cert, [graph.host]);
-});
-afterAll(async () => {
-  unroute?.();
-  await Promise.all([kv?.close(), graph?.close(), mi?.close()]);
-});
+const env = useEmulators((base) => ({ kv: startKeyVaultEmulator({ ...base, vaultName: "zc-kv" }), graph: startGraphEmulator(base) }), { routeFetch: ({ graph }) => [graph.host] });
 
 /** A logger that blocks the event loop for `ms` on every entry: any work on the request path would show in its latency. */
 function slowLogger(ms: number, into: DiagnosisLogEntry[]) {
@@ -44,12 +29,12 @@ describe("zero-config observation: never on the request path", () => {
   test("node:http (SecretClient): the 403 reaches the caller before the (slow) diagnosis is even made", async () => {
     const identity = newIdentity();
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: mintingCredential(mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
-    kv.setSecret("slow", "x");
+    const credential = new DiagnosticCredential({ credential: mintingCredential(env.mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
+    env.kv.setSecret("slow", "x");
     // Warm up the connection with a token that is not ours (not observed).
-    await new SecretClient(kv.endpoint, mintingCredential(mi, { identity }), { httpClient: kv.httpClient }).getSecret("slow").catch(() => undefined);
+    await new SecretClient(env.kv.endpoint, mintingCredential(env.mi, { identity }), { httpClient: env.kv.httpClient }).getSecret("slow").catch(() => undefined);
     const started = Date.now();
-    const error = await failure(new SecretClient(kv.endpoint, credential, { httpClient: kv.httpClient }).getSecret("slow"));
+    const error = await failure(new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient }).getSecret("slow"));
     const elapsed = Date.now() - started;
     expect(error.statusCode).toBe(403);
     expect(elapsed).toBeLessThan(1_000);
@@ -61,9 +46,9 @@ describe("zero-config observation: never on the request path", () => {
   test("fetch (undici): same, and the URL in the diagnosis is the one the app fetched", async () => {
     const identity = newIdentity();
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: mintingCredential(mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
+    const credential = new DiagnosticCredential({ credential: mintingCredential(env.mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
     const token = (await credential.getToken("https://graph.microsoft.com/.default"))!.token;
-    const url = `https://graph.microsoft.com:${graph.port}/v1.0/applications`;
+    const url = `https://graph.microsoft.com:${env.graph.port}/v1.0/applications`;
     await (await fetch(url)).text(); // warm up the connection (no token: not observed)
     const started = Date.now();
     const response = await fetch(`${url}?$top=1`, { headers: { authorization: `Bearer ${token}` } });
@@ -72,8 +57,8 @@ describe("zero-config observation: never on the request path", () => {
     expect(response.status).toBe(403);
     expect(JSON.parse(body).error.code).toBe("AccessDenied");
     const entry = await downstreamLog(logs);
-    expect(entry).toMatchObject({ source: "observed", host: `graph.microsoft.com:${graph.port}`, status: 403 });
-    expect(entry.evidence[0]).toBe(`HTTP 403 from graph.microsoft.com:${graph.port} (GET /v1.0/applications)`);
+    expect(entry).toMatchObject({ source: "observed", host: `graph.microsoft.com:${env.graph.port}`, status: 403 });
+    expect(entry.evidence[0]).toBe(`HTTP 403 from graph.microsoft.com:${env.graph.port} (GET /v1.0/applications)`);
   });
 
 });
@@ -82,15 +67,15 @@ describe.concurrent("zero-config observation: faults and foreign requests", () =
   test("a throwing logger is swallowed (counted as an internal fault); the client's error is the same", async () => {
     const identity = newIdentity();
     const credential = new DiagnosticCredential({
-      credential: mintingCredential(mi, { identity }),
+      credential: mintingCredential(env.mi, { identity }),
       clientId: identity.clientId,
       logger: () => {
         throw new Error("log sink down");
       },
     });
     const before = getInternalFaultCount();
-    kv.setSecret("faulty", "x");
-    const error = await failure(new SecretClient(kv.endpoint, credential, { httpClient: kv.httpClient }).getSecret("faulty"));
+    env.kv.setSecret("faulty", "x");
+    const error = await failure(new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient }).getSecret("faulty"));
     expect(error).toMatchObject({ name: "RestError", statusCode: 403, code: "Forbidden" });
     await sleep(QUIET_MS);
     expect(getInternalFaultCount()).toBeGreaterThan(before);
@@ -98,26 +83,25 @@ describe.concurrent("zero-config observation: faults and foreign requests", () =
 
   test("requests without a token of ours (no token, or another credential's) are not reported", async () => {
     const identity = newIdentity();
-    const setup = diagnosticSetup(mi, { identity });
+    const setup = diagnosticSetup(env.mi, { identity });
     await setup.credential.getToken("https://graph.microsoft.com/.default");
-    const url = `https://graph.microsoft.com:${graph.port}/v1.0/users`;
+    const url = `https://graph.microsoft.com:${env.graph.port}/v1.0/users`;
     expect((await fetch(url)).status).toBe(401);
-    const foreign = await mi.mintToken({ identity, resource: "https://graph.microsoft.com" });
+    const foreign = await env.mi.mintToken({ identity, resource: "https://graph.microsoft.com" });
     expect((await fetch(url, { headers: { authorization: `Bearer ${foreign}` } })).status).toBe(403);
-    await sleep(QUIET_MS);
-    expect(downstream(setup.logs)).toEqual([]);
+    expect(await settledDownstream(setup.logs)).toEqual([]);
   });
 });
 
 describe("zero-config observation: never alters a request", () => {
   test("status, headers and body are the same with observation on and off (node:http and fetch)", async () => {
     const identity = newIdentity();
-    const setup = diagnosticSetup(mi, { identity });
-    kv.setSecret("same", "x");
+    const setup = diagnosticSetup(env.mi, { identity });
+    env.kv.setSecret("same", "x");
     const graphToken = (await setup.credential.getToken("https://graph.microsoft.com/.default"))!.token;
     const observe = async () => {
-      const error = await failure(new SecretClient(kv.endpoint, setup.credential, { httpClient: kv.httpClient }).getSecret("same"));
-      const response = await fetch(`https://graph.microsoft.com:${graph.port}/v1.0/users`, { headers: { authorization: `Bearer ${graphToken}` } });
+      const error = await failure(new SecretClient(env.kv.endpoint, setup.credential, { httpClient: env.kv.httpClient }).getSecret("same"));
+      const response = await fetch(`https://graph.microsoft.com:${env.graph.port}/v1.0/users`, { headers: { authorization: `Bearer ${graphToken}` } });
       const stable = (headers: Record<string, string>) =>
         Object.fromEntries(Object.entries(headers).filter(([name]) => !/date|request-id|client-request-id|x-ms-ags-diagnostic|keep-alive|connection/.test(name)));
       return {

@@ -5,7 +5,7 @@
  * three scopes.
  */
 import { describe, expect, it } from "vitest";
-import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
+import { runScenario, SCENARIO_PRELUDE, scenarioJson } from "../helpers/childScenario.js";
 import { FULL } from "./helpers.js";
 
 const CALLERS = FULL ? 5_000 : 1_000;
@@ -72,11 +72,7 @@ function concurrencyScenario(mode: "raw" | "wrapped"): Promise<ConcurrencyResult
       // Exit only once stdout is flushed (a large result can exceed a pipe's buffer).
       process.stdout.write(JSON.stringify({ mode, first, cached, logs: logs.length }) + "\\n", () => process.exit(0));
     `,
-  }).then((result) => {
-    const json = result.json as ConcurrencyResult | undefined;
-    if (json === undefined) throw new Error(`scenario failed (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}`);
-    return json;
-  });
+  }).then((result) => scenarioJson<ConcurrencyResult>(result));
 }
 
 describe(`${CALLERS.toLocaleString()} concurrent getToken callers`, () => {
