@@ -129,13 +129,13 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
 
   // H1: the endpoint answered and said there is no such identity.
   if (/multiple user assigned identities exist/i.test(text)) {
-    return h1(facts, ctx, base, "high",
+    return h1(base, "high",
       `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
       [passClientIdInCode(undefined), showIdentityCommand(ctx)]);
   }
   if (/identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(text)) {
     const selector = describeSelector(facts.configured);
-    return h1(facts, ctx, base, "high",
+    return h1(base, "high",
       selector
         ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
         : "The identity endpoint says this app has no managed identity",
@@ -143,7 +143,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   }
   const unexpected500 = facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
   if (unexpected500 && facts.sentIdentity) {
-    return h1(facts, ctx, base, "high",
+    return h1(base, "high",
       `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
       [showIdentityCommand(ctx), assignIdentityCommand(ctx), "Check the client id in code against `az identity show --ids <identity-resource-id> --query clientId`"]);
   }
@@ -190,7 +190,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   return undefined;
 }
 
-function h1(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
+function h1(base: BaseFields, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
   return makeDiagnosis("IdentityNotAssigned", { ...base, confidence, summary, nextSteps: [...steps, listRoleAssignmentsCommand(undefined)] });
 }
 

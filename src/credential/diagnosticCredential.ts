@@ -255,11 +255,10 @@ export class DiagnosticCredential implements TokenCredential {
       const key = responseKey(response);
       if (source === "observed" && isHandled(key)) return undefined;
       if (source === "response") markHandled(key);
-      const sentToken = token ?? undefined;
       const classified = classifyResponseWithCatalog(
         response,
         {
-          ...(sentToken ? { token: sentToken } : {}),
+          ...(token ? { token } : {}),
           expectedIdentity: this.configured,
           includePersonalClaims: this.includePersonalClaims,
           ...(response.method ? { method: response.method } : {}),
