@@ -15,9 +15,9 @@ import type { FailureProtocol } from "../catalog/types.js";
 import type { ServiceErrorInfo } from "./errorBody.js";
 import { extractFacts, foldText } from "./errorBody.js";
 import { safeGet, safeString } from "./headers.js";
-import { reason, type ClassifyContext, type Observation } from "./reason.js";
+import type { ClassifyContext, Observation } from "./reason.js";
 import type { ServiceCatalog } from "../catalog/resolve.js";
-import { copyContext, recordClassifierFault } from "./response.js";
+import { observeThenReason } from "./response.js";
 
 const MAX_NODES = 8;
 const MAX_TEXT = 8 * 1024;
@@ -32,22 +32,7 @@ interface ErrorNode {
 
 /** Classifies an AMQP (Service Bus, Event Hubs), SQL or Redis authentication failure. Undefined for anything else. */
 export function classifyAmqpError(error: unknown, context?: ClassifyContext, catalog?: ServiceCatalog): Diagnosis | undefined {
-  let observation: Observation | undefined;
-  let safeContext: ClassifyContext;
-  try {
-    safeContext = copyContext(context);
-    observation = observeError(error, safeContext);
-  } catch (fault) {
-    recordClassifierFault(fault);
-    return undefined;
-  }
-  if (observation === undefined) return undefined;
-  try {
-    return reason(observation, safeContext, catalog);
-  } catch (fault) {
-    recordClassifierFault(fault);
-    return undefined;
-  }
+  return observeThenReason((safeContext) => observeError(error, safeContext), context, catalog);
 }
 
 /** The error, its `error` (ErrorEvent), its cause chain and AggregateError members: breadth first, bounded. */

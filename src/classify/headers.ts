@@ -84,6 +84,15 @@ export function readHeaders(input: unknown): HeaderBag {
       }
       return out;
     }
+    const toJson = safeGet(input, "toJson");
+    if (typeof toJson === "function") {
+      // core-http(-compat) HttpHeaders (what Storage's legacy pipeline hands out): neither iterable nor a record.
+      const record = (toJson as () => unknown).call(input);
+      if (record !== null && typeof record === "object") {
+        for (const key of Object.keys(record).slice(0, MAX_HEADERS)) add(key, safeGet(record, key));
+      }
+      return out;
+    }
     const keys = Object.keys(input as object).slice(0, MAX_HEADERS);
     for (const key of keys) add(key, safeGet(input, key));
   } catch {

@@ -48,13 +48,25 @@ export function classifyResponse(response: ResponseLike, context?: ClassifyConte
 
 /** Internal: `classifyResponse` with a ready catalog (the credential's), used instead of `context.services`. */
 export function classifyResponseWithCatalog(response: ResponseLike, context: ClassifyContext | undefined, catalog: ServiceCatalog | undefined): Diagnosis | undefined {
+  return observeThenReason((safeContext) => observeResponse(response, safeContext), context, catalog);
+}
+
+/**
+ * The shared frame of every classifier (HTTP answers here, AMQP/SQL/Redis errors in amqp.ts): copy the context
+ * through guards, observe the input, reason about the observation. Reading is guarded field by field, so a throw
+ * in either step is a bug of ours: it is counted and the result is undefined, never a throw.
+ */
+export function observeThenReason(
+  observe: (safeContext: ClassifyContext) => Observation | undefined,
+  context: unknown,
+  catalog: ServiceCatalog | undefined,
+): Diagnosis | undefined {
   let observation: Observation | undefined;
   let safeContext: ClassifyContext;
   try {
     safeContext = copyContext(context);
-    observation = observeResponse(response, safeContext);
+    observation = observe(safeContext);
   } catch (error) {
-    // Reading is guarded field by field; reaching here is a bug.
     recordClassifierFault(error);
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
+import { readHeaders } from "../classify/headers.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { attachDiagnosis, getDiagnosis } from "../diagnosis/attach.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
@@ -67,8 +68,7 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
     const response = record.response as { status?: number; headers?: unknown; bodyAsText?: string | null; request?: typeof request } | undefined;
     const req = request ?? response?.request;
     const result: ResponseWithToken = { url: String(req?.url ?? ""), status: record.statusCode };
-    const headers = headersToRecord(response?.headers);
-    if (headers !== undefined) result.headers = headers;
+    result.headers = headersToRecord(response?.headers);
     if (typeof response?.bodyAsText === "string") result.body = response.bodyAsText;
     else if (record.details !== null && typeof record.details === "object") {
       // Clients that parse the body keep it only in `details` (Key Vault: `{ error: { code, message, innerError } }`).
@@ -84,8 +84,7 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
   // no request; the endpoint is in its diagnostics.
   if (typeof record.code === "number" && record.headers !== null && typeof record.headers === "object" && record.request === undefined) {
     const result: ResponseWithToken = { url: cosmosEndpoint(record.diagnostics) ?? "", status: record.code };
-    const headers = headersToRecord(record.headers);
-    if (headers !== undefined) result.headers = headers;
+    result.headers = headersToRecord(record.headers);
     const body = typeof record.body === "string" ? record.body : record.body !== undefined ? safeJson(record.body) : undefined;
     if (body !== undefined) result.body = body;
     else if (typeof record.message === "string") result.body = record.message;
@@ -142,19 +141,12 @@ function isCredentialError(value: unknown): boolean {
   return typeof name === "string" && /CredentialUnavailableError|AuthenticationError|AuthenticationRequiredError/.test(name);
 }
 
-/** core-rest-pipeline HttpHeaders (iterable / toJSON), core-http HttpHeaders (toJson), fetch Headers, or a plain record. */
-export function headersToRecord(headers: unknown): Record<string, string> | undefined {
-  if (headers === null || typeof headers !== "object") return undefined;
-  const out: Record<string, string> = {};
-  const maybe = headers as { toJSON?: () => Record<string, string>; toJson?: () => Record<string, string>; [Symbol.iterator]?: () => Iterator<[string, string]> };
-  if (typeof maybe.toJSON === "function") return maybe.toJSON();
-  if (typeof maybe.toJson === "function") return maybe.toJson();
-  if (typeof maybe[Symbol.iterator] === "function") {
-    for (const [key, value] of headers as Iterable<[string, string]>) out[key.toLowerCase()] = value;
-    return out;
-  }
-  for (const [key, value] of Object.entries(headers)) if (typeof value === "string") out[key.toLowerCase()] = value;
-  return out;
+/**
+ * Any header container (core-rest-pipeline or core-http HttpHeaders, fetch Headers, a plain record) as a plain
+ * lower-case record, through the classifier's guarded, bounded reader.
+ */
+export function headersToRecord(headers: unknown): Record<string, string> {
+  return Object.fromEntries(readHeaders(headers));
 }
 
 /** The token of an `Authorization: Bearer …` value (or Cosmos' `type=aad&ver=1.0&sig=…`). */

@@ -91,7 +91,7 @@ async function watch(credential: DiagnosticCredential, request: PipelineRequest,
 /** Diagnoses one 401/403 answer; every fault is swallowed by the caller. */
 function observe(credential: DiagnosticCredential, request: PipelineRequest, original: object, response: PipelineResponse, key: unknown, firstAttempt: boolean): void {
   const token = bearerOf(request.headers.get("authorization"));
-  const headers = headersToRecord(response.headers) ?? {};
+  const headers = headersToRecord(response.headers);
   const status = response.status;
   const challengeAnswerable = status === 401 && firstAttempt && headers["www-authenticate"] !== undefined;
   const diagnosis = credential.diagnoseResponse(
