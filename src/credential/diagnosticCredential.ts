@@ -21,6 +21,7 @@ import { RecoveryTracker, type Recovery } from "../telemetry/recovery.js";
 import { ATTR, CredentialTelemetry } from "../telemetry/telemetry.js";
 import { recordInternalFault, safely } from "../util/safe.js";
 import { DeadlineWatch } from "./deadline.js";
+import { TokenCall, type ScopeState, type TokenCallHost } from "./tokenCall.js";
 import { diagnoseFailure } from "./diagnose.js";
 import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from "./identityExchange.js";
 import { rememberIssuedToken } from "./issuedTokens.js";
@@ -55,9 +56,10 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly containerApp: { name?: string; revision?: string; replica?: string };
   private readonly includePersonalClaims: boolean;
   private readonly lastGoodTokenFallback: boolean;
-  /** Last raw token per scope key: a token seen before was checked before (the hot path does nothing else). */
-  private readonly lastTokens = new Map<string, AccessToken>();
-  private readonly scopeFindings = new Map<string, ScopeFinding | null>();
+  /** Per scope key: the scope check's finding and the last token (a token seen before was checked before). */
+  private readonly scopes = new Map<string, ScopeState>();
+  /** Settles this credential's pending calls. */
+  private readonly calls: TokenCallHost;
   private readonly latestByAudience = new Map<string, { token: string; scope: string }>();
   /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
   private readonly recovery = new RecoveryTracker();
@@ -89,12 +91,25 @@ export class DiagnosticCredential implements TokenCredential {
       ...(options.meterProvider ? { meterProvider: options.meterProvider } : {}),
       containerApp: this.containerApp,
       serviceOfScope: (scope) => this.catalog.serviceForAudience(scope)?.name,
-      attemptsSince: (since) => this.exchanges.since(since).length,
+      attemptsSince: (mark) => this.exchanges.since(mark).length,
       identityKind: options.clientId || options.resourceId || options.objectId ? "user-assigned" : options.credential === undefined ? "system-assigned" : "unknown",
       includePersonalClaims: this.includePersonalClaims,
     });
     const timeoutMs = typeof options.tokenTimeoutMs === "number" && options.tokenTimeoutMs >= 0 ? options.tokenTimeoutMs : DEFAULT_TOKEN_TIMEOUT_MS;
-    this.deadlines = new DeadlineWatch(timeoutMs);
+    const deadlines = new DeadlineWatch(timeoutMs);
+    this.deadlines = deadlines;
+    this.calls = {
+      deadlines,
+      succeeded: (call, token) => this.callSucceeded(call, token),
+      failed: (call, error) => this.callFailed(call, error),
+      timedOut: (call) =>
+        this.callFailed(call, new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`), timeoutMs),
+      aborted: (call) => {
+        const error = abortError();
+        this.telemetry.endGetTokenFailure(call.span, call.startedAt, undefined, error.name, undefined, call.scope.key);
+        call.reject(error);
+      },
+    };
 
     if (options.credential !== undefined) {
       this.inner = options.credential;
@@ -123,16 +138,13 @@ export class DiagnosticCredential implements TokenCredential {
    * Honours `abortSignal` and `tokenTimeoutMs`, which ManagedIdentityCredential does not.
    */
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    // The cached-token path is the hot path (bench/run.mjs, docs/performance.md): no allocation here that a
-    // successful call does not need — the failure context is built on failure, the abort listener only with a
-    // signal — and one clock read: the deadline runs on the monotonic clock from `startedAt`, and the wall-clock
-    // start (`callStart`, for identity-endpoint exchanges and recording spans) is derived only where it is used.
-    // (A clock read costs ≈ 50 ns on some VMs: ≈ 0.5 % of a cached call each.)
-    const startedAt = performance.now();
+    // The cached-token path is the hot path (bench/run.mjs, docs/performance.md): one map lookup and one TokenCall
+    // besides the promise. No clock read unless telemetry records (the deadline watch stamps deadlines itself, the
+    // identity-endpoint requests of this call are found by the exchange log's mark): a clock read costs ≈ 0.2 µs here.
     const span = this.telemetry.startGetToken();
+    const startedAt = span !== undefined || this.telemetry.recordsDuration ? performance.now() : 0;
     const key = typeof scopes === "string" ? scopes : scopes.join(" ");
-    let scopeFinding = this.scopeFindings.get(key);
-    if (scopeFinding === undefined) scopeFinding = this.checkScopeOnce(key, scopes);
+    const scope = this.scopes.get(key) ?? this.newScope(key, scopes);
 
     const abortSignal = options?.abortSignal;
     if (abortSignal?.aborted) {
@@ -140,6 +152,7 @@ export class DiagnosticCredential implements TokenCredential {
       this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
       return Promise.reject(error);
     }
+    const exchangeMark = this.exchanges.mark();
     let inner: Promise<AccessToken | null>;
     try {
       // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it.
@@ -147,58 +160,7 @@ export class DiagnosticCredential implements TokenCredential {
     } catch (error) {
       inner = Promise.reject(error);
     }
-    return new Promise<AccessToken | null>((resolve, reject) => {
-      let settled = false;
-      const pending = this.deadlines.enabled
-        ? this.deadlines.add(() => {
-            if (settled) return;
-            settled = true;
-            if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
-            const timedOutAfterMs = Math.round(performance.now() - startedAt);
-            const timeout = new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timedOutAfterMs} ms (tokenTimeoutMs).`);
-            const outcome = this.settleFailure(timeout, { key, scopes, scopeFinding: scopeFinding ?? undefined, callStart: wallClockAt(startedAt), span, startedAt, timedOutAfterMs });
-            if ("token" in outcome) resolve(outcome.token);
-            else reject(outcome.error);
-          }, startedAt)
-        : undefined;
-      const onAbort =
-        abortSignal === undefined
-          ? undefined
-          : () => {
-              if (settled) return;
-              settled = true;
-              if (pending) this.deadlines.remove(pending);
-              const error = abortError();
-              this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
-              reject(error);
-            };
-      if (onAbort !== undefined) abortSignal!.addEventListener("abort", onAbort, { once: true });
-      inner.then(
-        (token) => {
-          if (pending) this.deadlines.remove(pending);
-          if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
-          if (settled) return;
-          settled = true;
-          if (this.recovery.tokenEpisode !== undefined && token !== null) this.onRecovered(this.recovery.noteTokenSuccess(), span);
-          if (token !== null && typeof token === "object" && token.token !== this.lastTokens.get(key)?.token) {
-            this.inspectNewToken(key, scopes, token, span, startedAt, wallClockAt(startedAt));
-          } else {
-            // callStart only matters to a recording span (cache age, identity-endpoint attempts).
-            this.telemetry.endGetTokenSuccess(span, startedAt, key, span !== undefined && span.isRecording() ? wallClockAt(startedAt) : undefined);
-          }
-          resolve(token);
-        },
-        (error: unknown) => {
-          if (pending) this.deadlines.remove(pending);
-          if (onAbort !== undefined) abortSignal!.removeEventListener("abort", onAbort);
-          if (settled) return;
-          settled = true;
-          const outcome = this.settleFailure(error, { key, scopes, scopeFinding: scopeFinding ?? undefined, callStart: wallClockAt(startedAt), span, startedAt });
-          if ("token" in outcome) resolve(outcome.token);
-          else reject(outcome.error);
-        },
-      );
-    });
+    return new TokenCall(this.calls, scope, scopes, span, startedAt, exchangeMark, abortSignal).run(inner);
   }
 
   /**
@@ -292,7 +254,32 @@ export class DiagnosticCredential implements TokenCredential {
     this.logger.flushAll();
   }
 
-  private checkScopeOnce(key: string, scopes: string | string[]): ScopeFinding | null {
+  /** A call's outcome: the token as the wrapped credential returned it; a new token is inspected first. */
+  private callSucceeded(call: TokenCall, token: AccessToken | null): void {
+    if (this.recovery.tokenEpisode !== undefined && token !== null) this.onRecovered(this.recovery.noteTokenSuccess(), call.span);
+    if (token !== null && typeof token === "object" && token.token !== call.scope.lastToken?.token) {
+      this.inspectNewToken(call, token);
+    } else if (call.span !== undefined || this.telemetry.recordsDuration) {
+      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
+    }
+    call.resolve(token);
+  }
+
+  /** A failure or the deadline: the error with its diagnosis, or the last good token (settleFailure). */
+  private callFailed(call: TokenCall, error: unknown, timedOutAfterMs?: number): void {
+    const outcome = this.settleFailure(error, call, timedOutAfterMs);
+    if ("token" in outcome) call.resolve(outcome.token);
+    else call.reject(outcome.error);
+  }
+
+  /** The state of a scope key not seen before (or evicted): its scope check runs, once. */
+  private newScope(key: string, scopes: string | string[]): ScopeState {
+    const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined };
+    setCapped(this.scopes, key, state);
+    return state;
+  }
+
+  private checkScopeOnce(scopes: string | string[]): ScopeFinding | null {
     const finding = safely(() => {
       const problem = checkScope(scopes, this.catalog);
       if (problem === undefined) return null;
@@ -301,15 +288,16 @@ export class DiagnosticCredential implements TokenCredential {
       if (problem.service !== undefined) result.service = problem.service;
       return result;
     }, null);
-    if (this.scopeFindings.size < 256) this.scopeFindings.set(key, finding);
     if (finding !== null) safely(() => this.report(scopeWarning(finding, this.configured), { level: "warn", source: "scope-check" }), undefined);
     return finding;
   }
 
-  private inspectNewToken(key: string, scopes: string | string[], token: AccessToken, span: ReturnType<CredentialTelemetry["startGetToken"]>, startedAt: number, callStart: number): void {
+  private inspectNewToken(call: TokenCall, token: AccessToken): void {
+    const { scope: state, scopes, span } = call;
+    const key = state.key;
+    state.lastToken = token;
     let warning: Attributes | undefined;
     safely(() => {
-      setCapped(this.lastTokens, key, token);
       const scope = typeof scopes === "string" ? scopes : (scopes[0] ?? "");
       const claims = decodeTokenClaims(token.token);
       this.telemetry.noteToken(key, claims, token.expiresOnTimestamp);
@@ -336,7 +324,7 @@ export class DiagnosticCredential implements TokenCredential {
       for (const problem of problems) this.report(problem, { level: "warn", source: "token-check" }, span);
       if (problems[0]) warning = { [ATTR.hypothesis]: problems[0].hypothesis, [ATTR.code]: problems[0].code };
     }, undefined);
-    this.telemetry.endGetTokenSuccess(span, startedAt, key, callStart, warning);
+    this.telemetry.endGetTokenSuccess(span, call.startedAt, key, spanDetails(call), warning);
   }
 
   /** A recovery: one `[recovered]` line and the `diagnostic_credential.recovered` event (on `span`, else the active one). */
@@ -367,11 +355,8 @@ export class DiagnosticCredential implements TokenCredential {
    * and this credential still holds a valid token for the scope, that last good token is returned instead of the
    * error (MSAL's proactive refresh fails on a network error although its cached token is still valid).
    */
-  private settleFailure(
-    error: unknown,
-    call: { key: string; scopes: string | string[]; scopeFinding: ScopeFinding | undefined; callStart: number; span: Span | undefined; startedAt: number; timedOutAfterMs?: number },
-  ): { token: AccessToken } | { error: unknown } {
-    const exchanges = this.exchanges.since(call.callStart);
+  private settleFailure(error: unknown, call: TokenCall, timedOutAfterMs: number | undefined): { token: AccessToken } | { error: unknown } {
+    const exchanges = this.exchanges.since(call.exchangeMark);
     const diagnosis = safely(
       () =>
         classifyCredentialError(error, {
@@ -379,14 +364,14 @@ export class DiagnosticCredential implements TokenCredential {
           environment: this.environment,
           configuredIdentity: this.configured,
           scopes: call.scopes,
-          ...(call.scopeFinding ? { scopeFinding: call.scopeFinding } : {}),
-          ...(call.timedOutAfterMs !== undefined ? { timedOutAfterMs: call.timedOutAfterMs } : {}),
+          ...(call.scope.finding ? { scopeFinding: call.scope.finding } : {}),
+          ...(timedOutAfterMs !== undefined ? { timedOutAfterMs } : {}),
           credentialName: this.credentialName,
         }),
       undefined,
     );
     const errorName = safely(() => (error instanceof Error ? error.name : "Error"), "Error");
-    const lastGood = this.lastTokens.get(call.key);
+    const lastGood = call.scope.lastToken;
     if (
       this.lastGoodTokenFallback &&
       diagnosis?.code === "IdentityEndpointUnreachable" &&
@@ -398,13 +383,13 @@ export class DiagnosticCredential implements TokenCredential {
         this.report(
           {
             ...diagnosis,
-            summary: `${diagnosis.summary}; returned the last good token for ${call.key} (valid until ${validUntil}) instead of failing`,
+            summary: `${diagnosis.summary}; returned the last good token for ${call.scope.key} (valid until ${validUntil}) instead of failing`,
           },
           { level: "warn", source: "last-good-token", errorName },
           call.span,
         );
       }, undefined);
-      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.key, call.callStart);
+      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
       return { token: lastGood };
     }
     if (diagnosis !== undefined) {
@@ -414,14 +399,16 @@ export class DiagnosticCredential implements TokenCredential {
         this.report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
       }, undefined);
     }
-    this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.key);
+    this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.scope.key);
     return { error };
   }
 }
 
-/** The wall-clock time (ms epoch, whole ms) at which `performance.now()` read `monotonicMs`. */
-function wallClockAt(monotonicMs: number): number {
-  return Math.floor(Date.now() - (performance.now() - monotonicMs));
+/** What a recording span adds about the call (cache age, identity-endpoint attempts); undefined otherwise. */
+function spanDetails(call: TokenCall): { callStart: number; exchangeMark: number } | undefined {
+  if (call.span === undefined || !call.span.isRecording()) return undefined;
+  // The wall-clock time (ms epoch) at which the call started (`startedAt` is on the monotonic clock).
+  return { callStart: Math.floor(Date.now() - (performance.now() - call.startedAt)), exchangeMark: call.exchangeMark };
 }
 
 /** Most scopes (and audiences) whose last token one credential remembers; an app uses a handful. */

@@ -26,22 +26,39 @@ export interface IdentityExchange {
 const SAFE_QUERY_PARAMS = new Set(["api-version", "resource", "client_id", "clientid", "mi_res_id", "msi_res_id", "object_id", "principal_id"]);
 const MAX_EXCHANGES = 32;
 
-/** Keeps the last few identity-endpoint exchanges of one credential. */
+/**
+ * Keeps the last few identity-endpoint exchanges of one credential. Each request is numbered when it starts, so a
+ * getToken call finds the requests made since it began from one number read at its start (`mark`): no clock read
+ * on the cached path.
+ */
 export class ExchangeLog {
-  private readonly entries: IdentityExchange[] = [];
+  private readonly entries: { sequence: number; exchange: IdentityExchange }[] = [];
+  private started = 0;
 
-  add(exchange: IdentityExchange): void {
-    this.entries.push(exchange);
+  /** The number the next request will get: exchanges `since(mark())` are those that start from now on. */
+  mark(): number {
+    return this.started;
+  }
+
+  /** Numbers a request as it starts. */
+  begin(): number {
+    return this.started++;
+  }
+
+  add(exchange: IdentityExchange, sequence: number): void {
+    this.entries.push({ sequence, exchange });
     if (this.entries.length > MAX_EXCHANGES) this.entries.shift();
   }
 
-  /** Exchanges that started at or after `since` (ms epoch). */
-  since(since: number): IdentityExchange[] {
-    return this.entries.filter((exchange) => exchange.startedAt >= since);
+  /** Exchanges whose request started at or after `mark`, in the order they ended. */
+  since(mark: number): IdentityExchange[] {
+    const found: IdentityExchange[] = [];
+    for (const entry of this.entries) if (entry.sequence >= mark) found.push(entry.exchange);
+    return found;
   }
 
   last(): IdentityExchange | undefined {
-    return this.entries[this.entries.length - 1];
+    return this.entries[this.entries.length - 1]?.exchange;
   }
 }
 
@@ -58,6 +75,7 @@ export function createRecordingHttpClient(inner: HttpClient, options: RecordingH
   return {
     async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
       const startedAt = Date.now();
+      const sequence = options.log.begin();
       if (options.requestTimeoutMs !== undefined && options.requestTimeoutMs > 0 && !(request.timeout > 0)) {
         request.timeout = options.requestTimeoutMs;
       }
@@ -65,19 +83,19 @@ export function createRecordingHttpClient(inner: HttpClient, options: RecordingH
       try {
         response = await inner.sendRequest(request);
       } catch (error) {
-        record(options, describeRequest(request, startedAt, undefined, error));
+        record(options, describeRequest(request, startedAt, undefined, error), sequence);
         throw error;
       }
-      record(options, describeRequest(request, startedAt, response, undefined));
+      record(options, describeRequest(request, startedAt, response, undefined), sequence);
       return response;
     },
   };
 }
 
-function record(options: RecordingHttpClientOptions, exchange: IdentityExchange | undefined): void {
+function record(options: RecordingHttpClientOptions, exchange: IdentityExchange | undefined, sequence: number): void {
   if (exchange === undefined) return;
   try {
-    options.log.add(exchange);
+    options.log.add(exchange, sequence);
     const failed = exchange.errorCode !== undefined || (exchange.status !== undefined && exchange.status >= 400);
     if (failed) options.onFailedAttempt?.(exchange);
   } catch {

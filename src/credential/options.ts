@@ -26,7 +26,9 @@ export interface DiagnosticCredentialOptions extends TokenCredentialOptions {
   logger?: false | ((entry: DiagnosisLogEntry) => void);
   /**
    * Upper bound on one `getToken`, in milliseconds (default 30,000; 0 disables). ManagedIdentityCredential alone
-   * waits for ever on an identity endpoint that accepts the connection and never answers.
+   * waits for ever on an identity endpoint that accepts the connection and never answers. A call that gets no token
+   * fails with CredentialUnavailableError (H5) after at least `tokenTimeoutMs` and at most a quarter more (≤ 500 ms
+   * more): one watchdog serves every pending call, so no call pays for a timer or a clock read.
    */
   tokenTimeoutMs?: number;
   /** Default: the global OpenTelemetry tracer provider. */

@@ -82,8 +82,8 @@ export interface TelemetryOptions {
   containerApp: { name?: string; revision?: string; replica?: string };
   /** Catalog name of the service a scope is for ("keyvault"), from the scope's audience. */
   serviceOfScope?: (scope: string) => string | undefined;
-  /** Identity-endpoint exchanges recorded since `since` (epoch ms). Called only for recording spans. */
-  attemptsSince?: (since: number) => number;
+  /** Identity-endpoint exchanges that started after the exchange-log mark taken at the call's start. Called only for recording spans. */
+  attemptsSince?: (exchangeMark: number) => number;
   /** The identity kind before any token says otherwise (what the credential was configured with). */
   identityKind?: IdentityKind;
   /** Put a user token's upn and name on spans (opt-in). */
@@ -118,14 +118,15 @@ export class CredentialTelemetry {
   private readonly tracer: Tracer;
   private readonly globalTracerProxy: ProxyTracerProvider | undefined;
   private readonly duration: Histogram;
-  private readonly recordsDuration: boolean;
+  /** False while the meter is the API's no-op: the cached path then skips endGetTokenSuccess (and its clock read). */
+  readonly recordsDuration: boolean;
   private readonly diagnoses: Counter;
   private readonly recoveryDuration: Histogram;
   /** Container Apps attributes, added to every span and data point. */
   readonly baseAttributes: Attributes;
   private readonly scopes = new Map<string, ScopeTelemetry>();
   private readonly serviceOfScope: (scope: string) => string | undefined;
-  private readonly attemptsSince: ((since: number) => number) | undefined;
+  private readonly attemptsSince: ((exchangeMark: number) => number) | undefined;
   private readonly identityKind: IdentityKind;
   private readonly includePersonalClaims: boolean;
 
@@ -210,7 +211,7 @@ export class CredentialTelemetry {
    * Success: status stays UNSET. Attributes are only set when the span records; the data point reuses the scope's
    * frozen attribute object. `extra` (a new token's warnings) is only given off the cached path.
    */
-  endGetTokenSuccess(span: Span | undefined, startedAt: number, key?: string, callStart?: number, extra?: Attributes): void {
+  endGetTokenSuccess(span: Span | undefined, startedAt: number, key?: string, call?: { callStart: number; exchangeMark: number }, extra?: Attributes): void {
     try {
       const state = key === undefined ? undefined : (this.scopes.get(key) ?? this.stateOf(key));
       if (span !== undefined) {
@@ -218,10 +219,10 @@ export class CredentialTelemetry {
           if (state !== undefined) {
             span.setAttributes(state.span);
             // The token's age when this call started: 0 for the call that brought it.
-            const age = state.firstSeenAt > 0 && callStart !== undefined ? callStart - state.firstSeenAt : 0;
+            const age = state.firstSeenAt > 0 && call !== undefined ? call.callStart - state.firstSeenAt : 0;
             span.setAttribute(ATTR.tokenCacheAgeMs, age > 0 ? age : 0);
           }
-          if (callStart !== undefined && this.attemptsSince !== undefined) span.setAttribute(ATTR.identityEndpointAttempts, this.attemptsSince(callStart));
+          if (call !== undefined && this.attemptsSince !== undefined) span.setAttribute(ATTR.identityEndpointAttempts, this.attemptsSince(call.exchangeMark));
           if (extra !== undefined) span.setAttributes(extra);
         }
         span.end();

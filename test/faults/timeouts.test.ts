@@ -12,7 +12,7 @@ import { FULL } from "../load/helpers.js";
 
 const SCOPE = "https://vault.azure.net/.default";
 const CALLERS = FULL ? 5_000 : 400;
-/** Watchdog tick (a quarter of the timeout, ≤ 250 ms) plus event-loop lag on a loaded machine. */
+/** Watchdog precision (a call fails by timeout + 2 ticks; a tick is an eighth of the timeout, ≤ 250 ms) plus event-loop lag on a loaded machine. */
 const SLACK_MS = 600;
 
 /** Answers each call after the delay `delayFor(i)` (undefined: never), counting calls. */
@@ -144,6 +144,61 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+
+  it("calls started at different moments between watchdog ticks: none times out early, each within two ticks of its deadline", async () => {
+    const TIMEOUT = 200; // tick: 25 ms
+    const inner = scriptedCredential(() => undefined);
+    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: TIMEOUT, logger: false });
+    const outcomes: Array<Promise<{ ms: number; message: string; hypothesis?: string }>> = [];
+    for (let i = 0; i < 40; i++) {
+      const started = performance.now();
+      outcomes.push(
+        credential.getToken(SCOPE).then(
+          () => ({ ms: -1, message: "a token" }),
+          (error: Error) => ({ ms: performance.now() - started, message: error.message, hypothesis: getDiagnosis(error)?.hypothesis }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3 + (i % 5) * 4)); // 3–19 ms apart: every phase of a tick
+    }
+    const results = await Promise.all(outcomes);
+    const times = results.map((r) => r.ms).sort((a, b) => a - b);
+    console.info(`[faults] 40 staggered never-answered calls, tokenTimeoutMs ${TIMEOUT}: failed after ${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms`);
+    for (const r of results) {
+      expect(r.hypothesis).toBe("H5");
+      expect(r.message).toContain(`returned no token within ${TIMEOUT} ms (tokenTimeoutMs)`);
+      expect(r.ms).toBeGreaterThanOrEqual(TIMEOUT - 1); // never early (1 ms: timer rounding)
+      expect(r.ms).toBeLessThan(TIMEOUT + SLACK_MS);
+    }
+    // Two ticks (50 ms) is the watchdog's own lateness; the median is well inside it unless the machine stalls.
+    expect(times[times.length >> 1]!).toBeLessThan(TIMEOUT + 50 + 100);
+    expect(deadlinesOf(credential).pendingCount).toBe(0);
+  });
+
+  it("the watchdog holds at most one entry for sequential calls, and at most max(64, 2 × pending) + 1 while calls pile up", async () => {
+    // Every 10th call never answers; the others answer at once. Awaiting only microtasks, the watchdog never ticks:
+    // the bound must come from `add` itself.
+    let n = 0;
+    const inner: TokenCredential = {
+      getToken: () => (n++ % 10 === 9 ? new Promise<never>(() => {}) : Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 })),
+    };
+    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 60_000, logger: false });
+    const sequential = new DiagnosticCredential({ credential: { getToken: () => Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 }) }, logger: false });
+    let maxHeldSequential = 0;
+    for (let i = 0; i < 2_000; i++) {
+      await sequential.getToken(SCOPE);
+      maxHeldSequential = Math.max(maxHeldSequential, deadlinesOf(sequential).heldCount);
+    }
+    expect(maxHeldSequential).toBe(1);
+    let worst = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const call = credential.getToken(SCOPE);
+      if (i % 10 !== 9) await call;
+      const { pendingCount, heldCount } = deadlinesOf(credential);
+      worst = Math.max(worst, heldCount - Math.max(64, 2 * pendingCount) - 1);
+    }
+    expect(deadlinesOf(credential).pendingCount).toBe(500);
+    expect(worst).toBeLessThanOrEqual(0);
   });
 
   it("an already aborted signal rejects at once without calling the inner credential", async () => {

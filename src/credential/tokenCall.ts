@@ -1,0 +1,91 @@
+import type { AccessToken, GetTokenOptions } from "@azure/core-auth";
+import type { Span } from "@opentelemetry/api";
+import type { ScopeFinding } from "../classify/credentialError.js";
+import type { DeadlineWatch, PendingCall } from "./deadline.js";
+
+/** What one credential knows about one scope key (the scopes of a call, joined by spaces). */
+export interface ScopeState {
+  readonly key: string;
+  /** The scope check's finding, made once per key; null: the scope looks right. */
+  readonly finding: ScopeFinding | null;
+  /** The last token returned for the key: a token seen before was checked before. */
+  lastToken: AccessToken | undefined;
+}
+
+/** How a call's outcome is turned into what its caller gets (the credential's side). */
+export interface TokenCallHost {
+  readonly deadlines: DeadlineWatch;
+  succeeded(call: TokenCall, token: AccessToken | null): void;
+  failed(call: TokenCall, error: unknown): void;
+  timedOut(call: TokenCall): void;
+  aborted(call: TokenCall): void;
+}
+
+/**
+ * One pending getToken call: the wrapped credential's answer, the deadline and the caller's abort signal race, and
+ * exactly one of them settles the call. A single object per call is all the cached path allocates besides its
+ * promise: it is the deadline watch's entry, so the deadline needs no closure. (The abort listener is a closure, made
+ * only when there is a signal: an AbortSignalLike need not accept EventListener objects.)
+ */
+export class TokenCall implements PendingCall {
+  done = false;
+  deadline = 0;
+  private readonly watched: boolean;
+  private onAbort: (() => void) | undefined;
+  resolve!: (token: AccessToken | null) => void;
+  reject!: (error: unknown) => void;
+
+  constructor(
+    private readonly host: TokenCallHost,
+    readonly scope: ScopeState,
+    readonly scopes: string | string[],
+    readonly span: Span | undefined,
+    /** `performance.now()` at the call's start when telemetry records its duration or span, else 0 (no clock read). */
+    readonly startedAt: number,
+    /** The identity-endpoint exchange log's mark at the call's start: the requests this call may have made follow it. */
+    readonly exchangeMark: number,
+    private readonly abortSignal: GetTokenOptions["abortSignal"],
+  ) {
+    this.watched = host.deadlines.enabled;
+  }
+
+  /** Starts the race; the returned promise is what the caller gets. */
+  run(inner: Promise<AccessToken | null>): Promise<AccessToken | null> {
+    const promise = new Promise<AccessToken | null>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (this.watched) this.host.deadlines.add(this);
+    if (this.abortSignal !== undefined) {
+      this.onAbort = () => {
+        if (this.settle()) this.host.aborted(this);
+      };
+      this.abortSignal.addEventListener("abort", this.onAbort, { once: true });
+    }
+    inner.then(
+      (token) => {
+        if (this.settle()) this.host.succeeded(this, token);
+      },
+      (error: unknown) => {
+        if (this.settle()) this.host.failed(this, error);
+      },
+    );
+    return promise;
+  }
+
+  /** The deadline passed first (the watch has marked the call done). */
+  onTimeout(): void {
+    this.stopListening();
+    this.host.timedOut(this);
+  }
+
+  private settle(): boolean {
+    if (!this.host.deadlines.settle(this, this.watched)) return false;
+    this.stopListening();
+    return true;
+  }
+
+  private stopListening(): void {
+    if (this.onAbort !== undefined) this.abortSignal!.removeEventListener("abort", this.onAbort);
+  }
+}
