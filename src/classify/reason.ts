@@ -722,7 +722,7 @@ class Builder {
   }
 
   private finish(code: DiagnosisCode, confidence: Confidence, headline: string): Diagnosis {
-    const clean = (text: string) => scrub(text, this.token);
+    const clean = scrubberFor(this.token);
     const line = (text: string) => {
       const one = clean(text).replace(/[\r\n]+/g, " ");
       return one.length > MAX_LINE ? `${one.slice(0, MAX_LINE - 1)}…` : one;
@@ -745,16 +745,20 @@ class Builder {
   }
 }
 
-/** Redaction plus removal of any segment of the token that was sent (a body could echo a signature on its own). */
-export function scrub(text: string, token: string | undefined): string {
-  let out = redact(String(text));
-  if (typeof token === "string" && token.length > 0) {
-    const raw = token.startsWith("Bearer ") ? token.slice(7) : token;
-    for (const segment of raw.split(".")) {
-      if (segment.length >= 8 && out.includes(segment)) out = out.split(segment).join("[redacted]");
+/**
+ * Redaction plus removal of any segment of the token that was sent (a body could echo a signature on its own), for
+ * one token and many texts: the token is split once.
+ */
+function scrubberFor(token: string | undefined): (text: string) => string {
+  const raw = typeof token === "string" && token.length > 0 ? (token.startsWith("Bearer ") ? token.slice(7) : token) : "";
+  const segments = raw.split(".").filter((segment) => segment.length >= 8);
+  return (text) => {
+    let out = redact(String(text));
+    for (const segment of segments) {
+      if (out.includes(segment)) out = out.split(segment).join("[redacted]");
     }
-  }
-  return out;
+    return out;
+  };
 }
 
 function iso(epochSeconds: number): string {

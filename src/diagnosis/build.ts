@@ -24,5 +24,6 @@ export function makeDiagnosis(code: DiagnosisCode, input: Omit<DiagnosisInput, "
 }
 
 function dedupe(lines: string[]): string[] {
-  return [...new Set(lines.filter((line) => line.length > 0))];
+  // A handful of lines: comparing them beats hashing each (long, freshly built) string into a Set.
+  return lines.filter((line, index) => line.length > 0 && lines.indexOf(line) === index);
 }

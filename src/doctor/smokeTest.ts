@@ -19,7 +19,7 @@ import { classifyResponseWithCatalog } from "../classify/response.js";
 import { DiagnosticCredential } from "../credential/diagnosticCredential.js";
 import { getDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
-import { redact, registerSecret } from "../diagnosis/redact.js";
+import { redact, registerOpaqueToken } from "../diagnosis/redact.js";
 import type { Diagnosis, IdentityKind } from "../diagnosis/types.js";
 import { readHostEnvironment, sanitizeEndpoint, type ContainerAppContext, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, decodeTokenClaims, identityKindOf } from "../jwt/claims.js";
@@ -559,8 +559,8 @@ async function requestToken(
       });
       return { entry: { scope, ok: false, diagnosis, error: "no token returned", durationMs: elapsed() }, problems: [] };
     }
-    // Opaque tokens are not caught by the JWT pattern of redaction: register this one as a secret.
-    registerSecret(token.token);
+    // Opaque tokens are not caught by the JWT pattern of redaction: register this one (the latest few are kept).
+    registerOpaqueToken(token.token);
     const decoded = decodeTokenClaims(token.token);
     const problems = safeCall(
       () =>

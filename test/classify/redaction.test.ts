@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyAmqpError } from "../../src/classify/amqp.js";
 import { classifyResponse } from "../../src/classify/response.js";
+import { redact, registerOpaqueToken } from "../../src/diagnosis/redact.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { SHAPES } from "./fixtures.js";
 import { NOW, makeToken } from "./helpers.js";
@@ -78,5 +79,24 @@ describe("no token material in any diagnosis", () => {
     const response = { url: "https://kv.vault.azure.net/x", status: 403, body: JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } }) };
     expect(JSON.stringify(classifyResponse(response, { token, now: NOW }))).not.toContain("alice@contoso.com");
     expect(JSON.stringify(classifyResponse(response, { token, now: NOW, includePersonalClaims: true }))).toContain("alice@contoso.com");
+  });
+});
+
+describe("opaque tokens registered for redaction (the smoke test's)", () => {
+  it("are redacted wherever they appear; only the latest 16 are kept, so a probe that runs for months stays bounded", () => {
+    const tokens = Array.from({ length: 20 }, (_, i) => `opaque-${i}-${"x".repeat(20)}-${Math.random().toString(36).slice(2)}`);
+    for (const token of tokens) registerOpaqueToken(token);
+    for (const token of tokens.slice(4)) expect(redact(`answer echoed ${token}; again:${token}`)).toBe("answer echoed [redacted]; again:[redacted]");
+    // The oldest were let go (what bounds the set); a JWT is removed by its shape and never registered.
+    expect(redact(tokens[0]!)).toBe(tokens[0]);
+    expect(redact("eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl")).toBe("[redacted-jwt]");
+  });
+
+  it("text with nothing to redact comes back unchanged; each kind of secret is still found when the others are absent", () => {
+    expect(redact("Caller is not authorized to perform action on resource. Assignment: (not found)")).toBe("Caller is not authorized to perform action on resource. Assignment: (not found)");
+    expect(redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123")).toBe("Authorization: Bearer [redacted]");
+    expect(redact("SharedAccessSignature sr=x&sig=abc")).toBe("SharedAccessSignature [redacted]");
+    expect(redact("https://a.blob.core.windows.net/c/b?sv=2022&SIG=abcdef")).toBe("https://a.blob.core.windows.net/c/b?sv=2022&SIG=[redacted]");
+    expect(redact("SharedKey account:c2lnbmF0dXJl")).toBe("SharedKey [redacted]");
   });
 });
