@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createTokenSigner, DEFAULT_TENANT_ID } from "./tokenSigner.js";
 import type { TokenSigner } from "./tokenSigner.js";
+import { LISTEN_BACKLOG } from "./ports.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public types
@@ -811,7 +812,9 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions = {
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
+    // A deep accept queue, as a real endpoint has: with Node's default (511), a burst of thousands of first calls
+    // overflows it, dropped SYNs are retried by the kernel after 1, 3, 7, 15, 31 s, and a test measures TCP back-off.
+    server.listen({ port: options.port ?? 0, host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });

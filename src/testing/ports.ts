@@ -19,3 +19,9 @@ export async function unusedPort(host = "127.0.0.1"): Promise<number> {
     });
   });
 }
+
+/**
+ * Accept-queue length for the emulators' listening sockets (the kernel caps it at net.core.somaxconn, 4096 on
+ * current Linux). Node's default of 511 drops connections of a burst, which the kernel then retries for seconds.
+ */
+export const LISTEN_BACKLOG = 4096;

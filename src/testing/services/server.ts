@@ -6,6 +6,7 @@ import type { TokenClaims } from "../../jwt/claims.js";
 import { createEmulatorHttpClient, type EmulatorHttpClient } from "./httpClient.js";
 import { createRbacTable, type RbacTable, type RoleAssignment, type RoleAssignmentTable, type RoleDefinition } from "./rbac.js";
 import { createTestCertificateAuthority, type TestCertificateAuthority } from "./tls.js";
+import { LISTEN_BACKLOG } from "../ports.js";
 import { bearerToken, createTokenChecker, type IssuerKeys, type TokenCheckResult, type TokenFailureReason } from "./tokenCheck.js";
 
 /** Options every service emulator takes. */
@@ -236,7 +237,7 @@ export async function startEmulatorServer(spec: ServiceSpec, options: ServiceEmu
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+    server.listen({ port: options.port ?? 0, host: "127.0.0.1", backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const target = `127.0.0.1:${port}`;
