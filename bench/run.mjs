@@ -382,7 +382,7 @@ if (only.has("memory")) {
   const internal = (c) => ({
     scopes: c.scopes?.size,
     latestByAudience: c.latestByAudience?.size,
-    deadlineEntries: c.deadlines?.heldCount ?? c.deadlines?.pending?.size,
+    deadlineEntries: c.calls?.deadlines?.heldCount,
   });
   results.sections.memory = { calls, wrapped: wrappedResult, raw: rawResult, internalState: internal(wrapped) };
 }

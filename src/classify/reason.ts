@@ -133,7 +133,7 @@ export function reason(obs: Observation, context: ClassifyContext = {}, given?: 
   }
 
   const findings = tokenFindings(obs, claims, resolution, catalog, context, now);
-  const builder = new Builder(obs, context, catalog, resolution, claims, match, findings, now, token);
+  const builder = new Builder(obs, context, catalog, resolution, claims, match, findings, token);
   return builder.build();
 }
 
@@ -359,7 +359,6 @@ class Builder {
     private readonly claims: TokenClaims | undefined,
     private readonly match: FingerprintMatch | undefined,
     private readonly findings: Findings,
-    private readonly now: number,
     private readonly token: string | undefined,
   ) {
     this.service = resolution.service;

@@ -1,7 +1,7 @@
 /**
  * Deadlines for getToken without a timer or a clock read per call: the hot path (a cached token) must cost next to
- * nothing, and setTimeout/clearTimeout per call would dominate it — even one `performance.now()` costs about 0.2 µs
- * there (2 % of a cached call). One unref'd watchdog interval runs only while calls are pending: the first tick that
+ * nothing, and setTimeout/clearTimeout per call would dominate it — even one `performance.now()` measured 0.1–0.2 µs
+ * there (1–2 % of a cached call). One unref'd watchdog interval runs only while calls are pending: the first tick that
  * sees a call stamps its deadline (tick time + timeout: the call started before that tick, so it never times out
  * early), a later tick times it out. A call thus fails between `timeoutMs` and `timeoutMs` + 2 ticks after it began;
  * a tick is an eighth of the timeout, at most 250 ms.

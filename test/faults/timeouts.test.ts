@@ -64,7 +64,7 @@ async function concurrently(credential: DiagnosticCredential, count: number, opt
 }
 
 function deadlinesOf(credential: DiagnosticCredential): { pendingCount: number; heldCount: number } {
-  return (credential as unknown as { deadlines: { pendingCount: number; heldCount: number } }).deadlines;
+  return (credential as unknown as { calls: { deadlines: { pendingCount: number; heldCount: number } } }).calls.deadlines;
 }
 
 describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concurrent callers`, () => {
