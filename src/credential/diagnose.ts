@@ -1,7 +1,7 @@
 import { scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
-import { readHeaders } from "../classify/headers.js";
+import { readHeaders, safeGet, safeInstanceOf, safeString } from "../classify/headers.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { attachDiagnosis, getDiagnosis } from "../diagnosis/attach.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
@@ -42,7 +42,7 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
     diagnosis = classifyAmqpError(failure, { ...(token ? { token } : {}), expectedIdentity: context.configured });
   }
   if (diagnosis !== undefined) {
-    attachDiagnosis(failure, diagnosis, { asProperty: failure instanceof Error });
+    attachDiagnosis(failure, diagnosis, { asProperty: safeInstanceOf(failure, Error) });
     context.report(diagnosis, response?.url ?? amqpEndpoint(failure));
   }
   return diagnosis;
@@ -50,53 +50,76 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
 
 type ResponseWithToken = ResponseLike & { token?: string };
 
-/** RestError, fetch Response, `{ response, body }`, a Cosmos `ErrorResponse`, or a ResponseLike. */
+/**
+ * RestError, fetch Response, `{ response, body }`, a Cosmos `ErrorResponse`, or a ResponseLike. The failure is the
+ * caller's object: every read goes through `safeGet`/`safeString`, so a throwing getter or Proxy trap makes a field
+ * absent instead of an internal fault.
+ */
 export function toResponseLike(failure: unknown): ResponseWithToken | undefined {
   if (failure === null || typeof failure !== "object") return undefined;
-  const record = failure as Record<string, unknown>;
+  const field = (key: string) => safeGet(failure, key);
+  const text = (key: string) => {
+    const value = field(key);
+    return typeof value === "string" ? value : undefined;
+  };
   // fetch Response, alone or with its body text
-  const fetchResponse = isFetchResponse(failure) ? failure : isFetchResponse(record.response) ? (record.response as Response) : undefined;
+  const nested = field("response");
+  const fetchResponse = isFetchResponse(failure) ? failure : isFetchResponse(nested) ? nested : undefined;
   if (fetchResponse !== undefined) {
-    const result: ResponseWithToken = { url: fetchResponse.url || String(record.url ?? ""), status: fetchResponse.status, headers: fetchResponse.headers };
-    if (typeof record.body === "string") result.body = record.body;
-    if (typeof record.token === "string") result.token = record.token;
+    const result: ResponseWithToken = { url: fetchResponse.url || (safeString(field("url")) ?? ""), status: fetchResponse.status, headers: fetchResponse.headers };
+    const body = text("body");
+    if (body !== undefined) result.body = body;
+    const token = text("token");
+    if (token !== undefined) result.token = token;
     return result;
   }
   // RestError from @azure/core-rest-pipeline: statusCode, request, response (non-enumerable)
-  if (typeof record.statusCode === "number" && (record.request !== undefined || record.response !== undefined)) {
-    const request = record.request as { url?: string; method?: string; headers?: { get?: (name: string) => string | undefined } } | undefined;
-    const response = record.response as { status?: number; headers?: unknown; bodyAsText?: string | null; request?: typeof request } | undefined;
-    const req = request ?? response?.request;
-    const result: ResponseWithToken = { url: String(req?.url ?? ""), status: record.statusCode };
-    result.headers = headersToRecord(response?.headers);
-    if (typeof response?.bodyAsText === "string") result.body = response.bodyAsText;
-    else if (record.details !== null && typeof record.details === "object") {
+  const statusCode = field("statusCode");
+  const request = field("request");
+  if (typeof statusCode === "number" && (request !== undefined || nested !== undefined)) {
+    const req = request ?? safeGet(nested, "request");
+    const result: ResponseWithToken = { url: safeString(safeGet(req, "url")) ?? "", status: statusCode };
+    result.headers = headersToRecord(safeGet(nested, "headers"));
+    const bodyAsText = safeGet(nested, "bodyAsText");
+    const details = field("details");
+    if (typeof bodyAsText === "string") result.body = bodyAsText;
+    else if (details !== null && typeof details === "object") {
       // Clients that parse the body keep it only in `details` (Key Vault: `{ error: { code, message, innerError } }`).
-      const body = safeJson(record.details);
+      const body = safeJson(details);
       if (body !== undefined) result.body = body;
     }
-    if (typeof req?.method === "string") result.method = req.method;
-    const token = bearerOf(req?.headers?.get?.("authorization"));
+    const method = safeGet(req, "method");
+    if (typeof method === "string") result.method = method;
+    const token = bearerOf(readHeaders(safeGet(req, "headers")).get("authorization"));
     if (token !== undefined) result.token = token;
     return result;
   }
   // @azure/cosmos ErrorResponse: numeric `code` (the HTTP status), `headers` (a plain record), `body` (the parsed JSON),
   // no request; the endpoint is in its diagnostics.
-  if (typeof record.code === "number" && record.headers !== null && typeof record.headers === "object" && record.request === undefined) {
-    const result: ResponseWithToken = { url: cosmosEndpoint(record.diagnostics) ?? "", status: record.code };
-    result.headers = headersToRecord(record.headers);
-    const body = typeof record.body === "string" ? record.body : record.body !== undefined ? safeJson(record.body) : undefined;
+  const code = field("code");
+  const headers = field("headers");
+  if (typeof code === "number" && headers !== null && typeof headers === "object" && request === undefined) {
+    const result: ResponseWithToken = { url: cosmosEndpoint(field("diagnostics")) ?? "", status: code };
+    result.headers = headersToRecord(headers);
+    const rawBody = field("body");
+    const body = typeof rawBody === "string" ? rawBody : rawBody !== undefined ? safeJson(rawBody) : undefined;
+    const message = text("message");
     if (body !== undefined) result.body = body;
-    else if (typeof record.message === "string") result.body = record.message;
+    else if (message !== undefined) result.body = message;
     return result;
   }
   // ResponseLike
-  if (typeof record.status === "number" && typeof record.url === "string") {
-    const result: ResponseWithToken = { url: record.url, status: record.status };
-    if (record.headers !== undefined) result.headers = record.headers as ResponseLike["headers"];
-    if (typeof record.body === "string") result.body = record.body;
-    if (typeof record.method === "string") result.method = record.method;
-    if (typeof record.token === "string") result.token = record.token;
+  const status = field("status");
+  const url = field("url");
+  if (typeof status === "number" && typeof url === "string") {
+    const result: ResponseWithToken = { url, status };
+    if (headers !== undefined) result.headers = headers as ResponseLike["headers"];
+    const body = text("body");
+    if (body !== undefined) result.body = body;
+    const method = text("method");
+    if (method !== undefined) result.method = method;
+    const token = text("token");
+    if (token !== undefined) result.token = token;
     return result;
   }
   return undefined;
@@ -104,9 +127,9 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
 
 /** The last endpoint a Cosmos operation contacted (`diagnostics.clientSideRequestStatistics.locationEndpointsContacted`). */
 function cosmosEndpoint(diagnostics: unknown): string | undefined {
-  const contacted = (diagnostics as { clientSideRequestStatistics?: { locationEndpointsContacted?: unknown } } | undefined)?.clientSideRequestStatistics?.locationEndpointsContacted;
+  const contacted = safeGet(safeGet(diagnostics, "clientSideRequestStatistics"), "locationEndpointsContacted");
   if (!Array.isArray(contacted)) return undefined;
-  const last = contacted[contacted.length - 1];
+  const last = safeGet(contacted, contacted.length - 1);
   return typeof last === "string" ? last : undefined;
 }
 
@@ -123,21 +146,21 @@ function amqpEndpoint(failure: unknown): string | undefined {
   let current: unknown = failure;
   for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
     for (const key of ["message", "description"]) {
-      const text = (current as Record<string, unknown>)[key];
-      const match = typeof text === "string" ? /\b(?:sb|amqps?):\/\/[^\s'"]+/i.exec(text) : null;
+      const text = safeString(safeGet(current, key));
+      const match = text !== undefined ? /\b(?:sb|amqps?):\/\/[^\s'"]+/i.exec(text) : null;
       if (match) return match[0];
     }
-    current = (current as { cause?: unknown }).cause;
+    current = safeGet(current, "cause");
   }
   return undefined;
 }
 
 function isFetchResponse(value: unknown): value is Response {
-  return typeof Response !== "undefined" && value instanceof Response;
+  return typeof Response !== "undefined" && safeInstanceOf(value, Response);
 }
 
 function isCredentialError(value: unknown): boolean {
-  const name = (value as { name?: unknown } | null)?.name;
+  const name = safeGet(value, "name");
   return typeof name === "string" && /CredentialUnavailableError|AuthenticationError|AuthenticationRequiredError/.test(name);
 }
 
