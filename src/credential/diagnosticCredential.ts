@@ -138,25 +138,29 @@ export class DiagnosticCredential implements TokenCredential {
     // The cached-token path is the hot path (bench/run.mjs, docs/performance.md): one map lookup and one TokenCall
     // besides the promise. No clock read unless telemetry records (the deadline watch stamps deadlines itself, the
     // identity-endpoint requests of this call are found by the exchange log's mark): a clock read measured 0.1–0.2 µs here.
+    let key: string;
+    let abortSignal: GetTokenOptions["abortSignal"];
+    let aborted: boolean;
+    try {
+      key = typeof scopes === "string" ? scopes : scopes.join(" ");
+      abortSignal = options?.abortSignal;
+      aborted = abortSignal?.aborted === true;
+    } catch {
+      // Scopes or options this wrapper cannot read (a throwing getter, not an array): they are the wrapped
+      // credential's to judge, undiagnosed, so the caller sees what it would see without the wrapper.
+      return callInner(this.inner, scopes, options);
+    }
     const span = this.telemetry.startGetToken();
     const startedAt = span !== undefined || this.telemetry.recordsDuration ? performance.now() : 0;
-    const key = typeof scopes === "string" ? scopes : scopes.join(" ");
     const scope = this.scopes.get(key) ?? this.newScope(key, scopes);
-
-    const abortSignal = options?.abortSignal;
-    if (abortSignal?.aborted) {
+    if (aborted) {
       const error = abortError();
       this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
       return Promise.reject(error);
     }
     const exchangeMark = this.exchanges.mark();
-    let inner: Promise<AccessToken | null>;
-    try {
-      // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it.
-      inner = this.inner.getToken(scopes, options);
-    } catch (error) {
-      inner = Promise.reject(error);
-    }
+    // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it.
+    const inner = callInner(this.inner, scopes, options);
     return new TokenCall(this.calls, scope, scopes, span, startedAt, exchangeMark, abortSignal).run(inner);
   }
 
@@ -429,6 +433,15 @@ function appendSummary(error: unknown, diagnosis: Diagnosis): void {
     Object.defineProperty(error, "diagnosisAppended", { value: true, enumerable: false });
   } catch (fault) {
     recordInternalFault(fault);
+  }
+}
+
+/** The wrapped credential's promise; a synchronous throw becomes a rejection, as an async getToken's would. */
+function callInner(inner: TokenCredential, scopes: string | string[], options: GetTokenOptions | undefined): Promise<AccessToken | null> {
+  try {
+    return inner.getToken(scopes, options);
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -57,10 +57,15 @@ export class TokenCall implements PendingCall {
     });
     if (this.watched) this.host.deadlines.add(this);
     if (this.abortSignal !== undefined) {
-      this.onAbort = () => {
+      const onAbort = () => {
         if (this.settle()) this.host.aborted(this);
       };
-      this.abortSignal.addEventListener("abort", this.onAbort, { once: true });
+      try {
+        this.abortSignal.addEventListener("abort", onAbort, { once: true });
+        this.onAbort = onAbort;
+      } catch {
+        // A signal that cannot be listened to is the caller's: the call goes on without it, as the inner credential's would.
+      }
     }
     inner.then(
       (token) => {
@@ -86,6 +91,11 @@ export class TokenCall implements PendingCall {
   }
 
   private stopListening(): void {
-    if (this.onAbort !== undefined) this.abortSignal!.removeEventListener("abort", this.onAbort);
+    if (this.onAbort === undefined) return;
+    try {
+      this.abortSignal!.removeEventListener("abort", this.onAbort);
+    } catch {
+      // The caller's signal: whatever it throws must not keep the call from settling.
+    }
   }
 }

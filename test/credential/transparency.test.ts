@@ -86,4 +86,43 @@ describe("transparency", () => {
     expect(Object.keys(entry)).toEqual(expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]));
     expect(entry.message).toMatch(/CredentialUnavailableError/);
   });
+  it("an abort signal whose listeners cannot be added or removed neither breaks nor delays the call", async () => {
+    const before = getInternalFaultCount();
+    const accessToken = { token: "t", expiresOnTimestamp: Date.now() + 60_000 };
+    const hostileSignal = {
+      aborted: false,
+      addEventListener: () => { throw new Error("no listeners here"); },
+      removeEventListener: () => { throw new Error("no listeners here"); },
+    };
+    const credential = new DiagnosticCredential({ credential: { getToken: async () => accessToken }, tokenTimeoutMs: 200, logger: false });
+    expect(await credential.getToken("https://vault.azure.net/.default", { abortSignal: hostileSignal as never })).toBe(accessToken);
+    // A signal that can be listened to but not unsubscribed from: the call still settles at once, with the token.
+    const sticky = new AbortController();
+    const signal = Object.assign(Object.create(sticky.signal), { addEventListener: sticky.signal.addEventListener.bind(sticky.signal), removeEventListener: () => { throw new Error("stuck"); } });
+    expect(await credential.getToken("https://vault.azure.net/.default", { abortSignal: signal })).toBe(accessToken);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past tokenTimeoutMs: no late timeout surfaces
+    expect((credential as unknown as { calls: { deadlines: { pendingCount: number } } }).calls.deadlines.pendingCount).toBe(0);
+    expect(getInternalFaultCount()).toBe(before); // the caller's signal misbehaving is not a fault of the library
+  });
+
+  it("scopes or options it cannot read go to the wrapped credential as given: the caller gets that credential's own answer", async () => {
+    const seen: unknown[][] = [];
+    const inner = {
+      getToken: async (scopes: unknown, options: unknown) => {
+        seen.push([scopes, options]);
+        if (typeof scopes !== "string" && !Array.isArray(scopes)) throw new TypeError("scopes must be a string or an array");
+        return { token: "t", expiresOnTimestamp: Date.now() + 60_000 };
+      },
+    };
+    const credential = new DiagnosticCredential({ credential: inner, logger: false });
+    const options = {
+      get abortSignal(): never {
+        throw new Error("getter");
+      },
+    };
+    expect((await credential.getToken("https://vault.azure.net/.default", options))!.token).toBe("t");
+    expect(seen.at(-1)![1]).toBe(options);
+    await expect(credential.getToken(42 as never)).rejects.toMatchObject({ name: "TypeError", message: "scopes must be a string or an array" });
+    expect(seen.at(-1)![0]).toBe(42);
+  });
 });
