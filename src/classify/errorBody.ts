@@ -218,92 +218,128 @@ export function foldText(parts: readonly (string | undefined)[], max = MAX_BODY_
     const room = max - out.length;
     if (room <= 0) break;
     // JSON bodies scanned raw still carry `\r\n` escapes: treat them as whitespace too.
-    const piece = part.slice(0, room).replace(/\\[rnt]/g, " ");
+    const head = part.slice(0, room);
+    const piece = head.includes("\\") ? head.replace(/\\[rnt]/g, " ") : head;
     out += (out.length > 0 ? " " : "") + piece;
   }
   return out.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
 }
 
 const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-const CALLER_OID: RegExp[] = [
-  new RegExp(`\\boid=(${GUID})`, "i"), // Key Vault: Caller: appid=…;oid=…
-  new RegExp(`object id '(${GUID})'`, "i"), // ARM
-  new RegExp(`principal \\[(${GUID})\\]`, "i"), // Cosmos DB
-  new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), // OpenAI
-  new RegExp(`principal (?:id )?(${GUID})\\b`, "i"),
-  new RegExp(`object ?id[:=] ?'?(${GUID})`, "i"),
-];
-const CALLER_APPID: RegExp[] = [new RegExp(`\\bappid=(${GUID})`, "i"), new RegExp(`the client '(${GUID})'`, "i")];
-const CALLER_ISS = /\biss=(https:\/\/[^;\s'"]+)/i;
-const CALLER_MIRID = /\bxms_mirid=(\/subscriptions\/[^;\s'"]+)/i;
-const RESOURCE_PATTERNS: RegExp[] = [
-  /\bresource:\s*'([^']{1,1024})'/gi, // Key Vault
-  /\bover scope '([^']{1,1024})'/gi, // ARM
-  /\bon scope '([^']{1,1024})'/gi,
-  /\blinked scope '([^']{1,1024})'/gi,
-  /(\/subscriptions\/[0-9a-f-]{36}\/[^\s'"\]\)`,;]{1,1024})/gi,
-];
-const ACTION_PATTERNS: RegExp[] = [
-  /\baction:\s*'([^']{1,256})'/gi, // Key Vault
-  /perform action '([^']{1,256})'/gi, // ARM
-  /perform action \[([^\]]{1,256})\]/gi, // Cosmos DB
-  /data action [`'"]([^`'"]{1,256})[`'"]/gi, // OpenAI
-  /'([a-z, ]{1,64})' claim\(s\) (?:are|is) required/gi, // Service Bus / Event Hubs AMQP
-  /unauthorized access for '([^']{1,64})' operation/gi, // Service Bus / Event Hubs REST
-  /does not have ((?:secret|key|certificate|storage)s? [a-z]+) permission/gi, // Key Vault access policies
-  /"action"\s*:\s*"([^"]{1,64})"/gi, // ACR detail
-];
-const RESOURCE_TENANT: RegExp[] = [
-  new RegExp(`must match the tenant '?https?://[^/\\s']+/(${GUID})`, "i"),
-  new RegExp(`use the authority \\(url\\) '?https?://[^/\\s']+/(${GUID})`, "i"),
-];
-const ENTITY_URL = /\b(sb|amqps?):\/\/[a-z0-9.-]+(?::\d+)?(?:\/[^\s'",;]*)?/i;
+/**
+ * A pattern and a lower-case literal that every match of it contains: the pattern runs only when the text holds the
+ * literal (one `includes` on the lower-cased text instead of a failing scan per pattern; most texts match few).
+ */
+interface Quoted {
+  regex: RegExp;
+  needs: string;
+}
+const quoted = (regex: RegExp, needs: string): Quoted => ({ regex, needs });
 
-/** Facts quoted in the service's text: who called, on what, doing what. */
-export function extractFacts(text: string): BodyFacts {
+const CALLER_OID: Quoted[] = [
+  quoted(new RegExp(`\\boid=(${GUID})`, "i"), "oid="), // Key Vault: Caller: appid=…;oid=…
+  quoted(new RegExp(`object id '(${GUID})'`, "i"), "object id '"), // ARM
+  quoted(new RegExp(`principal \\[(${GUID})\\]`, "i"), "principal ["), // Cosmos DB
+  quoted(new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), "principal "), // OpenAI
+  quoted(new RegExp(`principal (?:id )?(${GUID})\\b`, "i"), "principal "),
+  quoted(new RegExp(`object ?id[:=] ?'?(${GUID})`, "i"), "object"),
+];
+const CALLER_APPID: Quoted[] = [quoted(new RegExp(`\\bappid=(${GUID})`, "i"), "appid="), quoted(new RegExp(`the client '(${GUID})'`, "i"), "the client '")];
+const CALLER_ISS = quoted(/\biss=(https:\/\/[^;\s'"]+)/i, "iss=https://");
+const CALLER_MIRID = quoted(/\bxms_mirid=(\/subscriptions\/[^;\s'"]+)/i, "xms_mirid=/subscriptions/");
+const RESOURCE_PATTERNS: Quoted[] = [
+  quoted(/\bresource:\s*'([^']{1,1024})'/gi, "resource:"), // Key Vault
+  quoted(/\bover scope '([^']{1,1024})'/gi, "over scope '"), // ARM
+  quoted(/\bon scope '([^']{1,1024})'/gi, "on scope '"),
+  quoted(/\blinked scope '([^']{1,1024})'/gi, "linked scope '"),
+  quoted(/(\/subscriptions\/[0-9a-f-]{36}\/[^\s'"\]\)`,;]{1,1024})/gi, "/subscriptions/"),
+];
+const ACTION_PATTERNS: Quoted[] = [
+  quoted(/\baction:\s*'([^']{1,256})'/gi, "action:"), // Key Vault
+  quoted(/perform action '([^']{1,256})'/gi, "perform action '"), // ARM
+  quoted(/perform action \[([^\]]{1,256})\]/gi, "perform action ["), // Cosmos DB
+  quoted(/data action [`'"]([^`'"]{1,256})[`'"]/gi, "data action "), // OpenAI
+  quoted(/'([a-z, ]{1,64})' claim\(s\) (?:are|is) required/gi, "' claim(s) "), // Service Bus / Event Hubs AMQP
+  quoted(/unauthorized access for '([^']{1,64})' operation/gi, "unauthorized access for '"), // Service Bus / Event Hubs REST
+  quoted(/does not have ((?:secret|key|certificate|storage)s? [a-z]+) permission/gi, "does not have "), // Key Vault access policies
+  quoted(/"action"\s*:\s*"([^"]{1,64})"/gi, '"action"'), // ACR detail
+];
+const NO_ASSIGNMENT = quoted(/assignment:\s*\(not found\)/i, "(not found)");
+const RESOURCE_TENANT: Quoted[] = [
+  quoted(new RegExp(`must match the tenant '?https?://[^/\\s']+/(${GUID})`, "i"), "must match the tenant "),
+  quoted(new RegExp(`use the authority \\(url\\) '?https?://[^/\\s']+/(${GUID})`, "i"), "use the authority (url) "),
+];
+const ENTITY_URL = quoted(/\b(sb|amqps?):\/\/[a-z0-9.-]+(?::\d+)?(?:\/[^\s'",;]*)?/i, "://");
+
+/**
+ * Facts quoted in the service's text: who called, on what, doing what. `prefilter: false` runs every pattern
+ * whatever the text holds (the property test's oracle: the pre-filter must never change the facts).
+ */
+export function extractFacts(text: string, prefilter = true): BodyFacts {
   const facts: BodyFacts = { resources: [], actions: [] };
   try {
     if (typeof text !== "string" || text.length === 0) return facts;
     const scan = text.length > MAX_BODY_SCAN ? text.slice(0, MAX_BODY_SCAN) : text;
+    // Lower-casing never loses a case-insensitive match of an ASCII literal (no other character folds to ASCII under
+    // /i without the u flag); it may find one the pattern then rejects, which only costs the scan.
+    const lower = prefilter ? scan.toLowerCase() : "";
+    const holds = (pattern: Quoted) => !prefilter || lower.includes(pattern.needs);
+    const exec = (pattern: Quoted) => (holds(pattern) ? pattern.regex.exec(scan) : null);
+    // Every match of a global pattern, by exec from lastIndex 0 (matchAll would clone the RegExp on every call).
+    const all = (pattern: Quoted): RegExpExecArray[] => {
+      const found: RegExpExecArray[] = [];
+      if (!holds(pattern)) return found;
+      const regex = pattern.regex;
+      regex.lastIndex = 0;
+      try {
+        for (let match = regex.exec(scan); match !== null; match = regex.exec(scan)) {
+          found.push(match);
+          if (match[0].length === 0) regex.lastIndex++;
+        }
+      } finally {
+        regex.lastIndex = 0;
+      }
+      return found;
+    };
     for (const pattern of CALLER_OID) {
-      const match = pattern.exec(scan);
+      const match = exec(pattern);
       if (match?.[1]) {
         facts.callerObjectId = match[1].toLowerCase();
         break;
       }
     }
     for (const pattern of CALLER_APPID) {
-      const match = pattern.exec(scan);
+      const match = exec(pattern);
       if (match?.[1]) {
         facts.callerAppId = match[1].toLowerCase();
         break;
       }
     }
-    const iss = CALLER_ISS.exec(scan)?.[1];
+    const iss = exec(CALLER_ISS)?.[1];
     if (iss) facts.callerIssuer = iss;
-    const mirid = CALLER_MIRID.exec(scan)?.[1];
+    const mirid = exec(CALLER_MIRID)?.[1];
     if (mirid) facts.callerMirid = mirid;
     for (const pattern of RESOURCE_PATTERNS) {
-      for (const match of scan.matchAll(pattern)) {
+      for (const match of all(pattern)) {
         const value = match[1]?.trim();
         if (value && value.startsWith("/") && !facts.resources.includes(value) && facts.resources.length < 8) facts.resources.push(value);
       }
     }
     for (const pattern of ACTION_PATTERNS) {
-      for (const match of scan.matchAll(pattern)) {
+      for (const match of all(pattern)) {
         const value = match[1]?.trim();
         if (value && !facts.actions.includes(value) && facts.actions.length < 8) facts.actions.push(value);
       }
     }
-    if (/assignment:\s*\(not found\)/i.test(scan)) facts.noAssignment = true;
+    if (exec(NO_ASSIGNMENT) !== null) facts.noAssignment = true;
     for (const pattern of RESOURCE_TENANT) {
-      const tenant = pattern.exec(scan)?.[1];
+      const tenant = exec(pattern)?.[1];
       if (tenant) {
         facts.resourceTenantId = tenant.toLowerCase();
         break;
       }
     }
-    const entity = ENTITY_URL.exec(scan)?.[0];
+    const entity = exec(ENTITY_URL)?.[0];
     if (entity) facts.entityUrl = entity.replace(/[.)]+$/, "");
   } catch {
     // Keep what was found.

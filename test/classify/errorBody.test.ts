@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { extractFacts, foldText, parseErrorBody } from "../../src/classify/errorBody.js";
 import { readHeaders } from "../../src/classify/headers.js";
+import { fuzzRuns } from "../helpers/arbitraries.js";
 
 const OID = "11111111-2222-3333-4444-555555555555";
 const APPID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -76,6 +78,27 @@ describe("extractFacts", () => {
     expect(facts.actions).toEqual(["Manage,EntityRead"]);
     expect(facts.entityUrl).toBe("sb://ns.servicebus.windows.net/q");
   });
+  it("the literal pre-filter never changes the facts: same result as every pattern run on every text, in any letter case", () => {
+    // Fragments of every quoted form, in upper, lower and mixed case, with GUIDs, quotes and junk between them.
+    const forms = [
+      `oid=${OID}`, `object id '${OID}'`, `objectId:'${OID}'`, `principal [${OID}]`, `principal '${OID}'`, `principal id ${OID}`,
+      `appid=${APPID}`, `the client '${APPID}'`, "iss=https://sts.windows.net/t/", `xms_mirid=/subscriptions/${SUB}/x`,
+      "Resource: '/subscriptions/x'", "over scope '/a/b'", "on scope '/c'", "linked scope '/d'", `/subscriptions/${SUB}/resourceGroups/rg`,
+      "Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'", "perform action 'Microsoft.Web/sites/read'", "perform action [Microsoft.DocumentDB/x]",
+      "data action `Microsoft.CognitiveServices/x`", "'Send' claim(s) are required", "unauthorized access for 'Listen' operation",
+      "does not have secrets get permission", '"action":"pull"', "Assignment: (not found)",
+      `must match the tenant 'https://sts.windows.net/${OID}/'`, `use the authority (URL) 'https://login.microsoftonline.com/${OID}'`, "sb://ns.servicebus.windows.net/q",
+    ];
+    const caseOf = (text: string, how: number) => (how === 0 ? text : how === 1 ? text.toUpperCase() : text.replace(/[a-z]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c)));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...forms), fc.integer({ min: 0, max: 2 }), fc.string({ maxLength: 8 })), { maxLength: 8 }), (parts) => {
+        const text = parts.map(([form, how, junk]) => `${caseOf(form, how)}${junk}`).join(" ");
+        expect(extractFacts(text)).toEqual(extractFacts(text, false));
+      }),
+      { numRuns: fuzzRuns(0.5, 200) },
+    );
+  });
+
   it("ARM tenant the subscription belongs to", () => {
     const facts = extractFacts(`It must match the tenant 'https://sts.windows.net/72F988BF-86F1-41AF-91AB-2D7CD011DB47/' associated with this subscription.`);
     expect(facts.resourceTenantId).toBe("72f988bf-86f1-41af-91ab-2d7cd011db47");
