@@ -266,13 +266,6 @@ export class DiagnosticCredential implements TokenCredential {
     call.resolve(token);
   }
 
-  /** A failure or the deadline: the error with its diagnosis, or the last good token (settleFailure). */
-  private callFailed(call: TokenCall, error: unknown, timedOutAfterMs?: number): void {
-    const outcome = this.settleFailure(error, call, timedOutAfterMs);
-    if ("token" in outcome) call.resolve(outcome.token);
-    else call.reject(outcome.error);
-  }
-
   /** The state of a scope key not seen before (or evicted): its scope check runs, once. */
   private newScope(key: string, scopes: string | string[]): ScopeState {
     const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined };
@@ -352,11 +345,11 @@ export class DiagnosticCredential implements TokenCredential {
   }
 
   /**
-   * A failed (or timed-out) call: classify, attach, log, record. When the identity endpoint is unreachable (H5)
-   * and this credential still holds a valid token for the scope, that last good token is returned instead of the
-   * error (MSAL's proactive refresh fails on a network error although its cached token is still valid).
+   * A failed (or timed-out) call: classify, attach, log, record, reject with the error. When the identity endpoint
+   * is unreachable (H5) and this credential still holds a valid token for the scope, the call resolves with that last
+   * good token instead (MSAL's proactive refresh fails on a network error although its cached token is still valid).
    */
-  private settleFailure(error: unknown, call: TokenCall, timedOutAfterMs: number | undefined): { token: AccessToken } | { error: unknown } {
+  private callFailed(call: TokenCall, error: unknown, timedOutAfterMs?: number): void {
     const exchanges = this.exchanges.since(call.exchangeMark);
     const diagnosis = safely(
       () =>
@@ -391,7 +384,8 @@ export class DiagnosticCredential implements TokenCredential {
         );
       }, undefined);
       this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
-      return { token: lastGood };
+      call.resolve(lastGood);
+      return;
     }
     if (diagnosis !== undefined) {
       safely(() => {
@@ -401,7 +395,7 @@ export class DiagnosticCredential implements TokenCredential {
       }, undefined);
     }
     this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.scope.key);
-    return { error };
+    call.reject(error);
   }
 }
 
