@@ -19,8 +19,10 @@ import { DiagnosisLogger, stderrSink, withTraceOf } from "../logging/diagnosisLo
 import { formatLogMessage, type LogContext } from "../logging/logEntry.js";
 import { RecoveryTracker, type Recovery } from "../telemetry/recovery.js";
 import { ATTR, CredentialTelemetry } from "../telemetry/telemetry.js";
+import { sharedSlot } from "../util/processState.js";
 import { recordInternalFault, safely } from "../util/safe.js";
 import { DeadlineWatch } from "./deadline.js";
+import { isExpectedOffAzure, isOffAzureHost, noAnswerAtNetworkLevel, offAzureNotice } from "./offAzure.js";
 import { TokenCall, type ScopeState, type TokenCallHost } from "./tokenCall.js";
 import { diagnoseFailure } from "./diagnose.js";
 import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from "./identityExchange.js";
@@ -34,7 +36,10 @@ const OBSERVER_GRACE_MS = 100;
 const LAST_GOOD_MIN_VALIDITY_MS = 60_000;
 
 /** Identities seen per configured selector in this process: an identity or tenant change is an H4 signal. */
-const seenIdentities = new Map<string, SeenIdentity>();
+const seenIdentities = sharedSlot("seenIdentities.v1", () => new Map<string, SeenIdentity>());
+
+/** Whether this process has written its one "off Azure" line. */
+const offAzure = sharedSlot("offAzureNotice.v1", () => ({ noticed: false }));
 
 /**
  * A TokenCredential that behaves exactly like ManagedIdentityCredential (or the credential it wraps) and explains
@@ -99,8 +104,11 @@ export class DiagnosticCredential implements TokenCredential {
       deadlines: new DeadlineWatch(timeoutMs),
       succeeded: (call, token) => this.callSucceeded(call, token),
       failed: (call, error) => this.callFailed(call, error),
-      timedOut: (call) =>
-        this.callFailed(call, new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`), timeoutMs),
+      timedOut: (call) => {
+        // The call is over: the identity-endpoint requests it started must not hold a socket (or the process) on.
+        safely(() => this.exchanges.abortSince(call.exchangeMark), undefined);
+        this.callFailed(call, new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`), timeoutMs);
+      },
       aborted: (call) => {
         const error = abortError();
         this.telemetry.endGetTokenFailure(call.span, call.startedAt, undefined, error.name, undefined, call.scope.key);
@@ -332,6 +340,8 @@ export class DiagnosticCredential implements TokenCredential {
     // The early warning: only for failures the credential will retry (the others end the call at once anyway).
     const retried = exchange.errorCode !== undefined || exchange.status === undefined || exchange.status >= 500 || exchange.status === 404 || exchange.status === 410 || exchange.status === 408 || exchange.status === 429;
     if (!retried || exchange.errorCode === "ABORTED") return;
+    // Off Azure a refused or unanswered IMDS is expected: the call's outcome decides what (if anything) is logged.
+    if (isOffAzureHost(this.environment) && noAnswerAtNetworkLevel([exchange])) return;
     safely(() => {
       const diagnosis = classifyCredentialError(undefined, {
         exchanges: [exchange],
@@ -391,7 +401,15 @@ export class DiagnosticCredential implements TokenCredential {
       safely(() => {
         attachDiagnosis(error, diagnosis, { asProperty: true });
         appendSummary(error, diagnosis);
-        this.report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
+        if (!isExpectedOffAzure(this.environment, diagnosis, exchanges, error)) {
+          this.report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
+        } else if (!offAzure.noticed) {
+          // Expected fall-through off Azure: one info line per process, not an error per call (README, "Off Azure").
+          offAzure.noticed = true;
+          this.report(offAzureNotice(diagnosis), { level: "info", source: "getToken", errorName }, call.span);
+        } else {
+          this.telemetry.recordDiagnosis(diagnosis, "getToken", call.span);
+        }
       }, undefined);
     }
     this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.scope.key);

@@ -34,6 +34,8 @@ const MAX_EXCHANGES = 32;
 export class ExchangeLog {
   private readonly entries: { sequence: number; exchange: IdentityExchange }[] = [];
   private started = 0;
+  /** Requests under way, by sequence: a call that ends on its deadline ends the requests it started. */
+  private readonly inFlight = new Map<number, AbortController>();
 
   /** The number the next request will get: exchanges `since(mark())` are those that start from now on. */
   mark(): number {
@@ -60,11 +62,33 @@ export class ExchangeLog {
   last(): IdentityExchange | undefined {
     return this.entries[this.entries.length - 1]?.exchange;
   }
+
+  /** Tracks a request under way until `settled`. */
+  track(sequence: number, controller: AbortController): void {
+    this.inFlight.set(sequence, controller);
+  }
+
+  settled(sequence: number): void {
+    this.inFlight.delete(sequence);
+  }
+
+  /**
+   * Aborts the requests under way that started at or after `mark`: a call that timed out leaves no socket behind
+   * (nor a request its caller no longer waits for). The credential sees a network error for them, as on a reset.
+   */
+  abortSince(mark: number): void {
+    for (const [sequence, controller] of [...this.inFlight]) {
+      if (sequence >= mark) {
+        this.inFlight.delete(sequence);
+        controller.abort();
+      }
+    }
+  }
 }
 
 export interface RecordingHttpClientOptions {
   log: ExchangeLog;
-  /** Per-request timeout applied when the credential sends none (it sends 0: wait for ever). */
+  /** Per-request time limit when the credential sets none (it sets 0: wait for ever), enforced by an abort signal. */
   requestTimeoutMs?: number;
   /** Called on every failed attempt, before the credential's own retries: the early H5 warning. */
   onFailedAttempt?: (exchange: IdentityExchange) => void;
@@ -76,20 +100,67 @@ export function createRecordingHttpClient(inner: HttpClient, options: RecordingH
     async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
       const startedAt = Date.now();
       const sequence = options.log.begin();
-      if (options.requestTimeoutMs !== undefined && options.requestTimeoutMs > 0 && !(request.timeout > 0)) {
-        request.timeout = options.requestTimeoutMs;
-      }
+      const bound = boundRequest(request, request.timeout > 0 ? undefined : options.requestTimeoutMs);
+      options.log.track(sequence, bound.controller);
       let response: PipelineResponse;
       try {
         response = await inner.sendRequest(request);
       } catch (error) {
-        record(options, describeRequest(request, startedAt, undefined, error), sequence);
+        bound.release();
+        options.log.settled(sequence);
+        record(options, describeRequest(request, startedAt, undefined, error, bound.timedOut), sequence);
         throw error;
       }
-      record(options, describeRequest(request, startedAt, response, undefined), sequence);
+      bound.release();
+      options.log.settled(sequence);
+      record(options, describeRequest(request, startedAt, response, undefined, false), sequence);
       return response;
     },
   };
+}
+
+/**
+ * Gives a request an abort signal of ours (beside the caller's), ending it after `timeoutMs` when given, and stops
+ * the timer as soon as the request settles. Not through `request.timeout`: `@typespec/ts-http-runtime` up to 0.3.10
+ * (what `@azure/core-rest-pipeline` 1.24 uses) clears that timer only on success, so every failed request held the
+ * process open until it fired.
+ */
+function boundRequest(request: PipelineRequest, timeoutMs: number | undefined): { controller: AbortController; release(): void; timedOut: boolean } {
+  const controller = new AbortController();
+  const callerSignal = request.abortSignal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // The caller's abort still ends the request: it is forwarded to our signal while the request is under way.
+  const forwardAbort = (): void => controller.abort();
+  const state = {
+    controller,
+    timedOut: false,
+    release(): void {
+      if (timer !== undefined) clearTimeout(timer);
+      try {
+        callerSignal?.removeEventListener("abort", forwardAbort);
+      } catch {
+        // The caller's signal: whatever it throws is not ours to raise.
+      }
+      // The credential may send the same request object again on retry: give it back as it came.
+      request.abortSignal = callerSignal;
+    },
+  };
+  try {
+    if (callerSignal?.aborted) controller.abort();
+    else callerSignal?.addEventListener("abort", forwardAbort);
+  } catch {
+    // A signal that cannot be listened to: the request goes on without it, as it would without us.
+  }
+  if (timeoutMs !== undefined && timeoutMs > 0) {
+    timer = setTimeout(() => {
+      state.timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    // The request's own socket keeps the process alive while it is pending; the timer must not add to that.
+    timer.unref?.();
+  }
+  request.abortSignal = controller.signal;
+  return state;
 }
 
 function record(options: RecordingHttpClientOptions, exchange: IdentityExchange | undefined, sequence: number): void {
@@ -108,6 +179,7 @@ function describeRequest(
   startedAt: number,
   response: PipelineResponse | undefined,
   error: unknown,
+  timedOut: boolean,
 ): IdentityExchange | undefined {
   try {
     const durationMs = Date.now() - startedAt;
@@ -141,7 +213,7 @@ function describeRequest(
         if (body) exchange.bodyExcerpt = body;
       }
     } else {
-      const code = transportErrorCode(error, request, durationMs);
+      const code = timedOut ? "TIMEOUT" : transportErrorCode(error);
       if (code !== undefined) exchange.errorCode = code;
       const message = error instanceof Error ? excerpt(error.message, 200) : undefined;
       if (message) exchange.errorMessage = message;
@@ -153,7 +225,7 @@ function describeRequest(
 }
 
 /** The raw transport code from a RestError or a Node system error, down the cause chain. */
-function transportErrorCode(error: unknown, request: PipelineRequest, durationMs: number): string | undefined {
+function transportErrorCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current !== null && typeof current === "object"; depth++) {
     const candidate = (current as { code?: unknown }).code;
@@ -161,11 +233,8 @@ function transportErrorCode(error: unknown, request: PipelineRequest, durationMs
     current = (current as { cause?: unknown }).cause;
   }
   const name = error instanceof Error ? error.name : undefined;
-  if (name === "AbortError") {
-    // Our per-request timeout aborts with a plain AbortError: tell it apart from a caller's abort by the clock.
-    if (request.timeout > 0 && durationMs >= request.timeout - 5) return "TIMEOUT";
-    return "ABORTED";
-  }
+  // Our own timeout is told apart by the caller (`timedOut`); any other abort is the caller's.
+  if (name === "AbortError") return "ABORTED";
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === "string" ? code : undefined;
 }

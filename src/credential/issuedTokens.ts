@@ -1,5 +1,6 @@
 import { normalizeAudience, scopeToResource } from "../catalog/resolve.js";
 import type { TokenClaims } from "../jwt/claims.js";
+import { sharedSlot } from "../util/processState.js";
 
 /** A token this library's credentials handed out: lets a downstream 401/403 be correlated with its token. */
 export interface IssuedToken {
@@ -11,8 +12,11 @@ export interface IssuedToken {
 }
 
 const MAX_TOKENS = 128;
-/** By raw token value. Module-level on purpose: zero-config observation sees requests, not credentials. */
-const byValue = new Map<string, IssuedToken>();
+/**
+ * By raw token value. Process-wide on purpose (zero-config observation sees requests, not credentials), and shared
+ * by every copy of the library: a policy of the CJS copy finds the tokens the ESM copy's credential issued.
+ */
+const byValue = sharedSlot("issuedTokens.v1", () => new Map<string, IssuedToken>());
 
 export function rememberIssuedToken(token: string, info: Omit<IssuedToken, "audience">): IssuedToken {
   const entry: IssuedToken = { ...info, audience: normalizeAudience(scopeToResource(info.scope)) };

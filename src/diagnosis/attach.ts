@@ -1,17 +1,18 @@
+import { sharedSlot } from "../util/processState.js";
 import type { Diagnosis } from "./types.js";
 
 /**
  * Diagnoses attached to errors and to HTTP request/response objects. A WeakMap keeps them without changing the
  * objects; on errors the `diagnosis` property is also set, as API.md promises, where the error allows it.
  */
-const attached = new WeakMap<object, Diagnosis>();
+const attached = sharedSlot("attachedDiagnoses.v1", () => new WeakMap<object, Diagnosis>());
 
 /**
  * Diagnoses by request id, for SDK errors that carry copies of the request/response headers instead of the
  * pipeline's own objects: `@azure/storage-blob` (its RestError references the core-http-compat request, not the one
  * the policy saw), `@azure/cosmos` (`ErrorResponse` has only `headers`, `activityId`). Bounded: oldest ids go first.
  */
-const byRequestId = new Map<string, Diagnosis>();
+const byRequestId = sharedSlot("diagnosesByRequestId.v1", () => new Map<string, Diagnosis>());
 const MAX_REQUEST_IDS = 512;
 
 /** Request and response headers that identify one request. Values shorter than 8 characters are not ids. */

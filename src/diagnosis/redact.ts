@@ -3,6 +3,8 @@
  * A JWT keeps nothing of itself but a marker; bearer values and known secrets are removed wherever they appear.
  */
 
+import { sharedSlot } from "../util/processState.js";
+
 // Header and payload are base64url JSON ("eyJ" = '{"').
 // Any run that starts like a JWT is removed whole, also a truncated one (a body excerpt may cut a token in half).
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g;
@@ -15,9 +17,9 @@ const SIG_PARAM_PATTERN = /([?&](?:sig|signature|code|client_secret|access_token
 // replace passes (redaction runs on every evidence line; most have nothing to redact).
 const ANY_PATTERN = /eyJ|bearer|shared(?:key|accesssignature)|[?&](?:sig|signature|code|client_secret|access_token)=/i;
 
-const knownSecrets = new Set<string>();
+const knownSecrets = sharedSlot("knownSecrets.v1", () => new Set<string>());
 /** Tokens seen in passing (an opaque token the smoke test got): the latest few, so a probe run for months stays bounded. */
-const recentTokens = new Set<string>();
+const recentTokens = sharedSlot("recentOpaqueTokens.v1", () => new Set<string>());
 const MAX_RECENT_TOKENS = 16;
 
 /** Registers a secret value (e.g. IDENTITY_HEADER) that must never be printed. Values under 4 characters are ignored. */

@@ -1,6 +1,8 @@
+import { writeSync } from "node:fs";
 import { isSpanContextValid, trace, type Span } from "@opentelemetry/api";
 import type { Diagnosis } from "../diagnosis/types.js";
 import type { Recovery } from "../telemetry/recovery.js";
+import { sharedSlot } from "../util/processState.js";
 import { getInternalFaultCount, recordInternalFault } from "../util/safe.js";
 import { toLogEntry, toRecoveryLogEntry, type DiagnosisLogEntry, type LogContext } from "./logEntry.js";
 
@@ -10,6 +12,41 @@ export type LogSink = (entry: DiagnosisLogEntry) => void;
 export const stderrSink: LogSink = (entry) => {
   process.stderr.write(`${JSON.stringify(entry)}\n`);
 };
+
+/**
+ * Loggers holding folded repeat counts not yet written, across every copy of the library in the process. Held only
+ * while something is pending (at most one fold window), so a collected credential's logger is not kept.
+ */
+const pendingLoggers = sharedSlot("pendingLogFolds.v1", () => new Set<{ flushAll(sync?: boolean): void }>());
+
+/**
+ * Writes pending folded counts before the process ends: on `beforeExit` (the event loop ran dry: a job or CLI that
+ * ends naturally) and on `exit` (process.exit(): synchronously, nothing asynchronous runs after it). A process ended
+ * by a signal or frozen by its host emits neither: such apps call `flushLogs()` themselves (README, "Logs").
+ * Neither listener keeps the process alive.
+ */
+const exitHooks = sharedSlot("logExitHooks.v1", () => ({ installed: false }));
+
+function flushPendingLoggers(sync: boolean): void {
+  for (const logger of [...pendingLoggers]) {
+    try {
+      logger.flushAll(sync);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+}
+
+function installExitHooks(): void {
+  if (exitHooks.installed) return;
+  exitHooks.installed = true;
+  try {
+    process.on("beforeExit", () => flushPendingLoggers(false));
+    process.on("exit", () => flushPendingLoggers(true));
+  } catch (error) {
+    recordInternalFault(error);
+  }
+}
 
 export interface FoldingOptions {
   /** Repeats of one diagnosis within this window are counted, not written. */
@@ -36,6 +73,8 @@ export class DiagnosisLogger {
   private readonly maxKeys: number;
   /** Lines written, for tests and self-checks. */
   written = 0;
+  /** Folds with a timer (repeats counted, not yet written). */
+  private pending = 0;
 
   constructor(private readonly sink: LogSink | false, options: FoldingOptions = {}) {
     this.windowMs = options.windowMs ?? 60_000;
@@ -55,6 +94,9 @@ export class DiagnosisLogger {
         if (fold.timer === undefined) {
           fold.timer = setTimeout(() => this.flush(key), this.windowMs - (now - fold.firstAt));
           fold.timer.unref?.();
+          this.pending++;
+          pendingLoggers.add(this);
+          installExitHooks();
         }
         return;
       }
@@ -85,23 +127,31 @@ export class DiagnosisLogger {
     }
   }
 
-  /** Writes all pending folded counts now (tests, shutdown). */
-  flushAll(): void {
-    for (const key of [...this.folds.keys()]) this.flush(key);
+  /**
+   * Writes all pending folded counts now (tests, shutdown). `sync`: on process exit, where the default sink writes
+   * with a synchronous system call.
+   */
+  flushAll(sync = false): void {
+    for (const key of [...this.folds.keys()]) this.flush(key, sync);
   }
 
-  private flush(key: string): void {
+  private flush(key: string, sync = false): void {
     const fold = this.folds.get(key);
     if (fold === undefined) return;
     this.folds.delete(key);
-    if (fold.timer !== undefined) clearTimeout(fold.timer);
-    if (fold.suppressed > 0) this.write(fold.last.diagnosis, fold.last.context, fold.suppressed);
+    if (fold.timer !== undefined) {
+      clearTimeout(fold.timer);
+      if (--this.pending === 0) pendingLoggers.delete(this);
+    }
+    if (fold.suppressed > 0) this.write(fold.last.diagnosis, fold.last.context, fold.suppressed, sync);
   }
 
-  private write(diagnosis: Diagnosis, context: LogContext, count: number): void {
+  private write(diagnosis: Diagnosis, context: LogContext, count: number, sync = false): void {
     if (this.sink === false) return;
     try {
-      this.sink(toLogEntry(diagnosis, context, count, getInternalFaultCount()));
+      const entry = toLogEntry(diagnosis, context, count, getInternalFaultCount());
+      if (sync && this.sink === stderrSink) writeSync(2, `${JSON.stringify(entry)}\n`);
+      else this.sink(entry);
       this.written++;
     } catch (error) {
       // A throwing user logger must not break getToken.

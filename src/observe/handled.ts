@@ -1,4 +1,5 @@
 import type { Diagnosis } from "../diagnosis/types.js";
+import { sharedSlot } from "../util/processState.js";
 
 /**
  * Which downstream answers are already taken care of, so that one failure is reported once: the pipeline policy
@@ -6,7 +7,7 @@ import type { Diagnosis } from "../diagnosis/types.js";
  * pipeline answered successfully on retry. Zero-config observation reports an answer only when it is not marked.
  * Process-wide on purpose (observation sees requests, not clients); entries live a few seconds.
  */
-const handled = new Map<string, number>();
+const handled = sharedSlot("handledAnswers.v1", () => new Map<string, number>());
 const TTL_MS = 5_000;
 const MAX_ENTRIES = 256;
 

@@ -3,6 +3,7 @@ import { bearerOf } from "../credential/diagnose.js";
 import { lookupIssuedToken } from "../credential/issuedTokens.js";
 import { hostOf } from "../catalog/resolve.js";
 import { watchedHosts } from "../telemetry/recovery.js";
+import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
 import { ChallengeWaits } from "./challengeWait.js";
 
@@ -28,10 +29,16 @@ export interface ObservingCredential {
   noteSuccess?(url: string, authorization?: unknown, status?: number): void;
 }
 
-let subscribed = false;
+/** One subscription per process, whichever copy of the library makes it (the token registry is shared). */
+const subscription = sharedSlot("zeroConfigSubscription.v1", (): { handlers?: ObserverHandlers } => ({}));
+
+interface ObserverHandlers {
+  onHttpResponse: (message: unknown) => void;
+  onUndiciHeaders: (message: unknown) => void;
+}
 
 /** Challenged 401s (ours, and the token-less ones whose retry carries our token) waiting for their retry. */
-const challenges = new ChallengeWaits();
+const challenges = sharedSlot("observerChallengeWaits.v1", () => new ChallengeWaits());
 
 /** One answer, as both channels give it. `requestHeader` reads a request header lazily (only on the slow path). */
 interface Seen {
@@ -166,20 +173,22 @@ function pairs(raw: unknown): Record<string, string> {
 
 /** Subscribes once per process, when the first credential is made. Idempotent; failures are swallowed. */
 export function enableZeroConfigObservation(): void {
-  if (subscribed) return;
-  subscribed = true;
+  if (subscription.handlers !== undefined) return;
+  const handlers: ObserverHandlers = { onHttpResponse, onUndiciHeaders };
+  subscription.handlers = handlers;
   safely(() => {
-    dc.subscribe("http.client.response.finish", onHttpResponse);
-    dc.subscribe("undici:request:headers", onUndiciHeaders);
+    dc.subscribe("http.client.response.finish", handlers.onHttpResponse);
+    dc.subscribe("undici:request:headers", handlers.onUndiciHeaders);
   }, undefined);
 }
 
 /** For tests: stop observing. */
 export function disableZeroConfigObservation(): void {
-  if (!subscribed) return;
-  subscribed = false;
+  const handlers = subscription.handlers;
+  if (handlers === undefined) return;
+  delete subscription.handlers;
   safely(() => {
-    dc.unsubscribe("http.client.response.finish", onHttpResponse);
-    dc.unsubscribe("undici:request:headers", onUndiciHeaders);
+    dc.unsubscribe("http.client.response.finish", handlers.onHttpResponse);
+    dc.unsubscribe("undici:request:headers", handlers.onUndiciHeaders);
   }, undefined);
 }

@@ -11,6 +11,7 @@ import {
 } from "../diagnosis/attach.js";
 import { ChallengeWaits } from "../observe/challengeWait.js";
 import { responseLogLevel } from "../observe/handled.js";
+import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
 import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type DiagnosticHttpClient, type LegacyWebResourceLike } from "./legacyHttp.js";
 
@@ -56,7 +57,7 @@ export function diagnosticHttpClient(credential: DiagnosticCredential, inner?: H
 }
 
 /** Challenged 401s whose report waits for the pipeline's retry. */
-const challenges = new ChallengeWaits();
+const challenges = sharedSlot("policyChallengeWaits.v1", () => new ChallengeWaits());
 
 /**
  * Sends one attempt and diagnoses its answer. `request` is the PipelineRequest that is sent; `original` the object

@@ -18,6 +18,7 @@ import { bearerOf } from "../credential/diagnose.js";
 import { lookupIssuedToken } from "../credential/issuedTokens.js";
 import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
 import { clientIdOf, decodeTokenClaims, type TokenClaims } from "../jwt/claims.js";
+import { sharedSlot } from "../util/processState.js";
 import { recordInternalFault } from "../util/safe.js";
 
 /** One recovery, as logged (`[recovered]`), recorded as a span event and as a recovery-duration data point. */
@@ -59,7 +60,7 @@ export const recoveryTiming = {
  * Hosts with an open dependency episode, across every credential (reference counts). Zero-config
  * observation checks `size` first and ignores 2xx answers while it is 0.
  */
-export const watchedHosts = new Map<string, number>();
+export const watchedHosts = sharedSlot("recoveryWatchedHosts.v1", () => new Map<string, number>());
 
 function watch(host: string): void {
   watchedHosts.set(host, (watchedHosts.get(host) ?? 0) + 1);

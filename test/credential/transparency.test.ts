@@ -3,12 +3,22 @@
  * chains move on, a throwing logger or hostile error cannot break getToken, repeats are folded.
  */
 import { ChainedTokenCredential, CredentialUnavailableError, AuthenticationError } from "@azure/identity";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DiagnosticCredential, getDiagnosis, getInternalFaultCount, type DiagnosisLogEntry } from "../../src/index.js";
 
 const unavailable = () => new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details");
 
 describe("transparency", () => {
+  // An app on Azure (App Service / Container Apps variables set): off Azure, a network failure of managed identity is
+  // the expected fall-through and is logged once at info level (test/lifecycle/process-state.test.ts).
+  beforeEach(() => {
+    vi.stubEnv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token");
+    vi.stubEnv("IDENTITY_HEADER", "transparency-header");
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
   it("returns the wrapped credential's AccessToken object unchanged", async () => {
     const accessToken = { token: "opaque-token-value", expiresOnTimestamp: Date.now() + 60_000, refreshAfterTimestamp: Date.now() + 30_000, tokenType: "Bearer" as const };
     const credential = new DiagnosticCredential({ credential: { getToken: async () => accessToken }, logger: false });

@@ -1,5 +1,6 @@
 import https from "node:https";
-import { rootCertificates } from "node:tls";
+import type { Duplex } from "node:stream";
+import tls, { rootCertificates } from "node:tls";
 import { createDefaultHttpClient, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type LegacyWebResourceLike } from "../../pipeline/legacyHttp.js";
 
@@ -47,27 +48,18 @@ export function createTrustingHttpClient(ca: string | readonly string[]): Emulat
 export function createEmulatorHttpClient(options: EmulatorHttpClientOptions): EmulatorHttpClient {
   const inner = options.httpClient ?? createDefaultHttpClient();
   const cas = typeof options.ca === "string" ? [options.ca] : [...options.ca];
-  const agent = new https.Agent({ keepAlive: true, ca: [...rootCertificates, ...cas] });
   const routes = new Map<string, { hostname: string; port: number }>();
   for (const [host, target] of Object.entries(options.routes ?? {})) routes.set(host.toLowerCase(), parseTarget(target));
+  const agent = new RoutingAgent(routes, { keepAlive: true, ca: [...rootCertificates, ...cas] });
 
   async function send(request: PipelineRequest): Promise<PipelineResponse> {
-    const url = new URL(request.url);
-    if (url.protocol !== "https:") return inner.sendRequest(request);
-    const route = routes.get(url.host.toLowerCase()) ?? routes.get(url.hostname.toLowerCase());
-    const saved = { agent: request.agent, requestOverrides: request.requestOverrides, host: request.headers.get("host") };
+    if (!request.url.toLowerCase().startsWith("https:")) return inner.sendRequest(request);
+    const saved = request.agent;
     request.agent = agent;
-    if (route) {
-      request.requestOverrides = { ...saved.requestOverrides, hostname: route.hostname, port: route.port, servername: url.hostname };
-      request.headers.set("host", url.host);
-    }
     try {
       return await inner.sendRequest(request);
     } finally {
-      request.agent = saved.agent;
-      request.requestOverrides = saved.requestOverrides;
-      if (saved.host === undefined) request.headers.delete("host");
-      else request.headers.set("host", saved.host);
+      request.agent = saved;
     }
   }
 
@@ -80,6 +72,30 @@ export function createEmulatorHttpClient(options: EmulatorHttpClientOptions): Em
 
   return { sendRequest: sendRequest as EmulatorHttpClient["sendRequest"] };
 }
+
+/**
+ * Opens the TCP connection of a routed host name to its emulator. Routing in the agent (not through
+ * `request.requestOverrides`, which only newer `@azure/core-rest-pipeline` versions read) works with every version in
+ * the peer range: the URL, `Host`, TLS SNI and certificate check all keep the real host name.
+ */
+class RoutingAgent extends https.Agent {
+  constructor(
+    private readonly routes: ReadonlyMap<string, { hostname: string; port: number }>,
+    options: https.AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: ConnectionOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex {
+    const host = String(options.host ?? "").toLowerCase();
+    const route = this.routes.get(`${host}:${options.port ?? 443}`) ?? this.routes.get(host);
+    const target = route ? { ...options, host: route.hostname, port: route.port, servername: options.servername ?? host } : options;
+    // @ts-expect-error Agent.createConnection exists at run time (node:https) but is missing from @types/node's Agent.
+    return super.createConnection(target, callback);
+  }
+}
+
+type ConnectionOptions = tls.ConnectionOptions & { host?: string; port?: number };
 
 function parseTarget(target: string): { hostname: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
