@@ -7,7 +7,7 @@ export type { IdentityExchange } from "./credential/identityExchange.js";
 
 // Downstream diagnosis: pipeline policy, HttpClient wrapper, lookup
 export { diagnosticPolicy, diagnosticHttpClient } from "./pipeline/diagnosticPolicy.js";
-export type { DiagnosticHttpClient, LegacyWebResourceLike } from "./pipeline/legacyHttp.js";
+export type { DiagnosticHttpClient, LegacyWebResourceLike, LegacyResponseLike, LegacyHttpHeadersLike } from "./pipeline/legacyHttp.js";
 export { getDiagnosis } from "./diagnosis/attach.js";
 
 // Pure classification

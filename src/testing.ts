@@ -70,6 +70,8 @@ export type {
   EmulatorHttpClient,
   EmulatorHttpClientOptions,
   LegacyWebResourceLike,
+  LegacyResponseLike,
+  LegacyHttpHeadersLike,
   TestCertificateAuthority,
   RoleAssignment,
   RoleAssignmentTable,

@@ -178,6 +178,10 @@ export const GENERIC_FINGERPRINTS: readonly ErrorFingerprint[] = [
 
 const ARM_RESOURCE_ID = /^\/subscriptions\/[^/]+(?:\/resourcegroups\/[^/]+(?:\/providers\/[^/]+\/[^/]+\/[^/]+)?)?/i;
 
+/**
+ * The built-in services: how each is recognised (hosts, audiences), which scope to request, its roles and its known
+ * error answers. Read-only; extend it with the `services` option.
+ */
 export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "keyvault",

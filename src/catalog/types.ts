@@ -21,8 +21,11 @@ export type FailureProtocol = "http" | "amqp" | "sql" | "redis";
 export interface ErrorFingerprint {
   /** Stable id, used in tests and evidence: "keyvault.forbidden-by-rbac". */
   id: string;
+  /** The diagnosis this answer means; its hypothesis follows from the code. */
   code: DiagnosisCode;
+  /** The diagnosis's confidence when this fingerprint decides. A `services` entry without it gets `medium`. */
   confidence: "high" | "medium" | "low";
+  /** The answer's status, or one of several; absent: any status. */
   status?: number | number[];
   /** The service's error code (JSON `code`/`innererror.code`, XML `<Code>`, `x-ms-error-code`, …), compared case-insensitively. */
   errorCode?: string | string[];
@@ -77,6 +80,7 @@ export interface RoleCondition {
 export interface RoleAdvice {
   /** Operation family: "read", "write", "send", "receive", "metadata", … */
   operation: string;
+  /** The role's name, as `az role assignment create --role` takes it: "Key Vault Secrets User". */
   role: string;
   /** Role definition id when the service needs it (Cosmos DB built-in data roles). */
   roleDefinitionId?: string;
@@ -93,8 +97,11 @@ export interface RoleAdvice {
  * `template` may use `{0}` (the whole match) and named groups.
  */
 export interface ScopeHint {
+  /** What `pattern` is applied to (see above). */
   from: "resource" | "path" | "text" | "host";
+  /** Required except for `from: "host"`; a hint without it is ignored. */
   pattern?: RegExp;
+  /** The scope as the grant command takes it (a resource id, a Cosmos DB path, or a shell command printing one), with placeholders. */
   template: string;
   /** How summaries name the scope when it is not a literal resource id: "vault {name}", "data collection rule {dcr}". */
   label?: string;
@@ -102,13 +109,19 @@ export interface ScopeHint {
    * A broader scope named as the alternative to this (least-privilege) one, e.g. the whole Cosmos DB account `/`
    * when the service named a container. Same placeholders as `template`; not shown when it equals the scope.
    */
-  alternative?: { template: string; label: string };
+  alternative?: {
+    /** The broader scope, with the same placeholders as `template`. */
+    template: string;
+    /** How summaries name it: "the whole account {name}". */
+    label: string;
+  };
 }
 
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
 export interface ServiceDefinition {
   /** Catalog name: "keyvault", "storage", "servicebus", … */
   name: string;
+  /** The service's name for humans: "Azure Key Vault". */
   displayName: string;
   /** Host suffixes, lower case, with the leading dot: ".vault.azure.net". Sovereign clouds included. */
   hostSuffixes: string[];
@@ -124,6 +137,7 @@ export interface ServiceDefinition {
   scopeByHostSuffix: Record<string, string>;
   /** A host-specific scope, when the SDK requests one per account: "https://{hostname}/.default" (Cosmos DB). */
   scopeTemplate?: string;
+  /** How data access is granted: decides the grant command among the next steps of a H2 diagnosis. */
   accessModel: AccessModel;
   /** Least-privilege data roles; the first is the default when nothing tells the operation apart. */
   roles: RoleAdvice[];
@@ -167,20 +181,36 @@ export interface ServiceDefinition {
  * DNS, custom domains); a new `name` with `audiences` or `scope` defines a new service.
  */
 export interface ServiceDefinitionInput {
+  /** Catalog name: a built-in one ("keyvault", "storage", …; see SERVICE_CATALOG) to extend it, or a new one. */
   name: string;
+  /** New service only: its name for humans. Default: `name`. */
   displayName?: string;
+  /** Exact hosts (host or host:port) of the service; for a known service, added to its own. */
   hosts?: string[];
+  /** Host suffixes with the leading dot (".example.net"); for a known service, added to its own. */
   hostSuffixes?: string[];
+  /** Token audiences the service accepts; for a known service, added to its own. A new service needs this or `scope`. */
   audiences?: string[];
+  /** New service only: the scope to request. Default: the first audience + "/.default". */
   scope?: string;
+  /** Least-privilege data roles, the first the default; for a known service, they replace its own. */
   roles?: RoleAdvice[];
+  /** New service only: control-plane roles that give no data access. Default: none. */
   controlPlaneRoles?: string[];
+  /** What the service's roles govern (see ServiceDefinition.plane); for a known service, replaces its own. */
   plane?: "data" | "control";
+  /** New service only: role propagation delay, for humans. Default "up to ~10 minutes". */
   propagation?: string;
+  /** New service only: the same delay in minutes. Default 10. */
   propagationMinutes?: number;
+  /** New service only: the service answers 401 (not 403) for a missing permission. Default false. */
   unauthorizedMeansForbidden?: boolean;
+  /** Error answers of the service; for a known service, tried before its own. */
   fingerprints?: ErrorFingerprint[];
+  /** New service only: how access is granted. Default "azure-rbac". */
   accessModel?: AccessModel;
+  /** New service only: its SDK's first request goes without a token on purpose, so one 401 is normal. Default false. */
   challengeFirst?: boolean;
+  /** New service only: how to name the exact scope of a role assignment. */
   scopeHints?: ScopeHint[];
 }

@@ -15,16 +15,23 @@ import type { HostEnvironment } from "../environment/hostEnvironment.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
+  /** Client id of the user-assigned identity asked for. */
   clientId?: string;
+  /** ARM resource id of the user-assigned identity asked for. */
   resourceId?: string;
+  /** Object (principal) id of the user-assigned identity asked for. */
   objectId?: string;
 }
 
 /** A problem with the requested scope found before any request (H3). */
 export interface ScopeFinding {
+  /** The scope as requested. */
   scope: string;
+  /** What is wrong with it, one line for humans. */
   explanation: string;
+  /** The scope to request instead, when there is one to suggest. */
   suggestion?: string;
+  /** Catalog name of the service the scope was probably meant for. */
   service?: string;
 }
 
@@ -32,9 +39,13 @@ export interface ScopeFinding {
 export interface CredentialErrorContext {
   /** Identity-endpoint exchanges made for the failed call, oldest first. */
   exchanges?: readonly IdentityExchange[];
+  /** The host's identity environment (as in a smoke-test report): named in the evidence and used to fill `az` commands. */
   environment?: HostEnvironment;
+  /** The identity the credential was told to use. Absent: the system-assigned identity. */
   configuredIdentity?: ConfiguredIdentity;
+  /** The scopes passed to `getToken`: the first becomes the diagnosis's `token.scope`; more than one is H3. */
   scopes?: string | readonly string[];
+  /** A problem already found with the requested scope: explains a 400 from the identity endpoint as H3. */
   scopeFinding?: ScopeFinding;
   /** Set when DiagnosticCredential's own `tokenTimeoutMs` ended the call. */
   timedOutAfterMs?: number;

@@ -34,7 +34,14 @@ export interface ClassifyContext {
   /** Extra hosts/services, as the `services` option. */
   services?: ServiceDefinitionInput[];
   /** The identity the app is configured to use: a different caller is an identity mix-up (H4). */
-  expectedIdentity?: { clientId?: string; objectId?: string; resourceId?: string };
+  expectedIdentity?: {
+    /** Client (application) id of the expected identity. */
+    clientId?: string;
+    /** Object (principal) id of the expected identity. */
+    objectId?: string;
+    /** ARM resource id of the expected user-assigned identity. */
+    resourceId?: string;
+  };
   /** The time of the failure, ms since epoch; default `Date.now()`. */
   now?: number;
   /** HTTP method of the request, when the response does not say. */
@@ -42,7 +49,14 @@ export interface ClassifyContext {
   /** Allow personal identifiers of a user token (upn, name) in evidence. Default false. */
   includePersonalClaims?: boolean;
   /** The Container App, to fill `az` commands instead of `$APP_NAME` / `$RG` / `$REVISION_NAME`. */
-  app?: { name?: string; resourceGroup?: string; revision?: string };
+  app?: {
+    /** The Container App's name: replaces `$APP_NAME`. */
+    name?: string;
+    /** Its resource group: replaces `$RG`. */
+    resourceGroup?: string;
+    /** The revision: replaces `$REVISION_NAME`. */
+    revision?: string;
+  };
   /** The endpoint, when the failure itself does not name it (AMQP errors): `sb://ns.servicebus.windows.net/queue`. */
   url?: string;
 }

@@ -25,7 +25,7 @@ import { readHostEnvironment, sanitizeEndpoint, type ContainerAppContext, type H
 import { clientIdOf, decodeTokenClaims, identityKindOf } from "../jwt/claims.js";
 import type { DiagnosisLogEntry } from "../logging/logEntry.js";
 
-/** The scope tested when neither scopes nor dependencies are given (the runbook's own check). */
+/** The scope tested when neither scopes nor dependencies are given: Resource Manager's, which any identity gets a token for. */
 export const DEFAULT_SMOKE_TEST_SCOPE = "https://management.azure.com/.default";
 /** Default time limit of one step (probe, token, dependency call), in milliseconds. */
 export const DEFAULT_SMOKE_TEST_TIMEOUT_MS = 10_000;
@@ -37,6 +37,7 @@ const IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /** One dependency to call: a URL, or the URL with the scope, method, headers and the statuses that count as success. */
 export interface SmokeTestDependency {
+  /** The https URL to call (a bearer token is only sent over TLS). */
   url: string;
   /** Scope of the token to send. Default: the catalog's scope for the URL's host (`scopeForUrl`). */
   scope?: string;
@@ -52,6 +53,7 @@ export interface SmokeTestDependency {
 
 /** What the smoke test reports about one step as it starts: for progress lines. */
 export interface SmokeTestProgress {
+  /** The step that starts, in this order: environment, identity-endpoint probe, each token, the dependencies. */
   step: "environment" | "identity-endpoint" | "token" | "dependency";
   /** The endpoint, scope or URL being worked on. */
   target?: string;
@@ -107,7 +109,14 @@ export type SmokeTestContainerApp = ContainerAppContext;
  */
 export interface SmokeTestEnvironment extends HostEnvironment {
   /** The identity the test asked for (`clientId`, or the given DiagnosticCredential's). Empty: system-assigned. */
-  configuredIdentity: { clientId?: string; resourceId?: string; objectId?: string };
+  configuredIdentity: {
+    /** Client id of the user-assigned identity asked for. */
+    clientId?: string;
+    /** ARM resource id of the user-assigned identity asked for. */
+    resourceId?: string;
+    /** Object (principal) id of the user-assigned identity asked for. */
+    objectId?: string;
+  };
   /** `process.version`. */
   nodeVersion: string;
   /** Hints about the environment worth reading first (one line each). */
@@ -118,6 +127,7 @@ export interface SmokeTestEnvironment extends HostEnvironment {
 export interface SmokeTestIdentityEndpoint {
   /** The URL probed (no query string). */
   url?: string;
+  /** Any HTTP answer came (whatever its status). False when the probe failed or was skipped. */
   reachable: boolean;
   /** Time to the first byte of the answer, ms. */
   latencyMs?: number;
@@ -135,8 +145,11 @@ export interface SmokeTestIdentityEndpoint {
 
 /** The claims of an issued token worth showing: who it is for and who it is. Never the token. */
 export interface SmokeTestTokenClaims {
+  /** Audience: the resource the token is for. */
   aud?: string;
+  /** Issuer: names the tenant and the cloud. */
   iss?: string;
+  /** Tenant id. */
   tid?: string;
   /** Object (principal) id: what role assignments name. */
   oid?: string;
@@ -144,8 +157,11 @@ export interface SmokeTestTokenClaims {
   appid?: string;
   /** Managed identity resource id. */
   xms_mirid?: string;
+  /** Kind of caller: `app` for an app or managed identity, `user` for a person. */
   idtyp?: string;
+  /** Token version: "1.0" or "2.0". */
   ver?: string;
+  /** User- or system-assigned, read from `xms_mirid`; `unknown` without it. */
   identityKind: IdentityKind;
   /** `iat`, ISO 8601. */
   issuedAt?: string;
@@ -157,6 +173,7 @@ export interface SmokeTestTokenClaims {
 
 /** One token request. */
 export interface SmokeTestToken {
+  /** The scope requested. */
   scope: string;
   /** A token was issued and nothing is wrong with it (audience, lifetime, identity). */
   ok: boolean;
@@ -164,15 +181,19 @@ export interface SmokeTestToken {
   claims?: SmokeTestTokenClaims;
   /** `expiresOnTimestamp` of the AccessToken, ISO 8601. */
   expiresAt?: string;
+  /** Why the token was not issued, or what is wrong with it (the first problem; the others are in the report's `diagnoses`). */
   diagnosis?: Diagnosis;
   /** The error's name and first line, when no token was issued. */
   error?: string;
+  /** Time the request took, ms. */
   durationMs: number;
 }
 
 /** One dependency call. */
 export interface SmokeTestDependencyResult {
+  /** The dependency's URL as given, redacted. */
   url: string;
+  /** HTTP method used, upper case. */
   method: string;
   /** Scope of the token sent. Undefined when no scope is known for the host (then nothing was sent). */
   scope?: string;
@@ -180,9 +201,13 @@ export interface SmokeTestDependencyResult {
   expectedScope?: string;
   /** Catalog name of the service: "keyvault", "storage", … */
   service?: string;
+  /** It answered with an expected status (`expectStatus`, default any 2xx). */
   ok: boolean;
+  /** HTTP status of the answer. Absent when it was not called or no answer came. */
   status?: number;
+  /** Why a 401/403 answer was refused. Absent for other answers and when a 401/403 was expected. */
   diagnosis?: Diagnosis;
+  /** Time the call took, ms. */
   durationMs: number;
   /** What went wrong when there is no diagnosis: a network error, a timeout, an unexpected status, no token. */
   error?: string;
@@ -200,10 +225,15 @@ export interface SmokeTestReport {
   ok: boolean;
   /** Start time, ISO 8601. */
   startedAt: string;
+  /** Time the whole test took, ms. */
   durationMs: number;
+  /** What the environment says about managed identity. */
   environment: SmokeTestEnvironment;
+  /** The identity-endpoint probe. */
   identityEndpoint: SmokeTestIdentityEndpoint;
+  /** One entry per scope requested, in order. */
   tokens: SmokeTestToken[];
+  /** One entry per dependency, in the order given. */
   dependencies: SmokeTestDependencyResult[];
   /** Every distinct diagnosis, in the order found. */
   diagnoses: Diagnosis[];

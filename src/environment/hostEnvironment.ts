@@ -9,12 +9,19 @@ export type IdentitySource =
   | "AzureArc"
   | "DefaultToImds";
 
+/** The Container Apps variables of the replica, each absent when not set (that is, outside Container Apps). */
 export interface ContainerAppContext {
+  /** CONTAINER_APP_NAME; for a job, its name when CONTAINER_APP_NAME is not set. */
   name?: string;
+  /** CONTAINER_APP_REVISION. */
   revision?: string;
+  /** CONTAINER_APP_REPLICA_NAME. */
   replica?: string;
+  /** CONTAINER_APP_HOSTNAME. */
   hostname?: string;
+  /** CONTAINER_APP_JOB_NAME: set in a Container Apps job. */
   jobName?: string;
+  /** CONTAINER_APP_JOB_EXECUTION_NAME. */
   jobExecution?: string;
 }
 
@@ -23,6 +30,7 @@ export interface ContainerAppContext {
  * kept: only whether they are set. They are registered for redaction instead.
  */
 export interface HostEnvironment {
+  /** The managed-identity source MSAL will use here. */
   source: IdentitySource;
   /** Why that source: the variables that decided it. */
   sourceReason: string;
@@ -30,10 +38,15 @@ export interface HostEnvironment {
   identityEndpoint?: string;
   /** True when IDENTITY_ENDPOINT is set but is not a valid http(s) URL. */
   identityEndpointMalformed: boolean;
+  /** IDENTITY_HEADER is set (its value is never kept). */
   identityHeaderSet: boolean;
+  /** MSI_ENDPOINT without query string (Cloud Shell, Azure Machine Learning); absent when not set or not a URL. */
   msiEndpoint?: string;
+  /** MSI_SECRET is set (its value is never kept). */
   msiSecretSet: boolean;
+  /** AZURE_POD_IDENTITY_AUTHORITY_HOST: replaces the IMDS address 169.254.169.254 when set. */
   imdsHostOverride?: string;
+  /** The Container Apps variables; empty outside Container Apps. */
   containerApp: ContainerAppContext;
   /** App Service / Functions site name (WEBSITE_SITE_NAME). */
   appServiceName?: string;
@@ -43,6 +56,10 @@ export interface HostEnvironment {
   azureClientId?: string;
   /** The host is a platform that injects identity variables when an identity is assigned. */
   expectsIdentityVariables: boolean;
+  /**
+   * The hosting platform, from its variables: CONTAINER_APP_JOB_NAME, CONTAINER_APP_NAME, WEBSITE_SITE_NAME
+   * (App Service and Functions), in that order; `unknown` when none is set.
+   */
   hostKind: "container-apps" | "container-apps-job" | "app-service" | "unknown";
 }
 

@@ -5,9 +5,13 @@ import type { DiagnosisIdentity, DiagnosisToken, IdentityKind } from "../diagnos
  * validation: it only reads what the token says about itself, to compare it with what was asked for.
  */
 export interface TokenClaims {
+  /** Audience: the resource the token is for (v1: its URI; v2: an app id). Of an array, the first entry. */
   aud?: string;
+  /** Issuer: names the tenant and the cloud (`https://sts.windows.net/<tenant>/` or `…/v2.0`). */
   iss?: string;
+  /** Tenant id. */
   tid?: string;
+  /** Object (principal) id of the caller: what role assignments name. */
   oid?: string;
   /** v1 client id of the caller. */
   appid?: string;
@@ -15,18 +19,29 @@ export interface TokenClaims {
   azp?: string;
   /** Managed identity resource id: the host resource (system-assigned) or the userAssignedIdentities resource. */
   xms_mirid?: string;
+  /** Resource id of the host resource (the app) of a user-assigned identity's token; absent for system-assigned. */
   xms_az_rid?: string;
+  /** Kind of caller: `app` for an app or managed identity, `user` for a person. */
   idtyp?: string;
+  /** Issued at, seconds since epoch. */
   iat?: number;
+  /** Not valid before, seconds since epoch. */
   nbf?: number;
+  /** Expires at, seconds since epoch. */
   exp?: number;
+  /** Token identifier (Entra ID's internal id of the token; not a secret). */
   uti?: string;
+  /** Token version: "1.0" or "2.0". */
   ver?: string;
+  /** Delegated permissions, space-separated: present on a user's token, never on a managed identity's. */
   scp?: string;
+  /** App roles granted to the caller (at most 50 are kept). */
   roles?: string[];
-  /** Personal identifiers of a user token: only read when opted in. */
+  /** User principal name of a user token (personal: in evidence only when `includePersonalClaims` is set). */
   upn?: string;
+  /** Display name of the user (personal: in evidence only when `includePersonalClaims` is set). */
   name?: string;
+  /** User name of a v1 user token (personal: in evidence only when `includePersonalClaims` is set). */
   unique_name?: string;
 }
 

@@ -3,35 +3,61 @@ import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
 import { redact } from "../diagnosis/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
-/** One log line, as API.md fixes it. Written as one JSON object per line. */
+/**
+ * One log line: what the `logger` option receives, and what the default logger writes as one JSON object per line.
+ * The diagnosis fields are copies of the {@link Diagnosis} it reports, with evidence and next steps redacted.
+ */
 export interface DiagnosisLogEntry {
+  /** ISO 8601 time the line was written (of the recovery, on `[recovered]` lines). */
   time: string;
+  /**
+   * `error` for a failed `getToken` and a refused request; `warn` for a 401 that is not a missing role, a suspicious
+   * scope or token, an identity endpoint being retried, a last-good-token fallback; `info` for `[recovered]` lines.
+   */
   level: "error" | "warn" | "info";
   /** Starts with `DiagnosticCredential [H2 RoleMissingOrWrongScope]`; names the status and host. */
   message: string;
+  /** The diagnosis's hypothesis; on `[recovered]` lines the one recovered from. */
   hypothesis: Diagnosis["hypothesis"];
+  /** The diagnosis's code; on `[recovered]` lines the one recovered from. */
   code: Diagnosis["code"];
+  /** The diagnosis's confidence; `high` on `[recovered]` lines. */
   confidence: Diagnosis["confidence"];
+  /** Catalog name of the target service, when known. */
   service?: string;
+  /** HTTP status of the refused request; on `[recovered]` lines the success status. Absent when there is none. */
   status?: number;
+  /** The service's own error code, when it sent one. */
   errorCode?: string;
+  /** The identity involved, when known. */
   identity?: DiagnosisIdentity;
+  /** Observed facts, one line each, redacted. */
   evidence: string[];
+  /** What to run, in order, redacted. Empty on `[recovered]` lines. */
   nextSteps: string[];
-  containerApp: { name?: string; revision?: string; replica?: string };
+  /** The Container App replica that wrote the line, from CONTAINER_APP_NAME / _REVISION / _REPLICA_NAME. Empty elsewhere. */
+  containerApp: {
+    /** The app's name (for a Container Apps job, the job's name). */
+    name?: string;
+    /** The revision name. */
+    revision?: string;
+    /** The replica name. */
+    replica?: string;
+  };
   /** How many times this diagnosis happened since it was last written (repeats are folded). */
   count: number;
   /**
-   * Where the diagnosis came from: "getToken", "token-check", "scope-check", "identity-endpoint", "response" (the
-   * pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines.
+   * Where the diagnosis came from: "getToken", "token-check", "scope-check", "identity-endpoint", "last-good-token",
+   * "response" (the pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines.
    */
   source?: string;
   /** The target host of a downstream failure. */
   host?: string;
   /** Swallowed internal faults so far: present only when not zero. */
   internalFaults?: number;
-  /** The active trace when the line was written (W3C ids), to join the line with its span. */
+  /** The trace the line belongs to (W3C trace id), when an OpenTelemetry SDK is recording: joins the line with its span. */
   traceId?: string;
+  /** The active span's id (W3C), set together with `traceId`. */
   spanId?: string;
   /** Only on `[recovered]` lines (level info, source "recovery"): the episode that ended. */
   recovery?: RecoveryLogFields;
@@ -43,6 +69,7 @@ export interface RecoveryLogFields {
   kind: "dependency" | "identity-endpoint";
   /** The hypothesis recovered from (also the line's `hypothesis`). */
   hypothesis: Diagnosis["hypothesis"];
+  /** The code recovered from (also the line's `code`). */
   code: Diagnosis["code"];
   /** ISO time of the episode's first failure. */
   firstFailureAt: string;
@@ -58,14 +85,23 @@ export interface RecoveryLogFields {
   failures: number;
 }
 
+/** Where and how a diagnosis is reported: the fields of its log line that the diagnosis itself does not hold. */
 export interface LogContext {
+  /** The line's level. */
   level: DiagnosisLogEntry["level"];
+  /** What found the diagnosis: the line's `source`. */
   source: string;
+  /** URL of the refused request: gives the line's `host` and the host in its message. */
   url?: string;
+  /** Name of the wrapped credential, named in the message of a `getToken` failure. Default "ManagedIdentityCredential". */
   credentialName?: string;
+  /** Name of the error `getToken` threw, named in the message when there is no HTTP status. */
   errorName?: string;
+  /** The Container App replica: the line's `containerApp`. */
   containerApp: DiagnosisLogEntry["containerApp"];
+  /** Trace id for the line; taken from the active span when absent. */
   traceId?: string;
+  /** Span id for the line, with `traceId`. */
   spanId?: string;
 }
 

@@ -13,7 +13,7 @@ import { ChallengeWaits } from "../observe/challengeWait.js";
 import { responseLogLevel } from "../observe/handled.js";
 import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
-import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type DiagnosticHttpClient, type LegacyWebResourceLike } from "./legacyHttp.js";
+import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type DiagnosticHttpClient, type LegacyResponseLike, type LegacyWebResourceLike } from "./legacyHttp.js";
 
 export const DIAGNOSTIC_POLICY_NAME = "diagnosticCredentialPolicy";
 
@@ -26,7 +26,12 @@ export const DIAGNOSTIC_POLICY_NAME = "diagnosticCredentialPolicy";
  * `additionalPolicies`, and `@azure/cosmos` takes no policies: for those use `diagnosticHttpClient(credential)` as
  * the `httpClient` option.
  */
-export function diagnosticPolicy(credential: DiagnosticCredential): { policy: PipelinePolicy; position: "perRetry" } {
+export function diagnosticPolicy(credential: DiagnosticCredential): {
+  /** The policy, named "diagnosticCredentialPolicy". */
+  policy: PipelinePolicy;
+  /** Per retry: it sees each attempt after signing, with the token that was sent. */
+  position: "perRetry";
+} {
   return {
     position: "perRetry",
     policy: {
@@ -47,7 +52,7 @@ export function diagnosticPolicy(credential: DiagnosticCredential): { policy: Pi
 export function diagnosticHttpClient(credential: DiagnosticCredential, inner?: HttpClient): DiagnosticHttpClient {
   let client = inner;
   const send = (request: PipelineRequest) => (client ??= createDefaultHttpClient()).sendRequest(request);
-  const sendRequest = async (request: PipelineRequest | LegacyWebResourceLike): Promise<PipelineResponse> => {
+  const sendRequest = async (request: PipelineRequest | LegacyWebResourceLike): Promise<PipelineResponse | LegacyResponseLike> => {
     if (!isLegacyRequest(request)) return watch(credential, request, request, () => send(request));
     const converted = pipelineRequestFromLegacy(request);
     const response = await watch(credential, converted, request, () => send(converted));

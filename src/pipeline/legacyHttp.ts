@@ -1,14 +1,17 @@
-import { createHttpHeaders, createPipelineRequest, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import { createHttpHeaders, createPipelineRequest, type HttpClient, type HttpHeaders, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 
 /**
  * What `diagnosticHttpClient` returns: a core-rest-pipeline `HttpClient` that is also accepted by the
  * `httpClient` option of `@azure/storage-blob` (typed there as core-http-compat's `RequestPolicy`).
  */
 export interface DiagnosticHttpClient extends HttpClient {
+  /**
+   * Sends a request and resolves with its response, whatever the status (a 401/403 is diagnosed on the way, never
+   * changed). Takes a core-rest-pipeline `PipelineRequest`, or the core-http v1 request `@azure/storage-blob`
+   * passes, which is answered in the v1 shape with `request` set to that same object.
+   */
   sendRequest: ((request: PipelineRequest) => Promise<PipelineResponse>) &
-    // The compat response type (core-http-compat's `CompatResponse`) is not worth restating: the value returned is one.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    ((request: LegacyWebResourceLike) => Promise<any>);
+    (<Request extends LegacyWebResourceLike>(request: Request) => Promise<LegacyResponseLike<Request>>);
 }
 
 /**
@@ -16,23 +19,93 @@ export interface DiagnosticHttpClient extends HttpClient {
  * to the `httpClient` option: a `WebResourceLike` request, and a response whose headers answer `toJson()`.
  */
 export interface LegacyWebResourceLike {
+  /** The request URL. */
   url: string;
+  /** The HTTP method, e.g. `"GET"`. */
   method: string;
-  headers: { rawHeaders?(): Record<string, string>; toJson?(options?: { preserveCase?: boolean }): Record<string, string>; get?(name: string): string | undefined };
+  /** The request headers; read with `rawHeaders()`, else `toJson({ preserveCase: true })`. */
+  headers: {
+    /** All headers, names in their original case. */
+    rawHeaders?(): Record<string, string>;
+    /** All headers as a plain object. */
+    toJson?(options?: {
+      /** Keep the names' original case instead of lower-casing them. */
+      preserveCase?: boolean;
+    }): Record<string, string>;
+    /** One header's value, or undefined when it is not set. */
+    get?(name: string): string | undefined;
+  };
+  /** The request body, passed on as the PipelineRequest `body`. */
   body?: unknown;
+  /** Milliseconds before the request is aborted; 0 or absent: no timeout. */
   timeout?: number;
+  /** Aborts the request, passed on as the PipelineRequest `abortSignal`. */
   abortSignal?: unknown;
+  /** The request's id, passed on as the PipelineRequest `requestId`. */
   requestId?: string;
+  /** Browser only: send cookies and credentials cross-origin. */
   withCredentials?: boolean;
+  /** core-http-compat's `disableKeepAlive`, stored under this name: true sends the request without keep-alive. */
   keepAlive?: boolean;
+  /** Form fields of a multipart body, passed on as the PipelineRequest `formData`. */
   formData?: unknown;
+  /** Proxy to send the request through, passed on as the PipelineRequest `proxySettings`. */
   proxySettings?: unknown;
+  /** Node `http(s).Agent` for the connection, passed on as the PipelineRequest `agent`. */
   agent?: unknown;
+  /** Options for Node's `http(s).request`, passed on as the PipelineRequest `requestOverrides`. */
   requestOverrides?: unknown;
+  /** Statuses whose body is left as a stream instead of being read as text. */
   streamResponseStatusCodes?: Set<number>;
+  /** Upload progress callback, passed on as the PipelineRequest `onUploadProgress`. */
   onUploadProgress?: unknown;
+  /** Download progress callback, passed on as the PipelineRequest `onDownloadProgress`. */
   onDownloadProgress?: unknown;
+  /** Present on every core-http v1 request (never on a PipelineRequest): how the two shapes are told apart. Not called. */
   prepare(...args: never[]): unknown;
+}
+
+/** The headers of a {@link LegacyResponseLike}: core-http v1's `HttpHeaders` over the response's headers. */
+export interface LegacyHttpHeadersLike {
+  /** Sets a header (replacing its value). */
+  set(name: string, value: string | number): void;
+  /** A header's value, or undefined when it is absent. Names are case-insensitive. */
+  get(name: string): string | undefined;
+  /** Whether the header is present. */
+  contains(name: string): boolean;
+  /** Removes a header; true when it was present. */
+  remove(name: string): boolean;
+  /** All headers, names in their original case. */
+  rawHeaders(): Record<string, string>;
+  /** All headers as name/value pairs, names in their original case. */
+  headersArray(): Array<{
+    /** The header name. */
+    name: string;
+    /** The header value. */
+    value: string;
+  }>;
+  /** The header names, lower-cased. */
+  headerNames(): string[];
+  /** The header values, in the order of `headerNames()`. */
+  headerValues(): string[];
+  /** An independent copy. */
+  clone(): LegacyHttpHeadersLike;
+  /** All headers as a plain object; names lower-cased unless `preserveCase`. */
+  toJson(options?: {
+    /** Keep the names' original case. */
+    preserveCase?: boolean;
+  }): Record<string, string>;
+}
+
+/**
+ * The answer to a core-http v1 request: the PipelineResponse with `request` set to the v1 request that was passed in
+ * and v1 headers. Satisfies core-http-compat's `CompatResponse`, which `@azure/storage-blob` reads.
+ */
+export interface LegacyResponseLike<Request extends LegacyWebResourceLike = LegacyWebResourceLike> extends Omit<PipelineResponse, "request" | "headers"> {
+  /** The core-http v1 request this answers (the same object). */
+  request: Request;
+  /** The response headers. */
+  headers: LegacyHttpHeadersLike;
 }
 
 /** A core-http-compat request (it has `prepare`, which a core-rest-pipeline PipelineRequest never has). */
@@ -66,21 +139,25 @@ export function pipelineRequestFromLegacy(webResource: LegacyWebResourceLike): P
 }
 
 /** A PipelineResponse in the shape core-http-compat reads back (`headers.toJson()`, `request` = the WebResourceLike). */
-// The compat response type is core-http-compat's `CompatResponse`; the library does not depend on that package.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function legacyResponse(response: PipelineResponse, webResource: LegacyWebResourceLike): any {
-  const headers = response.headers;
+export function legacyResponse<Request extends LegacyWebResourceLike>(response: PipelineResponse, webResource: Request): LegacyResponseLike<Request> {
+  return { ...response, request: webResource, headers: legacyHeaders(response.headers) };
+}
+
+function legacyHeaders(headers: HttpHeaders): LegacyHttpHeadersLike {
   return {
-    ...response,
-    request: webResource,
-    headers: {
-      get: (name: string) => headers.get(name),
-      contains: (name: string) => headers.has(name),
-      toJson: (options?: { preserveCase?: boolean }) => headers.toJSON(options),
-      rawHeaders: () => headers.toJSON({ preserveCase: true }),
-      headerNames: () => Object.keys(headers.toJSON()),
-      headerValues: () => Object.values(headers.toJSON()),
-      headersArray: () => Object.entries(headers.toJSON({ preserveCase: true })).map(([name, value]) => ({ name, value })),
+    set: (name: string, value: string | number) => headers.set(name, value),
+    get: (name: string) => headers.get(name),
+    contains: (name: string) => headers.has(name),
+    remove: (name: string) => {
+      const present = headers.has(name);
+      headers.delete(name);
+      return present;
     },
+    toJson: (options?: { preserveCase?: boolean }) => headers.toJSON(options),
+    rawHeaders: () => headers.toJSON({ preserveCase: true }),
+    headerNames: () => Object.keys(headers.toJSON()),
+    headerValues: () => Object.values(headers.toJSON()),
+    headersArray: () => Object.entries(headers.toJSON({ preserveCase: true })).map(([name, value]) => ({ name, value })),
+    clone: () => legacyHeaders(createHttpHeaders(headers.toJSON({ preserveCase: true }))),
   };
 }

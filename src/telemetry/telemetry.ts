@@ -21,14 +21,23 @@ import { LIBRARY_NAME, LIBRARY_VERSION } from "../version.js";
 import { recordInternalFault } from "../util/safe.js";
 import type { Recovery } from "./recovery.js";
 
-/** Metric and attribute names: one place, documented in docs/observability.md. */
+// Metric, span, event and attribute names: one place, documented in docs/observability.md.
+/** Histogram of `getToken` durations, in seconds; failed calls carry `error.type` and the hypothesis and code. */
 export const METRIC_GET_TOKEN_DURATION = "diagnostic_credential.get_token.duration";
+/** Counter of diagnoses made (unit `{diagnosis}`), by hypothesis, code, source and service. */
 export const METRIC_DIAGNOSES = "diagnostic_credential.diagnoses";
+/** Histogram of recovery times in seconds: first failure (H2 on a dependency, H1/H5 on getToken) to first success after it. */
 export const METRIC_RECOVERY_DURATION = "diagnostic_credential.recovery.duration";
+/** Name of the span of a `getToken` call (recorded when an OpenTelemetry SDK is registered or passed). */
 export const SPAN_GET_TOKEN = "DiagnosticCredential.getToken";
-/** Span events. */
+/** Span event of a diagnosis: on the getToken span for token-time diagnoses, else on the caller's active span. */
 export const EVENT_DIAGNOSIS = "diagnostic_credential.diagnosis";
+/** Span event of a recovery: the first success after a diagnosed failure episode. */
 export const EVENT_RECOVERED = "diagnostic_credential.recovered";
+/**
+ * The attribute names the library sets on spans, span events and metrics, by role: `TELEMETRY_ATTRIBUTES.code` is
+ * `"diagnostic_credential.code"`. The Container Apps ones are set on the getToken span and every data point, when known.
+ */
 export const ATTR = {
   errorType: "error.type",
   hypothesis: "diagnostic_credential.hypothesis",

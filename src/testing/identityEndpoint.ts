@@ -75,7 +75,10 @@ export interface IdentityEndpointOptions {
    */
   systemAssigned?: boolean | Partial<EmulatedIdentity>;
   /** User-assigned identities attached to the app. Each needs a `name`; ids are random unless given. */
-  userAssigned?: Array<Partial<EmulatedIdentity> & { name: string }>;
+  userAssigned?: Array<Partial<EmulatedIdentity> & {
+    /** The identity resource's name: its resource id ends in it. */
+    name: string;
+  }>;
   /** The `IDENTITY_HEADER` secret (container-apps shape). Default 32 random hex characters. */
   identityHeader?: string;
   /** Token lifetime in seconds (`exp - iat`, `expires_in`). Default 86399, like the platform. */
@@ -345,7 +348,12 @@ export interface IdentityEndpointEmulator {
   /** Resource id of the emulated app (`…/Microsoft.App/containerApps/<name>`): `xms_az_rid` of user-assigned tokens. */
   readonly hostResourceId: string;
   /** The identities attached to the emulated app. */
-  readonly identities: { systemAssigned?: EmulatedIdentity; userAssigned: EmulatedIdentity[] };
+  readonly identities: {
+    /** The app's system-assigned identity; undefined when it has none (`systemAssigned: false`). */
+    systemAssigned?: EmulatedIdentity;
+    /** The user-assigned identities, in the order given. */
+    userAssigned: EmulatedIdentity[];
+  };
   /** Signs every token; use `signer.publicJwk` / `signer.jwks()` / `signer.verify()` to check them. */
   readonly signer: TokenSigner;
   /** Every request received, in order (also non-token paths). */

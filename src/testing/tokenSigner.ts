@@ -47,7 +47,10 @@ export interface TokenSigner {
   /** The public key as a JWK: `kty`, `n`, `e`, `kid`, `alg: "RS256"`, `use: "sig"`. */
   readonly publicJwk: JWK;
   /** A JSON Web Key Set holding the public key, like Entra ID's `discovery/keys` document. */
-  jwks(): { keys: JWK[] };
+  jwks(): {
+    /** The signer's public key, the only one. */
+    keys: JWK[];
+  };
   /**
    * Signs claims as a compact JWT (`alg: RS256`, `typ: JWT`, `kid`). The claims are written as given (no
    * defaults are added except `iss` when absent); extra header parameters may be passed.

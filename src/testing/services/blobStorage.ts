@@ -3,6 +3,7 @@ import { BUILT_IN_ROLES } from "./rbac.js";
 import { resourceIdOf, startEmulatorServer, xmlText, header, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 import type { TokenFailureReason } from "./tokenCheck.js";
 
+/** Options of {@link startBlobStorageEmulator}. */
 export interface BlobStorageEmulatorOptions extends ServiceEmulatorOptions {
   /** Storage account name: the host is `<accountName>.blob.core.windows.net`. Default `mystorageacct`. */
   accountName?: string;
@@ -10,7 +11,9 @@ export interface BlobStorageEmulatorOptions extends ServiceEmulatorOptions {
   containers?: readonly string[];
 }
 
+/** A running Blob Storage emulator. */
 export interface BlobStorageEmulator extends ServiceEmulator {
+  /** The storage account name. */
   readonly accountName: string;
   /** Stores a blob directly (no auth). */
   putBlob(container: string, name: string, content: string | Buffer, contentType?: string): void;

@@ -2,14 +2,24 @@ import { createHash } from "node:crypto";
 import { COSMOS_BUILT_IN_ROLES } from "./rbac.js";
 import { dotnetUtc, header, json, resourceIdOf, startEmulatorServer, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 
+/** Options of {@link startCosmosEmulator}. */
 export interface CosmosEmulatorOptions extends ServiceEmulatorOptions {
   /** Account name: the host is `<accountName>.documents.azure.com`. Default `mycosmos`. */
   accountName?: string;
   /** Containers that exist. Default `[{ database: "appdb", container: "items", partitionKeyPath: "/id" }]`. */
-  containers?: ReadonlyArray<{ database: string; container: string; partitionKeyPath?: string }>;
+  containers?: ReadonlyArray<{
+    /** Database id. */
+    database: string;
+    /** Container id. */
+    container: string;
+    /** Partition key path. Default `/id`. */
+    partitionKeyPath?: string;
+  }>;
 }
 
+/** A running Cosmos DB emulator. */
 export interface CosmosEmulator extends ServiceEmulator {
+  /** The account name. */
   readonly accountName: string;
   /** Items of a container (no auth). */
   items(database: string, container: string): Array<Record<string, unknown>>;

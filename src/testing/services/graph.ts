@@ -1,13 +1,21 @@
 import { json, startEmulatorServer, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 import type { TokenFailureReason } from "./tokenCheck.js";
 
+/** Options of {@link startGraphEmulator}. */
 export interface GraphEmulatorOptions extends ServiceEmulatorOptions {
   /** Users returned by `/v1.0/users`. Default: two sample users. */
-  users?: ReadonlyArray<Record<string, unknown> & { id: string }>;
+  users?: ReadonlyArray<Record<string, unknown> & {
+    /** The user's id: `/v1.0/users/{id}` finds it. */
+    id: string;
+  }>;
   /** Applications returned by `/v1.0/applications`. Default: one sample application. */
-  applications?: ReadonlyArray<Record<string, unknown> & { id: string }>;
+  applications?: ReadonlyArray<Record<string, unknown> & {
+    /** The application's id: `/v1.0/applications/{id}` finds it. */
+    id: string;
+  }>;
 }
 
+/** A running Microsoft Graph emulator. */
 export type GraphEmulator = ServiceEmulator;
 
 const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";

@@ -2,9 +2,9 @@ import https from "node:https";
 import type { Duplex } from "node:stream";
 import tls, { rootCertificates } from "node:tls";
 import { createDefaultHttpClient, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
-import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type LegacyWebResourceLike } from "../../pipeline/legacyHttp.js";
+import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type LegacyResponseLike, type LegacyWebResourceLike } from "../../pipeline/legacyHttp.js";
 
-export type { LegacyWebResourceLike };
+export type { LegacyHttpHeadersLike, LegacyResponseLike, LegacyWebResourceLike } from "../../pipeline/legacyHttp.js";
 
 /**
  * An `HttpClient` for Azure SDK clients talking to the service emulators. Besides the `@azure/core-rest-pipeline`
@@ -12,11 +12,13 @@ export type { LegacyWebResourceLike };
  * one client serves every SDK.
  */
 export interface EmulatorHttpClient extends HttpClient {
+  /**
+   * Sends a request (to its emulator when the host is routed) and resolves with the response. Takes a
+   * core-rest-pipeline `PipelineRequest`, or the core-http v1 request `@azure/storage-blob` passes, which is answered
+   * in the v1 shape with `request` set to that same object.
+   */
   sendRequest: ((request: PipelineRequest) => Promise<PipelineResponse>) &
-    // `@azure/storage-blob`'s `httpClient` option is typed with core-http-compat's `RequestPolicy`, whose response type
-    // (`CompatResponse`) is not worth restating here: the value returned is one.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    ((request: LegacyWebResourceLike) => Promise<any>);
+    (<Request extends LegacyWebResourceLike>(request: Request) => Promise<LegacyResponseLike<Request>>);
 }
 
 /** Options of {@link createEmulatorHttpClient}. */

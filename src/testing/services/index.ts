@@ -46,21 +46,33 @@ export type ServiceEmulatorOverrides<T extends ServiceEmulatorOptions> = Omit<T,
 
 /** Options of {@link startServiceEmulators}: the common ones, plus per-service ones that add to or override them. */
 export interface ServiceEmulatorsOptions extends Omit<ServiceEmulatorOptions, "certificateAuthority" | "port" | "hostNames" | "audiences"> {
+  /** Key Vault's own options (vault name, secrets) and overrides. */
   keyVault?: ServiceEmulatorOverrides<KeyVaultEmulatorOptions>;
+  /** Blob Storage's own options (account name, containers) and overrides. */
   storage?: ServiceEmulatorOverrides<BlobStorageEmulatorOptions>;
+  /** Service Bus's own options (namespace, queues) and overrides. */
   serviceBus?: ServiceEmulatorOverrides<ServiceBusEmulatorOptions>;
+  /** Cosmos DB's own options (account name, containers) and overrides. */
   cosmos?: ServiceEmulatorOverrides<CosmosEmulatorOptions>;
+  /** Microsoft Graph's own options (users, applications) and overrides. */
   graph?: ServiceEmulatorOverrides<GraphEmulatorOptions>;
+  /** Resource Manager's own options (resource groups) and overrides. */
   resourceManager?: ServiceEmulatorOverrides<ResourceManagerEmulatorOptions>;
 }
 
 /** The six emulators, sharing one CA, and one `httpClient` that routes all their host names. */
 export interface ServiceEmulators {
+  /** The Key Vault emulator. */
   keyVault: KeyVaultEmulator;
+  /** The Blob Storage emulator. */
   storage: BlobStorageEmulator;
+  /** The Service Bus emulator. */
   serviceBus: ServiceBusEmulator;
+  /** The Cosmos DB emulator. */
   cosmos: CosmosEmulator;
+  /** The Microsoft Graph emulator. */
   graph: GraphEmulator;
+  /** The Resource Manager emulator. */
   resourceManager: ResourceManagerEmulator;
   /** All six, for loops (grant everywhere, firewall everywhere, collect requests). */
   all: ServiceEmulator[];
@@ -68,6 +80,7 @@ export interface ServiceEmulators {
   ca: string;
   /** Routes every emulator's host name to it and trusts the CA. */
   httpClient: EmulatorHttpClient;
+  /** Stops all six; resolves when every one is closed. */
   close(): Promise<void>;
 }
 
@@ -130,7 +143,7 @@ export type {
   ResourceManagerEmulatorOptions,
 };
 export { createEmulatorHttpClient, createTrustingHttpClient } from "./httpClient.js";
-export type { EmulatorHttpClient, EmulatorHttpClientOptions, LegacyWebResourceLike } from "./httpClient.js";
+export type { EmulatorHttpClient, EmulatorHttpClientOptions, LegacyHttpHeadersLike, LegacyResponseLike, LegacyWebResourceLike } from "./httpClient.js";
 export { createTestCertificateAuthority } from "./tls.js";
 export type { TestCertificateAuthority } from "./tls.js";
 export { BUILT_IN_ROLES, COSMOS_BUILT_IN_ROLES } from "./rbac.js";

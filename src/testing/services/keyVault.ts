@@ -3,6 +3,7 @@ import { clientIdOf, type TokenClaims } from "../../jwt/claims.js";
 import { BUILT_IN_ROLES } from "./rbac.js";
 import { json, resourceIdOf, startEmulatorServer, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 
+/** Options of {@link startKeyVaultEmulator}. */
 export interface KeyVaultEmulatorOptions extends ServiceEmulatorOptions {
   /** Vault name: the host is `<vaultName>.vault.azure.net`. Default `myvault`. */
   vaultName?: string;
@@ -10,7 +11,9 @@ export interface KeyVaultEmulatorOptions extends ServiceEmulatorOptions {
   secrets?: Record<string, string>;
 }
 
+/** A running Key Vault emulator. */
 export interface KeyVaultEmulator extends ServiceEmulator {
+  /** The vault name. */
   readonly vaultName: string;
   /** Sets a secret directly (no auth), as a new version. */
   setSecret(name: string, value: string): void;

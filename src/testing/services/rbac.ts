@@ -12,6 +12,7 @@
 export interface RoleAssignment {
   /** The principal's object id (`oid` claim). */
   principalId: string;
+  /** A role name the emulator knows ("Key Vault Secrets User", see BUILT_IN_ROLES) or a role definition id. */
   role: string;
   /** `/subscriptions/…[/resourceGroups/…[/providers/…]]`. Cosmos DB also takes its own form: `/`, `/dbs/<db>`, `/dbs/<db>/colls/<c>`. */
   scope: string;
@@ -19,18 +20,26 @@ export interface RoleAssignment {
 
 /** A role definition: wildcards (`*`) match any run of characters, case-insensitively, as in Azure. */
 export interface RoleDefinition {
+  /** Control-plane operations it allows ("Microsoft.Storage/storageAccounts/blobServices/containers/read"). Default: none. */
   actions?: readonly string[];
+  /** Data-plane operations it allows ("Microsoft.KeyVault/vaults/secrets/getSecret/action"). Default: none. */
   dataActions?: readonly string[];
 }
 
 /** The live table of an emulator. */
 export interface RoleAssignmentTable {
   /** Adds an assignment. It takes effect after `propagationDelayMs` (default: the emulator's `propagationDelayMs`). */
-  grant(assignment: RoleAssignment, options?: { propagationDelayMs?: number }): void;
+  grant(assignment: RoleAssignment, options?: {
+    /** Milliseconds before the grant takes effect, overriding the emulator's default for this one. */
+    propagationDelayMs?: number;
+  }): void;
   /** Removes matching assignments (fields left out match anything); effective at once. Returns how many went. */
   revoke(match: Partial<RoleAssignment>): number;
   /** The assignments, with the time each takes (took) effect (epoch ms, emulator clock). */
-  list(): Array<RoleAssignment & { effectiveAt: number }>;
+  list(): Array<RoleAssignment & {
+    /** When the assignment takes (took) effect, epoch ms on the emulator clock. */
+    effectiveAt: number;
+  }>;
 }
 
 /** Built-in Azure roles the emulators know (subset of each role's permissions that the emulators check). */

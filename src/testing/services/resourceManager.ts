@@ -1,11 +1,20 @@
 import { BUILT_IN_ROLES } from "./rbac.js";
 import { DEFAULT_RESOURCE_GROUP, DEFAULT_REGION, DEFAULT_SUBSCRIPTION_ID, dotnetUtc, json, startEmulatorServer, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 
+/** Options of {@link startResourceManagerEmulator}. */
 export interface ResourceManagerEmulatorOptions extends ServiceEmulatorOptions {
   /** Resource groups of the subscription. Default: one, named `resourceGroup` (default `rg-emulators`), in `region`. */
-  resourceGroups?: ReadonlyArray<{ name: string; location?: string; tags?: Record<string, string> }>;
+  resourceGroups?: ReadonlyArray<{
+    /** The resource group's name. */
+    name: string;
+    /** Its Azure region. Default: `region`. */
+    location?: string;
+    /** Its tags. Default: none. */
+    tags?: Record<string, string>;
+  }>;
 }
 
+/** A running Resource Manager emulator. */
 export type ResourceManagerEmulator = ServiceEmulator;
 
 const READ_RESOURCE_GROUPS = "Microsoft.Resources/subscriptions/resourceGroups/read";

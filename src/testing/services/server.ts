@@ -46,11 +46,13 @@ export type EmulatedService = "keyvault" | "storage" | "servicebus" | "cosmos" |
 export interface RecordedServiceRequest {
   /** Emulator clock, epoch ms. */
   time: number;
+  /** HTTP method, as received. */
   method: string;
   /** The host the client addressed (the `Host` header). */
   host: string;
   /** Path and query (a SAS `sig` is masked). */
   path: string;
+  /** Status of the answer. */
   status: number;
   /** The service's error code, when the answer is an error (`ForbiddenByRbac`, `InvalidAuthenticationInfo`, …). */
   errorCode?: string;
@@ -62,6 +64,7 @@ export interface RecordedServiceRequest {
 
 /** A running service emulator. */
 export interface ServiceEmulator {
+  /** Which service this emulates (its catalog name). */
   readonly service: EmulatedService;
   /** `https://127.0.0.1:<port>`. */
   readonly url: string;
@@ -69,6 +72,7 @@ export interface ServiceEmulator {
   readonly endpoint: string;
   /** The real-looking host name (`myvault.vault.azure.net`). */
   readonly host: string;
+  /** The port it listens on, on 127.0.0.1. */
   readonly port: number;
   /** PEM of the CA that issued the server certificate. */
   readonly ca: string;
@@ -86,6 +90,7 @@ export interface ServiceEmulator {
   readonly routes: Readonly<Record<string, string>>;
   /** An `httpClient` for SDK clients: routes {@link ServiceEmulator.host} here and trusts {@link ServiceEmulator.ca}. */
   readonly httpClient: EmulatorHttpClient;
+  /** Stops the server and closes its open connections; resolves when it is closed. */
   close(): Promise<void>;
 }
 

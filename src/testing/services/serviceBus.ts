@@ -3,6 +3,7 @@ import { BUILT_IN_ROLES } from "./rbac.js";
 import { header, resourceIdOf, startEmulatorServer, xmlText, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
 import type { TokenFailureReason } from "./tokenCheck.js";
 
+/** Options of {@link startServiceBusEmulator}. */
 export interface ServiceBusEmulatorOptions extends ServiceEmulatorOptions {
   /** Namespace name: the host is `<namespace>.servicebus.windows.net`. Default `mynamespace`. */
   namespace?: string;
@@ -10,7 +11,9 @@ export interface ServiceBusEmulatorOptions extends ServiceEmulatorOptions {
   queues?: readonly string[];
 }
 
+/** A running Service Bus emulator. */
 export interface ServiceBusEmulator extends ServiceEmulator {
+  /** The namespace name. */
   readonly namespace: string;
   /** Messages sent to a queue and not yet received (body text, oldest first). */
   messages(queue: string): string[];

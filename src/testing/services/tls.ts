@@ -14,7 +14,12 @@ export interface TestCertificateAuthority {
   /** The CA certificate, PEM. What clients trust. */
   readonly cert: string;
   /** Issues a server certificate (PEM) and its private key (PKCS#8 PEM) for these DNS names and IP addresses. */
-  issue(names: readonly string[]): { cert: string; key: string };
+  issue(names: readonly string[]): {
+    /** The server certificate, PEM. */
+    cert: string;
+    /** Its private key, PKCS#8 PEM. */
+    key: string;
+  };
 }
 
 /** Makes a new certificate authority. Each call makes a new key: certificates of different CAs do not mix. */

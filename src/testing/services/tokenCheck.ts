@@ -2,7 +2,10 @@ import { compactVerify, createLocalJWKSet, type JWK } from "jose";
 import { decodeTokenClaims, type TokenClaims } from "../../jwt/claims.js";
 
 /** The keys tokens are signed with: one JWK, several, or a JWKS document (`{ keys: [...] }`). */
-export type IssuerKeys = JWK | readonly JWK[] | { keys: readonly JWK[] };
+export type IssuerKeys = JWK | readonly JWK[] | {
+  /** The public keys. */
+  keys: readonly JWK[];
+};
 
 /** Why a token was refused, in the order the checks run. */
 export type TokenFailureReason = "missing" | "malformed" | "signature" | "audience" | "tenant" | "expired" | "not-yet-valid";
