@@ -202,8 +202,8 @@ function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFi
     steps.push("Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator");
   }
   steps.push(
-    restartRevisionStep(ctx, "Restart the revision: a fault local to one replica (its identity endpoint or network) clears with a new replica"),
-    withCommand("If other replicas get tokens, the fault is local to this replica: compare the replicas", replicaListCommand(ctx)),
+    restartRevisionStep(ctx, "Restart the revision (a fault local to one replica, in its identity endpoint or its network, clears with new replicas)"),
+    withCommand("If other replicas get tokens, the fault is local to this replica; list the replicas to compare", replicaListCommand(ctx)),
   );
   return makeDiagnosis("IdentityEndpointUnreachable", { ...base, confidence, summary, nextSteps: steps });
 }

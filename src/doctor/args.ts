@@ -21,9 +21,10 @@ Options:
   --service NAME=URL
                    treat the host of this https URL as the catalog service NAME (repeatable): an emulator, a
                    private endpoint or a custom domain gets that service's scope, request headers (Key Vault's
-                   api-version, Storage's x-ms-version) and audience check. NAME: keyvault, storage, cosmos, ...
+                   api-version, Storage's x-ms-version) and audience check. NAME: a catalog service
+                   (keyvault, storage, servicebus, cosmos, graph, arm, ...; a wrong one lists them all)
   --client-id ID   test this user-assigned identity (default: the system-assigned identity)
-  --json           print one JSON document (the report, with "version" and "exitCode")
+  --json           print one JSON document (the report, with "version" and "exitCode"; a usage error too)
   --timeout MS     time limit of each step in milliseconds (default 10000)
   --no-color       no colours (also: NO_COLOR, or output that is not a terminal)
   -h, --help       this help
