@@ -57,9 +57,12 @@ for (const scenario of scenarios) {
   console.log(`\n== ${scenario.title}`);
   if (result.ok) console.log(`   token issued (expires ${result.expiresOn})`);
   else console.log(`   ${result.name} thrown`);
+  // A thrown error carries a Diagnosis (its summary); a token that came back wrong is only logged, and a log line's
+  // message starts with "DiagnosticCredential [H3 WrongAudience]": that tag is printed once, from the fields.
   const diagnosis = result.diagnosis ?? result.logged.find((entry) => entry.source !== "identity-endpoint");
   if (diagnosis) {
-    console.log(`   ${diagnosis.hypothesis} ${diagnosis.code} (${diagnosis.confidence}): ${diagnosis.summary ?? diagnosis.message}`);
+    const text = diagnosis.summary ?? `${diagnosis.message.replace(/^DiagnosticCredential \[[^\]]*\]\s*/, "")} (logged, level ${diagnosis.level})`;
+    console.log(`   ${diagnosis.hypothesis} ${diagnosis.code} (${diagnosis.confidence}): ${text}`);
     for (const line of diagnosis.evidence.slice(0, 3)) console.log(`     evidence: ${line}`);
     console.log(`     next: ${diagnosis.nextSteps[0]}`);
   } else {

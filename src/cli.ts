@@ -1,5 +1,5 @@
-// The `diagnostic-credential` bin: `diagnostic-credential doctor [--scope S]... [--url URL]... [--client-id ID]
-// [--json] [--timeout MS] [--no-color]`. Exit 0 all good, 1 a problem found, 2 usage error.
+// The `diagnostic-credential` bin: `diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]...
+// [--client-id ID] [--json] [--timeout MS] [--no-color]`. Exit 0 all good, 1 a problem found, 2 usage error.
 import { parseCommand, USAGE, USAGE_HINT } from "./doctor/args.js";
 import { exitCodeOf, formatReport } from "./doctor/report.js";
 import { fetchWithResolveMap, parseResolveMap, RESOLVE_ENV } from "./doctor/resolveFetch.js";
@@ -24,23 +24,20 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(`${LIBRARY_VERSION}\n`);
       return 0;
     case "usage-error":
-      io.stderr.write(`diagnostic-credential: ${command.message}\n${USAGE_HINT}\n`);
-      return 2;
+      return usageError(io, command.message, command.json);
     case "doctor":
       break;
   }
 
   const resolveMap = parseResolveMap(io.env[RESOLVE_ENV]);
-  if (typeof resolveMap === "string") {
-    io.stderr.write(`diagnostic-credential: ${resolveMap}\n${USAGE_HINT}\n`);
-    return 2;
-  }
+  if (typeof resolveMap === "string") return usageError(io, resolveMap, command.json);
 
   const color = !command.json && !command.noColor && wantsColor(io);
   const progress = io.stderr.isTTY === true ? progressLine(io.stderr, color) : undefined;
   const options: SmokeTestOptions = {
     scopes: command.scopes,
     dependencies: command.dependencies,
+    ...(command.services.length > 0 ? { services: command.services } : {}),
     logger: false,
     ...(command.clientId !== undefined ? { clientId: command.clientId } : {}),
     ...(command.timeoutMs !== undefined ? { timeoutMs: command.timeoutMs } : {}),
@@ -56,6 +53,20 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(formatReport(report, { color, version: LIBRARY_VERSION }));
   }
   return exitCode;
+}
+
+/**
+ * Exit code 2. With `--json` the answer is still one JSON document on stdout (a script parsing it gets the reason);
+ * otherwise the message and the one-line usage on stderr.
+ */
+function usageError(io: Io, message: string, json: boolean): 2 {
+  if (json) {
+    const document = { version: LIBRARY_VERSION, exitCode: 2, ok: false, error: { kind: "usage", message }, usage: USAGE_HINT };
+    io.stdout.write(`${redact(JSON.stringify(document, null, 2))}\n`);
+  } else {
+    io.stderr.write(`${redact(`diagnostic-credential: ${message}`)}\n${USAGE_HINT}\n`);
+  }
+  return 2;
 }
 
 function wantsColor(io: Io): boolean {

@@ -291,8 +291,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         meaning: "the vault uses access policies (not Azure RBAC) and none grants this permission to the caller",
         skipRoleAdvice: true,
         nextSteps: [
-          "This vault uses access policies: an Azure role assignment does not apply to it. Add an access policy for the identity:",
-          "az keyvault set-policy --name {name} --object-id {principalId} --{kind}-permissions {permission} list",
+          "This vault uses access policies: an Azure role assignment does not apply to it. Add an access policy for the identity: az keyvault set-policy --name {name} --object-id {principalId} --{kind}-permissions {permission} list",
           "Or switch the vault to Azure RBAC (existing access policies stop applying) and assign \"Key Vault Secrets User\": az keyvault update --name {name} --enable-rbac-authorization true",
         ],
       },
@@ -305,8 +304,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         meaning: "the vault uses access policies (not Azure RBAC) and none grants this permission to the caller",
         skipRoleAdvice: true,
         nextSteps: [
-          "This vault uses access policies: an Azure role assignment does not apply to it. Add an access policy for the identity:",
-          "az keyvault set-policy --name {name} --object-id {principalId} --secret-permissions get list",
+          "This vault uses access policies: an Azure role assignment does not apply to it. Add an access policy for the identity: az keyvault set-policy --name {name} --object-id {principalId} --secret-permissions get list",
           "Or switch the vault to Azure RBAC (existing access policies stop applying): az keyvault update --name {name} --enable-rbac-authorization true",
         ],
       },
@@ -658,8 +656,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         meaning: "this operation cannot be authorized with a Microsoft Entra token on the data plane (a control-plane operation such as creating a database or container)",
         skipRoleAdvice: true,
         nextSteps: [
-          "Do this operation through the control plane (Azure Resource Manager) with a control-plane role such as \"Cosmos DB Operator\", or create the database/container at deployment time:",
-          "az cosmosdb sql container create --account-name {name} --resource-group {rg} --database-name <database> --name <container> --partition-key-path /id",
+          "Do this operation through the control plane (Azure Resource Manager) with a control-plane role such as \"Cosmos DB Operator\", or create the database/container at deployment time: az cosmosdb sql container create --account-name {name} --resource-group {rg} --database-name <database> --name <container> --partition-key-path /id",
         ],
       },
       {
@@ -945,8 +942,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.Sql/servers",
     docs: "https://learn.microsoft.com/azure/azure-sql/database/authentication-azure-ad-user-assigned-managed-identity",
     grantTemplates: [
-      "Create a database user for the identity (Azure RBAC roles do not grant database access); connect to the database as its Microsoft Entra admin and run:",
-      "CREATE USER [{identityName}] FROM EXTERNAL PROVIDER; ALTER ROLE {role} ADD MEMBER [{identityName}];",
+      "Create a database user for the identity (Azure RBAC roles do not grant database access); connect to the database as its Microsoft Entra admin and run: CREATE USER [{identityName}] FROM EXTERNAL PROVIDER; ALTER ROLE {role} ADD MEMBER [{identityName}];",
     ],
     fingerprints: [
       {
@@ -1004,8 +1000,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.DBforPostgreSQL/flexibleServers",
     docs: "https://learn.microsoft.com/azure/postgresql/flexible-server/how-to-manage-azure-ad-users",
     grantTemplates: [
-      "Create a database role for the identity (Azure RBAC roles do not grant database access); connect to the postgres database as a Microsoft Entra admin and run:",
-      "select * from pgaadauth_create_principal('{identityName}', false, false); GRANT {role} TO \"{identityName}\";",
+      "Create a database role for the identity (Azure RBAC roles do not grant database access); connect to the postgres database as a Microsoft Entra admin and run: select * from pgaadauth_create_principal('{identityName}', false, false); GRANT {role} TO \"{identityName}\";",
       "Connect with the identity's name as the user name and the token as the password.",
     ],
     fingerprints: [
@@ -1049,8 +1044,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.DBforMySQL/flexibleServers",
     docs: "https://learn.microsoft.com/azure/mysql/flexible-server/how-to-azure-ad",
     grantTemplates: [
-      "Create a database user for the identity (Azure RBAC roles do not grant database access); connect as the Microsoft Entra admin and run:",
-      "CREATE AADUSER '{identityName}' IDENTIFIED BY '{clientId}'; GRANT {role} ON <database>.* TO '{identityName}'@'%';",
+      "Create a database user for the identity (Azure RBAC roles do not grant database access); connect as the Microsoft Entra admin and run: CREATE AADUSER '{identityName}' IDENTIFIED BY '{clientId}'; GRANT {role} ON <database>.* TO '{identityName}'@'%';",
     ],
     fingerprints: [
       {
@@ -1085,8 +1079,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.Cache/redis",
     docs: "https://learn.microsoft.com/azure/azure-cache-for-redis/cache-azure-active-directory-for-authentication",
     grantTemplates: [
-      "Add a data access policy assignment for the identity (Azure RBAC roles do not grant data access to the cache):",
-      "az redis access-policy-assignment create --name {principalId} --policy-name \"{role}\" --object-id {principalId} --object-id-alias {principalId} --redis-cache-name {name} --resource-group {rg}",
+      "Add a data access policy assignment for the identity (Azure RBAC roles do not grant data access to the cache): az redis access-policy-assignment create --name {principalId} --policy-name \"{role}\" --object-id {principalId} --object-id-alias {principalId} --redis-cache-name {name} --resource-group {rg}",
       "Authenticate with the identity's object id ({principalId}) as the user name and the token as the password.",
     ],
     fingerprints: [

@@ -43,7 +43,8 @@ export interface ErrorFingerprint {
   /** One line explaining what this answer means. */
   meaning: string;
   /**
-   * Extra next steps, first in the list. Placeholders: `{name}` (first DNS label of the host: vault, account,
+   * Extra next steps, first in the list; each is one string, a sentence with its command ("Add an access policy for
+   * the identity: az keyvault set-policy …"). Placeholders: `{name}` (first DNS label of the host: vault, account,
    * namespace…), `{host}`, `{principalId}`, `{clientId}`, `{identityName}`, `{scope}`, `{role}`, `{rg}`, `{app}`,
    * `{tenantId}`, and the named groups of `message`. Unknown placeholders print as `<name>`.
    */
@@ -172,7 +173,10 @@ export interface ServiceDefinition {
   pathHints?: RegExp[];
   /** SDK error names that belong to this service ("ServiceBusError"). */
   errorNames?: string[];
-  /** Replaces the access model's grant command (database users, cache access policies…). Same placeholders as fingerprint steps. */
+  /**
+   * Replaces the access model's grant command (database users, cache access policies…). Same placeholders as
+   * fingerprint steps. Each entry is one next step: a sentence with its command ("…, connect and run: CREATE USER …").
+   */
   grantTemplates?: string[];
 }
 

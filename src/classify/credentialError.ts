@@ -1,13 +1,15 @@
 import type { IdentityExchange } from "../credential/identityExchange.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import {
-  assignIdentityCommand,
+  assignIdentityStep,
   commandContextOf,
-  doctorInContainerCommand,
-  listRoleAssignmentsCommand,
+  doctorInContainerStep,
+  listRoleAssignmentsStep,
   passClientIdInCode,
-  restartRevisionCommand,
-  showIdentityCommand,
+  replicaListCommand,
+  restartRevisionStep,
+  showIdentityStep,
+  withCommand,
 } from "../diagnosis/commands.js";
 import { excerpt } from "../diagnosis/redact.js";
 import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
@@ -142,7 +144,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (/multiple user assigned identities exist/i.test(text)) {
     return h1(base, "high",
       `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
-      [passClientIdInCode(undefined), showIdentityCommand(ctx)]);
+      [passClientIdInCode(undefined), showIdentityStep(ctx)]);
   }
   if (/identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(text)) {
     const selector = describeSelector(facts.configured);
@@ -150,13 +152,13 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
       selector
         ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
         : "The identity endpoint says this app has no managed identity",
-      [showIdentityCommand(ctx), assignIdentityCommand(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])]);
+      [showIdentityStep(ctx), assignIdentityStep(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])]);
   }
   const unexpected500 = facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
   if (unexpected500 && facts.sentIdentity) {
     return h1(base, "high",
       `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
-      [showIdentityCommand(ctx), assignIdentityCommand(ctx), "Check the client id in code against `az identity show --ids <identity-resource-id> --query clientId`"]);
+      [showIdentityStep(ctx), assignIdentityStep(ctx), "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId"]);
   }
 
   // H5: our own deadline, a transport failure, or an endpoint that answers with no identity meaning.
@@ -195,22 +197,25 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
       ...base,
       confidence: "low",
       summary: `${who} failed without a recognised cause: ${excerpt(firstLine(text), 160)}`,
-      nextSteps: [doctorInContainerCommand(ctx, scope), showIdentityCommand(ctx)],
+      nextSteps: [doctorInContainerStep(ctx, scope), showIdentityStep(ctx)],
     });
   }
   return undefined;
 }
 
 function h1(base: BaseFields, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
-  return makeDiagnosis("IdentityNotAssigned", { ...base, confidence, summary, nextSteps: [...steps, listRoleAssignmentsCommand(undefined)] });
+  return makeDiagnosis("IdentityNotAssigned", { ...base, confidence, summary, nextSteps: [...steps, listRoleAssignmentsStep(undefined)] });
 }
 
 function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, confidence: Diagnosis["confidence"], summary: string): Diagnosis {
-  const steps = [doctorInContainerCommand(ctx, base.token?.scope)];
+  const steps = [doctorInContainerStep(ctx, base.token?.scope)];
   if (facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds") {
     steps.push("Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator");
   }
-  steps.push(restartRevisionCommand(ctx), "If other replicas get tokens, the fault is local to this replica: compare with `az containerapp replica list`");
+  steps.push(
+    restartRevisionStep(ctx, "Restart the revision (a fault local to one replica, in its identity endpoint or its network, clears with new replicas)"),
+    withCommand("If other replicas get tokens, the fault is local to this replica; list the replicas to compare", replicaListCommand(ctx)),
+  );
   return makeDiagnosis("IdentityEndpointUnreachable", { ...base, confidence, summary, nextSteps: steps });
 }
 
@@ -220,7 +225,7 @@ function missingVariables(facts: Facts, ctx: ReturnType<typeof commandContextOf>
     ...base,
     confidence: "high",
     summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
-    nextSteps: [showIdentityCommand(ctx), assignIdentityCommand(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
+    nextSteps: [showIdentityStep(ctx), assignIdentityStep(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
   });
 }
 

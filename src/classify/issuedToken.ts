@@ -1,6 +1,6 @@
 import { normalizeAudience, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
-import { commandContextOf, listRoleAssignmentsCommand, passClientIdInCode, restartRevisionCommand, showIdentityCommand } from "../diagnosis/commands.js";
+import { commandContextOf, listRoleAssignmentsStep, passClientIdInCode, restartRevisionStep, showIdentityStep } from "../diagnosis/commands.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, describeClaims, identityKindOf, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
@@ -55,7 +55,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
         confidence: "high",
         summary: `The credential handed out a token for ${context.scope} that expired at ${new Date(context.expiresOnTimestamp).toISOString()}`,
         evidence: [`expiresOnTimestamp=${new Date(context.expiresOnTimestamp).toISOString()}, now=${new Date(context.now).toISOString()}`],
-        nextSteps: [restartRevisionCommand(ctx)],
+        nextSteps: [restartRevisionStep(ctx)],
         token: { scope: context.scope },
       }));
     }
@@ -93,7 +93,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
       confidence: "high",
       summary: `The token handed out for ${context.scope} is already expired (exp ${new Date(claims.exp * 1000).toISOString()}, ${nowSeconds - claims.exp} s ago)`,
       evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
-      nextSteps: ["Check the container's clock (`date -u`) against a time source", restartRevisionCommand(ctx)],
+      nextSteps: ["Check the container's clock against a time source: date -u", restartRevisionStep(ctx)],
     }));
   } else {
     const notBefore = claims.nbf ?? claims.iat;
@@ -103,7 +103,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
         confidence: "high",
         summary: `The token for ${context.scope} is not valid yet (nbf ${new Date(notBefore * 1000).toISOString()}, ${notBefore - nowSeconds} s ahead): this host's clock is behind`,
         evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
-        nextSteps: ["Fix the clock of this host or replica (`date -u`); services reject tokens outside a 5-minute skew", restartRevisionCommand(ctx)],
+        nextSteps: ["Fix the clock of this host or replica (services reject tokens outside a 5-minute skew); check it with: date -u", restartRevisionStep(ctx)],
       }));
     }
   }
@@ -134,7 +134,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
       confidence: "high",
       summary: `Identity mix-up: the token for ${context.scope} belongs to ${describeIdentity(claims)}, not the configured identity`,
       evidence: [...mismatches, claimsLine],
-      nextSteps: [passClientIdInCode(configured.clientId ?? tokenClientId), showIdentityCommand(ctx), listRoleAssignmentsCommand(claims.oid)],
+      nextSteps: [passClientIdInCode(configured.clientId ?? tokenClientId), showIdentityStep(ctx), listRoleAssignmentsStep(claims.oid)],
     }));
   }
 
@@ -148,9 +148,8 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
         summary: `The identity changed during this process: tokens came from oid ${previous.objectId} before, now from oid ${claims.oid}`,
         evidence: [`previous oid=${previous.objectId} appid=${previous.clientId ?? "?"}`, claimsLine],
         nextSteps: [
-          "An identity swap leaves replicas with tokens of both identities: restart so every replica uses the new one",
-          restartRevisionCommand(ctx),
-          listRoleAssignmentsCommand(claims.oid),
+          restartRevisionStep(ctx, "An identity swap leaves replicas with tokens of both identities; restart the revision so every replica uses the new one"),
+          listRoleAssignmentsStep(claims.oid),
         ],
       }));
     }
@@ -160,7 +159,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
         confidence: "high",
         summary: `The token's tenant changed during this process: ${previous.tenantId} before, ${claims.tid} now`,
         evidence: [claimsLine],
-        nextSteps: ["Check which tenant the target resource lives in: a managed identity only gets tokens of its own tenant", restartRevisionCommand(ctx)],
+        nextSteps: ["Check which tenant the target resource lives in: a managed identity only gets tokens of its own tenant", restartRevisionStep(ctx)],
       }));
     }
   }

@@ -86,6 +86,8 @@ export interface Observation {
 
 const SKEW_MS = 5 * 60 * 1000;
 const MAX_LINE = 600;
+/** A next step holds a sentence and its command (three commands for a Graph app role): cut only past this. */
+const MAX_STEP = 1_500;
 
 interface Resolution {
   service?: ServiceDefinition;
@@ -736,9 +738,9 @@ class Builder {
 
   private finish(code: DiagnosisCode, confidence: Confidence, headline: string): Diagnosis {
     const clean = scrubberFor(this.token);
-    const line = (text: string) => {
+    const line = (text: string, max = MAX_LINE) => {
       const one = clean(text).replace(/[\r\n]+/g, " ");
-      return one.length > MAX_LINE ? `${one.slice(0, MAX_LINE - 1)}…` : one;
+      return one.length > max ? `${one.slice(0, max - 1)}…` : one;
     };
     const identity = this.identity();
     const errorCode = this.errorCode();
@@ -747,8 +749,8 @@ class Builder {
       title: DIAGNOSIS_CODES[code].title,
       confidence,
       summary: line(`${this.head}: ${headline}`),
-      evidence: this.evidence.map(line),
-      nextSteps: this.steps.map(line),
+      evidence: this.evidence.map((text) => line(text)),
+      nextSteps: this.steps.map((step) => line(step, MAX_STEP)),
       ...(this.service !== undefined ? { service: this.service.name } : {}),
       ...(this.obs.status !== undefined ? { status: this.obs.status } : {}),
       ...(errorCode !== undefined ? { errorCode: clean(errorCode) } : {}),

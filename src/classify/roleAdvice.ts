@@ -131,10 +131,11 @@ const GRANT_TEMPLATES: Readonly<Record<AccessModel, readonly string[]>> = {
   "cosmos-sql-rbac": [
     "az cosmosdb sql role assignment create --account-name {name} --resource-group {rg} --role-definition-id {roleDefinitionId} --principal-id {principalId} --scope \"{scope}\"",
   ],
+  // One step, three commands: the ids the third needs are looked up by the first two (`&&`: stop at a failed lookup).
   "graph-app-role": [
-    "GRAPH_SP_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query id --output tsv)\"",
-    "APP_ROLE_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query \"appRoles[?value=='{role}'].id\" --output tsv)\"",
-    "az rest --method POST --uri \"https://{host}/v1.0/servicePrincipals/{principalId}/appRoleAssignments\" --body \"{\\\"principalId\\\":\\\"{principalId}\\\",\\\"resourceId\\\":\\\"$GRAPH_SP_ID\\\",\\\"appRoleId\\\":\\\"$APP_ROLE_ID\\\"}\"",
+    "GRAPH_SP_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query id --output tsv)\" && " +
+      "APP_ROLE_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query \"appRoles[?value=='{role}'].id\" --output tsv)\" && " +
+      "az rest --method POST --uri \"https://{host}/v1.0/servicePrincipals/{principalId}/appRoleAssignments\" --body \"{\\\"principalId\\\":\\\"{principalId}\\\",\\\"resourceId\\\":\\\"$GRAPH_SP_ID\\\",\\\"appRoleId\\\":\\\"$APP_ROLE_ID\\\"}\"",
   ],
   "managedhsm-local-rbac": [
     "az keyvault role assignment create --hsm-name {name} --role \"{role}\" --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --scope \"{scope}\"",
@@ -145,7 +146,10 @@ const GRANT_TEMPLATES: Readonly<Record<AccessModel, readonly string[]>> = {
 
 type Plane = "data" | "control";
 
-/** The first grant step per access model; per plane where the wording differs (Resource Manager's roles are control-plane roles). */
+/**
+ * The sentence that leads the grant command, per access model; per plane where the wording differs (Resource
+ * Manager's roles are control-plane roles). It ends with ":" and the command follows in the same step.
+ */
 const MODEL_INTRO: Readonly<Record<AccessModel, string | Readonly<Record<Plane, string>>>> = {
   "azure-rbac": {
     data: "Grant the least-privilege data-plane role \"{role}\" to principal {principalId} at the exact scope {scopeLabel}:",
@@ -231,24 +235,31 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
     scope: scope.scope,
     scopeLabel: scope.label,
   };
+  // Each step is one string: a sentence and, after its colon, the command it speaks of.
   const steps: string[] = [];
   if (input.principalId === undefined && service.accessModel !== "database-user") {
-    steps.push(fillTemplate("The identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId):", values));
-    steps.push(fillTemplate("PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"", values));
+    steps.push(
+      fillTemplate(
+        "Set the identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"",
+        values,
+      ),
+    );
   }
   const plane = planeOf(service);
   if (role !== undefined) {
     const entry = MODEL_INTRO[service.accessModel];
     const intro = typeof entry === "string" ? entry : entry?.[plane];
-    if (intro) steps.push(fillTemplate(intro, values));
-    for (const template of service.grantTemplates ?? GRANT_TEMPLATES[service.accessModel] ?? []) steps.push(fillTemplate(template, values));
+    const grants = (service.grantTemplates ?? GRANT_TEMPLATES[service.accessModel] ?? []).map((template) => fillTemplate(template, values));
+    // The intro leads the first grant command; further templates are steps of their own (each self-contained).
+    if (intro && grants.length > 0) grants[0] = `${fillTemplate(intro, values)} ${grants[0]}`;
+    else if (intro) grants.unshift(fillTemplate(intro, values));
+    steps.push(...grants);
     if (scope.alternative !== undefined && SCOPED_MODELS.includes(service.accessModel)) {
       steps.push(`Alternative: the same command with --scope "${scope.alternative.scope}" grants the role on ${scope.alternative.label} (broader than this operation needs).`);
     }
   }
   if (service.accessModel === "azure-rbac") {
-    steps.push(fillTemplate(CHECK_EXISTING[plane], values));
-    steps.push(fillTemplate("az role assignment list --assignee {principalId} --all --output table", values));
+    steps.push(fillTemplate(`${CHECK_EXISTING[plane]} az role assignment list --assignee {principalId} --all --output table`, values));
   }
   // On a control-plane service the roles are control-plane roles by nature: the warning would contradict the advice.
   if (plane === "data" && service.controlPlaneRoles.length > 0) {

@@ -60,3 +60,40 @@ export function doctorInContainerCommand(ctx: CommandContext, scope = "https://m
 export function passClientIdInCode(clientId: string | undefined): string {
   return `Select the identity in code: new DiagnosticCredential(${clientId ? `"${clientId}"` : '"<client-id>"'}) (or { clientId } / { resourceId }); a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID`;
 }
+
+// ── Next steps ─────────────────────────────────────────────────────────────────────────────────────────────────
+// A next step is one string: the sentence that says why, a colon, and the command (never a sentence in one step
+// and its command in the next: a log line, a span event or a numbered list must not separate them).
+
+/** One next step: `sentence: command`. */
+export function withCommand(sentence: string, command: string): string {
+  return `${sentence.replace(/[\s:.]+$/, "")}: ${command}`;
+}
+
+export function showIdentityStep(ctx: CommandContext): string {
+  return withCommand("See which managed identities the app has (the system-assigned principalId, the user-assigned identities and their client ids)", showIdentityCommand(ctx));
+}
+
+export function assignIdentityStep(ctx: CommandContext): string {
+  const what = ctx.resourceId || ctx.clientId ? "Attach the user-assigned identity the code asks for to the app" : "Assign a system-assigned identity to the app";
+  return withCommand(what, assignIdentityCommand(ctx));
+}
+
+export function listRoleAssignmentsStep(principalId: string | undefined): string {
+  const what = principalId !== undefined
+    ? "List the identity's role assignments (each must be at the target resource's scope or above it)"
+    : "Once the app has an identity, list its role assignments (PRINCIPAL_ID: the principalId the identity show command prints)";
+  return withCommand(what, listRoleAssignmentsCommand(principalId));
+}
+
+export function restartRevisionStep(ctx: CommandContext, why = "Restart the revision so its replicas drop the cached token and request a new one"): string {
+  return withCommand(why, restartRevisionCommand(ctx));
+}
+
+export function doctorInContainerStep(ctx: CommandContext, scope?: string): string {
+  return withCommand("Check from inside the container (environment, identity endpoint, a token request, as the app sees them)", doctorInContainerCommand(ctx, scope));
+}
+
+export function replicaListCommand(ctx: CommandContext): string {
+  return `az containerapp replica list --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --revision ${quoted(ctx.revision, "$REVISION_NAME")} --output table`;
+}

@@ -537,7 +537,10 @@ async function requestToken(
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   // A backstop for credentials that do not honour their own time limit (a given DiagnosticCredential may have none).
-  const backstopMs = context.timeoutMs + 250;
+  // It waits out the credential's own deadline (which fires up to two watchdog ticks after the limit) so that one
+  // speaks first; either way the message states the limit the caller gave, not the backstop's.
+  const watchdogTick = Math.max(10, Math.min(250, Math.floor(context.timeoutMs / 8)));
+  const backstopMs = context.timeoutMs + 2 * watchdogTick + 100;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => {
       controller.abort();
@@ -555,13 +558,13 @@ async function requestToken(
       timeout,
     ]);
     if (outcome === "timeout") {
-      const error = new CredentialUnavailableError(`${context.credentialName} returned no token within ${backstopMs} ms`);
+      const error = new CredentialUnavailableError(`${context.credentialName} returned no token within ${context.timeoutMs} ms`);
       const diagnosis =
         classifyCredentialError(error, {
           environment: context.hostEnvironment,
           configuredIdentity: context.configured,
           scopes: scope,
-          timedOutAfterMs: backstopMs,
+          timedOutAfterMs: context.timeoutMs,
           credentialName: context.credentialName,
         }) ?? unknownTokenFailure(scope, error);
       return { entry: { scope, ok: false, diagnosis, error: errorLine(error), durationMs: elapsed() }, problems: [] };

@@ -162,3 +162,15 @@ describe("ServiceCatalog", () => {
     expect(cloudOf("kv.vault.azure.net")).toBe("public");
   });
 });
+
+describe("catalog next steps: each one string, a sentence with its command", () => {
+  const steps = [
+    ...[...SERVICE_CATALOG.flatMap((s) => s.fingerprints), ...GENERIC_FINGERPRINTS].flatMap((f) => (f.nextSteps ?? []).map((step) => [f.id, step] as const)),
+    ...SERVICE_CATALOG.flatMap((s) => (s.grantTemplates ?? []).map((step) => [`${s.name} grant`, step] as const)),
+  ];
+  it.each(steps)("%s: %s", (_id, step) => {
+    expect(step).toMatch(/^[A-Z]/); // a sentence first, never a bare command
+    expect(step).not.toMatch(/^(az |CREATE |select |GRANT )/);
+    expect(step.trimEnd()).not.toMatch(/:$/); // never a sentence that announces the next step
+  });
+});

@@ -18,11 +18,10 @@ describe("exact summaries", () => {
       `403 from kv-orders.vault.azure.net: identity ${OID} lacks "Key Vault Secrets User" on vaults/kv-orders: the vault uses Azure RBAC and the caller has no data-plane role allowing this action [ForbiddenByRbac]`,
     );
     expect(diagnosis?.title).toBe("RBAC role missing or wrong scope");
+    // Each step is one string: the sentence and its command.
     expect(diagnosis?.nextSteps).toEqual([
-      `Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${OID} at the exact scope vaults/kv-orders:`,
-      `az role assignment create --assignee-object-id ${OID} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "/subscriptions/${SUB}/resourcegroups/rg-orders/providers/microsoft.keyvault/vaults/kv-orders"`,
-      "Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help):",
-      `az role assignment list --assignee ${OID} --all --output table`,
+      `Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${OID} at the exact scope vaults/kv-orders: az role assignment create --assignee-object-id ${OID} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "/subscriptions/${SUB}/resourcegroups/rg-orders/providers/microsoft.keyvault/vaults/kv-orders"`,
+      `Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help): az role assignment list --assignee ${OID} --all --output table`,
       '"Key Vault Contributor", "Contributor", "Owner" are control-plane roles: they give no data access to Azure Key Vault.',
       "Propagation delay: up to ~10 minutes. Retry after that before concluding the assignment did not work.",
     ]);
@@ -49,7 +48,9 @@ describe("exact summaries", () => {
   it("Cosmos DB data role (H2, not Azure RBAC)", async () => {
     const { diagnosis } = await classifyShape(shape("cosmos 403 substatus 5301 readMetadata → Data Reader via cosmosdb sql role assignment"));
     expect(diagnosis?.summary).toBe(`403 from cosmos-orders.documents.azure.com: identity ${OID} lacks "Cosmos DB Built-in Data Reader" on account cosmos-orders: the principal has no Cosmos DB data-plane role allowing this action (Cosmos DB data roles are not Azure RBAC roles) [Forbidden]`);
-    expect(diagnosis?.nextSteps[1]).toBe(`az cosmosdb sql role assignment create --account-name cosmos-orders --resource-group "$RG" --role-definition-id 00000000-0000-0000-0000-000000000001 --principal-id ${OID} --scope "/"`);
+    expect(diagnosis?.nextSteps[0]).toBe(
+      `Grant the Cosmos DB data-plane role "Cosmos DB Built-in Data Reader" to principal ${OID} (a Cosmos DB SQL role, not an Azure RBAC role: az role assignment create does not give it): az cosmosdb sql role assignment create --account-name cosmos-orders --resource-group "$RG" --role-definition-id 00000000-0000-0000-0000-000000000001 --principal-id ${OID} --scope "/"`,
+    );
   });
 
   it("Service Bus AMQP claim (H2)", async () => {

@@ -78,3 +78,34 @@ describe("the grant wording follows the catalog's plane", () => {
     expect(grant(d)).toContain('Grant the least-privilege role "Reader" at the exact scope');
   });
 });
+
+describe("each next step is one string: a sentence with its command", () => {
+  const forbidden = { url: "https://orders.contoso.example/orders", status: 403 };
+  const service = { name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }] };
+
+  it("without a token the principal id step sets PRINCIPAL_ID in the same string; the grant names it", () => {
+    const d = classifyResponse(forbidden, { now: NOW, services: [service] });
+    expect(d?.nextSteps[0]).toBe(
+      'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name "$APP_NAME" --resource-group "$RG" --query identity.principalId --output tsv)"',
+    );
+    expect(d?.nextSteps[1]).toMatch(/^Grant the least-privilege data-plane role "Orders\.Reader" to principal "\$PRINCIPAL_ID" at the exact scope [^:]+: az role assignment create --assignee-object-id "\$PRINCIPAL_ID" /);
+    for (const step of d?.nextSteps ?? []) expect(step.trimEnd()).not.toMatch(/:$/);
+  });
+
+  it("a services entry written the old way (a sentence ending in ':', then its command) is joined into one step", () => {
+    const d = classifyResponse(
+      { ...forbidden, body: json({ error: { code: "OrdersDenied", message: "denied" } }) },
+      {
+        now: NOW,
+        services: [
+          {
+            ...service,
+            fingerprints: [{ id: "orders.denied", code: "NotAnIdentityProblem", confidence: "high", errorCode: "OrdersDenied", meaning: "the orders API denied it", nextSteps: ["Open the orders API to this app:", "az orders allow --name {name}", "Then retry."] }],
+          },
+        ],
+      },
+    );
+    expect(d?.code).toBe("NotAnIdentityProblem");
+    expect(d?.nextSteps.slice(0, 2)).toEqual(["Open the orders API to this app: az orders allow --name orders", "Then retry."]);
+  });
+});

@@ -28,6 +28,12 @@ describe("classifyResponse over the documented failure shapes", () => {
     expect(d.summary).not.toMatch(/[\r\n]/);
     expect(d.evidence.length).toBeGreaterThan(0);
     expect(d.nextSteps.length).toBeGreaterThan(0);
+    // Every step is self-contained: it starts with a sentence (never a bare command) and does not announce the next one.
+    for (const step of d.nextSteps) {
+      expect(step, `a step that starts with a sentence${context}`).toMatch(/^[A-Z"]/);
+      expect(step, `a step that is not a bare command${context}`).not.toMatch(/^(az |PRINCIPAL_ID=|GRAPH_SP_ID=|CREATE |select )/);
+      expect(step.trimEnd(), `a step that does not end with a colon${context}`).not.toMatch(/:$/);
+    }
     if (d.hypothesis === "H2" && d.service !== undefined) {
       const steps = d.nextSteps.join("\n");
       expect(steps, `H2 names the propagation delay${context}`).toMatch(/^Propagation delay: .+\. Retry after that/m);
@@ -36,7 +42,8 @@ describe("classifyResponse over the documented failure shapes", () => {
         // A role-based H2: the role, a command with the principal filled in (or set first), the control-plane warning.
         expect(steps, `names the role${context}`).toContain(role);
         const principal = d.identity?.objectId ?? "$PRINCIPAL_ID";
-        expect(d.nextSteps.some((step) => /^(az |CREATE |select )/.test(step) && step.includes(principal)), `a command with the principal${context}`).toBe(true);
+        // One step holds the grant sentence and its command: "Grant …: az role assignment create … <principal> …".
+        expect(d.nextSteps.some((step) => /^[A-Z][a-z]/.test(step) && /: (az |CREATE |select |GRAPH_SP_ID=)/.test(step) && step.includes(principal)), `a sentence with its command and the principal${context}`).toBe(true);
         const service = SERVICE_CATALOG.find((s) => s.name === d.service);
         if (service !== undefined && service.controlPlaneRoles.length > 0) expect(steps, `control-plane warning${context}`).toContain("control-plane role");
       }

@@ -160,7 +160,8 @@ describe.concurrent("doctor: the five hypotheses", () => {
       expect(human.stdout).toContain(`✗ ${VAULT_SCOPE}  H1 IdentityNotAssigned`);
       expect(human.stdout).toContain("Problem 1/1 H1 Managed identity not assigned to the app [IdentityNotAssigned] · high confidence");
       expect(human.stdout).toContain("The identity endpoint says this app has no managed identity");
-      expect(human.stdout).toContain('1. az containerapp show --name "ca-orders" --resource-group "$RG" --query identity --output json');
+      // Each numbered step is one line: the sentence and its command.
+      expect(human.stdout).toMatch(/\n {4}1\. See which managed identities the app has [^\n]*: az containerapp show --name "ca-orders" --resource-group "\$RG" --query identity --output json\n/);
       expect(human.stdout).toContain('az containerapp identity assign --name "ca-orders" --resource-group "$RG" --system-assigned');
       expect(human.stdout).toContain("Runbook H1  for: az containerapp show has empty identity");
       expect(human.stdout.trimEnd().split("\n").at(-1)).toBe("✗ 1 problem found: H1 Managed identity not assigned to the app. Exit code 1.");
@@ -204,9 +205,9 @@ describe.concurrent("doctor: the five hypotheses", () => {
       expect(human.stdout).toContain(`✓ ${VAULT_SCOPE}`);
       expect(human.stdout).toContain(`✗ GET ${url} → 403 Forbidden H2 RoleMissingOrWrongScope (ForbiddenByRbac)`);
       expect(human.stdout).toContain("Problem 1/1 H2 RBAC role missing or wrong scope [RoleMissingOrWrongScope] · high confidence · keyvault · HTTP 403 · ForbiddenByRbac");
-      expect(human.stdout).toContain(`az role assignment create --assignee-object-id ${oid}`);
-      expect(human.stdout).toContain('--role "Key Vault Secrets User"');
-      expect(human.stdout).toContain(`az role assignment list --assignee ${oid} --all --output table`);
+      // The grant sentence and its command are one numbered step, as in the JSON's nextSteps.
+      expect(human.stdout).toMatch(new RegExp(`\\n {4}1\\. Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${oid} at the exact scope vaults/orders-kv: az role assignment create --assignee-object-id ${oid} [^\\n]*--role "Key Vault Secrets User"`));
+      expect(human.stdout).toMatch(new RegExp(`\\n {4}2\\. Check what the identity already has [^\\n]*: az role assignment list --assignee ${oid} --all --output table\\n`));
       expect(human.stdout).toContain("Runbook H2  for: 403 from target resource");
       expect(human.stdout.trimEnd().split("\n").at(-1)).toBe("✗ 1 problem found: H2 RBAC role missing or wrong scope. Exit code 1.");
       expectJsonShape(json, 1);
@@ -292,6 +293,10 @@ describe.concurrent("doctor: the five hypotheses", () => {
       // slow machine's process start-up does not count.
       expect(json.durationMs as number).toBeLessThan(4_000);
       expect(human.stdout).toContain("accepted the connection but did not answer within 1000 ms");
+      // Every time limit the report states is the one given (not the smoke test's backstop, which waits a little longer).
+      const limits = [...(human.stdout + jsonRun.stdout).matchAll(/within (\d+) ms/g)].map((m) => m[1]);
+      expect(limits.length).toBeGreaterThan(1);
+      expect(new Set(limits)).toEqual(new Set(["1000"]));
       expect(human.stdout).toContain(`✗ ${VAULT_SCOPE}  H5 IdentityEndpointUnreachable`);
       expect(human.stdout).toContain(`✗ GET ${url} → not called`);
       // The credential's per-request limit and its getToken deadline both end at ~1000 ms: either wording is H5.

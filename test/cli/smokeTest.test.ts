@@ -155,5 +155,16 @@ describe.concurrent("runSmokeTest in-process", () => {
     expect(b.tokens[0]).toMatchObject({ ok: false, diagnosis: { hypothesis: "H5" } });
     expect(b.tokens[0]!.durationMs).toBeLessThan(1_500);
     expect(b.dependencies[0]).toMatchObject({ ok: false, failure: "no-token" });
+    expect(`${b.tokens[0]!.error} ${b.tokens[0]!.diagnosis!.summary}`).not.toMatch(/within (?!300 ms)\d+ ms/);
+  });
+
+  it("a given credential without a time limit: the backstop's message states timeoutMs, not its own wait", async () => {
+    const never: TokenCredential = { getToken: () => new Promise<AccessToken>(() => undefined) };
+    const credential = new DiagnosticCredential({ credential: never, tokenTimeoutMs: 0, logger: false });
+    const report = await runSmokeTest({ credential, scopes: [VAULT_SCOPE], timeoutMs: 400, probeIdentityEndpoint: false });
+    const token = report.tokens[0]!;
+    expect(token).toMatchObject({ ok: false, error: "CredentialUnavailableError: DiagnosticCredential returned no token within 400 ms", diagnosis: { hypothesis: "H5" } });
+    expect(token.diagnosis!.summary).toMatch(/^DiagnosticCredential got no token within 400 ms/);
+    expect(token.durationMs).toBeGreaterThanOrEqual(400);
   });
 });

@@ -39,6 +39,13 @@ describe("classifyCredentialError", () => {
     expect(diagnosis?.confidence).toBe(confidence);
     expect(diagnosis!.evidence.length).toBeGreaterThan(0);
     expect(diagnosis!.nextSteps.length).toBeGreaterThan(0);
+    // Each step is one string: a sentence, and its command after a colon when it has one (never a bare command).
+    for (const step of diagnosis!.nextSteps) {
+      expect(step).toMatch(/^[A-Z]/);
+      expect(step).not.toMatch(/^az /);
+      expect(step.trimEnd()).not.toMatch(/:$/);
+      if (/\baz (containerapp|webapp|role)\b/.test(step)) expect(step).toMatch(/^[A-Z][^]*?: az (containerapp|webapp|role) /);
+    }
     expect(JSON.stringify(diagnosis)).not.toContain("secret-value-1");
   });
 

@@ -54,7 +54,10 @@ describe.concurrent("H1: identity not assigned", () => {
     const d = r.calls[0]!.diagnosis!;
     expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
     expect(d).toMatchObject({ hypothesis: "H1", confidence: "high" });
-    expect(d.nextSteps).toContain('az containerapp show --name "ca-orders" --resource-group "$RG" --query identity --output json');
+    // The command shares its step with the sentence that says what it shows.
+    expect(d.nextSteps).toContain(
+      'See which managed identities the app has (the system-assigned principalId, the user-assigned identities and their client ids): az containerapp show --name "ca-orders" --resource-group "$RG" --query identity --output json',
+    );
     expect(d.evidence.join("\n")).toMatch(/Container App ca-orders, revision ca-orders--/);
   });
 
@@ -91,7 +94,7 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
     expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
     expect(d.summary).toMatch(/IDENTITY_ENDPOINT is not set/);
-    expect(d.nextSteps).toContain('az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned');
+    expect(d.nextSteps).toContain('Assign a system-assigned identity to the app: az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned');
   });
 });
 

@@ -44,7 +44,7 @@ function grant(account: CosmosEmulator, principalId: string, role: string, scope
   account.rbac.grant({ principalId, role, scope });
 }
 
-const commandFor = (role: string) => new RegExp(`^az cosmosdb sql role assignment create .*--role-definition-id ${role}`);
+const commandFor = (role: string) => new RegExp(`: az cosmosdb sql role assignment create .*--role-definition-id ${role}`);
 
 describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => {
   test("H2 no role: 403 substatus 5301 on the account read → Cosmos DB SQL role assignment at '/'", async () => {
@@ -78,7 +78,7 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
     expect(diagnosis.evidence.join("\n")).toContain("on resource [dbs/shop/colls/orders]");
     // The account scope "/" covers it; the container's own scope would be the least privilege.
     expectRoleAdvice(diagnosis, { role: "Cosmos DB Built-in Data Reader", scope: "--scope", principalId: identity.objectId, command: commandFor(READER) });
-    expect(diagnosis.nextSteps.find((step) => step.startsWith("az cosmosdb"))).toMatch(/--scope "(\/|\/dbs\/shop\/colls\/orders)"$/);
+    expect(diagnosis.nextSteps.find((step) => step.startsWith("Grant ") && step.includes(": az cosmosdb"))).toMatch(/--scope "(\/|\/dbs\/shop\/colls\/orders)"$/);
   });
 
   test("H3 token for the wrong audience: 401 'Request blocked by Auth' → WrongAudience", async () => {

@@ -278,6 +278,8 @@ export function expectRoleAdvice(diagnosis: Diagnosis, advice: { role: string; s
   expect(steps).toContain(advice.principalId);
   const command = diagnosis.nextSteps.find((step) => advice.command.test(step));
   expect(command, `a step matching ${advice.command} in:\n${steps}`).toBeDefined();
+  // The command shares its step with the sentence that says what it grants ("Grant …: az role assignment create …").
+  expect(command).toMatch(/^Grant .+: \S/);
   expect(command).toContain(advice.principalId);
   expect(command).toContain(advice.scope);
   expect(command).not.toMatch(/<principal|\{principalId\}|\$PRINCIPAL/i);

@@ -50,7 +50,7 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "keyvault", status: 403, errorCode: "ForbiddenByRbac", confidence: "high" });
     expect(diagnosis.identity).toMatchObject({ objectId: identity.objectId, clientId: identity.clientId });
     expect(diagnosis.evidence).toContain("operation named by the service: Microsoft.KeyVault/vaults/secrets/getSecret/action");
-    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /^az role assignment create .*--role "Key Vault Secrets User"/ });
+    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Key Vault Secrets User"/ });
     const entry = await downstreamLog(logs);
     expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
     expect(entry.level).toBe("error");
@@ -63,7 +63,7 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error } = await readSecret({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "ForbiddenByRbac" });
     expect(diagnosis.nextSteps.join("\n")).toMatch(/"Key Vault Contributor", "Contributor", "Owner" are control-plane roles: they give no data access/);
-    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H2 role at a sibling scope (Secrets User on another vault): the exact scope to grant is this vault", async () => {
@@ -72,7 +72,7 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error } = await readSecret({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope" });
     expect(diagnosis.evidence).toContain("the service found no role assignment for the caller on this resource");
-    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H3 token for the wrong audience: 401 AKV10022 → WrongAudience, request https://vault.azure.net/.default", async () => {
@@ -170,7 +170,7 @@ describe.concurrent("Key Vault with zero-config observation only (no policy, nod
     const diagnosis = credential.diagnose(error);
     expect(diagnosis).toMatchObject({ hypothesis: "H2", errorCode: "ForbiddenByRbac", service: "keyvault" });
     expect(getDiagnosis(error)).toBe(diagnosis);
-    expectRoleAdvice(diagnosis!, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis!, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H3 wrong audience: the token's audience decides without the body", async () => {

@@ -32,7 +32,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "arm", status: 403, errorCode: "AuthorizationFailed", confidence: "high" });
     expect(diagnosis.evidence).toContain(`resource named by the service: ${groupScope(group)}`);
     expect(diagnosis.evidence).toContain("operation named by the service: Microsoft.Resources/subscriptions/resourceGroups/read");
-    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /^az role assignment create .*--role "Reader"/ });
+    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create .*--role "Reader"/ });
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
   });
 
@@ -41,7 +41,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
     env.arm.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: `/subscriptions/${SUBSCRIPTION}` });
     const { error, group } = await getGroup({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "AuthorizationFailed" });
-    expectRoleAdvice(diagnosis, { role: "Reader", scope: groupScope(group), principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis, { role: "Reader", scope: groupScope(group), principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H2 role at a sibling scope (Reader on another resource group)", async () => {
@@ -49,7 +49,7 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
     env.arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope("rg-billing") });
     const { error, group } = await getGroup({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope" });
-    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H3 token for the wrong audience: 401 InvalidAuthenticationTokenAudience", async () => {
@@ -100,7 +100,7 @@ describe.concurrent("Resource Manager with zero-config observation only (node:ht
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "observed" });
     expect(getDiagnosis(error)).toBeUndefined();
     const diagnosis = credential.diagnose(error);
-    expectRoleAdvice(diagnosis!, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis!, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H3 wrong audience and H4 expired token", async () => {

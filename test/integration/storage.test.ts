@@ -81,7 +81,7 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     expect(error).toMatchObject({ name: "RestError", statusCode: 403, code: "AuthorizationPermissionMismatch" });
     expect(error.details.errorCode).toBe("AuthorizationPermissionMismatch");
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "storage", status: 403, errorCode: "AuthorizationPermissionMismatch", confidence: "high" });
-    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /^az role assignment create .*--role "Storage Blob Data Contributor"/ });
+    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Storage Blob Data Contributor"/ });
     expect(diagnosis.nextSteps.join("\n")).toContain("up to 30 minutes");
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
   });
@@ -101,7 +101,7 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     grant(identity.objectId, "Storage Blob Data Reader", `${ACCOUNT_ID}/blobServices/default/containers/data`);
     const { error } = await upload({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "AuthorizationPermissionMismatch" });
-    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /^az role assignment create/ });
+    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
   });
 
   test("H2 on a download: the HEAD 403 has no body, the code comes from x-ms-error-code (error.details.errorCode)", async () => {

@@ -26,5 +26,8 @@ describe("examples/diagnose-faults.mjs", () => {
       expect(hypothesis, title).toMatch(new RegExp(`^   ${title.slice(0, 2)} \\w+ \\((high|medium)\\)`, "m"));
     }
     expect(Object.keys(sections).filter((t) => /^H\d/.test(t)).map((t) => t.slice(0, 2)).sort().join("")).toMatch(/H1.*H2.*H3.*H4.*H5/);
+    // The hypothesis and code are printed once per diagnosis: a logged warning's message does not repeat its tag.
+    expect(stdout).not.toMatch(/DiagnosticCredential \[/);
+    expect(sections["H3 token for another audience"]).toMatch(/^ {3}H3 WrongAudience \(high\): Token for scope https:\/\/vault\.azure\.net\/\.default has audience .+ \(logged, level warn\)$/m);
   }, 90_000);
 });
