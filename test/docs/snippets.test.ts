@@ -89,6 +89,23 @@ describe("the docs' snippet extraction", () => {
     expect(mismatches([1, 2], [1])).toHaveLength(1);
   });
 
+  it("links of README.md and docs/*.md reach shipped pages and existing headings", () => {
+    const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
+    const headings = (file: string) => new Set(readFileSync(file, "utf8").split("\n").filter((line) => /^#{1,6} /.test(line)).map((line) => slug(line.replace(/^#+ /, ""))));
+    const broken: string[] = [];
+    for (const page of ["README.md", ...pages.map((name) => `docs/${name}`)]) {
+      const text = readFileSync(path.join(REPO_ROOT, page), "utf8").replace(/```[\s\S]*?```/g, "");
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/i.test(target!)) continue;
+        const [file, anchor] = target!.split("#") as [string, string | undefined];
+        const resolved = file ? path.join(path.dirname(page), file) : page;
+        if (!/^(README\.md|docs\/[\w-]+\.md)$/.test(resolved)) broken.push(`${page}: ${target} is not in the package`);
+        else if (anchor !== undefined && !headings(path.join(REPO_ROOT, resolved)).has(anchor)) broken.push(`${page}: ${target} has no such heading`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
   it("blocks in the docs' pages import the package by name, never the repository's files", () => {
     for (const snippet of snippets) {
       expect(snippet.code, `${snippet.file} ${snippet.name}`).not.toMatch(/from ["'](\.{1,2}\/|\/)|(dist|src|examples|test)\//);
