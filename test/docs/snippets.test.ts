@@ -2,7 +2,8 @@
  * The docs' runnable code blocks, run as a user runs them: each block marked `<!-- snippet: NAME -->` in docs/*.md is
  * an ES module that imports the BUILT package by name (`diagnostic-credential`, `diagnostic-credential/testing`) and
  * is run in a fresh Node process (the identity scenarios need their own process, as the docs say). The last line
- * it prints must be the JSON of the block marked `<!-- output: NAME -->`: same keys, same values; in an expected
+ * it prints must be the JSON of the block marked `<!-- output: NAME -->` (```json, or ```text on a page whose json
+ * blocks are something else): same keys, same values; in an expected
  * string, `…` stands for any text (ids, times). So the docs cannot drift from what the package does.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -30,8 +31,11 @@ function extractSnippets(file: string, text: string): Snippet[] {
     if (!marker) continue;
     const [, kind, name] = marker as unknown as [string, "snippet" | "output", string];
     const fence = lines[i + 1] ?? "";
-    const language = kind === "snippet" ? "js" : "json";
-    if (fence.trim() !== "```" + language) throw new Error(`${file}:${i + 2}: the ${kind} "${name}" must be followed at once by a \`\`\`${language} block`);
+    // An output is JSON; its fence may say `text` where a page's json blocks mean something else (observability.md: log lines).
+    const languages = kind === "snippet" ? ["js"] : ["json", "text"];
+    if (!languages.some((language) => fence.trim() === "```" + language)) {
+      throw new Error(`${file}:${i + 2}: the ${kind} "${name}" must be followed at once by a \`\`\`${languages.join(" or ```")} block`);
+    }
     const end = lines.findIndex((line, j) => j > i + 1 && line.trim() === "```");
     if (end < 0) throw new Error(`${file}:${i + 2}: unclosed block of "${name}"`);
     const body = lines.slice(i + 2, end).join("\n");
