@@ -41,7 +41,7 @@ describe("package", () => {
         import { createRequire } from "node:module";
         const require = createRequire(process.cwd() + "/");
         require("diagnostic-credential");
-        const loaded = Object.keys(require.cache).filter((p) => /testing|[\\\\/]jose[\\\\/]/.test(p));
+        const loaded = Object.keys(require.cache).filter((p) => /[\\\\/]dist[\\\\/]testing\\.|[\\\\/]jose[\\\\/]/.test(p));
         console.log(JSON.stringify({ loaded }));
       `,
     });
