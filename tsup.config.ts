@@ -1,27 +1,29 @@
 import { defineConfig } from "tsup";
 
 // Declarations are not made here: `scripts/build.mjs` emits them with tsc and rolls them up with API Extractor,
-// which also writes the public API report (review/*.api.md).
+// which also writes the public API report (review/*.api.md). The bin is an ESM entry of the same build as the
+// library, so it shares its chunks instead of bundling a copy; build.mjs adds its `#!` line.
+// No source maps in the package: they pointed at src/, which is not shipped, and were most of its weight.
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", testing: "src/testing.ts" },
-    format: ["esm", "cjs"],
-    target: "node22",
-    platform: "node",
-    dts: false,
-    clean: true,
-    sourcemap: true,
-    splitting: true,
-    outDir: "dist",
-  },
-  {
-    entry: { cli: "src/cli.ts" },
+    entry: { index: "src/index.ts", testing: "src/testing.ts", cli: "src/cli.ts" },
     format: ["esm"],
     target: "node22",
     platform: "node",
     dts: false,
-    sourcemap: true,
+    clean: true,
+    sourcemap: false,
+    splitting: true,
     outDir: "dist",
-    banner: { js: "#!/usr/bin/env node" },
+  },
+  {
+    entry: { index: "src/index.ts", testing: "src/testing.ts" },
+    format: ["cjs"],
+    target: "node22",
+    platform: "node",
+    dts: false,
+    sourcemap: false,
+    splitting: true,
+    outDir: "dist",
   },
 ]);

@@ -1,7 +1,7 @@
 // Build: bundles with tsup (ESM + CJS), emits declarations with tsc, rolls them up with API Extractor and
 // checks the public API report. Locally the report is updated; under CI a changed report fails the build.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, chmodSync, rmSync } from "node:fs";
+import { copyFileSync, chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -11,7 +11,9 @@ const bin = (name) => path.join(root, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
 
 run(bin("tsup"), ["--silent"]);
-chmodSync(path.join(root, "dist", "cli.js"), 0o755);
+const cli = path.join(root, "dist", "cli.js");
+writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, "utf8")}`);
+chmodSync(cli, 0o755);
 rmSync(path.join(root, "build", "types"), { recursive: true, force: true });
 run(bin("tsc"), ["-p", "tsconfig.json", "--emitDeclarationOnly"]);
 
