@@ -4,8 +4,8 @@ import { parseCommand, USAGE, USAGE_HINT } from "./doctor/args.js";
 import { exitCodeOf, formatReport } from "./doctor/report.js";
 import { fetchWithResolveMap, parseResolveMap, RESOLVE_ENV } from "./doctor/resolveFetch.js";
 import { runSmokeTest, type SmokeTestOptions, type SmokeTestProgress } from "./doctor/smokeTest.js";
-import { redact } from "./diagnosis/redact.js";
-import { LIBRARY_VERSION } from "./version.js";
+import { redact } from "./util/redact.js";
+import { LIBRARY_VERSION } from "./util/version.js";
 
 interface Io {
   stdout: NodeJS.WriteStream;

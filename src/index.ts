@@ -3,7 +3,7 @@
 // The credential
 export { DiagnosticCredential } from "./credential/diagnosticCredential.js";
 export type { DiagnosticCredentialOptions } from "./credential/options.js";
-export type { IdentityExchange } from "./credential/identityExchange.js";
+export type { IdentityExchange } from "./diagnosis/identityExchange.js";
 
 // Downstream diagnosis: pipeline policy, HttpClient wrapper, lookup
 export { diagnosticPolicy, diagnosticHttpClient } from "./pipeline/diagnosticPolicy.js";

@@ -14,7 +14,7 @@ import type { Diagnosis } from "../diagnosis/types.js";
 import type { FailureProtocol } from "../catalog/types.js";
 import type { ServiceErrorInfo } from "./errorBody.js";
 import { extractFacts, foldText } from "./errorBody.js";
-import { safeGet, safeString } from "./headers.js";
+import { safeGet, safeString } from "../util/headers.js";
 import type { ClassifyContext, Observation } from "./reason.js";
 import type { ServiceCatalog } from "../catalog/resolve.js";
 import { observeThenReason } from "./response.js";

@@ -1,4 +1,4 @@
-import type { IdentityExchange } from "../credential/identityExchange.js";
+import type { IdentityExchange } from "../diagnosis/identityExchange.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import {
   assignIdentityStep,
@@ -11,9 +11,12 @@ import {
   showIdentityStep,
   withCommand,
 } from "../diagnosis/commands.js";
-import { excerpt } from "../diagnosis/redact.js";
+import { excerpt } from "../util/redact.js";
 import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
+import { safeGet } from "../util/headers.js";
+import { plainCopy, type PlainShape } from "../util/plainCopy.js";
+import { recordInternalFault } from "../util/safe.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -78,10 +81,71 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
  */
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
-    return classify(error, context);
-  } catch {
+    return classify(error, readContext(context));
+  } catch (fault) {
+    // A bug of ours (inputs are read through guarded readers): counted, never thrown.
+    recordInternalFault(fault);
     return undefined;
   }
+}
+
+const IDENTITY_SHAPE: PlainShape = { clientId: "string", resourceId: "string", objectId: "string" };
+/** What classification reads of a caller's context; everything else in it is ignored. */
+const CONTEXT_SHAPE: PlainShape = {
+  exchanges: [
+    {
+      method: "string",
+      url: "string",
+      resource: "string",
+      requestedIdentity: IDENTITY_SHAPE,
+      status: "number",
+      bodyExcerpt: "string",
+      errorCode: "string",
+      errorMessage: "string",
+      durationMs: "number",
+      startedAt: "number",
+    },
+  ],
+  environment: {
+    source: "string",
+    sourceReason: "string",
+    identityEndpoint: "string",
+    identityEndpointMalformed: "boolean",
+    identityHeaderSet: "boolean",
+    msiEndpoint: "string",
+    msiSecretSet: "boolean",
+    imdsHostOverride: "string",
+    containerApp: { name: "string", revision: "string", replica: "string", hostname: "string", jobName: "string", jobExecution: "string" },
+    appServiceName: "string",
+    workloadIdentity: "boolean",
+    azureClientId: "string",
+    expectsIdentityVariables: "boolean",
+    hostKind: "string",
+  },
+  configuredIdentity: IDENTITY_SHAPE,
+  scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string" },
+  timedOutAfterMs: "number",
+  credentialName: "string",
+};
+
+/**
+ * The caller's context as plain, well-typed values (the function is public: any object may come in, with throwing
+ * getters, wrong types or megabytes of text); `scopes` is a string or a list of strings.
+ */
+function readContext(context: unknown): CredentialErrorContext {
+  const copied = (plainCopy(context, CONTEXT_SHAPE) ?? {}) as CredentialErrorContext & { environment?: Partial<HostEnvironment> };
+  if (copied.environment !== undefined) {
+    // An environment without its required fields is no environment (readHostEnvironment always sets them).
+    const env = copied.environment;
+    if (typeof env.source !== "string" || typeof env.sourceReason !== "string" || env.containerApp === undefined || typeof env.hostKind !== "string") delete copied.environment;
+  }
+  const scopes = safeGet(context, "scopes");
+  if (typeof scopes === "string") copied.scopes = scopes;
+  else {
+    const list = plainCopy({ scopes }, { scopes: ["string"] })?.scopes as string[] | undefined;
+    if (list !== undefined) copied.scopes = list;
+  }
+  return copied;
 }
 
 interface Facts {

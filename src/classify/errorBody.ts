@@ -4,7 +4,7 @@
  * Service Bus `<Error><Code>…`), and headers (`x-ms-error-code`, `x-ms-substatus`); plus the facts quoted in the
  * messages (caller object id, resource id, action). Pure, bounded, never throws.
  */
-import type { HeaderBag } from "./headers.js";
+import type { HeaderBag } from "../util/headers.js";
 
 /** Bodies beyond this are only scanned in their first part (error bodies are small; a huge body is not an error body). */
 export const MAX_BODY_SCAN = 64 * 1024;
@@ -92,10 +92,10 @@ function addMessage(info: ServiceErrorInfo, message: unknown): void {
   if (!info.messages.includes(trimmed)) info.messages.push(trimmed.slice(0, MAX_MESSAGE));
 }
 
-/** Case-insensitive own-property lookup (Graph says `innerError`, Azure says `innererror`, Service Bus `Detail`). */
 /** Lower-cased key → original key, built once per parsed object: lookups stay O(1) whatever the body's size. */
 const lowerKeyIndex = new WeakMap<object, Map<string, string>>();
 
+/** Case-insensitive own-property lookup (Graph says `innerError`, Azure says `innererror`, Service Bus `Detail`). */
 function field(object: unknown, name: string): unknown {
   if (object === null || typeof object !== "object" || Array.isArray(object)) return undefined;
   const record = object as Record<string, unknown>;

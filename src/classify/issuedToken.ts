@@ -5,6 +5,7 @@ import type { Diagnosis } from "../diagnosis/types.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, describeClaims, identityKindOf, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
 import type { ConfiguredIdentity } from "./credentialError.js";
+import { recordInternalFault } from "../util/safe.js";
 
 /** Clock skew Entra ID and Azure services tolerate. */
 export const CLOCK_SKEW_SECONDS = 300;
@@ -36,7 +37,9 @@ export interface IssuedTokenContext {
 export function checkIssuedToken(claims: TokenClaims | undefined, context: IssuedTokenContext): Diagnosis[] {
   try {
     return check(claims, context);
-  } catch {
+  } catch (error) {
+    // A bug of ours, not bad input (the claims were decoded defensively): counted, never thrown.
+    recordInternalFault(error);
     return [];
   }
 }

@@ -16,7 +16,7 @@
  */
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
-import { excerpt, redact } from "../diagnosis/redact.js";
+import { excerpt, redact } from "../util/redact.js";
 import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
 import { GENERIC_FINGERPRINTS, GUID_PATTERN } from "../catalog/services.js";
 import { audienceBelongsTo, catalogFor, cloudOf, normalizeAudience, planeOf, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
@@ -24,7 +24,7 @@ import type { ErrorFingerprint, FailureProtocol, ServiceDefinition, ServiceDefin
 import { clientIdOf, decodeTokenClaims, describeClaims, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
 import { requiredNotBefore, type ChallengeInfo } from "./challenge.js";
 import type { BodyFacts, ServiceErrorInfo } from "./errorBody.js";
-import type { HeaderBag } from "./headers.js";
+import type { HeaderBag } from "../util/headers.js";
 import { SCOPED_MODELS, fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */

@@ -2,36 +2,20 @@
  * classifyResponse: one HTTP answer (plus, optionally, the token that was sent) → a Diagnosis, or undefined when
  * the answer is not an authentication/authorization failure.
  *
- * Pure: no I/O, no state except `classifierFaults`. Never throws, whatever the input: the input is first copied
+ * Pure: no I/O, no state. Never throws, whatever the input: the input is first copied
  * into plain values through guarded reads (throwing getters, Proxies, odd types are just "absent"), then reasoned
- * about. A throw during the reasoning is a bug of ours: it returns undefined and counts in `classifierFaults`.
+ * about. A throw during the reasoning is a bug of ours: it returns undefined and is counted by `recordInternalFault` (`getInternalFaultCount()`).
  */
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { challengeInfo, parseWwwAuthenticate } from "./challenge.js";
 import { MAX_BODY_SCAN, extractFacts, foldText, parseErrorBody } from "./errorBody.js";
-import { readHeaders, safeGet, safeInstanceOf, safeString } from "./headers.js";
+import { readHeaders, safeGet, safeInstanceOf, safeString } from "../util/headers.js";
 import type { ServiceCatalog } from "../catalog/resolve.js";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
 import { recordInternalFault } from "../util/safe.js";
 import { reason, type ClassifyContext, type Observation } from "./reason.js";
 
 export type { ClassifyContext } from "./reason.js";
-
-/**
- * Internal: how many times a classifier hit a bug of its own (and returned undefined instead of throwing).
- * Each fault is also recorded in the library-wide count (`getInternalFaultCount`).
- */
-export const classifierFaults: { count: number } = { count: 0 };
-
-/** Counts a classifier bug. */
-export function recordClassifierFault(error: unknown): void {
-  classifierFaults.count++;
-  try {
-    recordInternalFault(error);
-  } catch {
-    // Counting must not throw either.
-  }
-}
 
 /** Statuses that can mean an authentication or authorization failure. Everything else is not ours to explain. */
 const AUTH_STATUSES = new Set([401, 403]);
@@ -67,14 +51,14 @@ export function observeThenReason(
     safeContext = copyContext(context);
     observation = observe(safeContext);
   } catch (error) {
-    recordClassifierFault(error);
+    recordInternalFault(error);
     return undefined;
   }
   if (observation === undefined) return undefined;
   try {
     return reason(observation, safeContext, catalog);
   } catch (error) {
-    recordClassifierFault(error);
+    recordInternalFault(error);
     return undefined;
   }
 }

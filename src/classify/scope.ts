@@ -7,8 +7,8 @@
 import { GUID_PATTERN } from "../catalog/services.js";
 import { ServiceCatalog, catalogFor, cloudOf, hostOf, normalizeAudience, type CloudName } from "../catalog/resolve.js";
 import type { ServiceDefinition, ServiceDefinitionInput } from "../catalog/types.js";
-import { safeInstanceOf } from "./headers.js";
-import { recordClassifierFault } from "./response.js";
+import { safeInstanceOf } from "../util/headers.js";
+import { recordInternalFault } from "../util/safe.js";
 
 export type ScopeProblemReason =
   | "multiple-scopes"
@@ -87,7 +87,7 @@ export function checkScope(scopes: string | readonly string[], catalog?: Catalog
     }
     return checkOne(scope, cat, target);
   } catch (error) {
-    recordClassifierFault(error);
+    recordInternalFault(error);
     return undefined;
   }
 }

@@ -1,3 +1,5 @@
+import { recordInternalFault } from "../util/safe.js";
+
 /**
  * Deadlines for getToken without a timer or a clock read per call: the hot path (a cached token) must cost next to
  * nothing, and setTimeout/clearTimeout per call would dominate it — even one `performance.now()` measured 0.1–0.2 µs
@@ -117,8 +119,9 @@ export class DeadlineWatch {
     for (const call of due) {
       try {
         call.onTimeout();
-      } catch {
-        // never let one call's handler stop the others
+      } catch (error) {
+        // Never let one call's handler stop the others; a throwing handler is a bug of ours.
+        recordInternalFault(error);
       }
     }
     if (this.live === 0 && this.timer !== undefined) {

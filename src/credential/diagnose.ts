@@ -1,7 +1,7 @@
 import { scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
-import { readHeaders, safeGet, safeInstanceOf, safeString } from "../classify/headers.js";
+import { bearerOf, headersToRecord, readHeaders, safeGet, safeInstanceOf, safeString } from "../util/headers.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { attachDiagnosis, getDiagnosis } from "../diagnosis/attach.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
@@ -162,31 +162,6 @@ function isFetchResponse(value: unknown): value is Response {
 function isCredentialError(value: unknown): boolean {
   const name = safeGet(value, "name");
   return typeof name === "string" && /CredentialUnavailableError|AuthenticationError|AuthenticationRequiredError/.test(name);
-}
-
-/**
- * Any header container (core-rest-pipeline or core-http HttpHeaders, fetch Headers, a plain record) as a plain
- * lower-case record, through the classifier's guarded, bounded reader.
- */
-export function headersToRecord(headers: unknown): Record<string, string> {
-  return Object.fromEntries(readHeaders(headers));
-}
-
-/** The token of an `Authorization: Bearer …` value (or Cosmos' `type=aad&ver=1.0&sig=…`). */
-export function bearerOf(value: string | undefined | null): string | undefined {
-  if (typeof value !== "string") return undefined;
-  if (/^bearer\s+/i.test(value)) return value.replace(/^bearer\s+/i, "").trim();
-  const decoded = value.includes("%") ? safeDecode(value) : value;
-  const match = /(?:^|&)type=aad&ver=[^&]*&sig=([^&]+)/i.exec(decoded);
-  return match?.[1];
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 function tokenForUrl(url: string, context: DiagnoseContext): string | undefined {

@@ -10,9 +10,8 @@ import { attachDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
-import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../observe/handled.js";
+import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../registry/handledAnswers.js";
 import { enableZeroConfigObservation } from "../observe/zeroConfig.js";
-import { flushPendingReports } from "../pipeline/diagnosticPolicy.js";
 import { containerAppFields, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { decodeTokenClaims } from "../jwt/claims.js";
 import { DiagnosisLogger, stderrSink, withTraceOf } from "../logging/diagnosisLogger.js";
@@ -26,7 +25,9 @@ import { isExpectedOffAzure, isOffAzureHost, noAnswerAtNetworkLevel, offAzureNot
 import { TokenCall, type ScopeState, type TokenCallHost } from "./tokenCall.js";
 import { diagnoseFailure } from "./diagnose.js";
 import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from "./identityExchange.js";
-import { rememberIssuedToken } from "./issuedTokens.js";
+import { policyChallengeWaits } from "../registry/challengeWaits.js";
+import { rememberIssuedToken } from "../registry/issuedTokens.js";
+import { registerCredentialInternals, type CredentialInternals, type ReportContext } from "./internals.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
@@ -65,6 +66,8 @@ export class DiagnosticCredential implements TokenCredential {
   /** Settles this credential's pending calls. */
   private readonly calls: TokenCallHost;
   private readonly latestByAudience = new Map<string, { token: string; scope: string }>();
+  /** What the policy, zero-config observation and the doctor use (registered: see internals.ts). */
+  readonly #internals: CredentialInternals;
   /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
   private readonly recovery = new RecoveryTracker();
 
@@ -134,6 +137,14 @@ export class DiagnosticCredential implements TokenCredential {
       this.inner = new ManagedIdentityCredential(passThrough as unknown as ConstructorParameters<typeof ManagedIdentityCredential>[0]);
       this.credentialName = "ManagedIdentityCredential";
     }
+    this.#internals = {
+      report: (diagnosis, context, span) => this.#report(diagnosis, context, span),
+      noteSuccess: (url, authorization, status) => this.#noteSuccess(url, authorization, status),
+      diagnoseResponse: (response, token, source, report) => this.#diagnoseResponse(response, token, source, report),
+      observeResponse: (input) => this.#observeResponse(input),
+      configuredIdentity: this.configuredIdentity,
+    };
+    registerCredentialInternals(this, this.#internals);
     enableZeroConfigObservation();
   }
 
@@ -188,17 +199,17 @@ export class DiagnosticCredential implements TokenCredential {
           anyToken: () => this.latestByAudience.values().next().value?.token,
           classifyCredentialError: (error) =>
             classifyCredentialError(error, { environment: this.environment, configuredIdentity: this.configured, credentialName: this.credentialName }),
-          report: (diagnosis, url) => this.report(diagnosis, { level: "error", source: "diagnose", ...(url ? { url } : {}) }),
+          report: (diagnosis, url) => this.#report(diagnosis, { level: "error", source: "diagnose", ...(url ? { url } : {}) }),
         }),
       undefined,
     );
   }
 
   /**
-   * @internal Used by the pipeline policy and zero-config observation. `span`: our getToken span for token-time
-   * diagnoses; downstream ones go to the active span (as an event only: its status is not ours to set).
+   * Logs and records a diagnosis. `span`: our getToken span for token-time diagnoses; downstream ones go to the active
+   * span (as an event only: its status is not ours to set).
    */
-  report(diagnosis: Diagnosis, context: Omit<LogContext, "containerApp"> & { containerApp?: LogContext["containerApp"] }, span?: Span): void {
+  #report(diagnosis: Diagnosis, context: ReportContext, span?: Span): void {
     const full: LogContext = { ...context, containerApp: this.containerApp, credentialName: this.credentialName };
     this.logger.log(diagnosis, span !== undefined ? withTraceOf(full, span) : full);
     this.telemetry.recordDiagnosis(diagnosis, context.source, span, context.url);
@@ -206,22 +217,22 @@ export class DiagnosticCredential implements TokenCredential {
   }
 
   /**
-   * @internal A 2xx answer (pipeline policy, zero-config observation). One field read while no dependency has an
+   * A 2xx answer (pipeline policy, zero-config observation). One field read while no dependency has an
    * open H2 failure; otherwise a 2xx from that host with the same identity ends the episode with a `[recovered]`
    * line and a `diagnostic_credential.recovered` event. `authorization`: the request's headers (`get`) or token.
    */
-  noteSuccess(url: string, authorization?: unknown, status?: number): void {
+  #noteSuccess(url: string, authorization?: unknown, status?: number): void {
     if (!this.recovery.watching) return;
     this.onRecovered(safely(() => this.recovery.noteSuccess(url, authorization, status), undefined));
   }
 
   /**
-   * @internal Classifies a downstream answer seen by the policy ("response") or by zero-config observation
+   * Classifies a downstream answer seen by the policy ("response") or by zero-config observation
    * ("observed"), logs and records it. The same answer seen by both is reported once: the observer waits briefly
    * and stands down when the policy (which has the body) handled it. `report: false`: classify only (the policy
    * reports a challenged 401 once it knows the pipeline did not answer the challenge).
    */
-  diagnoseResponse(response: ResponseLike, token: string | undefined, source: "response" | "observed", report = true): Diagnosis | undefined {
+  #diagnoseResponse(response: ResponseLike, token: string | undefined, source: "response" | "observed", report = true): Diagnosis | undefined {
     return safely(() => {
       const key = responseKey(response);
       if (source === "observed" && isHandled(key)) return undefined;
@@ -238,16 +249,16 @@ export class DiagnosticCredential implements TokenCredential {
       );
       if (classified === undefined) return undefined;
       const diagnosis = response.body === undefined ? withoutBodyCaveat(classified) : classified;
-      if (report) this.report(diagnosis, { level: responseLogLevel(response.status, diagnosis), source, url: response.url });
+      if (report) this.#report(diagnosis, { level: responseLogLevel(response.status, diagnosis), source, url: response.url });
       return diagnosis;
     }, undefined);
   }
 
-  /** @internal Zero-config observation (node:diagnostics_channel) of a 401/403 to a request carrying our token. */
-  observeResponse(input: { url: string; status: number; headers: Record<string, string>; method?: string; token: string }): void {
+  /** Zero-config observation (node:diagnostics_channel) of a 401/403 to a request carrying our token. */
+  #observeResponse(input: { url: string; status: number; headers: Record<string, string>; method?: string; token: string }): void {
     const timer = setTimeout(() => {
       const { token, ...response } = input;
-      this.diagnoseResponse(response, token, "observed");
+      this.#diagnoseResponse(response, token, "observed");
     }, OBSERVER_GRACE_MS);
     timer.unref?.();
   }
@@ -259,7 +270,7 @@ export class DiagnosticCredential implements TokenCredential {
 
   /** Writes folded repeat counts now (before shutdown, or in tests). */
   flushLogs(): void {
-    flushPendingReports(this);
+    policyChallengeWaits().flush(this.#internals);
     this.logger.flushAll();
   }
 
@@ -290,7 +301,7 @@ export class DiagnosticCredential implements TokenCredential {
       if (problem.service !== undefined) result.service = problem.service;
       return result;
     }, null);
-    if (finding !== null) safely(() => this.report(scopeWarning(finding, this.configured), { level: "warn", source: "scope-check" }), undefined);
+    if (finding !== null) safely(() => this.#report(scopeWarning(finding, this.configured), { level: "warn", source: "scope-check" }), undefined);
     return finding;
   }
 
@@ -303,7 +314,7 @@ export class DiagnosticCredential implements TokenCredential {
       const scope = typeof scopes === "string" ? scopes : (scopes[0] ?? "");
       const claims = decodeTokenClaims(token.token);
       this.telemetry.noteToken(key, claims, token.expiresOnTimestamp);
-      rememberIssuedToken(token.token, { scope, claims, issuedAt: Date.now(), owner: this });
+      rememberIssuedToken(token.token, { scope, claims, issuedAt: Date.now(), owner: this.#internals });
       setCapped(this.latestByAudience, normalizeAudience(scopeToResource(scope)), { token: token.token, scope });
       const previous = seenIdentities.get(this.selectorKey);
       const problems = checkIssuedToken(claims, {
@@ -323,7 +334,7 @@ export class DiagnosticCredential implements TokenCredential {
         if (claims.tid) seen.tenantId = claims.tid;
         seenIdentities.set(this.selectorKey, seen);
       }
-      for (const problem of problems) this.report(problem, { level: "warn", source: "token-check" }, span);
+      for (const problem of problems) this.#report(problem, { level: "warn", source: "token-check" }, span);
       if (problems[0]) warning = { [ATTR.hypothesis]: problems[0].hypothesis, [ATTR.code]: problems[0].code };
     }, undefined);
     this.telemetry.endGetTokenSuccess(span, call.startedAt, key, spanDetails(call), warning);
@@ -350,7 +361,7 @@ export class DiagnosticCredential implements TokenCredential {
         credentialName: this.credentialName,
       });
       if (diagnosis === undefined || diagnosis.code !== "IdentityEndpointUnreachable") return;
-      this.report({ ...diagnosis, summary: `${diagnosis.summary}; ${this.credentialName} is retrying` }, { level: "warn", source: "identity-endpoint" });
+      this.#report({ ...diagnosis, summary: `${diagnosis.summary}; ${this.credentialName} is retrying` }, { level: "warn", source: "identity-endpoint" });
     }, undefined);
   }
 
@@ -384,7 +395,7 @@ export class DiagnosticCredential implements TokenCredential {
     ) {
       safely(() => {
         const validUntil = new Date(lastGood.expiresOnTimestamp).toISOString();
-        this.report(
+        this.#report(
           {
             ...diagnosis,
             summary: `${diagnosis.summary}; returned the last good token for ${call.scope.key} (valid until ${validUntil}) instead of failing`,
@@ -402,11 +413,11 @@ export class DiagnosticCredential implements TokenCredential {
         attachDiagnosis(error, diagnosis, { asProperty: true });
         appendSummary(error, diagnosis);
         if (!isExpectedOffAzure(this.environment, diagnosis, exchanges, error)) {
-          this.report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
+          this.#report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
         } else if (!offAzure.noticed) {
           // Expected fall-through off Azure: one info line per process, not an error per call (README, "Off Azure").
           offAzure.noticed = true;
-          this.report(offAzureNotice(diagnosis), { level: "info", source: "getToken", errorName }, call.span);
+          this.#report(offAzureNotice(diagnosis), { level: "info", source: "getToken", errorName }, call.span);
         } else {
           this.telemetry.recordDiagnosis(diagnosis, "getToken", call.span);
         }

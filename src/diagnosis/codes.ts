@@ -16,5 +16,3 @@ export const DIAGNOSIS_CODES: Readonly<Record<DiagnosisCode, { hypothesis: Diagn
 export const CredentialUnavailableErrorName = "CredentialUnavailableError";
 /** The other such name: `@azure/identity` throws it when a credential needs an interactive sign-in. */
 export const AuthenticationRequiredErrorName = "AuthenticationRequiredError";
-/** Thrown by DiagnosticCredential itself when `tokenTimeoutMs` elapses or the caller aborts. */
-export const TokenTimeoutErrorName = "CredentialUnavailableError";

@@ -4,7 +4,7 @@
  * Every line goes through `redact`: no token, signature or IDENTITY_HEADER value can reach the terminal.
  */
 import { STATUS_CODES } from "node:http";
-import { redact } from "../diagnosis/redact.js";
+import { redact } from "../util/redact.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./smokeTest.js";
 

@@ -19,7 +19,8 @@ import { classifyResponseWithCatalog } from "../classify/response.js";
 import { DiagnosticCredential } from "../credential/diagnosticCredential.js";
 import { getDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
-import { redact, registerOpaqueToken } from "../diagnosis/redact.js";
+import { credentialInternalsOf } from "../credential/internals.js";
+import { redact, registerOpaqueToken } from "../util/redact.js";
 import type { Diagnosis, IdentityKind } from "../diagnosis/types.js";
 import { readHostEnvironment, sanitizeEndpoint, type ContainerAppContext, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, decodeTokenClaims, identityKindOf } from "../jwt/claims.js";
@@ -346,15 +347,9 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
 // Credential and environment
 // ---------------------------------------------------------------------------------------------------------------
 
-interface CredentialInternals {
-  configuredIdentity?: ConfiguredIdentity;
-}
-
+/** A DiagnosticCredential of any copy of the library (CJS and ESM in one app): it is in the process-wide registry. */
 function isDiagnosticCredential(credential: TokenCredential): credential is DiagnosticCredential {
-  if (credential instanceof DiagnosticCredential) return true;
-  // Another copy of the library (CJS and ESM in one app): recognise it by shape.
-  const candidate = credential as unknown as Record<string, unknown>;
-  return typeof candidate.diagnose === "function" && typeof candidate.diagnoseResponse === "function" && typeof candidate.flushLogs === "function";
+  return credentialInternalsOf(credential) !== undefined;
 }
 
 function makeCredential(options: SmokeTestOptions, timeoutMs: number): { credential: TokenCredential; configured: ConfiguredIdentity; credentialName: string } {
@@ -362,7 +357,7 @@ function makeCredential(options: SmokeTestOptions, timeoutMs: number): { credent
   const logger = options.logger ?? false;
   if (options.credential !== undefined && options.credential !== null) {
     if (isDiagnosticCredential(options.credential)) {
-      const known = safeCall(() => (options.credential as unknown as CredentialInternals).configuredIdentity, undefined);
+      const known = safeCall(() => credentialInternalsOf(options.credential)?.configuredIdentity, undefined);
       const configured: ConfiguredIdentity = { ...(known ?? {}) };
       if (clientId !== undefined && configured.clientId === undefined) configured.clientId = clientId;
       return { credential: options.credential, configured, credentialName: "DiagnosticCredential" };

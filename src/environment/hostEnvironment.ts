@@ -1,4 +1,4 @@
-import { registerSecret } from "../diagnosis/redact.js";
+import { registerSecret } from "../util/redact.js";
 
 /** The managed-identity source MSAL will pick, in MSAL's own order (first match wins). */
 export type IdentitySource =

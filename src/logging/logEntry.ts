@@ -1,6 +1,6 @@
 import { hostOf } from "../catalog/resolve.js";
 import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
-import { redact } from "../diagnosis/redact.js";
+import { redact } from "../util/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
 /**

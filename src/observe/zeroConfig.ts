@@ -1,11 +1,11 @@
 import dc from "node:diagnostics_channel";
-import { bearerOf } from "../credential/diagnose.js";
-import { lookupIssuedToken } from "../credential/issuedTokens.js";
+import { bearerOf } from "../util/headers.js";
+import { lookupIssuedToken } from "../registry/issuedTokens.js";
 import { hostOf } from "../catalog/resolve.js";
 import { watchedHosts } from "../telemetry/recovery.js";
 import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
-import { ChallengeWaits } from "./challengeWait.js";
+import { ChallengeWaits } from "../registry/challengeWaits.js";
 
 /**
  * Zero-config observation: with only the credential swapped in, 401/403 answers to HTTP requests that carried a

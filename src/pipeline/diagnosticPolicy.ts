@@ -1,6 +1,6 @@
 import { createDefaultHttpClient, type HttpClient, type PipelinePolicy, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import type { DiagnosticCredential } from "../credential/diagnosticCredential.js";
-import { bearerOf, headersToRecord } from "../credential/diagnose.js";
+import { bearerOf, headersToRecord } from "../util/headers.js";
 import {
   attachDiagnosis,
   attachDiagnosisToRequestIds,
@@ -9,9 +9,9 @@ import {
   hasAttachedDiagnosis,
   requestIdsOf,
 } from "../diagnosis/attach.js";
-import { ChallengeWaits } from "../observe/challengeWait.js";
-import { responseLogLevel } from "../observe/handled.js";
-import { sharedSlot } from "../util/processState.js";
+import { credentialInternalsOf, type CredentialInternals } from "../credential/internals.js";
+import { policyChallengeWaits } from "../registry/challengeWaits.js";
+import { responseLogLevel } from "../registry/handledAnswers.js";
 import { safely } from "../util/safe.js";
 import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type DiagnosticHttpClient, type LegacyResponseLike, type LegacyWebResourceLike } from "./legacyHttp.js";
 
@@ -32,12 +32,13 @@ export function diagnosticPolicy(credential: DiagnosticCredential): {
   /** Per retry: it sees each attempt after signing, with the token that was sent. */
   position: "perRetry";
 } {
+  const internals = credentialInternalsOf(credential);
   return {
     position: "perRetry",
     policy: {
       name: DIAGNOSTIC_POLICY_NAME,
       sendRequest(request, next) {
-        return watch(credential, request, request, () => next(request));
+        return watch(internals, request, request, () => next(request));
       },
     },
   };
@@ -50,25 +51,28 @@ export function diagnosticPolicy(credential: DiagnosticCredential): {
  * the same shape. Same guarantees as `diagnosticPolicy`.
  */
 export function diagnosticHttpClient(credential: DiagnosticCredential, inner?: HttpClient): DiagnosticHttpClient {
+  const internals = credentialInternalsOf(credential);
   let client = inner;
   const send = (request: PipelineRequest) => (client ??= createDefaultHttpClient()).sendRequest(request);
   const sendRequest = async (request: PipelineRequest | LegacyWebResourceLike): Promise<PipelineResponse | LegacyResponseLike> => {
-    if (!isLegacyRequest(request)) return watch(credential, request, request, () => send(request));
+    if (!isLegacyRequest(request)) return watch(internals, request, request, () => send(request));
     const converted = pipelineRequestFromLegacy(request);
-    const response = await watch(credential, converted, request, () => send(converted));
+    const response = await watch(internals, converted, request, () => send(converted));
     return legacyResponse(response, request);
   };
   return { sendRequest: sendRequest as DiagnosticHttpClient["sendRequest"] };
 }
 
-/** Challenged 401s whose report waits for the pipeline's retry. */
-const challenges = sharedSlot("policyChallengeWaits.v1", () => new ChallengeWaits());
+/** Challenged 401s whose report waits for the pipeline's retry (the credential flushes its own in `flushLogs`). */
+const challenges = policyChallengeWaits();
 
 /**
  * Sends one attempt and diagnoses its answer. `request` is the PipelineRequest that is sent; `original` the object
  * the SDK passed in (the same one, or the core-http v1 request it was converted from).
  */
-async function watch(credential: DiagnosticCredential, request: PipelineRequest, original: object, send: () => Promise<PipelineResponse>): Promise<PipelineResponse> {
+async function watch(credential: CredentialInternals | undefined, request: PipelineRequest, original: object, send: () => Promise<PipelineResponse>): Promise<PipelineResponse> {
+  // Not a DiagnosticCredential (a caller outside TypeScript's checks): the request passes through, undiagnosed.
+  if (credential === undefined) return send();
   const key = safely(() => request.headers.get("x-ms-client-request-id") ?? original, original);
   // A retry after a challenged 401: the outcome of this attempt decides (success → that 401 was answered).
   const earlier = safely(() => challenges.take(key), undefined);
@@ -81,7 +85,7 @@ async function watch(credential: DiagnosticCredential, request: PipelineRequest,
   }
   safely(() => {
     // Recovery tracking (H2 → 2xx): one field read in the credential unless a dependency has an open failure.
-    if (response.status >= 200 && response.status < 300) credential.noteSuccess?.(request.url, request.headers, response.status);
+    if (response.status >= 200 && response.status < 300) credential.noteSuccess(request.url, request.headers, response.status);
     if (response.status === 401 || response.status === 403) {
       observe(credential, request, original, response, key, earlier === undefined);
     } else if (hasAttachedDiagnosis(original) || hasAttachedDiagnosis(request)) {
@@ -95,7 +99,7 @@ async function watch(credential: DiagnosticCredential, request: PipelineRequest,
 }
 
 /** Diagnoses one 401/403 answer; every fault is swallowed by the caller. */
-function observe(credential: DiagnosticCredential, request: PipelineRequest, original: object, response: PipelineResponse, key: unknown, firstAttempt: boolean): void {
+function observe(credential: CredentialInternals, request: PipelineRequest, original: object, response: PipelineResponse, key: unknown, firstAttempt: boolean): void {
   const token = bearerOf(request.headers.get("authorization"));
   const headers = headersToRecord(response.headers);
   const status = response.status;
@@ -128,10 +132,4 @@ function observe(credential: DiagnosticCredential, request: PipelineRequest, ori
   else report();
 }
 
-/**
- * Writes the reports still waiting for a challenge's retry, now (all, or those of one credential). Called by
- * `credential.flushLogs()`; also done when the process is about to exit.
- */
-export function flushPendingReports(credential?: DiagnosticCredential): void {
-  challenges.flush(credential);
-}
+

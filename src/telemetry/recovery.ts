@@ -14,8 +14,8 @@
  * 2xx costs a scan of the (few) open hosts by comparing characters in place: no allocation unless the host matches.
  */
 import { hostOf } from "../catalog/resolve.js";
-import { bearerOf } from "../credential/diagnose.js";
-import { lookupIssuedToken } from "../credential/issuedTokens.js";
+import { bearerOf } from "../util/headers.js";
+import { lookupIssuedToken } from "../registry/issuedTokens.js";
 import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
 import { clientIdOf, decodeTokenClaims, type TokenClaims } from "../jwt/claims.js";
 import { sharedSlot } from "../util/processState.js";
@@ -50,8 +50,6 @@ export const TOKEN_RECOVERY_HYPOTHESES: ReadonlySet<string> = new Set(["H5", "H1
 
 /** Tunables (tests shorten them). */
 export const recoveryTiming = {
-  /** How long a challenge 401 waits for the pipeline's retry before it is reported anyway. */
-  challengeGraceMs: 3_000,
   /** An open episode with no failure for this long is forgotten (no recovery line for it). */
   maxOpenMs: 24 * 60 * 60_000,
 };

@@ -15,9 +15,9 @@ import {
 } from "@opentelemetry/api";
 import { hostOf } from "../catalog/resolve.js";
 import type { Diagnosis, DiagnosisCode, IdentityKind } from "../diagnosis/types.js";
-import { redact } from "../diagnosis/redact.js";
+import { redact } from "../util/redact.js";
 import { clientIdOf, identityKindOf, isUserToken, type TokenClaims } from "../jwt/claims.js";
-import { LIBRARY_NAME, LIBRARY_VERSION } from "../version.js";
+import { LIBRARY_NAME, LIBRARY_VERSION } from "../util/version.js";
 import { recordInternalFault } from "../util/safe.js";
 import type { Recovery } from "./recovery.js";
 

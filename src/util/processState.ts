@@ -11,8 +11,8 @@
 export const PROCESS_STATE_KEY: unique symbol = Symbol.for("diagnostic-credential.process-state.v1") as never;
 
 export interface ProcessState {
-  /** Internal failures of the diagnostics swallowed in this process, and the last one (name and message). */
-  faults: { count: number; last?: string };
+  /** Internal failures of the diagnostics swallowed in this process. */
+  faults: { count: number };
   /** Free-form slots, each owned by one module (its own type), created on first use. */
   slots: Map<string, unknown>;
 }

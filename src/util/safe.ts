@@ -17,21 +17,15 @@ export function safely<T>(fn: () => T, fallback: T): T {
   }
 }
 
-export function recordInternalFault(error: unknown): void {
+/**
+ * Counts one internal failure: the one path every swallowed bug of the diagnostics goes through. What failed is not
+ * kept: its text could hold a secret from the input, and the count (on every log line) is the signal.
+ */
+export function recordInternalFault(_error: unknown): void {
   faults.count++;
-  try {
-    faults.last = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 200) : typeof error;
-  } catch {
-    faults.last = "unprintable";
-  }
 }
 
 /** How many internal diagnostic failures were swallowed in this process (0 in a healthy library). */
 export function getInternalFaultCount(): number {
   return faults.count;
-}
-
-/** The last swallowed internal failure, for support: name and message only. */
-export function getLastInternalFault(): string | undefined {
-  return faults.last;
 }

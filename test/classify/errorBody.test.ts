@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { extractFacts, foldText, parseErrorBody } from "../../src/classify/errorBody.js";
-import { readHeaders } from "../../src/classify/headers.js";
+import { readHeaders } from "../../src/util/headers.js";
 import { fuzzRuns } from "../helpers/arbitraries.js";
 
 const OID = "11111111-2222-3333-4444-555555555555";

@@ -1,8 +1,8 @@
 /** readHeaders: every header container the SDKs hand out becomes one lower-case map (the policy and diagnose use it). */
 import { describe, expect, it } from "vitest";
 import { createHttpHeaders } from "@azure/core-rest-pipeline";
-import { readHeaders } from "../../src/classify/headers.js";
-import { headersToRecord } from "../../src/credential/diagnose.js";
+import { readHeaders } from "../../src/util/headers.js";
+import { headersToRecord } from "../../src/util/headers.js";
 
 /** The shape of @azure/core-http-compat's HttpHeaders (Storage's legacy pipeline): `get` and `toJson`, not iterable. */
 class CompatHttpHeaders {

@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
-import { classifierFaults, classifyResponse } from "../../src/classify/response.js";
+import { classifyResponse } from "../../src/classify/response.js";
+import { getInternalFaultCount } from "../../src/util/safe.js";
 import { classifyAmqpError } from "../../src/classify/amqp.js";
 
 const trap = () => {
@@ -8,7 +9,7 @@ const trap = () => {
 const proxy = () => new Proxy({}, { get: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, getPrototypeOf: trap });
 
 it("hostile values in every field of a 403 are absent, not faults", () => {
-  const before = classifierFaults.count;
+  const before = getInternalFaultCount();
   const cases: unknown[] = [
     { url: "https://kv.vault.azure.net/x", status: 403, body: proxy() },
     { url: proxy(), status: 403 },
@@ -27,5 +28,5 @@ it("hostile values in every field of a 403 are absent, not faults", () => {
     expect(() => classifyAmqpError(response, proxy() as never)).not.toThrow();
     expect(() => classifyAmqpError(response, { services: proxyArray as never, url: "sb://ns.servicebus.windows.net/q" })).not.toThrow();
   }
-  expect(classifierFaults.count - before).toBe(0);
+  expect(getInternalFaultCount() - before).toBe(0);
 });

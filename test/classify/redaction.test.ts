@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifyAmqpError } from "../../src/classify/amqp.js";
 import { classifyResponse } from "../../src/classify/response.js";
-import { redact, registerOpaqueToken } from "../../src/diagnosis/redact.js";
+import { redact, registerOpaqueToken } from "../../src/util/redact.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { fuzzRuns } from "../helpers/arbitraries.js";
 import { SHAPES } from "./fixtures.js";

@@ -14,9 +14,10 @@ import type { Span } from "@opentelemetry/api";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyCredentialError, classifyResponse, DiagnosticCredential, getDiagnosis, type Diagnosis, type DiagnosisLogEntry } from "../../src/index.js";
+import { credentialInternalsOf } from "../../src/credential/internals.js";
 import { DiagnosisLogger } from "../../src/logging/diagnosisLogger.js";
 import { formatLogMessage, toLogEntry } from "../../src/logging/logEntry.js";
-import { excerpt } from "../../src/diagnosis/redact.js";
+import { excerpt } from "../../src/util/redact.js";
 import type { IdentityExchange } from "../../src/credential/identityExchange.js";
 import { createSdk, enableContext, spanText, type TestSdk } from "../telemetry/otel.js";
 import { CLIENT_ID, FULL, OID, signer, TENANT, UAMI_ID } from "../load/helpers.js";
@@ -214,8 +215,8 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
           Object.defineProperty(restError, "response", { value: response, enumerable: false });
           outputs.push(["credential.diagnose", credential.diagnose(restError)]);
           outputs.push(["getDiagnosis", getDiagnosis(restError)]);
-          outputs.push(["diagnoseResponse", credential.diagnoseResponse({ url, status: place.status, headers, body, method: "GET" }, token, "response")]);
-          outputs.push(["personal diagnoseResponse", personalCredential.diagnoseResponse({ url, status: place.status, headers, body, method: "PUT" }, token, "response")]);
+          outputs.push(["diagnoseResponse", credentialInternalsOf(credential)!.diagnoseResponse({ url, status: place.status, headers, body, method: "GET" }, token, "response")]);
+          outputs.push(["personal diagnoseResponse", credentialInternalsOf(personalCredential)!.diagnoseResponse({ url, status: place.status, headers, body, method: "PUT" }, token, "response")]);
           span.end();
         });
 

@@ -35,7 +35,10 @@ function memberName(member: Node, source: SourceFile): string {
   return name ? name.getText(source) : "?";
 }
 
+/** `private x` members, and the `#private;` marker that declarations emit for a class's `#` fields and methods. */
 function isPrivate(member: Node): boolean {
+  const name = (member as { name?: Node }).name;
+  if (name !== undefined && ts.isPrivateIdentifier(name)) return true;
   return ts.canHaveModifiers(member) && (ts.getModifiers(member) ?? []).some((m) => m.kind === ts.SyntaxKind.PrivateKeyword);
 }
 

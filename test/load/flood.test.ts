@@ -16,7 +16,8 @@ import {
 } from "@azure/core-rest-pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiagnosticCredential, diagnosticPolicy, type DiagnosisLogEntry } from "../../src/index.js";
-import { lookupIssuedToken } from "../../src/credential/issuedTokens.js";
+import { credentialInternalsOf } from "../../src/credential/internals.js";
+import { lookupIssuedToken } from "../../src/registry/issuedTokens.js";
 import { DiagnosisLogger } from "../../src/logging/diagnosisLogger.js";
 import { makeDiagnosis } from "../../src/diagnosis/build.js";
 import { CLIENT_ID, collectionSizes, fakeManagedIdentity, FULL, heapUsedAfterGc, OID, SUB, TENANT } from "./helpers.js";
@@ -184,7 +185,7 @@ describe("a flood of failing downstream calls", () => {
     // fold table, the handled-answers table and every per-host state must evict.
     const heap0 = await heapUsedAfterGc();
     for (let i = 0; i < DISTINCT; i++) {
-      credential.diagnoseResponse({ url: `https://kv-${i}.vault.azure.net/secrets/x`, status: 403, method: "GET", body: kvRbacBody("x") }, undefined, "response");
+      credentialInternalsOf(credential)!.diagnoseResponse({ url: `https://kv-${i}.vault.azure.net/secrets/x`, status: 403, method: "GET", body: kvRbacBody("x") }, undefined, "response");
     }
     // Distinct scopes, each with a new token: lastTokens, per-audience tokens, scope findings, telemetry state
     // and the process-wide registry of issued tokens must all stay capped.

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../helpers/childScenario.js";
-import { LIBRARY_VERSION } from "../../src/version.js";
+import { LIBRARY_VERSION } from "../../src/util/version.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
 

@@ -6,6 +6,7 @@
 import { SpanStatusCode, type Span } from "@opentelemetry/api";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DiagnosticCredential, SPAN_GET_TOKEN, type DiagnosisLogEntry } from "../../src/index.js";
+import { credentialInternalsOf } from "../../src/credential/internals.js";
 import { makeDiagnosis } from "../../src/diagnosis/build.js";
 import { RecoveryTracker, watchedHosts } from "../../src/telemetry/recovery.js";
 import { EVENT_RECOVERED, METRIC_RECOVERY_DURATION } from "../../src/telemetry/telemetry.js";
@@ -248,10 +249,10 @@ describe("dependency recovery after H2 (Key Vault emulator: a role granted at ru
   it("a 2xx for another identity is not a recovery of this one", async () => {
     const logs: DiagnosisLogEntry[] = [];
     const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(fakeJwt({ oid: "oid-1" }))]), logger: (e) => logs.push(e) });
-    credential.report(h2("oid-1"), { level: "error", source: "response", url: "https://kv1.vault.azure.net/secrets/a" });
-    credential.noteSuccess("https://kv1.vault.azure.net/secrets/a", fakeJwt({ oid: "oid-2" }), 200);
+    credentialInternalsOf(credential)!.report(h2("oid-1"), { level: "error", source: "response", url: "https://kv1.vault.azure.net/secrets/a" });
+    credentialInternalsOf(credential)!.noteSuccess("https://kv1.vault.azure.net/secrets/a", fakeJwt({ oid: "oid-2" }), 200);
     expect(logs.filter((l) => l.source === "recovery")).toEqual([]);
-    credential.noteSuccess("https://kv1.vault.azure.net/secrets/a", fakeJwt({ oid: "oid-1" }), 200);
+    credentialInternalsOf(credential)!.noteSuccess("https://kv1.vault.azure.net/secrets/a", fakeJwt({ oid: "oid-1" }), 200);
     expect(logs.filter((l) => l.source === "recovery")).toHaveLength(1);
   });
 });
@@ -299,7 +300,7 @@ describe("identity-endpoint recovery (getToken works again)", () => {
     const logs: DiagnosisLogEntry[] = [];
     const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(fakeJwt({ oid: PRINCIPAL }))]), tracerProvider: sdk.tracerProvider, logger: (e) => logs.push(e) });
     await credential.getToken(VAULT_SCOPE);
-    for (let i = 0; i < 1000; i++) credential.noteSuccess("https://kv1.vault.azure.net/secrets/a", "not-read");
+    for (let i = 0; i < 1000; i++) credentialInternalsOf(credential)!.noteSuccess("https://kv1.vault.azure.net/secrets/a", "not-read");
     expect(logs).toEqual([]);
     expect(sdk.spans().flatMap((s) => s.events)).toEqual([]);
     expect(watchedHosts.size).toBe(0);

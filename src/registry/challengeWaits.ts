@@ -1,3 +1,4 @@
+import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
 
 /**
@@ -71,4 +72,12 @@ export class ChallengeWaits {
       undefined,
     );
   }
+}
+
+/**
+ * The pipeline policy's challenged 401s, process-wide: the policy waits on them, `credential.flushLogs()` writes a
+ * credential's pending ones (its internals are the owner).
+ */
+export function policyChallengeWaits(): ChallengeWaits {
+  return sharedSlot("policyChallengeWaits.v1", () => new ChallengeWaits());
 }

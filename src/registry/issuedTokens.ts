@@ -33,8 +33,3 @@ export function rememberIssuedToken(token: string, info: Omit<IssuedToken, "audi
 export function lookupIssuedToken(token: string): IssuedToken | undefined {
   return byValue.get(token);
 }
-
-/** Whether any token has been issued in this process (zero-config observation is idle until then). */
-export function anyTokenIssued(): boolean {
-  return byValue.size > 0;
-}

@@ -3,7 +3,7 @@
  * A JWT keeps nothing of itself but a marker; bearer values and known secrets are removed wherever they appear.
  */
 
-import { sharedSlot } from "../util/processState.js";
+import { sharedSlot } from "./processState.js";
 
 // Header and payload are base64url JSON ("eyJ" = '{"').
 // Any run that starts like a JWT is removed whole, also a truncated one (a body excerpt may cut a token in half).
