@@ -2,8 +2,9 @@ import { SERVICE_CATALOG } from "./services.js";
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
 import type { AccessModel, ErrorFingerprint, FailureProtocol, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput } from "./types.js";
+import { ACCESS_MODELS } from "./accessModels.js";
 
-const ACCESS_MODELS: readonly AccessModel[] = ["azure-rbac", "cosmos-sql-rbac", "graph-app-role", "database-user", "managedhsm-local-rbac", "redis-access-policy"];
+
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
 export function normalizeAudience(audience: string): string {

@@ -25,7 +25,8 @@ import { clientIdOf, decodeTokenClaims, describeClaims, identityOfClaims, tokenF
 import { requiredNotBefore, type ChallengeInfo } from "./challenge.js";
 import type { BodyFacts, ServiceErrorInfo } from "./errorBody.js";
 import type { HeaderBag } from "../util/headers.js";
-import { SCOPED_MODELS, fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
+import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
+import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -609,13 +610,14 @@ class Builder {
     this.steps.push(...advice.steps);
     if (this.obs.facts.noAssignment === true) this.evidence.push("the service found no role assignment for the caller on this resource");
     if (advice.role !== undefined) {
-      const at = SCOPED_MODELS.includes(service.accessModel) ? ` at ${advice.scope.scope}` : "";
-      this.evidence.push(`least-privilege ${service.accessModel === "graph-app-role" ? "app role" : "role"} for this operation: "${advice.role.role}"${at}`);
+      const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
+      const at = model.scoped ? ` at ${advice.scope.scope}` : "";
+      this.evidence.push(`least-privilege ${model.grantNoun} for this operation: "${advice.role.role}"${at}`);
     }
     if (this.claims?.roles !== undefined && this.claims.roles.length > 0) this.evidence.push(`token roles claim: ${this.claims.roles.slice(0, 10).join(", ")}`);
     const who = principalId !== undefined ? `identity ${principalId}` : "the identity";
     const role = advice.role !== undefined ? `"${advice.role.role}"` : planeOf(service) === "control" ? "a role" : "a data-plane role";
-    const where = SCOPED_MODELS.includes(service.accessModel) ? ` on ${advice.scope.label}` : "";
+    const where = ACCESS_MODEL_DEFINITIONS[service.accessModel].scoped ? ` on ${advice.scope.label}` : "";
     const summary = `${who} lacks ${role}${where}: ${meaning}${this.codeTag()}`;
     return this.finish("RoleMissingOrWrongScope", confidence, summary);
   }

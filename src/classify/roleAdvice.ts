@@ -3,8 +3,9 @@
  * principal id filled in. Everything service-specific comes from the catalog entry (roles, scopeHints,
  * grantTemplates, controlPlaneRoles, propagation); this module only knows the access models' commands.
  */
+import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { planeOf } from "../catalog/resolve.js";
-import type { AccessModel, RoleAdvice, ServiceDefinition } from "../catalog/types.js";
+import type { RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
 
 export interface OperationFacts {
@@ -123,52 +124,6 @@ export function fillTemplate(template: string, values: Readonly<Record<string, s
   });
 }
 
-/** The grant command of each access model; an entry's `grantTemplates` replace it. */
-const GRANT_TEMPLATES: Readonly<Record<AccessModel, readonly string[]>> = {
-  "azure-rbac": [
-    "az role assignment create --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --role \"{role}\" --scope \"{scope}\"",
-  ],
-  "cosmos-sql-rbac": [
-    "az cosmosdb sql role assignment create --account-name {name} --resource-group {rg} --role-definition-id {roleDefinitionId} --principal-id {principalId} --scope \"{scope}\"",
-  ],
-  // One step, three commands: the ids the third needs are looked up by the first two (`&&`: stop at a failed lookup).
-  "graph-app-role": [
-    "GRAPH_SP_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query id --output tsv)\" && " +
-      "APP_ROLE_ID=\"$(az ad sp show --id 00000003-0000-0000-c000-000000000000 --query \"appRoles[?value=='{role}'].id\" --output tsv)\" && " +
-      "az rest --method POST --uri \"https://{host}/v1.0/servicePrincipals/{principalId}/appRoleAssignments\" --body \"{\\\"principalId\\\":\\\"{principalId}\\\",\\\"resourceId\\\":\\\"$GRAPH_SP_ID\\\",\\\"appRoleId\\\":\\\"$APP_ROLE_ID\\\"}\"",
-  ],
-  "managedhsm-local-rbac": [
-    "az keyvault role assignment create --hsm-name {name} --role \"{role}\" --assignee-object-id {principalId} --assignee-principal-type ServicePrincipal --scope \"{scope}\"",
-  ],
-  "database-user": ["Create a database user for the identity (Azure RBAC roles do not grant database access) and grant it \"{role}\"."],
-  "redis-access-policy": ["Add a data access policy assignment \"{role}\" for principal {principalId} on the cache."],
-};
-
-type Plane = "data" | "control";
-
-/**
- * The sentence that leads the grant command, per access model; per plane where the wording differs (Resource
- * Manager's roles are control-plane roles). It ends with ":" and the command follows in the same step.
- */
-const MODEL_INTRO: Readonly<Record<AccessModel, string | Readonly<Record<Plane, string>>>> = {
-  "azure-rbac": {
-    data: "Grant the least-privilege data-plane role \"{role}\" to principal {principalId} at the exact scope {scopeLabel}:",
-    control: "Grant the least-privilege role \"{role}\" at the exact scope {scopeLabel} to principal {principalId}:",
-  },
-  "cosmos-sql-rbac":
-    "Grant the Cosmos DB data-plane role \"{role}\" to principal {principalId} (a Cosmos DB SQL role, not an Azure RBAC role: az role assignment create does not give it):",
-  "graph-app-role":
-    "Grant the Microsoft Graph application permission \"{role}\" to principal {principalId} (an app-role assignment on the Graph service principal; Azure RBAC roles do not apply to Graph):",
-  "managedhsm-local-rbac": "Grant the Managed HSM local role \"{role}\" to principal {principalId} (HSM keys use the HSM's local RBAC, not Azure RBAC):",
-  "database-user": "",
-  "redis-access-policy": "",
-};
-
-const CHECK_EXISTING: Readonly<Record<Plane, string>> = {
-  data: "Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help):",
-  control: "Check what the identity already has (a role at a sibling or narrower scope does not help):",
-};
-
 export interface RoleAdviceInput {
   service: ServiceDefinition;
   /** Other services the host may belong to (Service Bus vs Event Hubs): their role is named as the alternative. */
@@ -184,8 +139,6 @@ export interface RoleAdviceInput {
   app?: { name?: string; resourceGroup?: string };
 }
 
-/** Access models whose grant is scoped to a resource (the others: Graph app roles, database users, cache policies). */
-export const SCOPED_MODELS: readonly AccessModel[] = ["azure-rbac", "cosmos-sql-rbac", "managedhsm-local-rbac"];
 
 export interface RoleAdviceResult {
   role?: RoleAdvice;
@@ -237,7 +190,8 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   };
   // Each step is one string: a sentence and, after its colon, the command it speaks of.
   const steps: string[] = [];
-  if (input.principalId === undefined && service.accessModel !== "database-user") {
+  const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
+  if (input.principalId === undefined && model.needsPrincipalId) {
     steps.push(
       fillTemplate(
         "Set the identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"",
@@ -247,20 +201,17 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   }
   const plane = planeOf(service);
   if (role !== undefined) {
-    const entry = MODEL_INTRO[service.accessModel];
-    const intro = typeof entry === "string" ? entry : entry?.[plane];
-    const grants = (service.grantTemplates ?? GRANT_TEMPLATES[service.accessModel] ?? []).map((template) => fillTemplate(template, values));
+    const intro = typeof model.intro === "string" ? model.intro : model.intro[plane];
+    const grants = (service.grantTemplates ?? model.grantTemplates).map((template) => fillTemplate(template, values));
     // The intro leads the first grant command; further templates are steps of their own (each self-contained).
     if (intro && grants.length > 0) grants[0] = `${fillTemplate(intro, values)} ${grants[0]}`;
     else if (intro) grants.unshift(fillTemplate(intro, values));
     steps.push(...grants);
-    if (scope.alternative !== undefined && SCOPED_MODELS.includes(service.accessModel)) {
+    if (scope.alternative !== undefined && model.scoped) {
       steps.push(`Alternative: the same command with --scope "${scope.alternative.scope}" grants the role on ${scope.alternative.label} (broader than this operation needs).`);
     }
   }
-  if (service.accessModel === "azure-rbac") {
-    steps.push(fillTemplate(`${CHECK_EXISTING[plane]} az role assignment list --assignee {principalId} --all --output table`, values));
-  }
+  if (model.listExisting !== undefined) steps.push(fillTemplate(model.listExisting[plane], values));
   // On a control-plane service the roles are control-plane roles by nature: the warning would contradict the advice.
   if (plane === "data" && service.controlPlaneRoles.length > 0) {
     steps.push(`${service.controlPlaneRoles.map((r) => `"${r}"`).join(", ")} ${service.controlPlaneRoles.length > 1 ? "are control-plane roles" : "is a control-plane role"}: ${service.controlPlaneRoles.length > 1 ? "they give" : "it gives"} no data access to ${service.displayName}.`);
