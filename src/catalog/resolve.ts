@@ -1,9 +1,8 @@
 import { SERVICE_CATALOG } from "./services.js";
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
-import type { AccessModel, ErrorFingerprint, FailureProtocol, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput } from "./types.js";
+import type { AccessModel, ErrorFingerprint, FailureProtocol, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput, ServiceProbeRule } from "./types.js";
 import { ACCESS_MODELS } from "./accessModels.js";
-
 
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
@@ -234,11 +233,47 @@ function cleanScopeHints(raw: unknown): ScopeHint[] | undefined {
   return hints;
 }
 
+/** An HTTP header name (RFC 9110 token); `Authorization` is the rule's `authorization`, never a plain header. */
+function isHeaderName(name: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9a-z-]{1,100}$/i.test(name) && name.toLowerCase() !== "authorization";
+}
+
+/** A value that fits in a query parameter or header: no line breaks or NULs (fetch would throw on them). */
+function isFieldValue(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 1000 && !/[\r\n\0]/.test(value);
+}
+
+function cleanPairs(raw: unknown, validName: (name: string) => boolean): Record<string, string> | undefined {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw).slice(0, 20)) if (validName(name) && isFieldValue(value)) out[name] = value;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** A user probe rule, copied with only well-typed fields; undefined when nothing in it can be used. */
+function cleanProbe(raw: unknown): ServiceProbeRule | undefined {
+  if (raw === null || typeof raw !== "object") return undefined;
+  const p = raw as Record<string, unknown>;
+  const out: ServiceProbeRule = {};
+  const query = cleanPairs(p.query, (name) => name.length > 0 && name.length <= 100);
+  if (query !== undefined) out.query = query;
+  const headers = cleanPairs(p.headers, isHeaderName);
+  if (headers !== undefined) out.headers = headers;
+  if (typeof p.dateHeader === "string" && isHeaderName(p.dateHeader)) out.dateHeader = p.dateHeader;
+  if (p.path instanceof RegExp) out.path = p.path;
+  const authorization = p.authorization as Record<string, unknown> | null | undefined;
+  if (authorization !== null && typeof authorization === "object" && isFieldValue(authorization.template) && authorization.template.includes("{token}")) {
+    out.authorization = { template: authorization.template, ...(authorization.urlEncode === true ? { urlEncode: true } : {}) };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): void {
   const existing = merged.find((service) => service.name === input.name);
   const fingerprints = arrayOf<unknown>(input.fingerprints)?.map(cleanFingerprint).filter((f): f is ErrorFingerprint => f !== undefined);
   const roles = arrayOf<unknown>(input.roles)?.map(cleanRole).filter((r): r is RoleAdvice => r !== undefined);
   const scopeHints = cleanScopeHints(input.scopeHints);
+  const probe = cleanProbe(input.probe);
   if (existing !== undefined) {
     existing.hosts = [...stringList(input.hosts), ...existing.hosts];
     existing.hostSuffixes = [...stringList(input.hostSuffixes), ...existing.hostSuffixes];
@@ -246,6 +281,7 @@ function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): v
     if (fingerprints) existing.fingerprints = [...fingerprints, ...existing.fingerprints];
     if (roles && roles.length > 0) existing.roles = [...roles];
     if (input.plane === "data" || input.plane === "control") existing.plane = input.plane;
+    if (probe !== undefined) existing.probe = { ...existing.probe, ...probe };
     return;
   }
   const scope = typeof input.scope === "string" ? input.scope : undefined;
@@ -271,6 +307,7 @@ function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): v
     challengeFirst: input.challengeFirst === true,
     fingerprints: fingerprints ?? [],
     ...(scopeHints !== undefined ? { scopeHints } : {}),
+    ...(probe !== undefined ? { probe } : {}),
   });
 }
 

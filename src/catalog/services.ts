@@ -200,6 +200,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
       ".vault.microsoftazure.de": "https://vault.microsoftazure.de/.default",
     },
     accessModel: "azure-rbac",
+    // The doctor's call: Key Vault refuses a request without api-version (400 BadParameter).
+    probe: { query: { "api-version": "7.5" } },
     roles: [
       { operation: "secrets-read", role: "Key Vault Secrets User" },
       { operation: "secrets-write", role: "Key Vault Secrets Officer", when: { action: /\/secrets\/(setsecret|delete|update|backup|restore|recover|purge)|secrets\/(set|delete|backup|restore|recover|purge)\b/i } },
@@ -348,6 +350,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
       ".managedhsm.usgovcloudapi.net": "https://managedhsm.usgovcloudapi.net/.default",
     },
     accessModel: "managedhsm-local-rbac",
+    probe: { query: { "api-version": "7.5" } },
     roles: [
       { operation: "keys-use", role: "Managed HSM Crypto User" },
       { operation: "keys-manage", role: "Managed HSM Crypto Officer", when: { methods: ["PUT", "PATCH", "DELETE"] } },
@@ -401,6 +404,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     scope: "https://storage.azure.com/.default",
     scopeByHostSuffix: {},
     accessModel: "azure-rbac",
+    // Storage takes a bearer token only from version 2017-11-09 on: a request without x-ms-version is refused.
+    probe: { headers: { "x-ms-version": "2024-08-04" }, dateHeader: "x-ms-date" },
     roles: [
       { operation: "blob-read", role: "Storage Blob Data Reader" },
       { operation: "blob-write", role: "Storage Blob Data Contributor", when: { host: /\.(blob|dfs)\./i, methods: ["PUT", "POST", "DELETE", "PATCH"] } },
@@ -594,6 +599,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     scopeByHostSuffix: {},
     scopeTemplate: "https://{hostname}/.default",
     accessModel: "cosmos-sql-rbac",
+    // Cosmos DB takes an Entra token in its own Authorization format, URL-encoded.
+    probe: { headers: { "x-ms-version": "2018-12-31" }, dateHeader: "x-ms-date", authorization: { template: "type=aad&ver=1.0&sig={token}", urlEncode: true } },
     roles: [
       { operation: "read", role: "Cosmos DB Built-in Data Reader", roleDefinitionId: "00000000-0000-0000-0000-000000000001" },
       { operation: "write", role: "Cosmos DB Built-in Data Contributor", roleDefinitionId: "00000000-0000-0000-0000-000000000002", when: { action: /items\/(create|replace|upsert|delete|patch)|executestoredprocedure|manageconflicts|\/write\b/i } },
@@ -794,6 +801,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
       "management.chinacloudapi.cn": "https://management.chinacloudapi.cn/.default",
     },
     accessModel: "azure-rbac",
+    // api-version is required (MissingApiVersionParameter); this one fits the subscription and resource-group reads only.
+    probe: { query: { "api-version": "2022-12-01" }, path: /^\/subscriptions(\/[^/]+(\/resourcegroups(\/[^/]+)?)?)?\/?$/i },
     roles: [
       { operation: "read", role: "Reader" },
       { operation: "write", role: "Contributor", when: { action: /\/(write|delete|action)$/i } },
@@ -876,6 +885,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
       ".azconfig.azure.cn": "https://appconfig.azure.cn/.default",
     },
     accessModel: "azure-rbac",
+    probe: { query: { "api-version": "1.0" } },
     roles: [
       { operation: "read", role: "App Configuration Data Reader" },
       { operation: "write", role: "App Configuration Data Owner", when: { methods: ["PUT", "PATCH", "DELETE", "POST"] } },

@@ -118,6 +118,35 @@ export interface ScopeHint {
   };
 }
 
+/**
+ * What the doctor's smoke test (`runSmokeTest`, `diagnostic-credential doctor`) adds to its call of a service so
+ * that a plain authenticated request is one the service accepts: the version it requires and the form it takes the
+ * token in. Nothing the caller set is replaced. Only the smoke test reads it; the credential never changes requests.
+ */
+export interface ServiceProbeRule {
+  /** Query parameters added when the URL lacks them: `{ "api-version": "7.5" }`. The report notes each one. */
+  query?: Record<string, string>;
+  /** Request headers added when the request lacks them: `{ "x-ms-version": "2024-08-04" }`. The report notes each one. */
+  headers?: Record<string, string>;
+  /** A header carrying the request time (RFC 1123), added when missing: `x-ms-date`. Not noted (it changes every call). */
+  dateHeader?: string;
+  /**
+   * `query`, `headers` and `dateHeader` apply only to request paths matching this (Resource Manager: one
+   * api-version fits the subscription and resource-group reads, not every resource type). Absent: every path.
+   */
+  path?: RegExp;
+  /**
+   * How the token is sent: the `Authorization` value with `{token}` where the token goes, URL-encoded as a whole
+   * when `urlEncode` is true (Cosmos DB: `type=aad&ver=1.0&sig={token}`). Default `Bearer {token}`.
+   */
+  authorization?: {
+    /** The header value, with `{token}` for the token. */
+    template: string;
+    /** URL-encode the filled-in value (`encodeURIComponent`). Default false. */
+    urlEncode?: boolean;
+  };
+}
+
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
 export interface ServiceDefinition {
   /** Catalog name: "keyvault", "storage", "servicebus", … */
@@ -178,6 +207,8 @@ export interface ServiceDefinition {
    * fingerprint steps. Each entry is one next step: a sentence with its command ("…, connect and run: CREATE USER …").
    */
   grantTemplates?: string[];
+  /** What the doctor's smoke test adds to its request to this service (api-version, x-ms-version, token form). */
+  probe?: ServiceProbeRule;
 }
 
 /**
@@ -217,4 +248,9 @@ export interface ServiceDefinitionInput {
   challengeFirst?: boolean;
   /** New service only: how to name the exact scope of a role assignment. */
   scopeHints?: ScopeHint[];
+  /**
+   * What the doctor's smoke test adds to its request to the service (see ServiceProbeRule); for a known service,
+   * each field given replaces that field of its own rule.
+   */
+  probe?: ServiceProbeRule;
 }
