@@ -21,7 +21,7 @@ export type { Diagnosis, DiagnosisCode, DiagnosisIdentity, DiagnosisToken, Hypot
 export { DIAGNOSIS_CODES, CredentialUnavailableErrorName, AuthenticationRequiredErrorName } from "./diagnosis/codes.js";
 
 // The service catalog
-export type { ServiceDefinition, ServiceDefinitionInput, ErrorFingerprint, RoleAdvice, AccessModel } from "./catalog/types.js";
+export type { ServiceDefinition, ServiceDefinitionInput, ErrorFingerprint, RoleAdvice, AccessModel, QuotedFact, QuotedFactKind } from "./catalog/types.js";
 export { scopeForUrl } from "./catalog/resolve.js";
 export { SERVICE_CATALOG } from "./catalog/services.js";
 

@@ -1,7 +1,7 @@
-import { SERVICE_CATALOG } from "./services.js";
+import { GENERIC_QUOTES, SERVICE_CATALOG } from "./services.js";
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
-import type { AccessModel, ErrorFingerprint, FailureProtocol, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput, ServiceProbeRule } from "./types.js";
+import type { AccessModel, ErrorFingerprint, FailureProtocol, QuotedFact, QuotedFactKind, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput, ServiceProbeRule } from "./types.js";
 import { ACCESS_MODELS } from "./accessModels.js";
 
 
@@ -45,6 +45,31 @@ export class ServiceCatalog {
   constructor(extra: readonly ServiceDefinitionInput[] = []) {
     this.services = mergeServices(SERVICE_CATALOG, Array.isArray(extra) ? extra : []);
   }
+
+  /**
+   * The token in an `Authorization` value: `Bearer …`, or a service's own form as its catalog entry declares it
+   * (`probe.authorization`, e.g. Cosmos DB's URL-encoded `type=aad&ver=1.0&sig={token}`).
+   */
+  tokenOfAuthorization(value: string | undefined | null): string | undefined {
+    if (typeof value !== "string") return undefined;
+    if (/^bearer\s+/i.test(value)) return value.replace(/^bearer\s+/i, "").trim();
+    const decoded = value.includes("%") ? safeDecode(value) : value;
+    for (const form of (this.authorizationForms ??= authorizationFormsOf(this.services))) {
+      const match = form.exec(decoded);
+      if (match?.[1]) return match[1];
+    }
+    return undefined;
+  }
+
+  /** The services' own `Authorization` forms as patterns capturing the token (made on first use). */
+  private authorizationForms: RegExp[] | undefined;
+
+  /** Every service's quotes, then the generic ones, compiled and grouped by fact on first use (see QuotedFact). */
+  get quotes(): CompiledQuotes {
+    return (this.compiledQuotes ??= compileQuotes([...this.services.flatMap((service) => service.quotes ?? []), ...GENERIC_QUOTES]));
+  }
+
+  private compiledQuotes: CompiledQuotes | undefined;
 
   byName(name: string): ServiceDefinition | undefined {
     return this.services.find((service) => service.name === name);
@@ -268,11 +293,28 @@ function cleanProbe(raw: unknown): ServiceProbeRule | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+const QUOTED_FACT_KINDS: ReadonlySet<string> = new Set(["callerObjectId", "callerAppId", "callerIssuer", "callerMirid", "resource", "action", "noAssignment", "resourceTenantId", "entityUrl"]);
+
+/** User quotes, copied with only well-typed fields. */
+function cleanQuotes(raw: unknown): QuotedFact[] {
+  const out: QuotedFact[] = [];
+  for (const item of arrayOf<unknown>(raw) ?? []) {
+    if (item === null || typeof item !== "object") continue;
+    const q = item as Record<string, unknown>;
+    if (typeof q.fact === "string" && QUOTED_FACT_KINDS.has(q.fact) && q.pattern instanceof RegExp && typeof q.needs === "string") {
+      out.push({ fact: q.fact as QuotedFactKind, pattern: q.pattern, needs: q.needs });
+    }
+  }
+  return out;
+}
+
 function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): void {
   const existing = merged.find((service) => service.name === input.name);
   const fingerprints = arrayOf<unknown>(input.fingerprints)?.map(cleanFingerprint).filter((f): f is ErrorFingerprint => f !== undefined);
   const roles = arrayOf<unknown>(input.roles)?.map(cleanRole).filter((r): r is RoleAdvice => r !== undefined);
   const scopeHints = cleanScopeHints(input.scopeHints);
+  const quotes = cleanQuotes(input.quotes);
+  const evidenceHeaders = stringList(input.evidenceHeaders);
   const probe = cleanProbe(input.probe);
   if (existing !== undefined) {
     existing.hosts = [...stringList(input.hosts), ...existing.hosts];
@@ -282,6 +324,8 @@ function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): v
     if (roles && roles.length > 0) existing.roles = [...roles];
     if (input.plane === "data" || input.plane === "control") existing.plane = input.plane;
     if (probe !== undefined) existing.probe = { ...existing.probe, ...probe };
+    if (quotes.length > 0) existing.quotes = [...quotes, ...(existing.quotes ?? [])];
+    if (evidenceHeaders.length > 0) existing.evidenceHeaders = [...(existing.evidenceHeaders ?? []), ...evidenceHeaders];
     return;
   }
   const scope = typeof input.scope === "string" ? input.scope : undefined;
@@ -307,6 +351,8 @@ function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): v
     challengeFirst: input.challengeFirst === true,
     fingerprints: fingerprints ?? [],
     ...(scopeHints !== undefined ? { scopeHints } : {}),
+    ...(quotes.length > 0 ? { quotes } : {}),
+    ...(evidenceHeaders.length > 0 ? { evidenceHeaders } : {}),
     ...(probe !== undefined ? { probe } : {}),
   });
 }
@@ -352,4 +398,58 @@ export function findServiceForScope(scope: string, services?: readonly ServiceDe
   } catch {
     return undefined;
   }
+}
+
+/** The token of an `Authorization` value, by the built-in catalog's forms (see ServiceCatalog.tokenOfAuthorization). */
+export function tokenOfAuthorization(value: string | undefined | null): string | undefined {
+  return defaultCatalog.tokenOfAuthorization(value);
+}
+
+function authorizationFormsOf(services: readonly ServiceDefinition[]): RegExp[] {
+  const forms: RegExp[] = [];
+  for (const service of services) {
+    const template = service.probe?.authorization?.template;
+    if (typeof template !== "string" || !template.includes("{token}") || /^bearer\s/i.test(template)) continue;
+    const [before, after] = template.split("{token}", 2) as [string, string];
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    forms.push(new RegExp(`^${escape(before)}([^&\\s]+)${escape(after)}$`, "i"));
+  }
+  return forms;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** A compiled quote: its pattern (global for list facts, not for single ones) and the literal it needs. */
+export interface CompiledQuote {
+  regex: RegExp;
+  needs: string;
+}
+
+/** Quotes by fact, in catalog order, duplicates (two services sharing a wording) once. */
+export type CompiledQuotes = Readonly<Record<QuotedFactKind, readonly CompiledQuote[]>>;
+
+/** Facts that collect every match; the others take the first. */
+const LIST_FACTS: ReadonlySet<QuotedFactKind> = new Set(["resource", "action"]);
+
+function compileQuotes(quotes: readonly QuotedFact[]): CompiledQuotes {
+  const byFact: Record<QuotedFactKind, CompiledQuote[]> = {
+    callerObjectId: [], callerAppId: [], callerIssuer: [], callerMirid: [], resource: [], action: [], noAssignment: [], resourceTenantId: [], entityUrl: [],
+  };
+  const seen = new Set<string>();
+  for (const quote of quotes) {
+    const list = byFact[quote.fact];
+    if (list === undefined || !(quote.pattern instanceof RegExp) || typeof quote.needs !== "string") continue;
+    const flags = quote.pattern.flags.replace(/[gy]/g, "") + (LIST_FACTS.has(quote.fact) ? "g" : "");
+    const key = `${quote.fact}/${quote.pattern.source}/${flags}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    list.push({ regex: new RegExp(quote.pattern.source, flags), needs: quote.needs.toLowerCase() });
+  }
+  return byFact;
 }

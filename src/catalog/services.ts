@@ -1,4 +1,4 @@
-import type { ErrorFingerprint, ServiceDefinition } from "./types.js";
+import type { ErrorFingerprint, QuotedFact, QuotedFactKind, ServiceDefinition } from "./types.js";
 
 /**
  * The service catalog: one entry per Azure service. Facts from ../shared/research/service-errors.md.
@@ -16,6 +16,46 @@ import type { ErrorFingerprint, ServiceDefinition } from "./types.js";
  */
 
 const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+const quote = (fact: QuotedFactKind, pattern: RegExp, needs: string): QuotedFact => ({ fact, pattern, needs });
+
+/** Key Vault's caller line ("Caller: appid=…;oid=…;iss=…;xms_mirid=…"), its Action/Resource lines and access policies. */
+const KEY_VAULT_QUOTES: QuotedFact[] = [
+  quote("callerObjectId", new RegExp(`\\boid=(${GUID})`, "i"), "oid="),
+  quote("callerAppId", new RegExp(`\\bappid=(${GUID})`, "i"), "appid="),
+  quote("callerIssuer", /\biss=(https:\/\/[^;\s'"]+)/i, "iss=https://"),
+  quote("callerMirid", /\bxms_mirid=(\/subscriptions\/[^;\s'"]+)/i, "xms_mirid=/subscriptions/"),
+  quote("resource", /\bresource:\s*'([^']{1,1024})'/gi, "resource:"),
+  quote("action", /\baction:\s*'([^']{1,256})'/gi, "action:"),
+  quote("action", /does not have ((?:secret|key|certificate|storage)s? [a-z]+) permission/gi, "does not have "),
+  quote("noAssignment", /assignment:\s*\(not found\)/i, "(not found)"),
+];
+
+/** Service Bus and Event Hubs: the claims an AMQP answer names, the REST operation, the entity. */
+const MESSAGING_QUOTES: QuotedFact[] = [
+  quote("action", /'([a-z, ]{1,64})' claim\(s\) (?:are|is) required/gi, "' claim(s) "),
+  quote("action", /unauthorized access for '([^']{1,64})' operation/gi, "unauthorized access for '"),
+  quote("entityUrl", /\b(sb|amqps?):\/\/[a-z0-9.-]+(?::\d+)?(?:\/[^\s'",;]*)?/i, "://"),
+];
+
+/**
+ * Quotes that hold for every service's text, tried after the services' own: generic principal and object id
+ * wordings, scopes, resource ids, the resource's tenant.
+ */
+export const GENERIC_QUOTES: readonly QuotedFact[] = [
+  quote("callerObjectId", new RegExp(`principal (?:id )?(${GUID})\\b`, "i"), "principal "),
+  quote("callerObjectId", new RegExp(`object ?id[:=] ?'?(${GUID})`, "i"), "object"),
+  quote("resource", /\bon scope '([^']{1,1024})'/gi, "on scope '"),
+  quote("resource", /\blinked scope '([^']{1,1024})'/gi, "linked scope '"),
+  quote("resource", /(\/subscriptions\/[0-9a-f-]{36}\/[^\s'"\]\)`,;]{1,1024})/gi, "/subscriptions/"),
+  quote("resourceTenantId", new RegExp(`use the authority \\(url\\) '?https?://[^/\\s']+/(${GUID})`, "i"), "use the authority (url) "),
+];
+
+/** Error names of the AMQP layer shared by the messaging SDKs (their own names are each service's `errorNames`). */
+export const AMQP_ERROR_NAMES: readonly string[] = ["MessagingError", "AmqpError"];
+
+/** Request-id headers every Azure service answers with: the first one present is evidence (one is enough). */
+export const REQUEST_ID_EVIDENCE_HEADERS: readonly string[] = ["x-ms-request-id", "x-ms-client-request-id", "apim-request-id", "x-ms-correlation-request-id"];
 
 /** Fingerprints shared by the two messaging services (same broker, same answers; REST and AMQP). */
 function messagingFingerprints(prefix: "servicebus" | "eventhubs", cli: string): ErrorFingerprint[] {
@@ -186,6 +226,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "keyvault",
     displayName: "Azure Key Vault",
+    quotes: KEY_VAULT_QUOTES,
+    evidenceHeaders: ["x-ms-keyvault-network-info"],
     hostSuffixes: [".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de"],
     hosts: [],
     audiences: [
@@ -527,6 +569,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "servicebus",
     displayName: "Azure Service Bus",
+    quotes: MESSAGING_QUOTES,
     hostSuffixes: [".servicebus.windows.net", ".servicebus.chinacloudapi.cn", ".servicebus.usgovcloudapi.net", ".servicebus.cloudapi.de"],
     hosts: [],
     audiences: ["https://servicebus.azure.net"],
@@ -559,6 +602,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "eventhubs",
     displayName: "Azure Event Hubs",
+    quotes: MESSAGING_QUOTES,
     hostSuffixes: [".servicebus.windows.net", ".servicebus.chinacloudapi.cn", ".servicebus.usgovcloudapi.net", ".servicebus.cloudapi.de"],
     hosts: [],
     audiences: ["https://eventhubs.azure.net"],
@@ -581,7 +625,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.EventHub/namespaces",
     docs: "https://learn.microsoft.com/azure/event-hubs/authenticate-application",
     pathHints: [/\/partitions(\/|$)/i, /\/consumergroups(\/|$)/i, /\/publishers\//i],
-    errorNames: [],
+    errorNames: ["EventHubsError"],
     scopeHints: [
       { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.eventhub\/namespaces\/[^/'\s]+/i, template: "{0}" },
       { from: "host", template: "$(az eventhubs namespace list --query \"[?name=='{name}'].id\" --output tsv)", label: "namespace {name}" },
@@ -591,6 +635,10 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "cosmos",
     displayName: "Azure Cosmos DB",
+    quotes: [
+      quote("callerObjectId", new RegExp(`principal \\[(${GUID})\\]`, "i"), "principal ["),
+      quote("action", /perform action \[([^\]]{1,256})\]/gi, "perform action ["),
+    ],
     hostSuffixes: [".documents.azure.com", ".documents.azure.us", ".documents.azure.cn"],
     hosts: [],
     audiences: ["https://cosmos.azure.com", "a232010e-820c-4083-83bb-3ace5fc29d0b"],
@@ -786,6 +834,14 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "arm",
     displayName: "Azure Resource Manager",
+    ownsResourceIds: true,
+    quotes: [
+      quote("callerObjectId", new RegExp(`object id '(${GUID})'`, "i"), "object id '"),
+      quote("callerAppId", new RegExp(`the client '(${GUID})'`, "i"), "the client '"),
+      quote("resource", /\bover scope '([^']{1,1024})'/gi, "over scope '"),
+      quote("action", /perform action '([^']{1,256})'/gi, "perform action '"),
+      quote("resourceTenantId", new RegExp(`must match the tenant '?https?://[^/\\s']+/(${GUID})`, "i"), "must match the tenant "),
+    ],
     hostSuffixes: [],
     hosts: ["management.azure.com", "management.usgovcloudapi.net", "management.chinacloudapi.cn", "management.microsoftazure.de"],
     audiences: [
@@ -1115,6 +1171,10 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "openai",
     displayName: "Azure OpenAI / Cognitive Services",
+    quotes: [
+      quote("callerObjectId", new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), "principal "),
+      quote("action", /data action [`'"]([^`'"]{1,256})[`'"]/gi, "data action "),
+    ],
     hostSuffixes: [
       ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
       ".openai.azure.us", ".cognitiveservices.azure.us", ".cognitiveservices.azure.cn", ".openai.azure.cn",
@@ -1288,6 +1348,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   {
     name: "acr",
     displayName: "Azure Container Registry",
+    quotes: [quote("action", /"action"\s*:\s*"([^"]{1,64})"/gi, '"action"')],
     hostSuffixes: [".azurecr.io", ".azurecr.us", ".azurecr.cn"],
     hosts: [],
     // Data-plane calls carry an ACR token (audience = the registry host) obtained by exchanging the Entra token.

@@ -147,6 +147,33 @@ export interface ServiceProbeRule {
   };
 }
 
+/** A fact a service's error text may quote: who called, on what, doing what. */
+export type QuotedFactKind =
+  | "callerObjectId"
+  | "callerAppId"
+  | "callerIssuer"
+  | "callerMirid"
+  | "resource"
+  | "action"
+  | "noAssignment"
+  | "resourceTenantId"
+  | "entityUrl";
+
+/**
+ * How a service's error text quotes one fact. The first capture group is the value (the whole match for
+ * `entityUrl`, its presence for `noAssignment`). `needs` is a lower-case literal every match contains: the pattern
+ * only runs on texts that hold it. `resource` and `action` collect every match, in catalog order; the other kinds
+ * take the first.
+ */
+export interface QuotedFact {
+  /** Which fact the pattern reads. */
+  fact: QuotedFactKind;
+  /** The pattern (write it with `i`; `g` is added or removed as the kind needs). */
+  pattern: RegExp;
+  /** A lower-case literal every match contains. */
+  needs: string;
+}
+
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
 export interface ServiceDefinition {
   /** Catalog name: "keyvault", "storage", "servicebus", … */
@@ -202,6 +229,15 @@ export interface ServiceDefinition {
   pathHints?: RegExp[];
   /** SDK error names that belong to this service ("ServiceBusError"). */
   errorNames?: string[];
+  /** How this service's error texts quote the caller, the resource and the action (see QuotedFact). */
+  quotes?: QuotedFact[];
+  /** Response headers whose values are evidence for this service, all of them (Key Vault's `x-ms-keyvault-network-info`). */
+  evidenceHeaders?: string[];
+  /**
+   * This service is the control plane that owns every resource id (Resource Manager): a scope written as a resource
+   * id or a portal URL is explained with this service's scope.
+   */
+  ownsResourceIds?: boolean;
   /**
    * Replaces the access model's grant command (database users, cache access policies…). Same placeholders as
    * fingerprint steps. Each entry is one next step: a sentence with its command ("…, connect and run: CREATE USER …").
@@ -253,4 +289,8 @@ export interface ServiceDefinitionInput {
    * each field given replaces that field of its own rule.
    */
   probe?: ServiceProbeRule;
+  /** How the service's error texts quote caller, resource and action (see QuotedFact); for a known service, tried before its own. */
+  quotes?: QuotedFact[];
+  /** Response headers whose values are evidence; for a known service, added to its own. */
+  evidenceHeaders?: string[];
 }

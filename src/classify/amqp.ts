@@ -18,6 +18,7 @@ import { safeGet, safeString } from "../util/headers.js";
 import type { ClassifyContext, Observation } from "./reason.js";
 import type { ServiceCatalog } from "../catalog/resolve.js";
 import { observeThenReason } from "./response.js";
+import { AMQP_ERROR_NAMES } from "../catalog/services.js";
 
 const MAX_NODES = 8;
 const MAX_TEXT = 8 * 1024;
@@ -32,7 +33,7 @@ interface ErrorNode {
 
 /** Classifies an AMQP (Service Bus, Event Hubs), SQL or Redis authentication failure. Undefined for anything else. */
 export function classifyAmqpError(error: unknown, context?: ClassifyContext, catalog?: ServiceCatalog): Diagnosis | undefined {
-  return observeThenReason((safeContext) => observeError(error, safeContext), context, catalog);
+  return observeThenReason((safeContext, resolved) => observeError(error, safeContext, resolved), context, catalog);
 }
 
 /** The error, its `error` (ErrorEvent), its cause chain and AggregateError members: breadth first, bounded. */
@@ -77,7 +78,6 @@ function collectNodes(root: unknown): ErrorNode[] {
   return nodes;
 }
 
-const AMQP_NAMES = /^(ServiceBusError|MessagingError|EventHubsError|AmqpError)$/;
 const AMQP_AUTH_CODES = /^(UnauthorizedAccess|UnauthorizedError|Unauthorized|amqp:unauthorized-access)$/i;
 const AMQP_TEXT = /\bsb:\/\/|\bamqps?:\/\/|put token failed|\bcbs\b|claim\(s\) (are|is) required|status-code:\s*\d{3}|ip has been prevented to connect|trackingid:/i;
 const AMQP_AUTH_TEXT =
@@ -86,7 +86,7 @@ const SQL_TEXT = /login failed for user|server is not currently configured to ac
 const SQL_CODES = /^(ELOGIN|28P01|28000|ER_ACCESS_DENIED_ERROR|18456)$/i;
 const REDIS_TEXT = /\bWRONGPASS\b|\bNOPERM\b|invalid username-password pair/i;
 
-function observeError(error: unknown, context: ClassifyContext): Observation | undefined {
+function observeError(error: unknown, context: ClassifyContext, catalog: ServiceCatalog): Observation | undefined {
   if (error === null || error === undefined) return undefined;
   const nodes = collectNodes(error);
   if (nodes.length === 0) return undefined;
@@ -97,7 +97,7 @@ function observeError(error: unknown, context: ClassifyContext): Observation | u
 
   let protocol: FailureProtocol | undefined;
   const amqpLike =
-    names.some((n) => AMQP_NAMES.test(n)) ||
+    names.some((n) => AMQP_ERROR_NAMES.includes(n) || catalog.services.some((service) => service.errorNames?.includes(n))) ||
     codes.some((c) => AMQP_AUTH_CODES.test(c) || c.startsWith("amqp:") || c.startsWith("com.microsoft:")) ||
     AMQP_TEXT.test(joined);
   if (amqpLike) {
@@ -112,7 +112,7 @@ function observeError(error: unknown, context: ClassifyContext): Observation | u
     return undefined;
   }
 
-  const facts = extractFacts(joined);
+  const facts = extractFacts(joined, true, catalog.quotes);
   // Host: the entity URL in the text, else the context's URL.
   let host: string | undefined;
   let path: string | undefined;

@@ -5,6 +5,8 @@
  * messages (caller object id, resource id, action). Pure, bounded, never throws.
  */
 import type { HeaderBag } from "../util/headers.js";
+import { catalogFor, type CompiledQuote, type CompiledQuotes } from "../catalog/resolve.js";
+import type { QuotedFactKind } from "../catalog/types.js";
 
 /** Bodies beyond this are only scanned in their first part (error bodies are small; a huge body is not an error body). */
 export const MAX_BODY_SCAN = 64 * 1024;
@@ -225,57 +227,12 @@ export function foldText(parts: readonly (string | undefined)[], max = MAX_BODY_
   return out.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
 }
 
-const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 /**
- * A pattern and a lower-case literal that every match of it contains: the pattern runs only when the text holds the
- * literal (one `includes` on the lower-cased text instead of a failing scan per pattern; most texts match few).
+ * Facts quoted in the service's text: who called, on what, doing what, read with the catalog's quotes (each
+ * service's, then the generic ones; see QuotedFact). `prefilter: false` runs every pattern whatever the text holds
+ * (the property test's oracle: the pre-filter must never change the facts).
  */
-interface Quoted {
-  regex: RegExp;
-  needs: string;
-}
-const quoted = (regex: RegExp, needs: string): Quoted => ({ regex, needs });
-
-const CALLER_OID: Quoted[] = [
-  quoted(new RegExp(`\\boid=(${GUID})`, "i"), "oid="), // Key Vault: Caller: appid=…;oid=…
-  quoted(new RegExp(`object id '(${GUID})'`, "i"), "object id '"), // ARM
-  quoted(new RegExp(`principal \\[(${GUID})\\]`, "i"), "principal ["), // Cosmos DB
-  quoted(new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), "principal "), // OpenAI
-  quoted(new RegExp(`principal (?:id )?(${GUID})\\b`, "i"), "principal "),
-  quoted(new RegExp(`object ?id[:=] ?'?(${GUID})`, "i"), "object"),
-];
-const CALLER_APPID: Quoted[] = [quoted(new RegExp(`\\bappid=(${GUID})`, "i"), "appid="), quoted(new RegExp(`the client '(${GUID})'`, "i"), "the client '")];
-const CALLER_ISS = quoted(/\biss=(https:\/\/[^;\s'"]+)/i, "iss=https://");
-const CALLER_MIRID = quoted(/\bxms_mirid=(\/subscriptions\/[^;\s'"]+)/i, "xms_mirid=/subscriptions/");
-const RESOURCE_PATTERNS: Quoted[] = [
-  quoted(/\bresource:\s*'([^']{1,1024})'/gi, "resource:"), // Key Vault
-  quoted(/\bover scope '([^']{1,1024})'/gi, "over scope '"), // ARM
-  quoted(/\bon scope '([^']{1,1024})'/gi, "on scope '"),
-  quoted(/\blinked scope '([^']{1,1024})'/gi, "linked scope '"),
-  quoted(/(\/subscriptions\/[0-9a-f-]{36}\/[^\s'"\]\)`,;]{1,1024})/gi, "/subscriptions/"),
-];
-const ACTION_PATTERNS: Quoted[] = [
-  quoted(/\baction:\s*'([^']{1,256})'/gi, "action:"), // Key Vault
-  quoted(/perform action '([^']{1,256})'/gi, "perform action '"), // ARM
-  quoted(/perform action \[([^\]]{1,256})\]/gi, "perform action ["), // Cosmos DB
-  quoted(/data action [`'"]([^`'"]{1,256})[`'"]/gi, "data action "), // OpenAI
-  quoted(/'([a-z, ]{1,64})' claim\(s\) (?:are|is) required/gi, "' claim(s) "), // Service Bus / Event Hubs AMQP
-  quoted(/unauthorized access for '([^']{1,64})' operation/gi, "unauthorized access for '"), // Service Bus / Event Hubs REST
-  quoted(/does not have ((?:secret|key|certificate|storage)s? [a-z]+) permission/gi, "does not have "), // Key Vault access policies
-  quoted(/"action"\s*:\s*"([^"]{1,64})"/gi, '"action"'), // ACR detail
-];
-const NO_ASSIGNMENT = quoted(/assignment:\s*\(not found\)/i, "(not found)");
-const RESOURCE_TENANT: Quoted[] = [
-  quoted(new RegExp(`must match the tenant '?https?://[^/\\s']+/(${GUID})`, "i"), "must match the tenant "),
-  quoted(new RegExp(`use the authority \\(url\\) '?https?://[^/\\s']+/(${GUID})`, "i"), "use the authority (url) "),
-];
-const ENTITY_URL = quoted(/\b(sb|amqps?):\/\/[a-z0-9.-]+(?::\d+)?(?:\/[^\s'",;]*)?/i, "://");
-
-/**
- * Facts quoted in the service's text: who called, on what, doing what. `prefilter: false` runs every pattern
- * whatever the text holds (the property test's oracle: the pre-filter must never change the facts).
- */
-export function extractFacts(text: string, prefilter = true): BodyFacts {
+export function extractFacts(text: string, prefilter = true, quotes: CompiledQuotes = catalogFor().quotes): BodyFacts {
   const facts: BodyFacts = { resources: [], actions: [] };
   try {
     if (typeof text !== "string" || text.length === 0) return facts;
@@ -283,63 +240,46 @@ export function extractFacts(text: string, prefilter = true): BodyFacts {
     // Lower-casing never loses a case-insensitive match of an ASCII literal (no other character folds to ASCII under
     // /i without the u flag); it may find one the pattern then rejects, which only costs the scan.
     const lower = prefilter ? scan.toLowerCase() : "";
-    const holds = (pattern: Quoted) => !prefilter || lower.includes(pattern.needs);
-    const exec = (pattern: Quoted) => (holds(pattern) ? pattern.regex.exec(scan) : null);
-    // Every match of a global pattern, by exec from lastIndex 0 (matchAll would clone the RegExp on every call).
-    const all = (pattern: Quoted): RegExpExecArray[] => {
-      const found: RegExpExecArray[] = [];
-      if (!holds(pattern)) return found;
-      const regex = pattern.regex;
-      regex.lastIndex = 0;
-      try {
-        for (let match = regex.exec(scan); match !== null; match = regex.exec(scan)) {
-          found.push(match);
-          if (match[0].length === 0) regex.lastIndex++;
-        }
-      } finally {
-        regex.lastIndex = 0;
+    const holds = (quote: CompiledQuote) => !prefilter || lower.includes(quote.needs);
+    /** The first match of the first quote of `fact` that matches. */
+    const first = (fact: QuotedFactKind): RegExpExecArray | undefined => {
+      for (const quote of quotes[fact]) {
+        const match = holds(quote) ? quote.regex.exec(scan) : null;
+        if (match !== null) return match;
       }
-      return found;
+      return undefined;
     };
-    for (const pattern of CALLER_OID) {
-      const match = exec(pattern);
-      if (match?.[1]) {
-        facts.callerObjectId = match[1].toLowerCase();
-        break;
+    /** Every capture of every quote of `fact`, in order, by exec from lastIndex 0 (matchAll would clone the RegExp). */
+    const every = (fact: QuotedFactKind, into: string[], keep: (value: string) => boolean): void => {
+      for (const quote of quotes[fact]) {
+        if (!holds(quote)) continue;
+        const regex = quote.regex;
+        regex.lastIndex = 0;
+        try {
+          for (let match = regex.exec(scan); match !== null; match = regex.exec(scan)) {
+            const value = match[1]?.trim();
+            if (value && keep(value) && !into.includes(value) && into.length < 8) into.push(value);
+            if (match[0].length === 0) regex.lastIndex++;
+          }
+        } finally {
+          regex.lastIndex = 0;
+        }
       }
-    }
-    for (const pattern of CALLER_APPID) {
-      const match = exec(pattern);
-      if (match?.[1]) {
-        facts.callerAppId = match[1].toLowerCase();
-        break;
-      }
-    }
-    const iss = exec(CALLER_ISS)?.[1];
+    };
+    const oid = first("callerObjectId")?.[1];
+    if (oid) facts.callerObjectId = oid.toLowerCase();
+    const appId = first("callerAppId")?.[1];
+    if (appId) facts.callerAppId = appId.toLowerCase();
+    const iss = first("callerIssuer")?.[1];
     if (iss) facts.callerIssuer = iss;
-    const mirid = exec(CALLER_MIRID)?.[1];
+    const mirid = first("callerMirid")?.[1];
     if (mirid) facts.callerMirid = mirid;
-    for (const pattern of RESOURCE_PATTERNS) {
-      for (const match of all(pattern)) {
-        const value = match[1]?.trim();
-        if (value && value.startsWith("/") && !facts.resources.includes(value) && facts.resources.length < 8) facts.resources.push(value);
-      }
-    }
-    for (const pattern of ACTION_PATTERNS) {
-      for (const match of all(pattern)) {
-        const value = match[1]?.trim();
-        if (value && !facts.actions.includes(value) && facts.actions.length < 8) facts.actions.push(value);
-      }
-    }
-    if (exec(NO_ASSIGNMENT) !== null) facts.noAssignment = true;
-    for (const pattern of RESOURCE_TENANT) {
-      const tenant = exec(pattern)?.[1];
-      if (tenant) {
-        facts.resourceTenantId = tenant.toLowerCase();
-        break;
-      }
-    }
-    const entity = exec(ENTITY_URL)?.[0];
+    every("resource", facts.resources, (value) => value.startsWith("/"));
+    every("action", facts.actions, () => true);
+    if (first("noAssignment") !== undefined) facts.noAssignment = true;
+    const tenant = first("resourceTenantId")?.[1];
+    if (tenant) facts.resourceTenantId = tenant.toLowerCase();
+    const entity = first("entityUrl")?.[0];
     if (entity) facts.entityUrl = entity.replace(/[.)]+$/, "");
   } catch {
     // Keep what was found.

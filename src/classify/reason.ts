@@ -27,6 +27,7 @@ import type { BodyFacts, ServiceErrorInfo } from "./errorBody.js";
 import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
+import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -713,11 +714,16 @@ class Builder {
     if (facts.actions.length > 0) this.evidence.push(`operation named by the service: ${facts.actions.slice(0, 3).join(", ")}`);
     if (facts.resources.length > 0) this.evidence.push(`resource named by the service: ${facts.resources[0]}`);
     if (facts.entityUrl !== undefined) this.evidence.push(`entity: ${facts.entityUrl}`);
-    for (const header of ["x-ms-keyvault-network-info", "x-ms-request-id", "x-ms-client-request-id", "apim-request-id", "x-ms-correlation-request-id"]) {
+    // The service's own evidence headers (catalog), then the first request id (one is enough).
+    for (const header of this.service?.evidenceHeaders ?? []) {
+      const value = obs.headers.get(header);
+      if (value !== undefined && value.length > 0) this.evidence.push(`${header}: ${value.slice(0, 200)}`);
+    }
+    for (const header of REQUEST_ID_EVIDENCE_HEADERS) {
       const value = obs.headers.get(header);
       if (value !== undefined && value.length > 0) {
         this.evidence.push(`${header}: ${value.slice(0, 200)}`);
-        if (header !== "x-ms-keyvault-network-info") break; // one request id is enough
+        break;
       }
     }
   }

@@ -10,7 +10,7 @@ import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { challengeInfo, parseWwwAuthenticate } from "./challenge.js";
 import { MAX_BODY_SCAN, extractFacts, foldText, parseErrorBody } from "./errorBody.js";
 import { readHeaders, safeGet, safeInstanceOf, safeString } from "../util/headers.js";
-import type { ServiceCatalog } from "../catalog/resolve.js";
+import { catalogFor, type ServiceCatalog } from "../catalog/resolve.js";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
 import { recordInternalFault } from "../util/safe.js";
 import { reason, type ClassifyContext, type Observation } from "./reason.js";
@@ -32,7 +32,7 @@ export function classifyResponse(response: ResponseLike, context?: ClassifyConte
 
 /** Internal: `classifyResponse` with a ready catalog (the credential's), used instead of `context.services`. */
 export function classifyResponseWithCatalog(response: ResponseLike, context: ClassifyContext | undefined, catalog: ServiceCatalog | undefined): Diagnosis | undefined {
-  return observeThenReason((safeContext) => observeResponse(response, safeContext), context, catalog);
+  return observeThenReason((safeContext, resolved) => observeResponse(response, safeContext, resolved), context, catalog);
 }
 
 /**
@@ -41,15 +41,17 @@ export function classifyResponseWithCatalog(response: ResponseLike, context: Cla
  * in either step is a bug of ours: it is counted and the result is undefined, never a throw.
  */
 export function observeThenReason(
-  observe: (safeContext: ClassifyContext) => Observation | undefined,
+  observe: (safeContext: ClassifyContext, catalog: ServiceCatalog) => Observation | undefined,
   context: unknown,
-  catalog: ServiceCatalog | undefined,
+  given: ServiceCatalog | undefined,
 ): Diagnosis | undefined {
   let observation: Observation | undefined;
   let safeContext: ClassifyContext;
+  let catalog: ServiceCatalog;
   try {
     safeContext = copyContext(context);
-    observation = observe(safeContext);
+    catalog = given ?? catalogFor(Array.isArray(safeContext.services) ? safeContext.services : undefined);
+    observation = observe(safeContext, catalog);
   } catch (error) {
     recordInternalFault(error);
     return undefined;
@@ -141,7 +143,7 @@ function readBody(response: unknown): string | undefined {
   return undefined;
 }
 
-function observeResponse(response: unknown, context: ClassifyContext): Observation | undefined {
+function observeResponse(response: unknown, context: ClassifyContext, catalog: ServiceCatalog): Observation | undefined {
   if (response === null || (typeof response !== "object" && typeof response !== "function")) return undefined;
   const status = readStatus(response);
   if (status === undefined || !AUTH_STATUSES.has(status)) return undefined;
@@ -168,7 +170,7 @@ function observeResponse(response: unknown, context: ClassifyContext): Observati
   const error = parseErrorBody(body, headers);
   const head = typeof body === "string" ? body.slice(0, MAX_BODY_SCAN) : undefined;
   const text = foldText([...error.codes, ...error.messages, challenge?.errorDescription, head]);
-  const facts = extractFacts(text);
+  const facts = extractFacts(text, true, catalog.quotes);
   const message = error.messages[0] ?? (error.format === "text" ? head : undefined);
 
   const observation: Observation = {

@@ -225,12 +225,12 @@ function otherCloudForTarget(scope: string, resource: string, service: ServiceDe
 
 function notAUrl(scope: string, catalog: ServiceCatalog): ScopeProblem {
   if (/^\/subscriptions\//i.test(scope)) {
-    const arm = catalog.byName("arm");
+    const owner = resourceIdOwner(catalog);
     return {
       reason: "not-a-url",
       scope,
-      ...(arm ? { suggestion: arm.scope, service: arm.name } : {}),
-      explanation: "a resource id is not a scope: request the audience of the service you call (Resource Manager: https://management.azure.com/.default)",
+      ...(owner ? { suggestion: owner.scope, service: owner.name } : {}),
+      explanation: `a resource id is not a scope: request the audience of the service you call${ownerHint(owner)}`,
     };
   }
   if (!scope.includes("://") && /^[a-z0-9.-]+\.[a-z]{2,}(\/|$)/i.test(scope)) {
@@ -261,8 +261,17 @@ function portalUrl(scope: string, url: URL, catalog: ServiceCatalog): ScopeProbl
     ...(service ? { suggestion: service.scope, service: service.name } : {}),
     explanation: service
       ? `a portal URL is not a token audience: for this ${service.displayName} resource request "${service.scope}"`
-      : "a portal URL is not a token audience: request the audience of the service you call (Resource Manager: https://management.azure.com/.default)",
+      : `a portal URL is not a token audience: request the audience of the service you call${ownerHint(resourceIdOwner(catalog))}`,
   };
+}
+
+/** The control plane that owns resource ids (catalog: `ownsResourceIds`), Resource Manager in the built-in catalog. */
+function resourceIdOwner(catalog: ServiceCatalog): ServiceDefinition | undefined {
+  return catalog.services.find((service) => service.ownsResourceIds === true);
+}
+
+function ownerHint(owner: ServiceDefinition | undefined): string {
+  return owner !== undefined ? ` (${owner.displayName.replace(/^Azure /, "")}: ${owner.scope})` : "";
 }
 
 function decodeURIComponentSafe(text: string): string {

@@ -1,7 +1,7 @@
-import { scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
+import { scopeToResource, tokenOfAuthorization, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
-import { bearerOf, headersToRecord, readHeaders, safeGet, safeInstanceOf, safeString } from "../util/headers.js";
+import { headersToRecord, readHeaders, safeGet, safeInstanceOf, safeString } from "../util/headers.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { attachDiagnosis, getDiagnosis } from "../diagnosis/attach.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
@@ -38,8 +38,8 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
   } else if (isCredentialError(failure)) {
     diagnosis = context.classifyCredentialError(failure);
   } else {
-    const token = context.tokenForAudience("https://servicebus.azure.net") ?? context.tokenForAudience("https://eventhubs.azure.net");
-    diagnosis = classifyAmqpError(failure, { ...(token ? { token } : {}), expectedIdentity: context.configured });
+    const token = amqpToken(context);
+    diagnosis = classifyAmqpError(failure, { ...(token ? { token } : {}), expectedIdentity: context.configured }, context.catalog);
   }
   if (diagnosis !== undefined) {
     attachDiagnosis(failure, diagnosis, { asProperty: safeInstanceOf(failure, Error) });
@@ -90,7 +90,7 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
     }
     const method = safeGet(req, "method");
     if (typeof method === "string") result.method = method;
-    const token = bearerOf(readHeaders(safeGet(req, "headers")).get("authorization"));
+    const token = tokenOfAuthorization(readHeaders(safeGet(req, "headers")).get("authorization"));
     if (token !== undefined) result.token = token;
     return result;
   }
@@ -162,6 +162,18 @@ function isFetchResponse(value: unknown): value is Response {
 function isCredentialError(value: unknown): boolean {
   const name = safeGet(value, "name");
   return typeof name === "string" && /CredentialUnavailableError|AuthenticationError|AuthenticationRequiredError/.test(name);
+}
+
+/** An AMQP error names no URL: the latest token for an audience of a service the catalog knows to speak AMQP. */
+function amqpToken(context: DiagnoseContext): string | undefined {
+  for (const service of context.catalog.services) {
+    if (!service.fingerprints.some((fingerprint) => fingerprint.protocols?.includes("amqp"))) continue;
+    for (const audience of service.audiences) {
+      const token = context.tokenForAudience(audience);
+      if (token !== undefined) return token;
+    }
+  }
+  return undefined;
 }
 
 function tokenForUrl(url: string, context: DiagnoseContext): string | undefined {

@@ -1,7 +1,6 @@
 import dc from "node:diagnostics_channel";
-import { bearerOf } from "../util/headers.js";
 import { lookupIssuedToken } from "../registry/issuedTokens.js";
-import { hostOf } from "../catalog/resolve.js";
+import { hostOf, tokenOfAuthorization } from "../catalog/resolve.js";
 import { watchedHosts } from "../telemetry/recovery.js";
 import { sharedSlot } from "../util/processState.js";
 import { safely } from "../util/safe.js";
@@ -64,7 +63,7 @@ function onAnswer(seen: Seen): void {
   const earlier = key !== undefined ? challenges.take(key) : undefined;
   const headers = seen.responseHeaders();
   const challengeAnswerable = key !== undefined && seen.status === 401 && earlier === undefined && headers["www-authenticate"] !== undefined;
-  const token = bearerOf(seen.requestHeader("authorization"));
+  const token = tokenOfAuthorization(seen.requestHeader("authorization"));
   const issued = token !== undefined ? lookupIssuedToken(token) : undefined;
   if (token === undefined || issued === undefined) {
     // Not ours: nothing to report. A challenged one is remembered, so that its retry (with our token) counts as a retry.
@@ -81,7 +80,7 @@ function onAnswer(seen: Seen): void {
 function noteSuccess(seen: Seen): void {
   const host = hostOf(seen.url);
   if (host === undefined || !watchedHosts.has(host)) return;
-  const token = bearerOf(seen.requestHeader("authorization"));
+  const token = tokenOfAuthorization(seen.requestHeader("authorization"));
   const issued = token !== undefined ? lookupIssuedToken(token) : undefined;
   if (issued !== undefined) (issued.owner as ObservingCredential).noteSuccess?.(seen.url, token, seen.status);
 }

@@ -1,6 +1,7 @@
 import { createDefaultHttpClient, type HttpClient, type PipelinePolicy, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import type { DiagnosticCredential } from "../credential/diagnosticCredential.js";
-import { bearerOf, headersToRecord } from "../util/headers.js";
+import { tokenOfAuthorization } from "../catalog/resolve.js";
+import { headersToRecord } from "../util/headers.js";
 import {
   attachDiagnosis,
   attachDiagnosisToRequestIds,
@@ -100,7 +101,7 @@ async function watch(credential: CredentialInternals | undefined, request: Pipel
 
 /** Diagnoses one 401/403 answer; every fault is swallowed by the caller. */
 function observe(credential: CredentialInternals, request: PipelineRequest, original: object, response: PipelineResponse, key: unknown, firstAttempt: boolean): void {
-  const token = bearerOf(request.headers.get("authorization"));
+  const token = tokenOfAuthorization(request.headers.get("authorization"));
   const headers = headersToRecord(response.headers);
   const status = response.status;
   const challengeAnswerable = status === 401 && firstAttempt && headers["www-authenticate"] !== undefined;

@@ -13,8 +13,7 @@
  * Cost: `watching` is a plain field; 2xx answers cost one field read while nothing is open. With something open a
  * 2xx costs a scan of the (few) open hosts by comparing characters in place: no allocation unless the host matches.
  */
-import { hostOf } from "../catalog/resolve.js";
-import { bearerOf } from "../util/headers.js";
+import { hostOf, tokenOfAuthorization } from "../catalog/resolve.js";
 import { lookupIssuedToken } from "../registry/issuedTokens.js";
 import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
 import { clientIdOf, decodeTokenClaims, type TokenClaims } from "../jwt/claims.js";
@@ -312,7 +311,7 @@ function identityKeysOf(authorization: unknown): string[] {
       value = (value as { get(name: string): unknown }).get("authorization");
     }
     if (typeof value !== "string" || value.length === 0) return [];
-    const token = bearerOf(value) ?? value;
+    const token = tokenOfAuthorization(value) ?? value;
     const claims: TokenClaims | undefined = lookupIssuedToken(token)?.claims ?? decodeTokenClaims(token);
     if (claims === undefined) return [];
     const keys: string[] = [];

@@ -108,20 +108,3 @@ export function readHeaders(input: unknown): HeaderBag {
 export function headersToRecord(headers: unknown): Record<string, string> {
   return Object.fromEntries(readHeaders(headers));
 }
-
-/** The token of an `Authorization: Bearer …` value (or Cosmos' `type=aad&ver=1.0&sig=…`). */
-export function bearerOf(value: string | undefined | null): string | undefined {
-  if (typeof value !== "string") return undefined;
-  if (/^bearer\s+/i.test(value)) return value.replace(/^bearer\s+/i, "").trim();
-  const decoded = value.includes("%") ? safeDecode(value) : value;
-  const match = /(?:^|&)type=aad&ver=[^&]*&sig=([^&]+)/i.exec(decoded);
-  return match?.[1];
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
