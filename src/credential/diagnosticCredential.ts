@@ -19,6 +19,7 @@ import { formatLogMessage, type LogContext } from "../logging/logEntry.js";
 import { RecoveryTracker, type Recovery } from "../telemetry/recovery.js";
 import { ATTR, CredentialTelemetry } from "../telemetry/telemetry.js";
 import { sharedSlot } from "../util/processState.js";
+import { safeGet } from "../util/headers.js";
 import { recordInternalFault, safely } from "../util/safe.js";
 import { DeadlineWatch } from "./deadline.js";
 import { isExpectedOffAzure, isOffAzureHost, noAnswerAtNetworkLevel, offAzureNotice } from "./offAzure.js";
@@ -277,8 +278,11 @@ export class DiagnosticCredential implements TokenCredential {
   /** A call's outcome: the token as the wrapped credential returned it; a new token is inspected first. */
   private callSucceeded(call: TokenCall, token: AccessToken | null): void {
     if (this.recovery.tokenEpisode !== undefined && token !== null) this.onRecovered(this.recovery.noteTokenSuccess(), call.span);
-    if (token !== null && typeof token === "object" && token.token !== call.scope.lastToken?.token) {
-      this.inspectNewToken(call, token);
+    // Read once and guarded: a token object is the wrapped credential's, and a throwing getter must still reach the
+    // caller as it is, as it would without the wrapper.
+    const value = safeGet(token, "token");
+    if (typeof value === "string" && value !== call.scope.lastValue) {
+      this.inspectNewToken(call, token!, value);
     } else if (call.span !== undefined || this.telemetry.recordsDuration) {
       this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
     }
@@ -287,7 +291,7 @@ export class DiagnosticCredential implements TokenCredential {
 
   /** The state of a scope key not seen before (or evicted): its scope check runs, once. */
   private newScope(key: string, scopes: string | string[]): ScopeState {
-    const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined };
+    const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined, lastValue: undefined };
     setCapped(this.scopes, key, state);
     return state;
   }
@@ -305,24 +309,26 @@ export class DiagnosticCredential implements TokenCredential {
     return finding;
   }
 
-  private inspectNewToken(call: TokenCall, token: AccessToken): void {
+  private inspectNewToken(call: TokenCall, token: AccessToken, value: string): void {
     const { scope: state, scopes, span } = call;
     const key = state.key;
     state.lastToken = token;
+    state.lastValue = value;
+    const expiresOnTimestamp = safeGet(token, "expiresOnTimestamp") as number;
     let warning: Attributes | undefined;
     safely(() => {
       const scope = typeof scopes === "string" ? scopes : (scopes[0] ?? "");
-      const claims = decodeTokenClaims(token.token);
-      this.telemetry.noteToken(key, claims, token.expiresOnTimestamp);
-      rememberIssuedToken(token.token, { scope, claims, issuedAt: Date.now(), owner: this.#internals });
-      setCapped(this.latestByAudience, normalizeAudience(scopeToResource(scope)), { token: token.token, scope });
+      const claims = decodeTokenClaims(value);
+      this.telemetry.noteToken(key, claims, expiresOnTimestamp);
+      rememberIssuedToken(value, { scope, claims, issuedAt: Date.now(), owner: this.#internals });
+      setCapped(this.latestByAudience, normalizeAudience(scopeToResource(scope)), { token: value, scope });
       const previous = seenIdentities.get(this.selectorKey);
       const problems = checkIssuedToken(claims, {
         scope,
         configured: this.configured,
         ...(previous ? { previous } : {}),
         now: Date.now(),
-        expiresOnTimestamp: token.expiresOnTimestamp,
+        expiresOnTimestamp,
         environment: this.environment,
         catalog: this.catalog,
         includePersonalClaims: this.includePersonalClaims,
@@ -387,14 +393,16 @@ export class DiagnosticCredential implements TokenCredential {
     );
     const errorName = safely(() => (error instanceof Error ? error.name : "Error"), "Error");
     const lastGood = call.scope.lastToken;
+    const lastGoodExpiry = safeGet(lastGood, "expiresOnTimestamp");
     if (
       this.lastGoodTokenFallback &&
       diagnosis?.code === "IdentityEndpointUnreachable" &&
       lastGood !== undefined &&
-      lastGood.expiresOnTimestamp - Date.now() > LAST_GOOD_MIN_VALIDITY_MS
+      typeof lastGoodExpiry === "number" &&
+      lastGoodExpiry - Date.now() > LAST_GOOD_MIN_VALIDITY_MS
     ) {
       safely(() => {
-        const validUntil = new Date(lastGood.expiresOnTimestamp).toISOString();
+        const validUntil = new Date(lastGoodExpiry).toISOString();
         this.#report(
           {
             ...diagnosis,
@@ -459,10 +467,13 @@ function appendSummary(error: unknown, diagnosis: Diagnosis): void {
   }
 }
 
-/** The wrapped credential's promise; a synchronous throw becomes a rejection, as an async getToken's would. */
+/**
+ * The wrapped credential's answer as a promise, as `await` would see it: a synchronous throw becomes a rejection, a
+ * plain value (a getToken that is not async) or a thenable becomes a promise of it.
+ */
 function callInner(inner: TokenCredential, scopes: string | string[], options: GetTokenOptions | undefined): Promise<AccessToken | null> {
   try {
-    return inner.getToken(scopes, options);
+    return Promise.resolve(inner.getToken(scopes, options));
   } catch (error) {
     return Promise.reject(error);
   }

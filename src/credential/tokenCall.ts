@@ -1,6 +1,7 @@
 import type { AccessToken, GetTokenOptions } from "@azure/core-auth";
 import type { Span } from "@opentelemetry/api";
 import type { ScopeFinding } from "../classify/credentialError.js";
+import { recordInternalFault } from "../util/safe.js";
 import type { DeadlineWatch, PendingCall } from "./deadline.js";
 
 /** What one credential knows about one scope key (the scopes of a call, joined by spaces). */
@@ -10,6 +11,8 @@ export interface ScopeState {
   readonly finding: ScopeFinding | null;
   /** The last token returned for the key: a token seen before was checked before. */
   lastToken: AccessToken | undefined;
+  /** Its `token` string, read once (the object is the wrapped credential's: its getter may throw). */
+  lastValue: string | undefined;
 }
 
 /** How a call's outcome is turned into what its caller gets (the credential's side). */
@@ -69,10 +72,23 @@ export class TokenCall implements PendingCall {
     }
     inner.then(
       (token) => {
-        if (this.settle()) this.host.succeeded(this, token);
+        if (!this.settle()) return;
+        try {
+          this.host.succeeded(this, token);
+        } catch (fault) {
+          // A bug of ours must not leave the caller waiting for ever: it gets the token as the wrapped credential gave it.
+          recordInternalFault(fault);
+          this.resolve(token);
+        }
       },
       (error: unknown) => {
-        if (this.settle()) this.host.failed(this, error);
+        if (!this.settle()) return;
+        try {
+          this.host.failed(this, error);
+        } catch (fault) {
+          recordInternalFault(fault);
+          this.reject(error);
+        }
       },
     );
     return promise;
