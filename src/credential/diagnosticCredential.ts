@@ -1,7 +1,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/identity";
-import type { Attributes, Span } from "@opentelemetry/api";
+import { context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import { catalogFor, normalizeAudience, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyCredentialError, type ConfiguredIdentity, type ScopeFinding } from "../classify/credentialError.js";
 import { checkIssuedToken, type SeenIdentity } from "../classify/issuedToken.js";
@@ -23,7 +23,7 @@ import { safeGet } from "../util/headers.js";
 import { recordInternalFault, safely } from "../util/safe.js";
 import { DeadlineWatch } from "./deadline.js";
 import { isExpectedOffAzure, isOffAzureHost, noAnswerAtNetworkLevel, offAzureNotice } from "./offAzure.js";
-import { TokenCall, type ScopeState, type TokenCallHost } from "./tokenCall.js";
+import { TokenCall, type FailureOutcome, type ScopeState, type TokenCallHost } from "./tokenCall.js";
 import { diagnoseFailure } from "./diagnose.js";
 import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from "./identityExchange.js";
 import { policyChallengeWaits } from "../registry/challengeWaits.js";
@@ -62,6 +62,7 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly containerApp: { name?: string; revision?: string; replica?: string };
   private readonly includePersonalClaims: boolean;
   private readonly lastGoodTokenFallback: boolean;
+  private readonly singleFlight: boolean;
   /** Per scope key: the scope check's finding and the last token (a token seen before was checked before). */
   private readonly scopes = new Map<string, ScopeState>();
   /** Settles this credential's pending calls. */
@@ -91,6 +92,7 @@ export class DiagnosticCredential implements TokenCredential {
     this.selectorKey = `${options.clientId ?? ""}|${options.resourceId ?? ""}|${options.objectId ?? ""}`;
     this.includePersonalClaims = options.includePersonalClaims === true;
     this.lastGoodTokenFallback = options.lastGoodTokenFallback !== false;
+    this.singleFlight = options.singleFlight !== false;
     this.catalog = safely(() => catalogFor(options.services), catalogFor());
     const sink = options.logger === false ? false : (options.logger ?? stderrSink);
     this.logger = new DiagnosisLogger(sink);
@@ -107,16 +109,21 @@ export class DiagnosticCredential implements TokenCredential {
     this.calls = {
       deadlines: new DeadlineWatch(timeoutMs),
       succeeded: (call, token) => this.callSucceeded(call, token),
-      failed: (call, error) => this.callFailed(call, error),
+      diagnose: (flight, first, error) => this.diagnoseFailure(flight, first, error),
+      failed: (call, error, outcome) => this.callFailed(call, error, outcome),
       timedOut: (call) => {
-        // The call is over: the identity-endpoint requests it started must not hold a socket (or the process) on.
-        safely(() => this.exchanges.abortSince(call.exchangeMark), undefined);
-        this.callFailed(call, new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`), timeoutMs);
+        const error = new CredentialUnavailableError(`DiagnosticCredential: ${this.credentialName} returned no token within ${timeoutMs} ms (tokenTimeoutMs).`);
+        this.callFailed(call, error, this.diagnoseFailure(call.flight, call, error, timeoutMs));
       },
       aborted: (call) => {
         const error = abortError();
         this.telemetry.endGetTokenFailure(call.span, call.startedAt, undefined, error.name, undefined, call.scope.key);
         call.reject(error);
+      },
+      abandoned: (flight, timedOut) => {
+        // Nobody waits for the call any more: the identity-endpoint requests it started must not hold a socket (or the
+        // process) on. (An abort leaves them: ManagedIdentityCredential ignores abort signals, and its answer fills MSAL's cache.)
+        if (timedOut) this.exchanges.abortSince(flight.exchangeMark);
       },
     };
 
@@ -161,27 +168,59 @@ export class DiagnosticCredential implements TokenCredential {
     let key: string;
     let abortSignal: GetTokenOptions["abortSignal"];
     let aborted: boolean;
+    let shared = this.singleFlight;
+    let claims: string | undefined;
+    let tenantId: string | undefined;
+    let enableCae = false;
     try {
       key = typeof scopes === "string" ? scopes : scopes.join(" ");
-      abortSignal = options?.abortSignal;
+      if (options !== undefined && options !== null) {
+        abortSignal = options.abortSignal;
+        if (shared) {
+          claims = options.claims;
+          tenantId = options.tenantId;
+          enableCae = options.enableCae === true;
+          shared = shareableOptions(options, claims, tenantId);
+        }
+      }
       aborted = abortSignal?.aborted === true;
     } catch {
       // Scopes or options this wrapper cannot read (a throwing getter, not an array): they are the wrapped
       // credential's to judge, undiagnosed, so the caller sees what it would see without the wrapper.
       return callInner(this.inner, scopes, options);
     }
-    const span = this.telemetry.startGetToken();
-    const startedAt = span !== undefined || this.telemetry.recordsDuration ? performance.now() : 0;
     const scope = this.scopes.get(key) ?? this.newScope(key, scopes);
+    // Single-flight: a call for the same scopes and token options already under way answers this caller too.
+    const flight = shared && !aborted ? TokenCall.flightOf(scope, claims, tenantId, enableCae) : undefined;
+    const span = this.telemetry.startGetToken(flight?.span, flight !== undefined);
+    const startedAt = span !== undefined || this.telemetry.recordsDuration ? performance.now() : 0;
     if (aborted) {
       const error = abortError();
       this.telemetry.endGetTokenFailure(span, startedAt, undefined, error.name, undefined, key);
       return Promise.reject(error);
     }
-    const exchangeMark = this.exchanges.mark();
-    // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it.
-    const inner = callInner(this.inner, scopes, options);
-    return new TokenCall(this.calls, scope, scopes, span, startedAt, exchangeMark, abortSignal).run(inner);
+    if (flight !== undefined) return new TokenCall(this.calls, scope, scopes, span, startedAt, flight.exchangeMark, abortSignal).join(flight);
+    const call = new TokenCall(this.calls, scope, scopes, span, startedAt, this.exchanges.mark(), abortSignal);
+    // The caller's options object as given (undefined stays undefined), as the wrapped credential would get it; a
+    // shared call gets a signal of its own instead of the caller's: one caller's abort must not end the others' call.
+    let innerOptions = options;
+    if (shared) {
+      call.claims = claims;
+      call.tenantId = tenantId;
+      call.enableCae = enableCae;
+      if (abortSignal !== undefined) {
+        const controller = new AbortController();
+        innerOptions = withAbortSignal(options!, controller.signal);
+        if (innerOptions === undefined) {
+          innerOptions = options;
+          shared = false;
+        } else {
+          call.controller = controller;
+        }
+      }
+    }
+    const inner = span === undefined ? callInner(this.inner, scopes, innerOptions) : callInnerInSpan(this.inner, scopes, innerOptions, span);
+    return call.run(inner, shared);
   }
 
   /**
@@ -291,7 +330,7 @@ export class DiagnosticCredential implements TokenCredential {
 
   /** The state of a scope key not seen before (or evicted): its scope check runs, once. */
   private newScope(key: string, scopes: string | string[]): ScopeState {
-    const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined, lastValue: undefined };
+    const state: ScopeState = { key, finding: this.checkScopeOnce(scopes), lastToken: undefined, lastValue: undefined, flights: undefined };
     setCapped(this.scopes, key, state);
     return state;
   }
@@ -372,27 +411,28 @@ export class DiagnosticCredential implements TokenCredential {
   }
 
   /**
-   * A failed (or timed-out) call: classify, attach, log, record, reject with the error. When the identity endpoint
-   * is unreachable (H5) and this credential still holds a valid token for the scope, the call resolves with that last
-   * good token instead (MSAL's proactive refresh fails on a network error although its cached token is still valid).
+   * A failed (or timed-out) call to the wrapped credential: classify, attach, log once, whoever waits on it (`first`:
+   * the waiter whose span carries the diagnosis event). When the identity endpoint is unreachable (H5) and this
+   * credential still holds a valid token for the scope, the outcome is that last good token instead (MSAL's proactive
+   * refresh fails on a network error although its cached token is still valid).
    */
-  private callFailed(call: TokenCall, error: unknown, timedOutAfterMs?: number): void {
-    const exchanges = this.exchanges.since(call.exchangeMark);
+  private diagnoseFailure(flight: TokenCall, first: TokenCall, error: unknown, timedOutAfterMs?: number): FailureOutcome {
+    const exchanges = this.exchanges.since(flight.exchangeMark);
     const diagnosis = safely(
       () =>
         classifyCredentialError(error, {
           exchanges,
           environment: this.environment,
           configuredIdentity: this.configured,
-          scopes: call.scopes,
-          ...(call.scope.finding ? { scopeFinding: call.scope.finding } : {}),
+          scopes: flight.scopes,
+          ...(flight.scope.finding ? { scopeFinding: flight.scope.finding } : {}),
           ...(timedOutAfterMs !== undefined ? { timedOutAfterMs } : {}),
           credentialName: this.credentialName,
         }),
       undefined,
     );
     const errorName = safely(() => (error instanceof Error ? error.name : "Error"), "Error");
-    const lastGood = call.scope.lastToken;
+    const lastGood = flight.scope.lastToken;
     const lastGoodExpiry = safeGet(lastGood, "expiresOnTimestamp");
     if (
       this.lastGoodTokenFallback &&
@@ -406,32 +446,40 @@ export class DiagnosticCredential implements TokenCredential {
         this.#report(
           {
             ...diagnosis,
-            summary: `${diagnosis.summary}; returned the last good token for ${call.scope.key} (valid until ${validUntil}) instead of failing`,
+            summary: `${diagnosis.summary}; returned the last good token for ${flight.scope.key} (valid until ${validUntil}) instead of failing`,
           },
           { level: "warn", source: "last-good-token", errorName },
-          call.span,
+          first.span,
         );
       }, undefined);
-      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
-      call.resolve(lastGood);
-      return;
+      return { diagnosis, errorName, attempts: exchanges.length, lastGood };
     }
     if (diagnosis !== undefined) {
       safely(() => {
         attachDiagnosis(error, diagnosis, { asProperty: true });
         appendSummary(error, diagnosis);
         if (!isExpectedOffAzure(this.environment, diagnosis, exchanges, error)) {
-          this.#report(diagnosis, { level: "error", source: "getToken", errorName }, call.span);
+          this.#report(diagnosis, { level: "error", source: "getToken", errorName }, first.span);
         } else if (!offAzure.noticed) {
           // Expected fall-through off Azure: one info line per process, not an error per call (README, "Off Azure").
           offAzure.noticed = true;
-          this.#report(offAzureNotice(diagnosis), { level: "info", source: "getToken", errorName }, call.span);
+          this.#report(offAzureNotice(diagnosis), { level: "info", source: "getToken", errorName }, first.span);
         } else {
-          this.telemetry.recordDiagnosis(diagnosis, "getToken", call.span);
+          this.telemetry.recordDiagnosis(diagnosis, "getToken", first.span);
         }
       }, undefined);
     }
-    this.telemetry.endGetTokenFailure(call.span, call.startedAt, diagnosis, errorName, { [ATTR.identityEndpointAttempts]: exchanges.length }, call.scope.key);
+    return { diagnosis, errorName, attempts: exchanges.length, lastGood: undefined };
+  }
+
+  /** One caller's failure: its span and duration, then the error (or the last good token) as the outcome says. */
+  private callFailed(call: TokenCall, error: unknown, outcome: FailureOutcome): void {
+    if (outcome.lastGood !== undefined) {
+      this.telemetry.endGetTokenSuccess(call.span, call.startedAt, call.scope.key, spanDetails(call));
+      call.resolve(outcome.lastGood);
+      return;
+    }
+    this.telemetry.endGetTokenFailure(call.span, call.startedAt, outcome.diagnosis, outcome.errorName, { [ATTR.identityEndpointAttempts]: outcome.attempts }, call.scope.key);
     call.reject(error);
   }
 }
@@ -476,6 +524,58 @@ function callInner(inner: TokenCredential, scopes: string | string[], options: G
     return Promise.resolve(inner.getToken(scopes, options));
   } catch (error) {
     return Promise.reject(error);
+  }
+}
+
+/**
+ * Calls the wrapped credential inside the context of our span, so that its own span (ManagedIdentityCredential.getToken)
+ * and the HTTP spans under it are children of ours. Azure SDK credentials take their parent from
+ * `tracingOptions.tracingContext` when the caller gives one (an SDK client's pipeline does): there our span replaces
+ * the caller's in a copy of that context. Only with a span, i.e. an OpenTelemetry SDK registered: no context work otherwise.
+ */
+function callInnerInSpan(inner: TokenCredential, scopes: string | string[], options: GetTokenOptions | undefined, span: Span): Promise<AccessToken | null> {
+  let given = options;
+  let active: Context;
+  try {
+    active = trace.setSpan(context.active(), span);
+    const tracingOptions = options?.tracingOptions;
+    const tracingContext = tracingOptions?.tracingContext;
+    if (tracingContext !== undefined && tracingContext !== null) {
+      given = { ...options, tracingOptions: { ...tracingOptions, tracingContext: trace.setSpan(tracingContext as unknown as Context, span) as unknown as typeof tracingContext } };
+    }
+  } catch (fault) {
+    recordInternalFault(fault);
+    return callInner(inner, scopes, options);
+  }
+  return context.with(active, callInner, undefined, inner, scopes, given);
+}
+
+/** GetTokenOptions keys that do not change the token: calls that differ only in them share one call. */
+function shareableOptions(options: GetTokenOptions, claims: unknown, tenantId: unknown): boolean {
+  if ((claims !== undefined && typeof claims !== "string") || (tenantId !== undefined && typeof tenantId !== "string")) return false;
+  for (const name in options) {
+    switch (name) {
+      case "abortSignal":
+      case "requestOptions":
+      case "tracingOptions":
+      case "claims":
+      case "tenantId":
+      case "enableCae":
+        continue;
+      default:
+        // Proof-of-possession options, or anything newer than this code: such a call gets a call of its own.
+        if ((options as Record<string, unknown>)[name] !== undefined) return false;
+    }
+  }
+  return true;
+}
+
+/** A copy of the caller's options with another abort signal; undefined when they cannot be copied. */
+function withAbortSignal(options: GetTokenOptions, signal: AbortSignal): GetTokenOptions | undefined {
+  try {
+    return { ...options, abortSignal: signal };
+  } catch {
+    return undefined;
   }
 }
 

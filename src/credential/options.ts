@@ -41,6 +41,14 @@ export interface DiagnosticCredentialOptions extends TokenCredentialOptions {
    * proactive refresh otherwise fails requests on a network error although its cached token is valid. Default true.
    */
   lastGoodTokenFallback?: boolean;
+  /**
+   * Concurrent `getToken` calls for the same scopes and the same token options (`claims`, `tenantId`, `enableCae`)
+   * share one call to the wrapped credential: every caller gets the same token, or the same error with the same
+   * diagnosis. Each caller keeps its own `abortSignal`, `tokenTimeoutMs` deadline and span. Neither
+   * ManagedIdentityCredential nor MSAL coalesces: without it, N concurrent cold calls send N requests to the identity
+   * endpoint (a 429 convoy on a cold start). Default true.
+   */
+  singleFlight?: boolean;
   /** Put a user token's personal identifiers (upn, name) in evidence. Default false. Managed identities have none. */
   includePersonalClaims?: boolean;
 }
@@ -55,6 +63,7 @@ export const DIAGNOSTIC_OPTION_KEYS = [
   "meterProvider",
   "includePersonalClaims",
   "lastGoodTokenFallback",
+  "singleFlight",
 ] as const;
 
 export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;

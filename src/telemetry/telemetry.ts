@@ -58,6 +58,8 @@ export const ATTR = {
   tokenExpiresAt: "diagnostic_credential.token.expires_at",
   tokenCacheAgeMs: "diagnostic_credential.token.cache_age_ms",
   identityEndpointAttempts: "diagnostic_credential.identity_endpoint.attempts",
+  /** True when the call shared a call to the wrapped credential already under way (single-flight); absent otherwise. */
+  singleFlightJoined: "diagnostic_credential.single_flight.joined",
   recoveryFirstFailureAt: "diagnostic_credential.recovery.first_failure_at",
   recoveryAfterMs: "diagnostic_credential.recovery.after_ms",
   recoveryFailures: "diagnostic_credential.recovery.failures",
@@ -171,9 +173,20 @@ export class CredentialTelemetry {
     this.includePersonalClaims = options.includePersonalClaims === true;
   }
 
-  startGetToken(): Span | undefined {
+  /**
+   * The span of one getToken call; undefined while no SDK is registered. `joined`: the call waits on another call's
+   * request (single-flight), whose span (`leader`, where the wrapped credential's spans are) it links to.
+   */
+  startGetToken(leader?: Span, joined = false): Span | undefined {
     try {
       if (this.globalTracerProxy !== undefined && this.globalTracerProxy.getDelegate() === NOOP_TRACER_PROVIDER) return undefined;
+      if (joined) {
+        return this.tracer.startSpan(SPAN_GET_TOKEN, {
+          kind: SpanKind.INTERNAL,
+          attributes: { ...this.baseAttributes, [ATTR.singleFlightJoined]: true },
+          ...(leader !== undefined ? { links: [{ context: leader.spanContext() }] } : {}),
+        });
+      }
       return this.tracer.startSpan(SPAN_GET_TOKEN, { kind: SpanKind.INTERNAL, attributes: this.baseAttributes });
     } catch (error) {
       recordInternalFault(error);

@@ -68,13 +68,14 @@ function deadlinesOf(credential: DiagnosticCredential): { pendingCount: number; 
 }
 
 describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concurrent callers`, () => {
-  it("an inner credential that never answers: every caller fails at tokenTimeoutMs with an H5 diagnosis", async () => {
+  it.each([true, false])("an inner credential that never answers: every caller fails at tokenTimeoutMs with an H5 diagnosis (singleFlight %s)", async (singleFlight) => {
     const inner = scriptedCredential(() => undefined);
-    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 300, logger: false });
+    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 300, logger: false, singleFlight });
     const results = await concurrently(credential, CALLERS, () => ({}));
     const times = results.map((r) => r.ms).sort((a, b) => a - b);
-    console.info(`[faults] ${CALLERS} never-answered calls, tokenTimeoutMs 300: settled after ${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms`);
-    expect(inner.calls).toBe(CALLERS);
+    console.info(`[faults] ${CALLERS} never-answered calls, tokenTimeoutMs 300, singleFlight ${singleFlight}: settled after ${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms`);
+    // Single-flight: the callers share one call, each keeps its own deadline.
+    expect(inner.calls).toBe(singleFlight ? 1 : CALLERS);
     for (const r of results) {
       expect(r).toMatchObject({ outcome: "timeout", hypothesis: "H5", settlements: 1 });
       expect(r.ms).toBeGreaterThanOrEqual(295);
@@ -103,7 +104,8 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
     const answerAt = (i: number) => (i * 53) % 500;
     const abortAt = (i: number) => (i % 3 === 0 ? 50 + ((i * 29) % 300) : undefined);
     const inner = scriptedCredential(answerAt);
-    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: TIMEOUT, lastGoodTokenFallback: false, logger: false });
+    // One call of the inner credential per caller (no single-flight), so that each caller has its own answer time.
+    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: TIMEOUT, lastGoodTokenFallback: false, logger: false, singleFlight: false });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
@@ -182,7 +184,8 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
     const inner: TokenCredential = {
       getToken: () => (n++ % 10 === 9 ? new Promise<never>(() => {}) : Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 })),
     };
-    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 60_000, logger: false });
+    // Each call its own inner call (no single-flight): the calls that never answer pile up in the watchdog.
+    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 60_000, logger: false, singleFlight: false });
     const sequential = new DiagnosticCredential({ credential: { getToken: () => Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 }) }, logger: false });
     let maxHeldSequential = 0;
     for (let i = 0; i < 2_000; i++) {
