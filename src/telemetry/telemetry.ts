@@ -116,6 +116,8 @@ interface ScopeTelemetry {
 }
 
 const MAX_SCOPES = 256;
+/** Sources of diagnoses about calls that did not fail: a suspicious token handed out, a scope warning, the last good token. */
+const SUCCESS_SOURCES: ReadonlySet<string> = new Set(["token-check", "scope-check", "last-good-token"]);
 /** The API's own no-op singletons, to recognise "no SDK registered". */
 const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 const NOOP_HISTOGRAM = createNoopMeter().createHistogram("noop");
@@ -295,9 +297,10 @@ export class CredentialTelemetry {
         ...this.baseAttributes,
         [ATTR.hypothesis]: diagnosis.hypothesis,
         [ATTR.code]: diagnosis.code,
-        [ATTR.errorType]: diagnosis.code,
         [ATTR.source]: source,
       };
+      // error.type only where something failed (semantic conventions: absent on success).
+      if (!SUCCESS_SOURCES.has(source)) attributes[ATTR.errorType] = diagnosis.code;
       if (diagnosis.service !== undefined) attributes[ATTR.service] = diagnosis.service;
       if (diagnosis.status !== undefined) attributes[ATTR.httpStatus] = diagnosis.status;
       this.diagnoses.add(1, attributes);

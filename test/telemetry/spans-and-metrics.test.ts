@@ -187,6 +187,9 @@ describe("a suspicious token (H3, H4): the call succeeds, status UNSET, the warn
     expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([expect.objectContaining({ "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.source": "token-check" })]);
     const counted = await sdk.points(METRIC_DIAGNOSES);
     expect(counted[0]!.attributes).toMatchObject({ ...CA_ATTRIBUTES, "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.source": "token-check" });
+    // The call succeeded: no error.type anywhere (semantic conventions 1.45: absent on success).
+    expect(counted[0]!.attributes["error.type"]).toBeUndefined();
+    expect((await sdk.points(METRIC_GET_TOKEN_DURATION))[0]!.attributes["error.type"]).toBeUndefined();
     expect(logs[0]).toMatchObject({ level: "warn", hypothesis: "H3", containerApp: CONTAINER_APP });
   });
 
