@@ -191,7 +191,7 @@ export class DiagnosticCredential implements TokenCredential {
     }
     const scope = this.scopes.get(key) ?? this.newScope(key, scopes);
     // Single-flight: a call for the same scopes and token options already under way answers this caller too.
-    const flight = shared && !aborted ? TokenCall.flightOf(scope, claims, tenantId, enableCae) : undefined;
+    const flight = shared && !aborted && scope.flights !== undefined ? TokenCall.flightOf(scope, claims, tenantId, enableCae) : undefined;
     const span = this.telemetry.startGetToken(flight?.span, flight !== undefined);
     const startedAt = span !== undefined || this.telemetry.recordsDuration ? performance.now() : 0;
     if (aborted) {
@@ -205,9 +205,10 @@ export class DiagnosticCredential implements TokenCredential {
     // shared call gets a signal of its own instead of the caller's: one caller's abort must not end the others' call.
     let innerOptions = options;
     if (shared) {
-      call.claims = claims;
-      call.tenantId = tenantId;
-      call.enableCae = enableCae;
+      // The defaults are already there: the cached path stores nothing it does not need.
+      if (claims !== undefined) call.claims = claims;
+      if (tenantId !== undefined) call.tenantId = tenantId;
+      if (enableCae) call.enableCae = true;
       if (abortSignal !== undefined) {
         const controller = new AbortController();
         innerOptions = withAbortSignal(options!, controller.signal);
