@@ -1,6 +1,6 @@
 // Public types of the faults the identity-endpoint emulator can show. What each one does, per shape, is in
 // faultTable.ts.
-import type { EmulatedIdentity } from "../types.js";
+import type { EmulatedIdentity } from "../identity.js";
 
 /** Fields every fault may carry. */
 export interface IdentityEndpointFaultBase {
