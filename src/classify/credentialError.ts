@@ -17,6 +17,7 @@ import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
+import { refusedValuesEvidence } from "../util/shellSafe.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -168,6 +169,8 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     ...(facts.configured.clientId !== undefined ? { clientId: facts.configured.clientId } : {}),
     ...(facts.configured.resourceId !== undefined ? { resourceId: facts.configured.resourceId } : {}),
   });
+  const refusedLine = refusedValuesEvidence(ctx.refused ?? []);
+  if (refusedLine !== undefined) facts.evidence.push(refusedLine);
   const identity = configuredIdentityOf(facts.configured);
   const exchangeResource = context.exchanges?.find((e) => e.resource !== undefined)?.resource;
   const scope = firstScope(context.scopes) ?? (exchangeResource !== undefined ? `${exchangeResource}/.default` : undefined);

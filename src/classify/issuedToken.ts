@@ -6,6 +6,7 @@ import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { clientIdOf, describeClaims, identityKindOf, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
 import type { ConfiguredIdentity } from "./credentialError.js";
 import { recordInternalFault } from "../util/safe.js";
+import { refusedValuesEvidence } from "../util/shellSafe.js";
 
 /** Clock skew Entra ID and Azure services tolerate. */
 export const CLOCK_SKEW_SECONDS = 300;
@@ -166,6 +167,8 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
       }));
     }
   }
+  const refusedLine = refusedValuesEvidence(ctx.refused ?? []);
+  if (refusedLine !== undefined) for (const diagnosis of found) diagnosis.evidence.push(refusedLine);
   return found;
 }
 

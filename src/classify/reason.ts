@@ -28,6 +28,7 @@ import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
+import { refusedValuesEvidence, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -368,6 +369,8 @@ class Builder {
   private readonly service: ServiceDefinition | undefined;
   private readonly head: string;
   private readonly values: Record<string, string | undefined>;
+  /** Values kept out of the commands (not valid for their kind): named in the evidence (see util/shellSafe.ts). */
+  private readonly refused: RefusedShellValue[] = [];
 
   constructor(
     private readonly obs: Observation,
@@ -384,16 +387,19 @@ class Builder {
     const label = obs.protocol === "http" ? String(obs.status ?? "HTTP failure") : obs.status !== undefined ? `${obs.status} (${protocol})` : `${protocol} login failure`;
     this.head = `${label} from ${obs.host ?? "unknown host"}`;
     this.values = {
-      ...placeholderValues({
-        host: obs.host,
-        principalId: this.principalId(),
-        clientId: this.clientId(),
-        identityName: this.identityName(),
-        tenantId: claims?.tid,
-        app: context.app,
-      }),
-      revision: context.app?.revision ?? "\"$REVISION_NAME\"",
-      ...(match?.groups ?? {}),
+      ...placeholderValues(
+        {
+          host: obs.host,
+          principalId: this.principalId(),
+          clientId: this.clientId(),
+          identityName: this.identityName(),
+          tenantId: claims?.tid,
+          app: context.app,
+        },
+        this.refused,
+      ),
+      revision: this.checked("revision", context.app?.revision, "resourceName") ?? "\"$REVISION_NAME\"",
+      ...this.checkedGroups(match?.groups),
     };
   }
 
@@ -609,6 +615,7 @@ class Builder {
       ...(this.context.app !== undefined ? { app: this.context.app } : {}),
     });
     this.steps.push(...advice.steps);
+    this.refused.push(...(advice.scope.refused ?? []));
     if (this.obs.facts.noAssignment === true) this.evidence.push("the service found no role assignment for the caller on this resource");
     if (advice.role !== undefined) {
       const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
@@ -744,7 +751,27 @@ class Builder {
     return identity;
   }
 
+  /** `value` when it is a valid value of `kind` for a command; else undefined, and it is named in the evidence. */
+  private checked(name: string, value: string | undefined, kind: ShellValueKind): string | undefined {
+    if (value === undefined) return undefined;
+    const valid = validShellValue(value, kind);
+    if (valid === undefined) this.refused.push({ name, kind });
+    return valid;
+  }
+
+  /** The fingerprint's named groups (text from the service's answer) that are plain words. */
+  private checkedGroups(groups: Record<string, string | undefined> | undefined): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(groups ?? {})) {
+      const valid = this.checked(name, value, "word");
+      if (valid !== undefined) out[name] = valid;
+    }
+    return out;
+  }
+
   private finish(code: DiagnosisCode, confidence: Confidence, headline: string): Diagnosis {
+    const refusedLine = refusedValuesEvidence(this.refused);
+    if (refusedLine !== undefined && !this.evidence.includes(refusedLine)) this.evidence.push(refusedLine);
     const clean = scrubberFor(this.token);
     const line = (text: string, max = MAX_LINE) => {
       const one = clean(text).replace(/[\r\n]+/g, " ");
