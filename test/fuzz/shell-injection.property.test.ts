@@ -78,7 +78,7 @@ describe("hostile values never reach a command", () => {
         const now = Date.now();
         const token = fakeJwt({ aud: "https://vault.azure.net", oid: oid.value, tid: "72f988bf-86f1-41af-91ab-2d7cd011db47", iat: now / 1000 - 60, exp: now / 1000 + 3600, idtyp: "app" });
         const body = JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } });
-        const diagnosis = classifyResponse({ url: "https://kv.vault.azure.net/secrets/s", status: 403, body }, { token, app: { name, resourceGroup, revision } });
+        const diagnosis = classifyResponse({ url: "https://kv.vault.azure.net/secrets/s", status: 403, body }, { token, app: { name: name.value, resourceGroup: resourceGroup.value, revision: revision.value } });
         for (const value of [oid, name, resourceGroup, revision]) expectNoAttackIn(diagnosis, value);
         expect(diagnosis!.evidence.some((line) => line.startsWith("command values left as placeholders:"))).toBe(true);
       }),
@@ -93,7 +93,7 @@ describe("hostile values never reach a command", () => {
         const error = Object.assign(new Error("ManagedIdentityCredential: Network unreachable. Message: network_error: connect ECONNREFUSED 127.0.0.1:42356"), {
           name: "CredentialUnavailableError",
         });
-        const diagnosis = classifyCredentialError(error, { environment, configuredIdentity: { clientId } });
+        const diagnosis = classifyCredentialError(error, { environment, configuredIdentity: { clientId: clientId.value } });
         for (const value of [name, revision, clientId]) expectNoAttackIn(diagnosis, value);
       }),
       { numRuns: runs },
