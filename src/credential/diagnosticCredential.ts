@@ -28,6 +28,7 @@ import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from ".
 import { policyChallengeWaits } from "../registry/challengeWaits.js";
 import { rememberIssuedToken } from "../registry/issuedTokens.js";
 import { registerCredentialInternals, type CredentialInternals, type ReportContext } from "./internals.js";
+import { RepeatAnswers } from "./repeatAnswers.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
@@ -68,6 +69,8 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly latestByAudience = new Map<string, { token: string; scope: string }>();
   /** What the policy, zero-config observation and the doctor use (registered: see internals.ts). */
   readonly #internals: CredentialInternals;
+  /** Diagnoses of downstream answers, reused for identical repeats (a 401/403 storm). */
+  private readonly repeats = new RepeatAnswers();
   /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
   private readonly recovery = new RecoveryTracker();
 
@@ -237,17 +240,24 @@ export class DiagnosticCredential implements TokenCredential {
       const key = responseKey(response);
       if (source === "observed" && isHandled(key)) return undefined;
       if (source === "response") markHandled(key);
-      const classified = classifyResponseWithCatalog(
-        response,
-        {
-          ...(token ? { token } : {}),
-          expectedIdentity: this.configured,
-          includePersonalClaims: this.includePersonalClaims,
-          ...(response.method ? { method: response.method } : {}),
-        },
-        this.catalog,
-      );
-      if (classified === undefined) return undefined;
+      // A storm repeats one answer: reuse its diagnosis (still reported below: counted, folded, on the span).
+      const now = Date.now();
+      const repeatKey = this.repeats.keyOf(response, token);
+      let classified = repeatKey !== undefined ? this.repeats.get(repeatKey, now) : undefined;
+      if (classified === undefined) {
+        classified = classifyResponseWithCatalog(
+          response,
+          {
+            ...(token ? { token } : {}),
+            expectedIdentity: this.configured,
+            includePersonalClaims: this.includePersonalClaims,
+            ...(response.method ? { method: response.method } : {}),
+          },
+          this.catalog,
+        );
+        if (classified === undefined) return undefined;
+        if (repeatKey !== undefined) this.repeats.set(repeatKey, classified, now);
+      }
       const diagnosis = response.body === undefined ? withoutBodyCaveat(classified) : classified;
       if (report) this.#report(diagnosis, { level: responseLogLevel(response.status, diagnosis), source, url: response.url });
       return diagnosis;
