@@ -422,12 +422,14 @@ function sharedChecks(env: HostEnvironment | undefined, exchanges: readonly Iden
     checks.push({ kind: CHECK_KINDS.identityVariables, expected, actual, verdict: ok ? "pass" : standIn ? "unknown" : "fail", confirmedBy: "environment" });
   }
   const outcome = (e: IdentityExchange) => (e.errorCode !== undefined ? String(e.errorCode) : `HTTP ${Number(e.status)}`);
-  if (lastFailure !== undefined) {
+  // A request we aborted ourselves (deadline, caller) says nothing about the endpoint: the deciding rule tells.
+  const aborted = (e: IdentityExchange | undefined) => e?.errorCode === "ABORTED";
+  const last = exchanges[exchanges.length - 1];
+  if (lastFailure !== undefined && !aborted(lastFailure)) {
     checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: outcome(lastFailure), verdict: "fail", confirmedBy: "answer" });
   } else if (transportCode !== undefined && transportCode !== "ABORTED") {
     checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: transportCode, verdict: "fail", confirmedBy: "answer" });
-  } else if (exchanges.length > 0) {
-    const last = exchanges[exchanges.length - 1]!;
+  } else if (last !== undefined && !aborted(last)) {
     checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: outcome(last), verdict: last.status !== undefined && last.status < 400 ? "pass" : "unknown", confirmedBy: "answer" });
   }
   return checks;

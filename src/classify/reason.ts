@@ -535,7 +535,9 @@ class Builder {
   private claimsChallenge(): Diagnosis {
     const required = requiredNotBefore(this.obs.challenge?.claimsDecoded);
     let confidence: Confidence = "medium";
-    this.rule = ruleOf(RULE_SOURCES.challenge, "insufficient-claims");
+    // The catalog's claims-challenge fingerprint when it is the one that matched; else the challenge itself decided.
+    const fp = this.match?.fingerprint;
+    this.rule = fp !== undefined && String(fp.challengeError).toLowerCase() === "insufficient_claims" ? fingerprintRule(fp, this.service) : ruleOf(RULE_SOURCES.challenge, "insufficient-claims");
     const check: DiagnosisCheck = { kind: CHECK_KINDS.claimsChallenge, verdict: "unknown", confirmedBy: "answer" };
     if (required !== undefined) {
       check.expected = `issued after ${iso(required)}`;
@@ -869,8 +871,8 @@ function fingerprintRule(fp: ErrorFingerprint, service: ServiceDefinition | unde
 }
 
 /**
- * Redaction plus removal of any segment of the token that was sent (a body could echo a signature on its own), for
- * one token and many texts: the token is split once.
+ * Redaction plus removal of the token that was sent, in pieces too (a body could echo a signature on its own, or cut
+ * short), for one token and many texts: the token is split once.
  */
 function scrubberFor(token: string | undefined): (text: string) => string {
   const raw = typeof token === "string" && token.length > 0 ? (token.startsWith("Bearer ") ? token.slice(7) : token) : "";
@@ -880,8 +882,72 @@ function scrubberFor(token: string | undefined): (text: string) => string {
     for (const segment of segments) {
       if (out.includes(segment)) out = out.split(segment).join("[redacted]");
     }
-    return out;
+    return segments.length > 0 && out.length >= MIN_RUN ? removeSegmentRuns(out, segments) : out;
   };
+}
+
+/** Shortest piece of a segment removed. Any such piece holds a 16-character window of the text taken every 8 characters. */
+const MIN_RUN = 24;
+const WINDOW = 16;
+/** Ids, hashes and names (lower-case hex and hyphens) are no base64url a token echo is made of, in practice. */
+const HEX_RUN = /^[0-9a-f-]+$/;
+
+/** A base64url character: what token segments are made of. */
+function isTokenChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 45 || code === 95;
+}
+
+/**
+ * Removes every piece of 24 or more characters of a token segment: a signature cut short (an error code kept to 128
+ * characters, a body excerpt) is no longer whole, but still must not be printed. One pass over the text; only runs
+ * of token characters that long are compared with the segments.
+ */
+function removeSegmentRuns(text: string, segments: readonly string[]): string {
+  let out: string | undefined;
+  let copied = 0;
+  let runStart = -1;
+  for (let i = 0; i <= text.length; i++) {
+    if (i < text.length && isTokenChar(text.charCodeAt(i))) {
+      if (runStart < 0) runStart = i;
+      continue;
+    }
+    if (runStart >= 0 && i - runStart >= MIN_RUN) {
+      const run = text.slice(runStart, i);
+      const clean = HEX_RUN.test(run) ? run : runWithoutSegments(run, segments);
+      if (clean !== run) {
+        out = `${out ?? ""}${text.slice(copied, runStart)}${clean}`;
+        copied = i;
+      }
+    }
+    runStart = -1;
+  }
+  return out === undefined ? text : `${out}${text.slice(copied)}`;
+}
+
+function runWithoutSegments(run: string, segments: readonly string[]): string {
+  for (let i = 0; i + WINDOW <= run.length; i += WINDOW / 2) {
+    const window = run.slice(i, i + WINDOW);
+    for (const segment of segments) {
+      const at = segment.indexOf(window);
+      if (at < 0) continue;
+      // Extend the match both ways as far as the run and the segment agree.
+      let start = i;
+      let from = at;
+      while (start > 0 && from > 0 && run[start - 1] === segment[from - 1]) {
+        start--;
+        from--;
+      }
+      let end = i + WINDOW;
+      let to = at + WINDOW;
+      while (end < run.length && to < segment.length && run[end] === segment[to]) {
+        end++;
+        to++;
+      }
+      if (end - start < MIN_RUN) continue;
+      return `${run.slice(0, start)}[redacted]${runWithoutSegments(run.slice(end), segments)}`;
+    }
+  }
+  return run;
 }
 
 function iso(epochSeconds: number): string {
