@@ -8,6 +8,7 @@ import { checkIssuedToken, type SeenIdentity } from "../classify/issuedToken.js"
 import { checkScope } from "../classify/scope.js";
 import { attachDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
+import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../registry/handledAnswers.js";
@@ -306,7 +307,7 @@ export class DiagnosticCredential implements TokenCredential {
     const finding = safely(() => {
       const problem = checkScope(scopes, this.catalog);
       if (problem === undefined) return null;
-      const result: ScopeFinding = { scope: problem.scope, explanation: problem.explanation };
+      const result: ScopeFinding = { scope: problem.scope, explanation: problem.explanation, reason: problem.reason };
       if (problem.suggestion !== undefined) result.suggestion = problem.suggestion;
       if (problem.service !== undefined) result.service = problem.service;
       return result;
@@ -489,6 +490,8 @@ function scopeWarning(finding: ScopeFinding, configured: ConfiguredIdentity): Di
     confidence: "medium",
     summary: `Scope ${finding.scope} looks wrong: ${finding.explanation}`,
     evidence: [`scope requested: ${finding.scope}`],
+    rule: ruleOf(RULE_SOURCES.scopeCheck, finding.reason ?? "suspicious"),
+    checks: [{ kind: CHECK_KINDS.scope, ...(finding.suggestion ? { expected: finding.suggestion } : {}), actual: finding.scope, verdict: "fail" }],
     nextSteps: [finding.suggestion ? `Request ${finding.suggestion}` : "Request the target service's documented `<audience>/.default` scope"],
     identity: { kind: configured.clientId || configured.resourceId || configured.objectId ? "user-assigned" : "system-assigned" },
     token: { scope: finding.scope },
