@@ -666,7 +666,7 @@ class Builder {
     this.refused.push(...(advice.scope.refused ?? []));
     if (this.obs.facts.noAssignment === true) this.evidence.push("the service found no role assignment for the caller on this resource");
     // The scope only when it is a literal one: not a command that looks it up, not a placeholder.
-    const literalScope = SCOPED_MODELS.includes(service.accessModel) && /^\/[^$<>]*$/.test(advice.scope.scope) ? ` at ${advice.scope.scope}` : "";
+    const literalScope = ACCESS_MODEL_DEFINITIONS[service.accessModel].scoped && /^\/[^$<>]*$/.test(advice.scope.scope) ? ` at ${advice.scope.scope}` : "";
     this.roleCheck(advice.role !== undefined ? `${advice.role.role}${literalScope}` : undefined);
     if (advice.role !== undefined) {
       const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
