@@ -17,7 +17,21 @@ export { classifyResponse } from "./classify/response.js";
 export type { ClassifyContext } from "./classify/response.js";
 
 // The Diagnosis shape and its codes
-export type { Diagnosis, DiagnosisCode, DiagnosisIdentity, DiagnosisToken, Hypothesis, IdentityKind, ResponseLike } from "./diagnosis/types.js";
+export type {
+  Diagnosis,
+  DiagnosisCode,
+  DiagnosisIdentity,
+  DiagnosisToken,
+  DiagnosisRule,
+  DiagnosisCheck,
+  CheckVerdict,
+  CheckConfirmation,
+  Hypothesis,
+  IdentityKind,
+  ResponseLike,
+} from "./diagnosis/types.js";
+export { CHECK_KINDS, RULE_SOURCES } from "./diagnosis/findings.js";
+export type { CheckKind } from "./diagnosis/findings.js";
 export { DIAGNOSIS_CODES, CredentialUnavailableErrorName, AuthenticationRequiredErrorName } from "./diagnosis/codes.js";
 
 // The service catalog

@@ -16,7 +16,17 @@ export function scopeToResource(scope: string): string {
 }
 
 /** The host (and port, when not default) of a URL, lower case; undefined for anything that is not a URL. */
+/**
+ * An http(s) URL with a plain host name (labels of letters, digits and `-`, the last starting with a letter: not an
+ * IPv4 form; no port, no credentials): its host, without a URL parser (hot on failure paths).
+ */
+const PLAIN_HOST = /^https?:\/\/((?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*)(?:[/?#]|$)/i;
+
 export function hostOf(url: string | URL): string | undefined {
+  if (typeof url === "string") {
+    const plain = PLAIN_HOST.exec(url);
+    if (plain !== null) return plain[1]!.toLowerCase() || undefined;
+  }
   try {
     const parsed = typeof url === "string" ? new URL(url) : url;
     return parsed.host.toLowerCase() || undefined;

@@ -12,11 +12,13 @@ import {
   withCommand,
 } from "../diagnosis/commands.js";
 import { excerpt } from "../util/redact.js";
-import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
+import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
+import { refusedValuesEvidence } from "../util/shellSafe.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -38,6 +40,8 @@ export interface ScopeFinding {
   suggestion?: string;
   /** Catalog name of the service the scope was probably meant for. */
   service?: string;
+  /** What kind of mistake: `multiple-scopes`, `typo`, `other-cloud`, `resource-url`, `portal-url`, `missing-default`, `doubled-default`, `not-a-url`. */
+  reason?: string;
 }
 
 /** What `classifyCredentialError` may use besides the error itself. All optional. */
@@ -123,7 +127,7 @@ const CONTEXT_SHAPE: PlainShape = {
     hostKind: "string",
   },
   configuredIdentity: IDENTITY_SHAPE,
-  scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string" },
+  scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string", reason: "string" },
   timedOutAfterMs: "number",
   credentialName: "string",
 };
@@ -160,6 +164,8 @@ interface Facts {
   sentIdentity: boolean;
   env?: HostEnvironment;
   evidence: string[];
+  /** The checks every diagnosis of this failure carries: the identity endpoint's answer, the identity variables. */
+  checks: DiagnosisCheck[];
 }
 
 function classify(error: unknown, context: CredentialErrorContext): Diagnosis | undefined {
@@ -168,25 +174,31 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     ...(facts.configured.clientId !== undefined ? { clientId: facts.configured.clientId } : {}),
     ...(facts.configured.resourceId !== undefined ? { resourceId: facts.configured.resourceId } : {}),
   });
+  const refusedLine = refusedValuesEvidence(ctx.refused ?? []);
+  if (refusedLine !== undefined) facts.evidence.push(refusedLine);
   const identity = configuredIdentityOf(facts.configured);
   const exchangeResource = context.exchanges?.find((e) => e.resource !== undefined)?.resource;
   const scope = firstScope(context.scopes) ?? (exchangeResource !== undefined ? `${exchangeResource}/.default` : undefined);
-  const base = { evidence: facts.evidence, identity, ...(scope ? { token: { scope } } : {}) };
+  const base: BaseFields = { evidence: facts.evidence, identity, checks: facts.checks, ...(scope ? { token: { scope } } : {}) };
   const who = context.credentialName ?? "ManagedIdentityCredential";
   const text = facts.text;
 
   // H3 before H1/H5: a malformed scope explains "Multiple scopes" and AADSTS500011 whatever else happened.
   if (/multiple scopes are not supported/i.test(text) || (Array.isArray(context.scopes) && context.scopes.length > 1)) {
+    const saidSo = /multiple scopes are not supported/i.test(text);
     return makeDiagnosis("WrongAudience", {
-      ...base,
+      ...withCheck(base, { kind: CHECK_KINDS.scope, expected: "exactly one scope", actual: describeScopes(context.scopes), verdict: "fail", ...(saidSo ? { confirmedBy: "answer" as const } : {}) }),
+      rule: tokenTimeRule("multiple-scopes"),
       confidence: "high",
       summary: `${who} was asked for several scopes (${describeScopes(context.scopes)}); a managed identity token has exactly one audience`,
       nextSteps: ["Request one scope per token: the target service's `<audience>/.default`", ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : [])],
     });
   }
   if (/AADSTS500011/i.test(text) || /resource principal named .* was not found/i.test(text)) {
+    const suggestion = context.scopeFinding?.suggestion;
     return makeDiagnosis("WrongAudience", {
-      ...base,
+      ...withCheck(base, { kind: CHECK_KINDS.scope, ...(suggestion ? { expected: suggestion } : {}), actual: scope ?? "(unknown)", verdict: "fail", confirmedBy: "answer" }),
+      rule: tokenTimeRule("unknown-resource"),
       confidence: "high",
       summary: `Entra ID does not know the resource in scope ${scope ?? "(unknown)"} (AADSTS500011): the audience is wrong for this tenant or cloud`,
       nextSteps: [
@@ -196,8 +208,10 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     });
   }
   if (context.scopeFinding !== undefined && facts.lastFailure?.status === 400 && !/identity not found|no msi|multiple user assigned/i.test(text)) {
+    const finding = context.scopeFinding;
     return makeDiagnosis("WrongAudience", {
-      ...base,
+      ...withCheck(base, { kind: CHECK_KINDS.scope, ...(finding.suggestion ? { expected: finding.suggestion } : {}), actual: finding.scope, verdict: "fail", confirmedBy: "answer" }),
+      rule: tokenTimeRule("scope-rejected"),
       confidence: "medium",
       summary: `The identity endpoint rejected the token request for scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`,
       nextSteps: [context.scopeFinding.suggestion ? `Request ${context.scopeFinding.suggestion}` : "Request the target service's documented `/.default` scope"],
@@ -205,14 +219,15 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   }
 
   // H1: the endpoint answered and said there is no such identity.
+  const requested = describeSelector(facts.configured) ?? "system-assigned identity";
   if (/multiple user assigned identities exist/i.test(text)) {
-    return h1(base, "high",
+    return h1(withCheck(base, assignmentCheck("a selected user-assigned identity", "several user-assigned identities, none selected")), "multiple-user-assigned", "high",
       `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
       [passClientIdInCode(undefined), showIdentityStep(ctx)]);
   }
   if (/identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(text)) {
     const selector = describeSelector(facts.configured);
-    return h1(base, "high",
+    return h1(withCheck(base, assignmentCheck(requested, "not found by the identity endpoint")), "identity-not-found", "high",
       selector
         ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
         : "The identity endpoint says this app has no managed identity",
@@ -220,45 +235,50 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   }
   const unexpected500 = facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
   if (unexpected500 && facts.sentIdentity) {
-    return h1(base, "high",
+    return h1(withCheck(base, assignmentCheck(requested, "HTTP 500 unexpected error fetching the token (not attached)")), "identity-not-attached", "high",
       `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
       [showIdentityStep(ctx), assignIdentityStep(ctx), "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId"]);
   }
 
   // H5: our own deadline, a transport failure, or an endpoint that answers with no identity meaning.
   if (context.timedOutAfterMs !== undefined) {
-    return h5(facts, ctx, base, "high",
+    const answered = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
+    const timedOut = answered ? base : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: `no answer within ${context.timedOutAfterMs} ms`, verdict: "fail", confirmedBy: "answer" });
+    return h5(facts, ctx, timedOut, "timeout", "high",
       `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${facts.env?.identityEndpoint ?? ""} ${facts.transportCode ? TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode : "accepted the request but never answered"}`.replace(/\s+/g, " "));
   }
   if (facts.env?.identityEndpointMalformed) {
-    return h5(facts, ctx, base, "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);
+    return h5(facts, ctx, base, "endpoint-malformed", "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);
   }
   // Container Apps / App Service set IDENTITY_ENDPOINT only when an identity is assigned: without it the SDK
   // falls back to IMDS, which these platforms do not serve, so the transport error below is a symptom of H1.
   if (noIdentityVariablesOnPlatform(facts.env) && facts.env?.source === "DefaultToImds") return missingVariables(facts, ctx, base);
   if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") {
     const meaning = TRANSPORT_MEANINGS[facts.transportCode] ?? `failed with ${facts.transportCode}`;
-    return h5(facts, ctx, base, "high", `${theEndpoint(facts)} ${meaning} (${facts.transportCode})`);
+    return h5(facts, ctx, base, "transport-error", "high", `${theEndpoint(facts)} ${meaning} (${facts.transportCode})`);
   }
   if (/network[_ ]error|network unreachable|unreachable network|socket operation was attempted/i.test(text)) {
     if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
-    return h5(facts, ctx, base, "medium", `${theEndpoint(facts)} could not be reached (network error)`);
+    const reported = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
+    const unreachable = reported ? base : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: "network error", verdict: "fail", confirmedBy: "answer" });
+    return h5(facts, ctx, unreachable, "network-error", "medium", `${theEndpoint(facts)} could not be reached (network error)`);
   }
   const status = facts.lastFailure?.status ?? facts.statuses[0];
   if (status !== undefined && (status >= 500 || status === 404 || status === 410 || status === 408 || status === 429)) {
     const storm = facts.exchanges.filter((e) => e.status === status).length;
     const what = status === 410 || status === 404 ? "is not ready (IMDS answers 404/410 while it starts or upgrades)" : "is failing";
-    return h5(facts, ctx, base, unexpected500 ? "medium" : "high",
+    return h5(facts, ctx, base, "endpoint-failing", unexpected500 ? "medium" : "high",
       `${theEndpoint(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`);
   }
   if (status === 401 || status === 403) {
-    return h5(facts, ctx, base, "medium",
+    return h5(facts, ctx, base, "endpoint-refused", "medium",
       `${theEndpoint(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`);
   }
   if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
   if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${text}`)) {
     return makeDiagnosis("Unknown", {
       ...base,
+      rule: tokenTimeRule("unrecognised"),
       confidence: "low",
       summary: `${who} failed without a recognised cause: ${excerpt(firstLine(text), 160)}`,
       nextSteps: [doctorInContainerStep(ctx, scope), showIdentityStep(ctx)],
@@ -267,11 +287,16 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   return undefined;
 }
 
-function h1(base: BaseFields, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
-  return makeDiagnosis("IdentityNotAssigned", { ...base, confidence, summary, nextSteps: [...steps, listRoleAssignmentsStep(undefined)] });
+function h1(base: BaseFields, rule: string, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
+  return makeDiagnosis("IdentityNotAssigned", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: [...steps, listRoleAssignmentsStep(undefined)] });
 }
 
-function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, confidence: Diagnosis["confidence"], summary: string): Diagnosis {
+/** The identity-assignment check of a H1: the identity requested, what the identity endpoint or the environment said. */
+function assignmentCheck(expected: string, actual: string, confirmedBy: DiagnosisCheck["confirmedBy"] = "answer"): DiagnosisCheck {
+  return { kind: CHECK_KINDS.identityAssignment, expected, actual, verdict: "fail", ...(confirmedBy !== undefined ? { confirmedBy } : {}) };
+}
+
+function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, rule: string, confidence: Diagnosis["confidence"], summary: string): Diagnosis {
   const steps = [doctorInContainerStep(ctx, base.token?.scope)];
   if (facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds") {
     steps.push("Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator");
@@ -280,20 +305,30 @@ function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFi
     restartRevisionStep(ctx, "Restart the revision (a fault local to one replica, in its identity endpoint or its network, clears with new replicas)"),
     withCommand("If other replicas get tokens, the fault is local to this replica; list the replicas to compare", replicaListCommand(ctx)),
   );
-  return makeDiagnosis("IdentityEndpointUnreachable", { ...base, confidence, summary, nextSteps: steps });
+  return makeDiagnosis("IdentityEndpointUnreachable", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: steps });
 }
 
 function missingVariables(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields): Diagnosis {
   const platform = facts.env?.hostKind === "app-service" ? "App Service" : "Container Apps";
+  const requested = describeSelector(facts.configured) ?? "system-assigned identity";
   return makeDiagnosis("IdentityNotAssigned", {
-    ...base,
+    ...withCheck(base, assignmentCheck(requested, `no identity assigned (IDENTITY_ENDPOINT not set on ${platform})`, "environment")),
+    rule: tokenTimeRule("identity-variables-missing"),
     confidence: "high",
     summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
     nextSteps: [showIdentityStep(ctx), assignIdentityStep(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
   });
 }
 
-type BaseFields = { evidence: string[]; identity: DiagnosisIdentity; token?: { scope: string } };
+type BaseFields = { evidence: string[]; identity: DiagnosisIdentity; checks: DiagnosisCheck[]; token?: { scope: string } };
+
+/** A rule of this classifier: `token-time.<name>`. */
+const tokenTimeRule = (name: string) => ruleOf(RULE_SOURCES.tokenTime, name);
+
+/** `base` with one more check (the one the deciding rule made) after the shared ones. */
+function withCheck(base: BaseFields, check: DiagnosisCheck): BaseFields {
+  return { ...base, checks: [...base.checks, check] };
+}
 
 function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const messages: string[] = [];
@@ -360,11 +395,47 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
     evidence.push(`identity endpoint: ${attempts} attempt${attempts === 1 ? "" : "s"}, last: ${describeExchange(shown!)}`);
   }
   if (context.scopeFinding !== undefined) evidence.push(`scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`);
-  const facts: Facts = { text, errorName, errorCodes, statuses, exchanges, configured, sentIdentity, evidence };
+  const checks = sharedChecks(env, exchanges, lastFailure, transportCode);
+  const facts: Facts = { text, errorName, errorCodes, statuses, exchanges, configured, sentIdentity, evidence, checks };
   if (lastFailure !== undefined) facts.lastFailure = lastFailure;
   if (transportCode !== undefined) facts.transportCode = transportCode;
   if (env !== undefined) facts.env = env;
   return facts;
+}
+
+/**
+ * The checks of every token-time diagnosis: the identity variables (when the platform sets them or they are set)
+ * and the identity endpoint's answer to the last failed request (or the transport code, or the last answer).
+ */
+function sharedChecks(env: HostEnvironment | undefined, exchanges: readonly IdentityExchange[], lastFailure: IdentityExchange | undefined, transportCode: string | undefined): DiagnosisCheck[] {
+  const checks: DiagnosisCheck[] = [];
+  if (env !== undefined && (env.identityEndpoint !== undefined || env.expectsIdentityVariables)) {
+    const expected = "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set";
+    const actual =
+      env.identityEndpoint === undefined
+        ? "IDENTITY_ENDPOINT not set"
+        : env.identityEndpointMalformed
+          ? `IDENTITY_ENDPOINT=${env.identityEndpoint} (malformed)`
+          : env.identityHeaderSet
+            ? `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER set`
+            : `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER not set`;
+    const ok = env.identityEndpoint !== undefined && !env.identityEndpointMalformed && env.identityHeaderSet;
+    // Workload identity or the MSI variables stand in for the App Service pair: then their absence is no fault.
+    const standIn = env.identityEndpoint === undefined && (env.msiEndpoint !== undefined || env.workloadIdentity);
+    checks.push({ kind: CHECK_KINDS.identityVariables, expected, actual, verdict: ok ? "pass" : standIn ? "unknown" : "fail", confirmedBy: "environment" });
+  }
+  const outcome = (e: IdentityExchange) => (e.errorCode !== undefined ? String(e.errorCode) : `HTTP ${Number(e.status)}`);
+  // A request we aborted ourselves (deadline, caller) says nothing about the endpoint: the deciding rule tells.
+  const aborted = (e: IdentityExchange | undefined) => e?.errorCode === "ABORTED";
+  const last = exchanges[exchanges.length - 1];
+  if (lastFailure !== undefined && !aborted(lastFailure)) {
+    checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: outcome(lastFailure), verdict: "fail", confirmedBy: "answer" });
+  } else if (transportCode !== undefined && transportCode !== "ABORTED") {
+    checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: transportCode, verdict: "fail", confirmedBy: "answer" });
+  } else if (last !== undefined && !aborted(last)) {
+    checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: outcome(last), verdict: last.status !== undefined && last.status < 400 ? "pass" : "unknown", confirmedBy: "answer" });
+  }
+  return checks;
 }
 
 /** One line for an exchange: method, URL, outcome, time. */

@@ -17,8 +17,9 @@
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
 import { excerpt, redact } from "../util/redact.js";
-import type { Diagnosis, DiagnosisCode, DiagnosisIdentity } from "../diagnosis/types.js";
-import { GENERIC_FINGERPRINTS, GUID_PATTERN } from "../catalog/services.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisCode, DiagnosisIdentity, DiagnosisRule } from "../diagnosis/types.js";
+import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
+import { GENERIC_FINGERPRINTS, GUID_PATTERN, SERVICE_CATALOG } from "../catalog/services.js";
 import { audienceBelongsTo, catalogFor, cloudOf, normalizeAudience, planeOf, scopeToResource, type ServiceCatalog } from "../catalog/resolve.js";
 import type { ErrorFingerprint, FailureProtocol, ServiceDefinition, ServiceDefinitionInput } from "../catalog/types.js";
 import { clientIdOf, decodeTokenClaims, describeClaims, identityOfClaims, tokenFactsOfClaims, type TokenClaims } from "../jwt/claims.js";
@@ -28,6 +29,7 @@ import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
+import { refusedValuesEvidence, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -118,6 +120,8 @@ interface Findings {
   notYetValid?: { nbf: number; aheadMs: number };
   tenant?: { token: string; resource: string };
   identity?: { field: string; expected: string; actual: string; source: "token" | "service" };
+  /** The configured identity, compared and found the same (the first field compared). */
+  identityMatched?: { field: string; expected: string; actual: string; source: "token" | "service" };
   callerDiffers?: { tokenOid: string; serviceOid: string };
 }
 
@@ -151,7 +155,7 @@ export function reason(obs: Observation, context: ClassifyContext = {}, given?: 
   }
 
   const findings = tokenFindings(obs, claims, resolution, catalog, context, now);
-  const builder = new Builder(obs, context, catalog, resolution, claims, match, findings, token);
+  const builder = new Builder(obs, context, catalog, resolution, claims, match, findings, token, now);
   return builder.build();
 }
 
@@ -315,6 +319,8 @@ function tokenFindings(
       if (fromToken !== undefined && fromToken.toLowerCase() !== want) findings.identity = { field, expected: wanted, actual: fromToken, source: "token" };
       else if (fromToken === undefined && fromService !== undefined && fromService.toLowerCase() !== want) {
         findings.identity = { field, expected: wanted, actual: fromService, source: "service" };
+      } else if (findings.identityMatched === undefined && (fromToken ?? fromService) !== undefined) {
+        findings.identityMatched = { field, expected: wanted, actual: (fromToken ?? fromService) as string, source: fromToken !== undefined ? "token" : "service" };
       }
     };
     compare("clientId", expected.clientId, claims !== undefined ? clientIdOf(claims) : undefined, facts.callerAppId);
@@ -365,9 +371,15 @@ const LOWER: Record<Confidence, Confidence> = { high: "medium", medium: "low", l
 class Builder {
   private readonly evidence: string[] = [];
   private readonly steps: string[] = [];
+  /** The structured twins of the check lines in `evidence`. */
+  private readonly checks: DiagnosisCheck[] = [];
+  /** The rule that decided: set by the conclusion. */
+  private rule: DiagnosisRule | undefined;
   private readonly service: ServiceDefinition | undefined;
   private readonly head: string;
   private readonly values: Record<string, string | undefined>;
+  /** Values kept out of the commands (not valid for their kind): named in the evidence (see util/shellSafe.ts). */
+  private readonly refused: RefusedShellValue[] = [];
 
   constructor(
     private readonly obs: Observation,
@@ -378,22 +390,26 @@ class Builder {
     private readonly match: FingerprintMatch | undefined,
     private readonly findings: Findings,
     private readonly token: string | undefined,
+    private readonly now: number,
   ) {
     this.service = resolution.service;
     const protocol = obs.protocol.toUpperCase();
     const label = obs.protocol === "http" ? String(obs.status ?? "HTTP failure") : obs.status !== undefined ? `${obs.status} (${protocol})` : `${protocol} login failure`;
     this.head = `${label} from ${obs.host ?? "unknown host"}`;
     this.values = {
-      ...placeholderValues({
-        host: obs.host,
-        principalId: this.principalId(),
-        clientId: this.clientId(),
-        identityName: this.identityName(),
-        tenantId: claims?.tid,
-        app: context.app,
-      }),
-      revision: context.app?.revision ?? "\"$REVISION_NAME\"",
-      ...(match?.groups ?? {}),
+      ...placeholderValues(
+        {
+          host: obs.host,
+          principalId: this.principalId(),
+          clientId: this.clientId(),
+          identityName: this.identityName(),
+          tenantId: claims?.tid,
+          app: context.app,
+        },
+        this.refused,
+      ),
+      revision: this.checked("revision", context.app?.revision, "resourceName") ?? "\"$REVISION_NAME\"",
+      ...this.checkedGroups(match?.groups),
     };
   }
 
@@ -437,6 +453,8 @@ class Builder {
       ? `token audience "${finding.aud}" is ${displayName}'s audience in another cloud (expected "${expected}")`
       : `token audience "${finding.aud}" is wrong for ${displayName}${expected ? ` (expected "${expected}")` : ""}`;
     this.evidence.push(`audience check: ${reason}`);
+    this.checks.push({ kind: CHECK_KINDS.audience, ...(expected ? { expected } : {}), actual: finding.aud, verdict: "fail", confirmedBy: "token" });
+    this.rule = ruleOf(RULE_SOURCES.claims, otherCloud ? "other-cloud-audience" : "wrong-audience");
     if (this.match && this.match.fingerprint.code !== "WrongAudience") this.evidence.push(`the service's answer (${this.match.fingerprint.id}) is explained by the wrong audience or comes after it`);
     if (expected) {
       this.steps.push(`Request the token for "${expected}"${otherCloud ? ` (this host is in the ${cloudOf(this.obs.host ?? "")} cloud)` : ""}: credential.getToken("${expected}"); scopeForUrl("https://${this.obs.host ?? "<host>"}/") returns it.`);
@@ -454,6 +472,8 @@ class Builder {
   private expired(expired: { exp: number; agoMs: number }): Diagnosis {
     const reason = `the token sent had expired at ${iso(expired.exp)} (${duration(expired.agoMs)} before the request)`;
     this.evidence.push(`lifetime check: ${reason}`);
+    this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `expired at ${iso(expired.exp)}`, verdict: "fail", confirmedBy: "token" });
+    this.rule = ruleOf(RULE_SOURCES.claims, "expired");
     this.staleTokenSteps(true);
     return this.finish("StaleTokenOrIdentityMixup", expired.agoMs > SKEW_MS ? "high" : "medium", reason);
   }
@@ -461,6 +481,8 @@ class Builder {
   private notYetValid(finding: { nbf: number; aheadMs: number }): Diagnosis {
     const reason = `the token sent is not valid before ${iso(finding.nbf)} (${duration(finding.aheadMs)} after the request: a clock is off)`;
     this.evidence.push(`lifetime check: ${reason}`);
+    this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `not valid before ${iso(finding.nbf)}`, verdict: "fail", confirmedBy: "token" });
+    this.rule = ruleOf(RULE_SOURCES.claims, "not-yet-valid");
     this.steps.push("Compare the container's clock with the service's Date header (date -u inside the container); a clock ahead of real time mints, or judges, tokens wrongly.");
     this.staleTokenSteps(false);
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
@@ -469,6 +491,8 @@ class Builder {
   private wrongTenant(tenant: { token: string; resource: string }): Diagnosis {
     const reason = `the token is from tenant ${tenant.token} but ${this.obs.host ?? "the resource"} belongs to tenant ${tenant.resource}`;
     this.evidence.push(`tenant check: ${reason}`);
+    this.checks.push({ kind: CHECK_KINDS.tenant, expected: tenant.resource, actual: tenant.token, verdict: "fail", confirmedBy: "token" });
+    this.rule = ruleOf(RULE_SOURCES.claims, "wrong-tenant");
     this.steps.push(`A managed identity only gets tokens from its own tenant (${tenant.token}). Use a resource in that tenant, or an app registration in tenant ${tenant.resource} that trusts this identity through a federated identity credential.`);
     this.steps.push(fillTemplate("If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
@@ -478,6 +502,14 @@ class Builder {
     const seen = identity.source === "token" ? "the token sent" : "the service";
     const reason = `request made as ${identity.field} ${identity.actual} (${seen}) but the app is configured for ${identity.field} ${identity.expected}`;
     this.evidence.push(`identity check: ${reason}`);
+    this.checks.push({
+      kind: CHECK_KINDS.identity,
+      expected: `${identity.field}=${identity.expected}`,
+      actual: `${identity.field}=${identity.actual}`,
+      verdict: "fail",
+      confirmedBy: identity.source === "token" ? "token" : "answer",
+    });
+    this.rule = ruleOf(RULE_SOURCES.claims, "identity-mixup");
     const expected = this.context.expectedIdentity ?? {};
     if (typeof expected.clientId === "string") {
       this.steps.push(`Select the configured identity explicitly: new DiagnosticCredential("${expected.clientId}") (a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID; without a client id it uses the system-assigned identity).`);
@@ -493,6 +525,8 @@ class Builder {
   private callerDiffers(differs: { tokenOid: string; serviceOid: string }): Diagnosis {
     const reason = `the service saw principal ${differs.serviceOid} but the token given for diagnosis is principal ${differs.tokenOid}`;
     this.evidence.push(`identity check: ${reason}`);
+    this.checks.push({ kind: CHECK_KINDS.identity, expected: `objectId=${differs.tokenOid}`, actual: `objectId=${differs.serviceOid}`, verdict: "fail", confirmedBy: "answer" });
+    this.rule = ruleOf(RULE_SOURCES.claims, "caller-differs");
     this.steps.push("Several identities are in use: make every client use the same credential instance, and check which identity each client is built with.");
     this.steps.push(fillTemplate("List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
     return this.finish("StaleTokenOrIdentityMixup", "medium", reason);
@@ -509,17 +543,27 @@ class Builder {
   private claimsChallenge(): Diagnosis {
     const required = requiredNotBefore(this.obs.challenge?.claimsDecoded);
     let confidence: Confidence = "medium";
+    // The catalog's claims-challenge fingerprint when it is the one that matched; else the challenge itself decided.
+    const fp = this.match?.fingerprint;
+    this.rule = fp !== undefined && String(fp.challengeError).toLowerCase() === "insufficient_claims" ? fingerprintRule(fp, this.service) : ruleOf(RULE_SOURCES.challenge, "insufficient-claims");
+    const check: DiagnosisCheck = { kind: CHECK_KINDS.claimsChallenge, verdict: "unknown", confirmedBy: "answer" };
     if (required !== undefined) {
+      check.expected = `issued after ${iso(required)}`;
       this.evidence.push(`claims challenge requires a token issued after ${iso(required)}`);
       if (this.claims?.iat !== undefined) {
+        check.actual = `issued at ${iso(this.claims.iat)}`;
+        check.confirmedBy = "token";
         if (this.claims.iat < required) {
           this.evidence.push(`the token sent was issued at ${iso(this.claims.iat)}, before that: it was revoked after issue`);
           confidence = "high";
+          check.verdict = "fail";
         } else {
           this.evidence.push(`the token sent was issued at ${iso(this.claims.iat)}, after that`);
+          check.verdict = "pass";
         }
       }
     }
+    this.checks.push(check);
     const until = this.claims?.exp !== undefined ? ` (the cached token expires at ${iso(this.claims.exp)})` : "";
     this.steps.push(`A managed identity cannot answer a claims challenge: its token cannot be refreshed on demand, so the call keeps failing until the cached token expires${until} or the replica restarts.`);
     this.steps.push(fillTemplate("Restart the replica to drop the cached token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}", this.values));
@@ -530,6 +574,7 @@ class Builder {
   private fromFingerprint(fp: ErrorFingerprint): Diagnosis {
     const code = fp.code;
     let confidence: Confidence = fp.confidence;
+    this.rule = fingerprintRule(fp, this.service);
     // Role advice depends on knowing the service for sure; a service inferred without its host caps a H2 at medium.
     if (code === "RoleMissingOrWrongScope" && (this.resolution.via === "fingerprint" || this.resolution.via === "audience")) {
       if (confidence === "high") confidence = "medium";
@@ -540,9 +585,15 @@ class Builder {
     if (code === "WrongAudience" && audience?.verdict === "ok") {
       this.evidence.push("the token given for diagnosis has the right audience: the request may have carried another token");
       confidence = LOWER[confidence];
+    } else if (code === "WrongAudience" && audience === undefined) {
+      // No token read: the service's answer is the audience check.
+      const scope = expectedScope(this.catalog, this.service, this.obs.host);
+      this.checks.push({ kind: CHECK_KINDS.audience, ...(scope ? { expected: scope } : {}), verdict: "fail", confirmedBy: "answer" });
     }
     if (code === "RoleMissingOrWrongScope") {
       if (fp.skipRoleAdvice === true || this.service === undefined) {
+        // The fix is not a role (an access policy, a control-plane operation): no role check; the rule says what.
+        if (this.service === undefined) this.roleCheck(undefined);
         const propagation = this.service?.propagation ?? "up to ~10 minutes";
         this.steps.push(`Propagation delay: ${propagation}. Retry after that before concluding the change did not work.`);
         return this.finish(code, confidence, `${fp.meaning}${this.codeTag()}`);
@@ -570,7 +621,9 @@ class Builder {
     const service = this.service;
     const audienceOk = this.findings.audience?.verdict === "ok";
     if (this.obs.status === 403 || (this.obs.status === 401 && service?.unauthorizedMeansForbidden === true)) {
+      this.rule = ruleOf(RULE_SOURCES.status, service === undefined ? "forbidden-unknown-host" : this.obs.status === 401 ? "unauthorized-means-forbidden" : "forbidden");
       if (service === undefined) {
+        this.roleCheck(undefined);
         this.evidence.push("unknown host: the status alone suggests an authorization failure");
         this.steps.push("Grant the identity the service's least-privilege data role at the exact resource scope (not a control-plane role such as Owner or Contributor), then wait for propagation (up to ~10 minutes).");
         this.steps.push("Tell the classifier about this host (services: [{ name, hosts: [...] }]) for a precise role and command.");
@@ -584,6 +637,7 @@ class Builder {
       return this.missingRole(confidence, meaning);
     }
     // A 401 from a service that means "bad token" by it, and nothing told which part of the token.
+    this.rule = ruleOf(RULE_SOURCES.status, "unexplained");
     if (audienceOk && this.findings.expired === undefined) {
       this.evidence.push("the token sent has the right audience and is unexpired: the service refused it for another reason (tenant, signature, revocation)");
     }
@@ -609,7 +663,11 @@ class Builder {
       ...(this.context.app !== undefined ? { app: this.context.app } : {}),
     });
     this.steps.push(...advice.steps);
+    this.refused.push(...(advice.scope.refused ?? []));
     if (this.obs.facts.noAssignment === true) this.evidence.push("the service found no role assignment for the caller on this resource");
+    // The scope only when it is a literal one: not a command that looks it up, not a placeholder.
+    const literalScope = ACCESS_MODEL_DEFINITIONS[service.accessModel].scoped && /^\/[^$<>]*$/.test(advice.scope.scope) ? ` at ${advice.scope.scope}` : "";
+    this.roleCheck(advice.role !== undefined ? `${advice.role.role}${literalScope}` : undefined);
     if (advice.role !== undefined) {
       const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
       const at = model.scoped ? ` at ${advice.scope.scope}` : "";
@@ -621,6 +679,14 @@ class Builder {
     const where = ACCESS_MODEL_DEFINITIONS[service.accessModel].scoped ? ` on ${advice.scope.label}` : "";
     const summary = `${who} lacks ${role}${where}: ${meaning}${this.codeTag()}`;
     return this.finish("RoleMissingOrWrongScope", confidence, summary);
+  }
+
+  /** The role check of a H2: the service refused; what it or the token says the caller has. */
+  private roleCheck(expected: string | undefined): void {
+    const roles = this.claims?.roles;
+    const actual =
+      this.obs.facts.noAssignment === true ? "no role assignment" : roles !== undefined && roles.length > 0 ? `roles: ${roles.slice(0, 10).join(", ")}` : undefined;
+    this.checks.push({ kind: CHECK_KINDS.role, ...(expected !== undefined ? { expected } : {}), ...(actual !== undefined ? { actual } : {}), verdict: "fail", confirmedBy: "answer" });
   }
 
   // ── Shared steps ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -676,7 +742,18 @@ class Builder {
       this.evidence.push("service: not in the catalog (classified from generic evidence)");
     }
     if (this.resolution.note) this.evidence.push(this.resolution.note);
-    if (obs.error.codes.length > 0) this.evidence.push(`service error code: ${obs.error.codes.slice(0, 4).join(" / ")}`);
+    if (obs.error.codes.length > 0) {
+      this.evidence.push(`service error code: ${obs.error.codes.slice(0, 4).join(" / ")}`);
+      const keyedOn = this.match?.fingerprint.errorCode;
+      const expected = keyedOn === undefined ? undefined : Array.isArray(keyedOn) ? keyedOn.join(" | ") : String(keyedOn);
+      this.checks.push({
+        kind: CHECK_KINDS.serviceCode,
+        ...(expected !== undefined ? { expected } : {}),
+        actual: obs.error.codes.slice(0, 4).join(" / "),
+        verdict: this.match !== undefined ? "fail" : "unknown",
+        confirmedBy: "answer",
+      });
+    }
     if (obs.error.substatus !== undefined) this.evidence.push(`x-ms-substatus: ${obs.error.substatus}`);
     const message = obs.message ?? obs.error.messages[0];
     if (message) this.evidence.push(`service message: ${excerpt(message, 300)}`);
@@ -699,13 +776,37 @@ class Builder {
     if (this.claims !== undefined) {
       this.evidence.push(describeClaims(this.claims, { includePersonal: this.context.includePersonalClaims === true }));
       const audience = this.findings.audience;
-      if (audience?.verdict === "ok") this.evidence.push(`audience check: "${audience.aud}" is accepted by ${service?.displayName ?? "the service"}`);
-      if (audience?.verdict === "unjudged") this.evidence.push(`audience check: "${audience.aud}" could not be compared (no known expected audience)`);
+      if (audience?.verdict === "ok") {
+        this.evidence.push(`audience check: "${audience.aud}" is accepted by ${service?.displayName ?? "the service"}`);
+        const scope = expectedScope(this.catalog, service, obs.host);
+        this.checks.push({ kind: CHECK_KINDS.audience, ...(scope ? { expected: scope } : {}), actual: audience.aud, verdict: "pass", confirmedBy: "token" });
+      }
+      if (audience?.verdict === "unjudged") {
+        this.evidence.push(`audience check: "${audience.aud}" could not be compared (no known expected audience)`);
+        this.checks.push({ kind: CHECK_KINDS.audience, actual: audience.aud, verdict: "unknown", confirmedBy: "token" });
+      }
+      if (this.claims.exp !== undefined && this.findings.expired === undefined && this.findings.notYetValid === undefined) {
+        this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `expires ${iso(this.claims.exp)}`, verdict: "pass", confirmedBy: "token" });
+      }
       if (this.claims.exp !== undefined && this.findings.expired === undefined) this.evidence.push(`lifetime check: unexpired at the time of the failure (expires ${iso(this.claims.exp)})`);
+      const resourceTenant = obs.challenge?.tenantId ?? obs.facts.resourceTenantId;
+      if (this.findings.tenant === undefined && this.claims.tid !== undefined && resourceTenant !== undefined && GUID_PATTERN.test(this.claims.tid) && GUID_PATTERN.test(resourceTenant)) {
+        this.checks.push({ kind: CHECK_KINDS.tenant, expected: resourceTenant.toLowerCase(), actual: this.claims.tid.toLowerCase(), verdict: "pass", confirmedBy: "token" });
+      }
     } else if (this.token !== undefined) {
       this.evidence.push("the token sent is not a readable JWT: its audience and expiry could not be checked");
     } else if (obs.tokenSent === false) {
       this.evidence.push("no token was sent with the request");
+    }
+    const matched = this.findings.identity === undefined ? this.findings.identityMatched : undefined;
+    if (matched !== undefined) {
+      this.checks.push({
+        kind: CHECK_KINDS.identity,
+        expected: `${matched.field}=${matched.expected}`,
+        actual: `${matched.field}=${matched.actual}`,
+        verdict: "pass",
+        confirmedBy: matched.source === "token" ? "token" : "answer",
+      });
     }
     const facts = obs.facts;
     if (facts.callerObjectId !== undefined || facts.callerAppId !== undefined) {
@@ -744,7 +845,27 @@ class Builder {
     return identity;
   }
 
+  /** `value` when it is a valid value of `kind` for a command; else undefined, and it is named in the evidence. */
+  private checked(name: string, value: string | undefined, kind: ShellValueKind): string | undefined {
+    if (value === undefined) return undefined;
+    const valid = validShellValue(value, kind);
+    if (valid === undefined) this.refused.push({ name, kind });
+    return valid;
+  }
+
+  /** The fingerprint's named groups (text from the service's answer) that are plain words. */
+  private checkedGroups(groups: Record<string, string | undefined> | undefined): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(groups ?? {})) {
+      const valid = this.checked(name, value, "word");
+      if (valid !== undefined) out[name] = valid;
+    }
+    return out;
+  }
+
   private finish(code: DiagnosisCode, confidence: Confidence, headline: string): Diagnosis {
+    const refusedLine = refusedValuesEvidence(this.refused);
+    if (refusedLine !== undefined && !this.evidence.includes(refusedLine)) this.evidence.push(refusedLine);
     const clean = scrubberFor(this.token);
     const line = (text: string, max = MAX_LINE) => {
       const one = clean(text).replace(/[\r\n]+/g, " ");
@@ -764,13 +885,29 @@ class Builder {
       ...(errorCode !== undefined ? { errorCode: clean(errorCode) } : {}),
       ...(identity !== undefined ? { identity } : {}),
       ...(tokenFacts !== undefined ? { token: tokenFacts } : {}),
+      ...(this.rule !== undefined ? { rule: this.rule } : {}),
+      checks: this.checks.map((check) => ({
+        ...check,
+        ...(check.expected !== undefined ? { expected: clean(check.expected) } : {}),
+        ...(check.actual !== undefined ? { actual: clean(check.actual) } : {}),
+      })),
     });
   }
 }
 
+/** Built-in fingerprints (the merged catalog keeps these objects): the others came through the `services` option. */
+const BUILT_IN_FINGERPRINTS: ReadonlySet<ErrorFingerprint> = new Set(SERVICE_CATALOG.flatMap((service) => service.fingerprints));
+
+/** The rule of a fingerprint: its id, and the catalog entry it lives in. */
+function fingerprintRule(fp: ErrorFingerprint, service: ServiceDefinition | undefined): DiagnosisRule {
+  if (GENERIC_FINGERPRINTS.includes(fp)) return { id: fp.id, source: RULE_SOURCES.genericCatalog };
+  const prefix = BUILT_IN_FINGERPRINTS.has(fp) ? RULE_SOURCES.catalogPrefix : RULE_SOURCES.servicesOptionPrefix;
+  return { id: fp.id, source: `${prefix}${service?.name ?? "unknown"}` };
+}
+
 /**
- * Redaction plus removal of any segment of the token that was sent (a body could echo a signature on its own), for
- * one token and many texts: the token is split once.
+ * Redaction plus removal of the token that was sent, in pieces too (a body could echo a signature on its own, or cut
+ * short), for one token and many texts: the token is split once.
  */
 function scrubberFor(token: string | undefined): (text: string) => string {
   const raw = typeof token === "string" && token.length > 0 ? (token.startsWith("Bearer ") ? token.slice(7) : token) : "";
@@ -780,13 +917,82 @@ function scrubberFor(token: string | undefined): (text: string) => string {
     for (const segment of segments) {
       if (out.includes(segment)) out = out.split(segment).join("[redacted]");
     }
-    return out;
+    return segments.length > 0 && out.length >= MIN_RUN ? removeSegmentRuns(out, segments) : out;
   };
+}
+
+/** Shortest piece of a segment removed. Any such piece holds a 16-character window of the text taken every 8 characters. */
+const MIN_RUN = 24;
+const WINDOW = 16;
+/** Ids, hashes and names (lower-case hex and hyphens) are no base64url a token echo is made of, in practice. */
+const HEX_RUN = /^[0-9a-f-]+$/;
+
+/** A base64url character: what token segments are made of. */
+function isTokenChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 45 || code === 95;
+}
+
+/**
+ * Removes every piece of 24 or more characters of a token segment: a signature cut short (an error code kept to 128
+ * characters, a body excerpt) is no longer whole, but still must not be printed. One pass over the text; only runs
+ * of token characters that long are compared with the segments.
+ */
+function removeSegmentRuns(text: string, segments: readonly string[]): string {
+  let out: string | undefined;
+  let copied = 0;
+  let runStart = -1;
+  for (let i = 0; i <= text.length; i++) {
+    if (i < text.length && isTokenChar(text.charCodeAt(i))) {
+      if (runStart < 0) runStart = i;
+      continue;
+    }
+    if (runStart >= 0 && i - runStart >= MIN_RUN) {
+      const run = text.slice(runStart, i);
+      const clean = HEX_RUN.test(run) ? run : runWithoutSegments(run, segments);
+      if (clean !== run) {
+        out = `${out ?? ""}${text.slice(copied, runStart)}${clean}`;
+        copied = i;
+      }
+    }
+    runStart = -1;
+  }
+  return out === undefined ? text : `${out}${text.slice(copied)}`;
+}
+
+function runWithoutSegments(run: string, segments: readonly string[]): string {
+  for (let i = 0; i + WINDOW <= run.length; i += WINDOW / 2) {
+    const window = run.slice(i, i + WINDOW);
+    for (const segment of segments) {
+      const at = segment.indexOf(window);
+      if (at < 0) continue;
+      // Extend the match both ways as far as the run and the segment agree.
+      let start = i;
+      let from = at;
+      while (start > 0 && from > 0 && run[start - 1] === segment[from - 1]) {
+        start--;
+        from--;
+      }
+      let end = i + WINDOW;
+      let to = at + WINDOW;
+      while (end < run.length && to < segment.length && run[end] === segment[to]) {
+        end++;
+        to++;
+      }
+      if (end - start < MIN_RUN) continue;
+      return `${run.slice(0, start)}[redacted]${runWithoutSegments(run.slice(end), segments)}`;
+    }
+  }
+  return run;
 }
 
 function iso(epochSeconds: number): string {
   const date = new Date(epochSeconds * 1000);
   return Number.isNaN(date.getTime()) ? String(epochSeconds) : date.toISOString().replace(".000Z", "Z");
+}
+
+/** An instant in ms since epoch, as `iso` writes seconds. */
+function isoMs(epochMs: number): string {
+  return iso(Math.floor(epochMs / 1000));
 }
 
 function duration(ms: number): string {

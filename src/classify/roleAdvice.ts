@@ -7,6 +7,7 @@ import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { planeOf } from "../catalog/resolve.js";
 import type { RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
+import { validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 export interface OperationFacts {
   /** Actions/claims/permissions named by the service. */
@@ -59,10 +60,18 @@ export interface ScopeChoice {
   label: string;
   /** A broader scope to name as the alternative (the whole Cosmos DB account when the service named a container). */
   alternative?: { scope: string; label: string };
+  /** Values quoted by the service that could not be put in a command (left as placeholders). */
+  refused?: RefusedShellValue[];
 }
 
 /** The exact scope for the role assignment: from the service's words, the request path, or the host. */
 export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: string, host?: string, path?: string): ScopeChoice {
+  const refused: RefusedShellValue[] = [];
+  const choice = chooseScope(service, facts, text, validShellValue(host, "host"), path, refused);
+  return refused.length > 0 ? { ...choice, refused } : choice;
+}
+
+function chooseScope(service: ServiceDefinition, facts: BodyFacts, text: string, host: string | undefined, path: string | undefined, refused: RefusedShellValue[]): ScopeChoice {
   const name = resourceNameOfHost(host);
   for (const hint of service.scopeHints ?? []) {
     let values: Record<string, string> | undefined;
@@ -73,8 +82,14 @@ export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: str
       for (const source of sources) {
         const match = safeExec(hint.pattern, source);
         if (match !== null) {
-          values = { "0": match[0], ...(name !== undefined ? { name } : {}), ...(host !== undefined ? { host } : {}) };
-          for (const [key, value] of Object.entries(match.groups ?? {})) if (value !== undefined) values[key] = value;
+          // Quoted by the service (a body is anyone's text): only a value that is a plain resource id or word may
+          // reach the command; anything else leaves its placeholder (`<0>`, `<vault>`) and is reported.
+          values = { ...(name !== undefined ? { name } : {}), ...(host !== undefined ? { host } : {}) };
+          for (const [key, value] of [["0", match[0]], ...Object.entries(match.groups ?? {})] as Array<[string, string | undefined]>) {
+            if (value === undefined) continue;
+            if (validShellValue(value, "resourceId") !== undefined || validShellValue(value, "word") !== undefined) values[key] = value;
+            else refused.push({ name: "scope", kind: "resourceId" });
+          }
           break;
         }
       }
@@ -91,10 +106,11 @@ export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: str
       return choice;
     }
   }
-  // The service quoted a resource id but no hint trims it: use it as it is.
+  // The service quoted a resource id but no hint trims it: use it as it is (if it is a plain resource id).
   const quoted = facts.resources[0];
   if (quoted !== undefined && (service.scopeHints === undefined || service.scopeHints.length === 0)) {
-    return { scope: quoted, concrete: true, label: scopeLabel(quoted, true, host, service) };
+    if (validShellValue(quoted, "resourceId") !== undefined) return { scope: quoted, concrete: true, label: scopeLabel(quoted, true, host, service) };
+    refused.push({ name: "scope", kind: "resourceId" });
   }
   return { scope: `<resource id of the ${service.displayName} resource>`, concrete: false, label: host ?? service.displayName };
 }
@@ -148,25 +164,41 @@ export interface RoleAdviceResult {
   steps: string[];
 }
 
-/** Placeholder values shared by grant templates and fingerprint steps. */
-export function placeholderValues(input: {
-  host?: string;
-  principalId?: string;
-  clientId?: string;
-  identityName?: string;
-  tenantId?: string;
-  app?: { name?: string; resourceGroup?: string };
-}): Record<string, string | undefined> {
-  const name = resourceNameOfHost(input.host);
+/**
+ * Placeholder values shared by grant templates and fingerprint steps, each validated for its kind (see
+ * util/shellSafe.ts): one that is not (a claim, the caller's context or a host that could break out of a command) is
+ * left as its placeholder or shell variable and listed in `refused`, when given, for the evidence.
+ */
+export function placeholderValues(
+  input: {
+    host?: string;
+    principalId?: string;
+    clientId?: string;
+    identityName?: string;
+    tenantId?: string;
+    app?: { name?: string; resourceGroup?: string };
+  },
+  refused: RefusedShellValue[] = [],
+): Record<string, string | undefined> {
+  const check = (name: string, value: string | undefined, kind: ShellValueKind): string | undefined => {
+    if (value === undefined) return undefined;
+    const valid = validShellValue(value, kind);
+    if (valid === undefined) refused.push({ name, kind });
+    return valid;
+  };
+  const host = check("host", input.host, "host");
+  const principalId = check("principalId", input.principalId, "guid");
+  const resourceGroup = check("rg", input.app?.resourceGroup, "resourceGroup");
+  const app = check("app", input.app?.name, "resourceName");
   return {
-    name,
-    host: input.host,
-    principalId: input.principalId ?? "\"$PRINCIPAL_ID\"",
-    clientId: input.clientId,
-    identityName: input.identityName,
-    tenantId: input.tenantId,
-    rg: input.app?.resourceGroup !== undefined ? quoteArg(input.app.resourceGroup) : "\"$RG\"",
-    app: input.app?.name !== undefined ? quoteArg(input.app.name) : "\"$APP_NAME\"",
+    name: resourceNameOfHost(host),
+    host,
+    principalId: principalId ?? "\"$PRINCIPAL_ID\"",
+    clientId: check("clientId", input.clientId, "guid"),
+    identityName: check("identityName", input.identityName, "resourceName"),
+    tenantId: check("tenantId", input.tenantId, "guid"),
+    rg: resourceGroup !== undefined ? quoteArg(resourceGroup) : "\"$RG\"",
+    app: app !== undefined ? quoteArg(app) : "\"$APP_NAME\"",
   };
 }
 

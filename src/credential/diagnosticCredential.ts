@@ -8,6 +8,7 @@ import { checkIssuedToken, type SeenIdentity } from "../classify/issuedToken.js"
 import { checkScope } from "../classify/scope.js";
 import { attachDiagnosis } from "../diagnosis/attach.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
+import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
 import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../registry/handledAnswers.js";
@@ -29,6 +30,7 @@ import { ExchangeLog, createRecordingHttpClient, type IdentityExchange } from ".
 import { policyChallengeWaits } from "../registry/challengeWaits.js";
 import { rememberIssuedToken } from "../registry/issuedTokens.js";
 import { registerCredentialInternals, type CredentialInternals, type ReportContext } from "./internals.js";
+import { RepeatAnswers } from "./repeatAnswers.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
@@ -70,6 +72,8 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly latestByAudience = new Map<string, { token: string; scope: string }>();
   /** What the policy, zero-config observation and the doctor use (registered: see internals.ts). */
   readonly #internals: CredentialInternals;
+  /** Diagnoses of downstream answers, reused for identical repeats (a 401/403 storm). */
+  private readonly repeats = new RepeatAnswers();
   /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
   private readonly recovery = new RecoveryTracker();
 
@@ -278,17 +282,24 @@ export class DiagnosticCredential implements TokenCredential {
       const key = responseKey(response);
       if (source === "observed" && isHandled(key)) return undefined;
       if (source === "response") markHandled(key);
-      const classified = classifyResponseWithCatalog(
-        response,
-        {
-          ...(token ? { token } : {}),
-          expectedIdentity: this.configured,
-          includePersonalClaims: this.includePersonalClaims,
-          ...(response.method ? { method: response.method } : {}),
-        },
-        this.catalog,
-      );
-      if (classified === undefined) return undefined;
+      // A storm repeats one answer: reuse its diagnosis (still reported below: counted, folded, on the span).
+      const now = Date.now();
+      const repeatKey = this.repeats.keyOf(response, token);
+      let classified = repeatKey !== undefined ? this.repeats.get(repeatKey, now) : undefined;
+      if (classified === undefined) {
+        classified = classifyResponseWithCatalog(
+          response,
+          {
+            ...(token ? { token } : {}),
+            expectedIdentity: this.configured,
+            includePersonalClaims: this.includePersonalClaims,
+            ...(response.method ? { method: response.method } : {}),
+          },
+          this.catalog,
+        );
+        if (classified === undefined) return undefined;
+        if (repeatKey !== undefined) this.repeats.set(repeatKey, classified, now);
+      }
       const diagnosis = response.body === undefined ? withoutBodyCaveat(classified) : classified;
       if (report) this.#report(diagnosis, { level: responseLogLevel(response.status, diagnosis), source, url: response.url });
       return diagnosis;
@@ -340,7 +351,7 @@ export class DiagnosticCredential implements TokenCredential {
     const finding = safely(() => {
       const problem = checkScope(scopes, this.catalog);
       if (problem === undefined) return null;
-      const result: ScopeFinding = { scope: problem.scope, explanation: problem.explanation };
+      const result: ScopeFinding = { scope: problem.scope, explanation: problem.explanation, reason: problem.reason };
       if (problem.suggestion !== undefined) result.suggestion = problem.suggestion;
       if (problem.service !== undefined) result.service = problem.service;
       return result;
@@ -591,6 +602,8 @@ function scopeWarning(finding: ScopeFinding, configured: ConfiguredIdentity): Di
     confidence: "medium",
     summary: `Scope ${finding.scope} looks wrong: ${finding.explanation}`,
     evidence: [`scope requested: ${finding.scope}`],
+    rule: ruleOf(RULE_SOURCES.scopeCheck, finding.reason ?? "suspicious"),
+    checks: [{ kind: CHECK_KINDS.scope, ...(finding.suggestion ? { expected: finding.suggestion } : {}), actual: finding.scope, verdict: "fail" }],
     nextSteps: [finding.suggestion ? `Request ${finding.suggestion}` : "Request the target service's documented `<audience>/.default` scope"],
     identity: { kind: configured.clientId || configured.resourceId || configured.objectId ? "user-assigned" : "system-assigned" },
     token: { scope: finding.scope },

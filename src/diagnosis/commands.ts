@@ -1,4 +1,5 @@
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
+import { validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /**
  * The runbook's commands, filled in with what the process knows. A value the app cannot know (resource group,
@@ -11,17 +12,43 @@ export interface CommandContext {
   principalId?: string;
   clientId?: string;
   resourceId?: string;
+  /** Values that were not valid for their kind (from the environment or the caller): left as placeholders. */
+  refused?: RefusedShellValue[];
 }
 
+/** The kind each command value must be (see util/shellSafe.ts). */
+const CONTEXT_KINDS: Readonly<Record<"appName" | "revision" | "principalId" | "clientId" | "resourceId", ShellValueKind>> = {
+  appName: "resourceName",
+  revision: "resourceName",
+  principalId: "guid",
+  clientId: "guid",
+  resourceId: "resourceId",
+};
+
+/**
+ * The values the commands need, each validated for its kind: an app name, revision, id or resource id that could
+ * break out of its quotes (`"`, `$(…)`, a backtick) is dropped (the command keeps its placeholder) and listed in
+ * `refused`, for the evidence.
+ */
 export function commandContextOf(env: HostEnvironment | undefined, extra: Partial<CommandContext> = {}): CommandContext {
   const context: CommandContext = { ...extra };
   if (env?.containerApp.name !== undefined && context.appName === undefined) context.appName = env.containerApp.name;
   if (env?.containerApp.revision !== undefined) context.revision = env.containerApp.revision;
   if (env !== undefined) context.hostKind = env.hostKind;
   if (env?.appServiceName !== undefined && context.appName === undefined) context.appName = env.appServiceName;
+  const refused: RefusedShellValue[] = [...(context.refused ?? [])];
+  for (const [key, kind] of Object.entries(CONTEXT_KINDS) as Array<[keyof typeof CONTEXT_KINDS, ShellValueKind]>) {
+    const value = context[key];
+    if (value !== undefined && validShellValue(value, kind) === undefined) {
+      delete context[key];
+      refused.push({ name: key, kind });
+    }
+  }
+  if (refused.length > 0) context.refused = refused;
   return context;
 }
 
+/** A validated value (commandContextOf) in double quotes, or the shell variable the person sets. */
 const quoted = (value: string | undefined, placeholder: string) => `"${value ?? placeholder}"`;
 
 /** `az … show --query identity`: does the app have an identity, which one. */
@@ -44,7 +71,7 @@ export function assignIdentityCommand(ctx: CommandContext): string {
 }
 
 export function listRoleAssignmentsCommand(principalId: string | undefined): string {
-  return `az role assignment list --assignee ${quoted(principalId, "$PRINCIPAL_ID")} --all --output table`;
+  return `az role assignment list --assignee ${quoted(validShellValue(principalId, "guid"), "$PRINCIPAL_ID")} --all --output table`;
 }
 
 export function restartRevisionCommand(ctx: CommandContext): string {
@@ -53,12 +80,15 @@ export function restartRevisionCommand(ctx: CommandContext): string {
 }
 
 export function doctorInContainerCommand(ctx: CommandContext, scope = "https://management.azure.com/.default"): string {
-  return `az containerapp exec --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --command "npx diagnostic-credential doctor --scope ${scope}"`;
+  // Inside the quoted --command: a scope that is not a plain https URL is left out rather than quoted twice.
+  const checked = validShellValue(scope, "url");
+  return `az containerapp exec --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" --command "npx diagnostic-credential doctor${checked !== undefined ? ` --scope ${checked}` : ""}"`;
 }
 
 /** How to select a user-assigned identity in code: the Container Apps docs require the client id. */
 export function passClientIdInCode(clientId: string | undefined): string {
-  return `Select the identity in code: new DiagnosticCredential(${clientId ? `"${clientId}"` : '"<client-id>"'}) (or { clientId } / { resourceId }); a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID`;
+  const checked = validShellValue(clientId, "guid");
+  return `Select the identity in code: new DiagnosticCredential(${checked ? `"${checked}"` : '"<client-id>"'}) (or { clientId } / { resourceId }); a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID`;
 }
 
 // ── Next steps ─────────────────────────────────────────────────────────────────────────────────────────────────

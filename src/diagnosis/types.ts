@@ -1,3 +1,5 @@
+import type { CheckKind } from "./findings.js";
+
 /**
  * The five causes of a managed-identity failure: H1 no identity assigned to the app (or not the one requested); H2
  * RBAC role missing, at the wrong scope, control-plane instead of data-plane, or still propagating; H3 token
@@ -59,6 +61,53 @@ export interface DiagnosisToken {
   scope?: string;
 }
 
+/**
+ * The rule that decided a diagnosis: a catalog fingerprint or one of the classifiers' own rules. `id` is stable and
+ * unique, dotted, and starts with the name of its rule set; `source` names the rule set (see {@link RULE_SOURCES}):
+ * - `catalog:<service>`: a fingerprint of the built-in catalog entry `<service>` (`keyvault.forbidden-by-rbac`);
+ * - `catalog:generic`: a fingerprint that holds for every service (`generic.expired`);
+ * - `services:<service>`: a fingerprint added through the `services` option;
+ * - `claims`: the claims of the token that was sent decided (`claims.wrong-audience`, `claims.expired`, …);
+ * - `challenge`: the WWW-Authenticate challenge decided (`challenge.insufficient-claims`);
+ * - `status`: the HTTP status alone decided (`status.forbidden`, `status.unexplained-401`, …);
+ * - `token-time`: a rule of the failed-`getToken` classifier (`token-time.identity-not-found`, …);
+ * - `token-check`: a check of a token just issued (`token-check.wrong-audience`, …);
+ * - `scope-check`: a check of the requested scope before any request (`scope-check.typo`, …).
+ */
+export interface DiagnosisRule {
+  /** Stable id of the rule: `keyvault.forbidden-by-rbac`, `claims.expired`, `token-time.transport-error`. */
+  id: string;
+  /** The rule set it belongs to: `catalog:keyvault`, `catalog:generic`, `claims`, `token-time`, … */
+  source: string;
+}
+
+/** What a check found: `pass` the fact is as it should be, `fail` it is the problem (or part of it), `unknown` it could not be judged. */
+export type CheckVerdict = "pass" | "fail" | "unknown";
+
+/**
+ * What the verdict rests on: `token` the claims of the token involved; `answer` what a service or the identity
+ * endpoint answered; `environment` the host's identity variables; `arm` Azure Resource Manager, asked to verify.
+ */
+export type CheckConfirmation = "token" | "answer" | "environment" | "arm";
+
+/**
+ * One check the classifier made, beside its line of prose evidence: what was expected, what was found, the
+ * verdict. `kind` is one of {@link CHECK_KINDS} (switch on it; new kinds may be added). `expected` and `actual` are
+ * short, redacted values (an audience, a time, an id, a status or transport code), never a token.
+ */
+export interface DiagnosisCheck {
+  /** What was checked: one of {@link CHECK_KINDS}, e.g. `audience`, `lifetime`, `identity-endpoint`. */
+  kind: CheckKind;
+  /** What it should be, when there is a definite answer: `https://vault.azure.net/.default`, `HTTP 200`. */
+  expected?: string;
+  /** What was found: the token's audience, its expiry, the identity endpoint's status or transport code. */
+  actual?: string;
+  /** `fail`: this is the problem (or part of it); `pass`: it is fine; `unknown`: could not be judged. */
+  verdict: CheckVerdict;
+  /** What the verdict rests on; absent for a check of the request alone (a scope's spelling). */
+  confirmedBy?: CheckConfirmation;
+}
+
 /** What the library concluded about one failure, with the facts that led there and what to run. */
 export interface Diagnosis {
   /**
@@ -95,6 +144,13 @@ export interface Diagnosis {
   identity?: DiagnosisIdentity;
   /** Claims of the token involved, or just the requested scope. Absent when no token or scope is known. */
   token?: DiagnosisToken;
+  /** The rule that decided this diagnosis (which catalog entry or classifier rule). */
+  rule?: DiagnosisRule;
+  /**
+   * The checks made, in the order they were made: the structured form of the evidence lines such as "audience check:
+   * …" (what was expected, what was found, the verdict). Absent when no check applied.
+   */
+  checks?: DiagnosisCheck[];
 }
 
 /** A plain HTTP answer: what `classifyResponse` reads. */

@@ -1,5 +1,5 @@
 import { hostOf } from "../catalog/resolve.js";
-import type { Diagnosis, DiagnosisIdentity } from "../diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisRule } from "../diagnosis/types.js";
 import { redact } from "../util/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
@@ -33,6 +33,10 @@ export interface DiagnosisLogEntry {
   identity?: DiagnosisIdentity;
   /** Observed facts, one line each, redacted. */
   evidence: string[];
+  /** The rule that decided the diagnosis: `{ id: "keyvault.forbidden-by-rbac", source: "catalog:keyvault" }`. */
+  rule?: DiagnosisRule;
+  /** The diagnosis's checks (kind, expected, actual, verdict), redacted. Absent when it has none. */
+  checks?: DiagnosisCheck[];
   /** What to run, in order, redacted. Empty on `[recovered]` lines. */
   nextSteps: string[];
   /** The Container App replica that wrote the line, from CONTAINER_APP_NAME / _REVISION / _REPLICA_NAME. Empty elsewhere. */
@@ -145,6 +149,8 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
   if (diagnosis.status !== undefined) entry.status = diagnosis.status;
   if (diagnosis.errorCode !== undefined) entry.errorCode = diagnosis.errorCode;
   if (diagnosis.identity !== undefined) entry.identity = diagnosis.identity;
+  if (diagnosis.rule !== undefined) entry.rule = { id: redact(diagnosis.rule.id), source: redact(diagnosis.rule.source) };
+  if (Array.isArray(diagnosis.checks) && diagnosis.checks.length > 0) entry.checks = diagnosis.checks.map(redactCheck);
   const host = context.url !== undefined ? hostOf(context.url) : undefined;
   if (host !== undefined) entry.host = host;
   if (internalFaults > 0) entry.internalFaults = internalFaults;
@@ -153,6 +159,17 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
     entry.spanId = context.spanId;
   }
   return entry;
+}
+
+/** A check as the log line carries it: values redacted like the evidence (a Diagnosis may be built by hand). */
+function redactCheck(check: DiagnosisCheck): DiagnosisCheck {
+  return {
+    kind: check.kind,
+    ...(check.expected !== undefined ? { expected: redact(check.expected) } : {}),
+    ...(check.actual !== undefined ? { actual: redact(check.actual) } : {}),
+    verdict: check.verdict,
+    ...(check.confirmedBy !== undefined ? { confirmedBy: check.confirmedBy } : {}),
+  };
 }
 
 /** Minutes with one decimal: 0.4, 3, 12.5. */

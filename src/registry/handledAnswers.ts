@@ -20,7 +20,15 @@ export function responseKey(response: { method?: string; url: string; status: nu
   return `${(response.method ?? "GET").toUpperCase()} ${normalizeUrl(response.url)} ${response.status}`;
 }
 
+/**
+ * A URL whose scheme, host and path need no normalising (a host name of plain labels whose last one starts with a
+ * letter, so not an IPv4 form; no port or credentials; a path of unreserved characters without dot segments): the common case, read without a URL parser (it runs per 401/403).
+ */
+const PLAIN_URL = /^(https?):\/\/((?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*)((?:\/(?!\.\.?(?:[/?#]|$))[A-Za-z0-9._~-]*)*)(?:[?#]|$)/;
+
 function normalizeUrl(url: string): string {
+  const plain = PLAIN_URL.exec(url);
+  if (plain !== null) return `${plain[1]!.toLowerCase()}://${plain[2]!.toLowerCase()}${plain[3] || "/"}`;
   try {
     const parsed = new URL(url);
     return `${parsed.protocol}//${parsed.host}${parsed.pathname || "/"}`;

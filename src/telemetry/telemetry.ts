@@ -47,6 +47,8 @@ export const ATTR = {
   source: "diagnostic_credential.source",
   scope: "diagnostic_credential.scope",
   summary: "diagnostic_credential.summary",
+  /** The id of the rule that decided the diagnosis (`keyvault.forbidden-by-rbac`, `token-time.transport-error`). */
+  ruleId: "diagnostic_credential.rule.id",
   identityKind: "diagnostic_credential.identity.kind",
   clientId: "diagnostic_credential.identity.client_id",
   objectId: "diagnostic_credential.identity.object_id",
@@ -390,5 +392,6 @@ export function diagnosisAttributes(diagnosis: Diagnosis): Attributes {
   if (diagnosis.identity?.clientId !== undefined) attributes[ATTR.clientId] = diagnosis.identity.clientId;
   if (diagnosis.identity?.objectId !== undefined) attributes[ATTR.objectId] = diagnosis.identity.objectId;
   if (diagnosis.identity?.kind !== undefined) attributes[ATTR.identityKind] = diagnosis.identity.kind;
+  if (typeof diagnosis.rule?.id === "string") attributes[ATTR.ruleId] = redact(diagnosis.rule.id);
   return attributes;
 }

@@ -148,7 +148,8 @@ describe("every catalog fingerprint is recognised from its sample", () => {
     const d = classify(sample as Sample);
     const context = `\n${JSON.stringify(d, null, 2)}`;
     expect(d, context).toBeDefined();
-    expect(d?.evidence, context).toContain(`recognised answer ${id}: ${entry.fingerprint.meaning}`);
+    // The fingerprint decided, and the rule names its catalog entry.
+    expect(d?.rule, context).toEqual({ id, source: entry.service !== undefined ? `catalog:${entry.service}` : "catalog:generic" });
     expect(d?.code, context).toBe(entry.fingerprint.code);
     expect(d?.hypothesis).toBe(DIAGNOSIS_CODES[entry.fingerprint.code].hypothesis);
     if (entry.service !== undefined) expect(d?.service, context).toBe(entry.service);

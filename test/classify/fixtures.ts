@@ -3,7 +3,7 @@
  * XML vs JSON, reworded messages, header-only HEAD answers, sovereign hosts, casing. Each case says what the
  * classifier must conclude. Tokens are generated per case (see helpers.ts).
  */
-import type { Diagnosis, ResponseLike } from "../../src/diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, ResponseLike } from "../../src/diagnosis/types.js";
 import { classifyResponse, type ClassifyContext } from "../../src/classify/response.js";
 import { CLIENT_ID, NOW, OID, OTHER_OID, OTHER_TENANT, SUB, TENANT, makeToken, type TokenOptions } from "./helpers.js";
 
@@ -11,7 +11,12 @@ export interface Expectation {
   hypothesis: "H1" | "H2" | "H3" | "H4" | "H5" | "not-identity" | "unknown" | undefined;
   confidence?: "high" | "medium" | "low";
   service?: string;
+  /** The catalog fingerprint that decided: the diagnosis's `rule.id`. */
   fingerprint?: string;
+  /** The rule that decided, when it is not a fingerprint: `claims.wrong-tenant`, `status.forbidden`. */
+  rule?: string;
+  /** Checks the diagnosis must carry, each matched on the fields given. */
+  checks?: Array<Partial<DiagnosisCheck> & Pick<DiagnosisCheck, "kind" | "verdict">>;
   errorCode?: string;
   /** A next step must contain each of these. */
   steps?: string[];
@@ -83,7 +88,7 @@ export const SHAPES: Shape[] = [
     name: "keyvault 401 AKV10032 invalid issuer (token of another tenant)",
     response: { url: KV, status: 401, headers: { "www-authenticate": KV_CHALLENGE }, body: json({ error: { code: "Unauthorized", message: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${TENANT}/, found https://sts.windows.net/${OTHER_TENANT}/.` } }) },
     token: { tid: OTHER_TENANT },
-    expect: { hypothesis: "H4", confidence: "high", service: "keyvault", evidence: ["tenant check"], summary: [OTHER_TENANT, TENANT] },
+    expect: { hypothesis: "H4", confidence: "high", service: "keyvault", rule: "claims.wrong-tenant", checks: [{ kind: "tenant", verdict: "fail", actual: OTHER_TENANT, expected: TENANT, confirmedBy: "token" }], summary: [OTHER_TENANT, TENANT] },
   },
   {
     name: "keyvault 401 AKV10032 without token",
@@ -97,7 +102,7 @@ export const SHAPES: Shape[] = [
     expect: {
       hypothesis: "H2", confidence: "high", service: "keyvault", errorCode: "ForbiddenByRbac", fingerprint: "keyvault.forbidden-by-rbac",
       steps: [`az role assignment create --assignee-object-id ${OID} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "${KV_SCOPE}"`, "Propagation delay: up to ~10 minutes", "control-plane", 'Grant the least-privilege data-plane role "Key Vault Secrets User"'],
-      evidence: ["no role assignment"],
+      checks: [{ kind: "role", verdict: "fail", actual: "no role assignment", confirmedBy: "answer" }, { kind: "audience", verdict: "pass" }, { kind: "lifetime", verdict: "pass" }],
     },
   },
   {
@@ -262,7 +267,7 @@ export const SHAPES: Shape[] = [
     name: "storage account-specific audience is accepted",
     response: { url: "https://storders.blob.core.windows.net/invoices", status: 403, headers: { "x-ms-error-code": "AuthorizationPermissionMismatch" } },
     token: { aud: "https://storders.blob.core.windows.net" },
-    expect: { hypothesis: "H2", service: "storage", evidence: ["is accepted by Azure Storage"] },
+    expect: { hypothesis: "H2", service: "storage", checks: [{ kind: "audience", verdict: "pass", confirmedBy: "token" }] },
   },
 
   // ── Service Bus / Event Hubs (REST) ──────────────────────────────────────────────────────────────────────────
@@ -417,7 +422,7 @@ export const SHAPES: Shape[] = [
     name: "graph 401 'Invalid issuer', token's tid differs from the challenge's tenant → H4 high",
     response: { url: "https://graph.microsoft.com/v1.0/users", status: 401, headers: { "www-authenticate": `Bearer realm="", authorization_uri="https://login.microsoftonline.com/${TENANT}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` }, body: json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }) },
     token: { aud: "https://graph.microsoft.com", tid: OTHER_TENANT },
-    expect: { hypothesis: "H4", confidence: "high", service: "graph", evidence: ["tenant check"], summary: [OTHER_TENANT, TENANT] },
+    expect: { hypothesis: "H4", confidence: "high", service: "graph", rule: "claims.wrong-tenant", checks: [{ kind: "tenant", verdict: "fail", actual: OTHER_TENANT, expected: TENANT, confirmedBy: "token" }], summary: [OTHER_TENANT, TENANT] },
   },
   {
     name: "graph 401 InvalidAuthenticationToken without a specific reason stays unknown (catch-all)",
@@ -428,7 +433,7 @@ export const SHAPES: Shape[] = [
     name: "graph 403 Authorization_RequestDenied → app-role assignment",
     response: { url: "https://graph.microsoft.com/v1.0/users?$select=id", status: 403, method: "GET", body: json({ error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation.", innerError: { date: "2025-05-01T12:00:00" } } }) },
     token: { aud: "https://graph.microsoft.com", extra: { roles: ["Group.Read.All"] } },
-    expect: { hypothesis: "H2", confidence: "high", service: "graph", steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, "appRoles[?value=='User.Read.All']"], evidence: ["token roles claim: Group.Read.All"] },
+    expect: { hypothesis: "H2", confidence: "high", service: "graph", steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, "appRoles[?value=='User.Read.All']"], checks: [{ kind: "role", verdict: "fail", actual: "roles: Group.Read.All" }] },
   },
   {
     name: "graph 403 no roles claim at all",
@@ -459,7 +464,7 @@ export const SHAPES: Shape[] = [
     name: "arm 401 InvalidAuthenticationTokenTenant: tenant from the message",
     response: { url: `https://management.azure.com/subscriptions/${SUB}?api-version=2022-12-01`, status: 401, body: json({ error: { code: "InvalidAuthenticationTokenTenant", message: `The access token is from the wrong issuer 'https://sts.windows.net/${OTHER_TENANT}/'. It must match the tenant 'https://sts.windows.net/${TENANT}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/${TENANT}' to get the token.` } }) },
     token: { aud: "https://management.azure.com", tid: OTHER_TENANT },
-    expect: { hypothesis: "H4", confidence: "high", service: "arm", evidence: ["tenant check"] },
+    expect: { hypothesis: "H4", confidence: "high", service: "arm", rule: "claims.wrong-tenant", checks: [{ kind: "tenant", verdict: "fail" }] },
   },
   {
     name: "arm 403 AuthorizationFailed read → Reader at the quoted scope",
@@ -631,13 +636,13 @@ export const SHAPES: Shape[] = [
     name: "token of another tenant than the challenge's",
     response: { url: "https://storders.blob.core.windows.net/x", status: 401, headers: { "www-authenticate": STORAGE_CHALLENGE, "x-ms-error-code": "InvalidAuthenticationInfo" } },
     token: { aud: "https://storage.azure.com", tid: OTHER_TENANT },
-    expect: { hypothesis: "H4", confidence: "high", service: "storage", evidence: ["tenant check"] },
+    expect: { hypothesis: "H4", confidence: "high", service: "storage", rule: "claims.wrong-tenant", checks: [{ kind: "tenant", verdict: "fail" }] },
   },
   {
     name: "CAE insufficient_claims with a token issued before the revocation",
     response: { url: `https://management.azure.com/subscriptions/${SUB}?api-version=2022-12-01`, status: 401, headers: { "www-authenticate": `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="${CAE_CLAIMS}"` } },
     token: { aud: "https://management.azure.com", iat: -3600, nbf: -3600 },
-    expect: { hypothesis: "H4", confidence: "high", service: "arm", summary: ["insufficient_claims"], evidence: ["issued at", "before that"] },
+    expect: { hypothesis: "H4", confidence: "high", service: "arm", summary: ["insufficient_claims"], fingerprint: "generic.insufficient-claims", checks: [{ kind: "claims-challenge", verdict: "fail", confirmedBy: "token" }] },
   },
   {
     name: "CAE insufficient_claims without a token",

@@ -61,7 +61,19 @@ describe("exact summaries", () => {
 
   it("app name, resource group and revision fill the commands when given", async () => {
     const token = await makeToken({ aud: "https://vault.azure.net", exp: -600 });
-    const d = classifyResponse({ url: "https://kv.vault.azure.net/secrets/x", status: 401 }, { token, now: NOW, app: { name: "ca-orders", resourceGroup: "rg orders", revision: "ca-orders--r7" } });
-    expect(d?.nextSteps).toContain('If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name ca-orders --resource-group "rg orders" --revision ca-orders--r7');
+    const d = classifyResponse({ url: "https://kv.vault.azure.net/secrets/x", status: 401 }, { token, now: NOW, app: { name: "ca-orders", resourceGroup: "rg-orders(prod)", revision: "ca-orders--r7" } });
+    expect(d?.nextSteps).toContain('If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name ca-orders --resource-group "rg-orders(prod)" --revision ca-orders--r7');
+  });
+
+  it("values that could break out of a command stay placeholders, and the evidence says which", async () => {
+    const token = await makeToken({ aud: "https://vault.azure.net", exp: -600 });
+    const d = classifyResponse(
+      { url: "https://kv.vault.azure.net/secrets/x", status: 401 },
+      { token, now: NOW, app: { name: 'ca"; curl x|sh; "', resourceGroup: "rg orders", revision: "r$(id)" } },
+    );
+    expect(d?.nextSteps).toContain('If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name "$APP_NAME" --resource-group "$RG" --revision "$REVISION_NAME"');
+    expect(d?.evidence).toContain(
+      "command values left as placeholders: <rg> (not a valid resourceGroup), <app> (not a valid resourceName), <revision> (not a valid resourceName): the value seen could not be put safely in a shell command",
+    );
   });
 });

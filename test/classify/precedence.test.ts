@@ -11,7 +11,8 @@ import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { NOW, OID } from "./helpers.js";
 
 const json = (value: unknown) => JSON.stringify(value);
-const recognised = (d: Diagnosis | undefined) => d?.evidence.find((line) => line.startsWith("recognised answer "))?.split(":")[0]?.slice("recognised answer ".length);
+/** The fingerprint that decided: the diagnosis's rule. */
+const recognised = (d: Diagnosis | undefined) => d?.rule?.id;
 
 describe("catch-all fingerprints are tried after specific ones", () => {
   it("every fallback fingerprint is a catch-all (concludes Unknown)", () => {
@@ -43,7 +44,7 @@ describe("catch-all fingerprints are tried after specific ones", () => {
     expect(asFallback?.hypothesis).toBe("H3");
     expect(recognised(asFallback)).toBe("generic.audience");
     const asSpecific = classifyResponse(response, { now: NOW, services: service(false) });
-    expect(recognised(asSpecific)).toBe("orders.refused");
+    expect(asSpecific?.rule).toEqual({ id: "orders.refused", source: "services:orders-api" });
     // With nothing specific, the fallback still applies.
     const bare = classifyResponse({ url: response.url, status: 401 }, { now: NOW, services: service(true) });
     expect(recognised(bare)).toBe("orders.refused");

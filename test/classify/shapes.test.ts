@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { SERVICE_CATALOG } from "../../src/catalog/services.js";
+import { CHECK_KINDS } from "../../src/diagnosis/findings.js";
 import { SHAPES, classifyShape } from "./fixtures.js";
 
 describe("classifyResponse over the documented failure shapes", () => {
@@ -18,7 +19,9 @@ describe("classifyResponse over the documented failure shapes", () => {
     if (want.confidence) expect(d.confidence, context).toBe(want.confidence);
     if ("service" in want) expect(d.service, context).toBe(want.service);
     if (want.errorCode) expect(d.errorCode, context).toBe(want.errorCode);
-    if (want.fingerprint) expect(d.evidence.some((line) => line.startsWith(`recognised answer ${want.fingerprint}:`)), context).toBe(true);
+    if (want.fingerprint) expect(d.rule?.id, context).toBe(want.fingerprint);
+    if (want.rule) expect(d.rule?.id, context).toBe(want.rule);
+    for (const check of want.checks ?? []) expect(d.checks, `a ${check.kind} check${context}`).toContainEqual(expect.objectContaining(check));
     for (const part of want.summary ?? []) expect(d.summary, context).toContain(part);
     for (const part of want.steps ?? []) expect(d.nextSteps.some((step) => step.includes(part)), `step containing ${part}${context}`).toBe(true);
     for (const part of want.absentFromSteps ?? []) expect(d.nextSteps.filter((step) => step.includes(part)), `no step containing ${part}${context}`).toEqual([]);
@@ -28,6 +31,14 @@ describe("classifyResponse over the documented failure shapes", () => {
     expect(d.summary).not.toMatch(/[\r\n]/);
     expect(d.evidence.length).toBeGreaterThan(0);
     expect(d.nextSteps.length).toBeGreaterThan(0);
+    // Every diagnosis names its rule, from the documented rule sets, and every check line has its structured twin.
+    expect(d.rule?.source, context).toMatch(/^(catalog:[\w-]+|services:[\w-]+|claims|challenge|status)$/);
+    if (!d.rule!.source.includes(":")) expect(d.rule!.id.startsWith(`${d.rule!.source}.`), context).toBe(true);
+    for (const check of d.checks ?? []) expect(Object.values(CHECK_KINDS), context).toContain(check.kind);
+    const kinds = (d.checks ?? []).map((check) => check.kind);
+    for (const [prefix, kind] of [["audience check:", "audience"], ["lifetime check:", "lifetime"], ["tenant check:", "tenant"], ["identity check:", "identity"], ["service error code:", "service-code"]] as const) {
+      if (d.evidence.some((line) => line.startsWith(prefix))) expect(kinds, `"${prefix}" has a ${kind} check${context}`).toContain(kind);
+    }
     // Every step is self-contained: it starts with a sentence (never a bare command) and does not announce the next one.
     for (const step of d.nextSteps) {
       expect(step, `a step that starts with a sentence${context}`).toMatch(/^[A-Z"]/);

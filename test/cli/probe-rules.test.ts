@@ -4,7 +4,8 @@
  * rule, against a local HTTPS server that refuses any request without it; the built-in rules are checked on the
  * requests the smoke test hands to a recording HttpClient (nothing leaves the process).
  */
-import { createServer, type IncomingMessage, type Server } from "node:https";
+import type { IncomingMessage } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -47,8 +47,10 @@ describe.concurrent("doctor --service keyvault=https://127.0.0.1:PORT (the Key V
       const diagnosis = json.diagnoses[0]!;
       expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", confidence: "high", service: "keyvault", status: 403, errorCode: "ForbiddenByRbac" });
       expect(diagnosis.evidence).toContain("service: Azure Key Vault (keyvault), recognised by its host");
-      expect(diagnosis.evidence).toContain('audience check: "https://vault.azure.net" is accepted by Azure Key Vault');
-      expect(diagnosis.evidence.join("\n")).not.toContain("could not be compared");
+      // The loopback URL is judged as Key Vault: its rule, its audience check (passed, not "could not be compared").
+      expect(diagnosis).toMatchObject({ rule: { id: "keyvault.forbidden-by-rbac", source: "catalog:keyvault" } });
+      expect(diagnosis.checks).toContainEqual({ kind: "audience", expected: "https://vault.azure.net/.default", actual: "https://vault.azure.net", verdict: "pass", confirmedBy: "token" });
+      expect(diagnosis.checks).not.toContainEqual(expect.objectContaining({ kind: "audience", verdict: "unknown" }));
 
       // Each next step is one string: the sentence, a colon, and its command.
       const grant = diagnosis.nextSteps.find((step) => step.includes("az role assignment create"));

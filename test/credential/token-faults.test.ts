@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCredentialScenario } from "../helpers/credentialScenario.js";
 import { runScenario, SCENARIO_PRELUDE } from "../helpers/childScenario.js";
 import { startIdentityEndpoint, unusedPort, type IdentityEndpointEmulator } from "../../src/testing.js";
+import { expectChecks, failedKinds } from "../helpers/findings.js";
 
 const VAULT = "https://vault.azure.net/.default";
 const fast = { retryOptions: { maxRetries: 1 } };
@@ -43,6 +44,12 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(call.error!.message).toMatch(/Identity not found/);
     expect(call.error!.message).toMatch(/\nDiagnosticCredential \[H1 IdentityNotAssigned\] The identity endpoint says this app has no managed identity$/);
     expect(call.diagnosis!.evidence.join("\n")).toMatch(/HTTP 400 .*Identity not found/);
+    expect(call.diagnosis!.rule).toEqual({ id: "token-time.identity-not-found", source: "token-time" });
+    expectChecks(
+      call.diagnosis,
+      { kind: "identity-assignment", verdict: "fail", expected: "system-assigned identity", actual: "not found by the identity endpoint", confirmedBy: "answer" },
+      { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "HTTP 400", confirmedBy: "answer" },
+    );
     expect(call.diagnosis!.nextSteps.join("\n")).toMatch(/az containerapp identity assign/);
     const line = r.logs.find((l) => l.source === "getToken")!;
     expect(line.message).toMatch(/^DiagnosticCredential \[H1 IdentityNotAssigned\] ManagedIdentityCredential CredentialUnavailableError:/);
@@ -68,6 +75,8 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
     expect(d.summary).toMatch(/clientId 99999999-9999-9999-9999-999999999999 .*not attached/);
     expect(d.evidence.join("\n")).toMatch(/client_id=99999999-9999-9999-9999-999999999999/);
+    expect(d.rule).toEqual({ id: "token-time.identity-not-attached", source: "token-time" });
+    expectChecks(d, { kind: "identity-assignment", verdict: "fail", expected: "clientId 99999999-9999-9999-9999-999999999999" }, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 500" });
   });
 
   it("several user-assigned identities and none chosen → H1 telling to pass the client id", async () => {
@@ -75,6 +84,8 @@ describe.concurrent("H1: identity not assigned", () => {
     const d = r.calls[0]!.diagnosis!;
     expect(d).toMatchObject({ hypothesis: "H1", confidence: "high" });
     expect(d.summary).toMatch(/several user-assigned identities/);
+    expect(d.rule?.id).toBe("token-time.multiple-user-assigned");
+    expectChecks(d, { kind: "identity-assignment", verdict: "fail", actual: "several user-assigned identities, none selected" });
     expect(d.nextSteps.join("\n")).toMatch(/new DiagnosticCredential\("<client-id>"\)/);
   });
 
@@ -94,6 +105,12 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
     expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", confidence: "high" });
     expect(d.summary).toMatch(/IDENTITY_ENDPOINT is not set/);
+    expect(d.rule?.id).toBe("token-time.identity-variables-missing");
+    expectChecks(
+      d,
+      { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT not set", confirmedBy: "environment" },
+      { kind: "identity-assignment", verdict: "fail", confirmedBy: "environment" },
+    );
     expect(d.nextSteps).toContain('Assign a system-assigned identity to the app: az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned');
   });
 });
@@ -118,8 +135,16 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expect(call.error!.name).toBe("CredentialUnavailableError");
     expect(call.diagnosis).toMatchObject({ hypothesis: "H5", code: "IdentityEndpointUnreachable", confidence: "high" });
     expect(call.diagnosis!.summary).toMatch(/refused the connection .*\(ECONNREFUSED\)/);
+    expect(call.diagnosis!.rule).toEqual({ id: "token-time.transport-error", source: "token-time" });
+    expectChecks(
+      call.diagnosis,
+      { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "ECONNREFUSED", confirmedBy: "answer" },
+      { kind: "identity-variables", verdict: "pass", confirmedBy: "environment" },
+    );
+    expect(failedKinds(call.diagnosis)).toEqual(["identity-endpoint"]);
     const early = r.logs.find((l) => l.source === "identity-endpoint")!;
     expect(early.message).toMatch(/^DiagnosticCredential \[H5 IdentityEndpointUnreachable\].*ECONNREFUSED.*retrying/);
+    expectChecks(early, { kind: "identity-endpoint", verdict: "fail", actual: "ECONNREFUSED" });
     expect(r.logs.indexOf(early)).toBeLessThan(r.logs.findIndex((l) => l.source === "getToken"));
     expect(JSON.stringify(r)).not.toContain("s3cr3t-header-value");
   });
@@ -132,6 +157,8 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expect(call.ms).toBeLessThan(5000);
     expect(call.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(call.diagnosis!.summary).toMatch(/no token within \d+ ms/);
+    expect(call.diagnosis!.rule?.id).toBe("token-time.timeout");
+    expectChecks(call.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: expect.stringMatching(/^no answer within \d+ ms$/) });
   });
 
   it("abortSignal is honoured although the inner credential ignores it", async () => {
@@ -155,18 +182,22 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     const d = r.calls[0]!.diagnosis!;
     expect(d).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(d.summary).toMatch(/HTTP 503 on 3 attempts/);
+    expect(d.rule?.id).toBe("token-time.endpoint-failing");
+    expectChecks(d, { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "HTTP 503" });
   });
 
   it("404/410 storm (IMDS not ready) → H5", async () => {
     const r = await runCredentialScenario({ emulator: { shape: "imds", fault: { kind: "status", status: 410 } }, constructorArg: { retryOptions: { maxRetries: 1 } }, calls: [VAULT] });
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5" });
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/not ready.*HTTP 410/);
+    expectChecks(r.calls[0]!.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 410" });
   });
 
   it("connection reset → H5 ECONNRESET", async () => {
     const r = await runCredentialScenario({ emulator: { fault: { kind: "reset" } }, constructorArg: fast, calls: [VAULT] });
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/ECONNRESET/);
+    expectChecks(r.calls[0]!.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: "ECONNRESET" });
   });
 
   it("a malformed IDENTITY_ENDPOINT → H5", async () => {
@@ -174,6 +205,8 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expect(r.calls[0]!.ok).toBe(false);
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/IDENTITY_ENDPOINT is not a valid/);
+    expect(r.calls[0]!.diagnosis!.rule?.id).toBe("token-time.endpoint-malformed");
+    expectChecks(r.calls[0]!.diagnosis, { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT=not a url (malformed)", confirmedBy: "environment" });
   });
 
   it("recovers: 500 twice then a token, with the early warning logged", async () => {
@@ -187,7 +220,8 @@ describe.concurrent("H3: audience and scope", () => {
   it("several scopes → H3 before the request", async () => {
     const r = await runCredentialScenario({ emulator: {}, calls: [[VAULT, "https://storage.azure.com/.default"]] });
     expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
-    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high" });
+    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high", rule: { id: "token-time.multiple-scopes", source: "token-time" } });
+    expectChecks(r.calls[0]!.diagnosis, { kind: "scope", verdict: "fail", expected: "exactly one scope", actual: `${VAULT}, https://storage.azure.com/.default` });
   });
 
   it("a scope close to a known audience (typo) → H3 warning, the token is still returned", async () => {
@@ -196,6 +230,8 @@ describe.concurrent("H3: audience and scope", () => {
     const warning = r.logs.find((l) => l.source === "scope-check")!;
     expect(warning).toMatchObject({ hypothesis: "H3", level: "warn" });
     expect(warning.nextSteps.join(" ")).toMatch(/https:\/\/vault\.azure\.net\/\.default/);
+    expect(warning.rule).toEqual({ id: "scope-check.typo", source: "scope-check" });
+    expect(warning.checks).toEqual([{ kind: "scope", expected: VAULT, actual: "https://vault.azure.nte/.default", verdict: "fail" }]);
   });
 
   it("a token whose aud is not what was asked for → H3 warning with both audiences", async () => {
@@ -204,6 +240,8 @@ describe.concurrent("H3: audience and scope", () => {
     const w = r.logs.find((l) => l.source === "token-check")!;
     expect(w).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high" });
     expect(w.message).toMatch(/audience https:\/\/management\.azure\.com\/ \(Azure Resource Manager\)/);
+    expect(w.rule?.id).toBe("token-check.wrong-audience");
+    expect(w.checks).toEqual([{ kind: "audience", expected: VAULT, actual: "https://management.azure.com/", verdict: "fail", confirmedBy: "token" }]);
   });
 });
 
@@ -211,7 +249,9 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
   it("an already expired token → H4", async () => {
     const r = await runCredentialScenario({ emulator: { fault: { kind: "expired" } }, calls: [VAULT] });
     expect(r.calls[0]!.ok).toBe(true);
-    expect(r.logs.find((l) => l.source === "token-check")).toMatchObject({ hypothesis: "H4", confidence: "high" });
+    const w = r.logs.find((l) => l.source === "token-check")!;
+    expect(w).toMatchObject({ hypothesis: "H4", confidence: "high", rule: { id: "token-check.expired", source: "token-check" } });
+    expectChecks(w, { kind: "lifetime", verdict: "fail", actual: expect.stringMatching(/^expired at /), confirmedBy: "token" });
   });
 
   it("a not-yet-valid token (clock skew) → H4", async () => {
@@ -219,6 +259,8 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
     const w = r.logs.find((l) => l.source === "token-check")!;
     expect(w).toMatchObject({ hypothesis: "H4" });
     expect(w.message).toMatch(/not valid yet/);
+    expect(w.rule?.id).toBe("token-check.not-yet-valid");
+    expectChecks(w, { kind: "lifetime", verdict: "fail", actual: expect.stringMatching(/^not valid before /) });
   });
 
   it("the token belongs to another identity than the configured client id → H4 mix-up", async () => {
@@ -229,14 +271,15 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
     });
     const w = r.logs.find((l) => l.source === "token-check")!;
     expect(w).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup", confidence: "high" });
-    expect(w.evidence.join("\n")).toMatch(/clientId aaaaaaaa-0000-0000-0000-000000000001 was configured, the token's appid is /);
+    expect(w.rule?.id).toBe("token-check.identity-mixup");
+    expectChecks(w, { kind: "identity", verdict: "fail", expected: "clientId=aaaaaaaa-0000-0000-0000-000000000001", actual: expect.stringMatching(/^clientId=(?!aaaaaaaa-0000-0000-0000-000000000001)/), confirmedBy: "token" });
   });
 
   it("no identity chosen but the token is a user-assigned identity's (IMDS picked the only one) → H4", async () => {
     const r = await runCredentialScenario({ emulator: { shape: "imds", systemAssigned: false, userAssigned: [{ name: "only-one" }] }, calls: [VAULT] });
     expect(r.calls[0]!.ok).toBe(true);
     const w = r.logs.find((l) => l.source === "token-check")!;
-    expect(w.evidence.join("\n")).toMatch(/no identity was selected .* user-assigned identity/);
+    expectChecks(w, { kind: "identity", verdict: "fail", expected: "system-assigned", actual: "user-assigned", confirmedBy: "token" });
   });
 
   it("a user-assigned identity was configured but the token is the system-assigned one → H4", async () => {
@@ -247,7 +290,9 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
       before: { 0: `emulator.setFault({ kind: "wrong-identity", identity: emulator.identities.systemAssigned })` },
     });
     const w = r.logs.find((l) => l.source === "token-check")!;
+    // The prose says it in words (what users read), the check in structure.
     expect(w.evidence.join("\n")).toMatch(/a user-assigned identity was configured, but the token belongs to the system-assigned identity/);
+    expectChecks(w, { kind: "identity", verdict: "fail", expected: "user-assigned", actual: "system-assigned" });
   });
 
   it("the identity and the tenant change between calls in one process → H4", async () => {
@@ -260,5 +305,7 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
     const summaries = r.logs.filter((l) => l.source === "token-check").map((l) => l.message);
     expect(summaries.some((m) => /identity changed during this process/.test(m))).toBe(true);
     expect(summaries.some((m) => /tenant changed during this process/.test(m))).toBe(true);
+    const rules = r.logs.filter((l) => l.source === "token-check").map((l) => l.rule?.id);
+    expect(rules).toEqual(expect.arrayContaining(["token-check.identity-changed", "token-check.tenant-changed"]));
   });
 });

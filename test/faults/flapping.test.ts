@@ -99,7 +99,9 @@ describe("identity endpoint flapping under continuous requests", () => {
           enter("reset");      emulator.setFault({ kind: "reset" });                 await wait(${PHASE_MS});
           enter("healthy");    emulator.setFault(undefined);                         await wait(${PHASE_MS});
           enter("hang");       emulator.setFault({ kind: "hang" });                  await wait(${PHASE_MS} * 2);
-          enter("503");        emulator.setFault({ kind: "status", status: 503 });   await wait(${PHASE_MS});
+          // Calls started late in "hang" end only at their deadline (timeout + a watchdog tick), well into this phase:
+          // it lasts long enough that every worker starts a call in it, even on a loaded machine.
+          enter("503");        emulator.setFault({ kind: "status", status: 503 });   await wait(Math.max(${PHASE_MS}, ${TOKEN_TIMEOUT_MS} * 2 + 400));
           enter("refused");    await refuse();                                       await wait(${PHASE_MS});
           await reopen();
           enter("500");        emulator.setFault({ kind: "status", status: 500 });   await wait(${PHASE_MS});

@@ -1,7 +1,8 @@
 /**
  * Property: no token, no signature and no IDENTITY_HEADER value ever reaches a log line, a span, an error message
- * or a Diagnosis — whatever echoes them. Each case signs a fresh JWT (RS256, jose) with random claims, hides it and
- * an IDENTITY_HEADER value in bodies, headers, error messages and cause chains, and runs everything:
+ * or a Diagnosis (its rule and checks included) — whatever echoes them. Each case signs a fresh JWT (RS256, jose)
+ * with random claims, hides it and an IDENTITY_HEADER value in bodies, headers (the error code too), error messages
+ * and cause chains, and runs everything:
  * classifyResponse, classifyCredentialError, credential.diagnose, a failing credential.getToken, the pipeline
  * policy's path (diagnoseResponse), the logger (DiagnosisLogger, toLogEntry, formatLogMessage), and the spans and
  * span events of a real OpenTelemetry SDK. A user token's upn and name stay out unless `includePersonalClaims`.
@@ -113,6 +114,8 @@ const placementArb = fc.record({
   host: fc.constantFrom("kv-orders.vault.azure.net", "storders.blob.core.windows.net", "management.azure.com", "cosmos-orders.documents.azure.com", "graph.microsoft.com", "example.com"),
   bodyShape: fc.constantFrom("json", "xml", "text", "json-nested"),
   errorShape: fc.constantFrom("message", "cause", "aggregate", "exchange"),
+  /** What the service's error code header echoes: its own code, the signature (cut to 128 characters when read), or the token. */
+  codeEcho: fc.constantFrom("code", "signature", "token"),
 });
 
 function bodyWith(shape: string, token: string, header: string, place: { prefix: string; suffix: string; cut: number }): string {
@@ -167,7 +170,7 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
   it(`property over ${RUNS.toLocaleString()} signed tokens hidden everywhere`, async () => {
     const key = await signer();
     const tracer = sdk.tracerProvider.getTracer("app");
-    const stats = { cases: 0, diagnosed: 0, spans: 0, logLines: 0, userTokens: 0 };
+    const stats = { cases: 0, diagnosed: 0, withChecks: 0, spans: 0, logLines: 0, userTokens: 0 };
     await fc.assert(
       fc.asyncProperty(claimsArb, placementArb, async (claims, place) => {
         const now = Math.floor(Date.now() / 1000);
@@ -190,7 +193,8 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
         const partial = token.slice(0, Math.min(token.length, place.cut));
         const url = `https://${place.host}/secrets/x?api-version=7.5&sig=${token.slice(-40)}`;
         const body = bodyWith(place.bodyShape, token, place.header, place);
-        const headers = { "www-authenticate": `Bearer authorization="https://login.windows.net/${claims.tid}", resource="${claims.aud}", error="invalid_token", error_description="token ${token} ${place.header}"`, "x-echo-authorization": `Bearer ${token}`, "x-ms-error-code": "AuthorizationPermissionMismatch" };
+        const errorCode = place.codeEcho === "signature" ? token.split(".")[2]! : place.codeEcho === "token" ? token : "AuthorizationPermissionMismatch";
+        const headers = { "www-authenticate": `Bearer authorization="https://login.windows.net/${claims.tid}", resource="${claims.aud}", error="invalid_token", error_description="token ${token} ${place.header}"`, "x-echo-authorization": `Bearer ${token}`, "x-ms-error-code": errorCode };
         const outputs: Array<[string, unknown]> = [];
         const logsBefore = logged.length;
         const personalBefore = personalLogged.length;
@@ -247,6 +251,8 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
           evidence: [`evidence ${token}`, `header ${place.header}`, `cut ${partial}`, body],
           nextSteps: [`az ... --token ${token}`, `curl -H "X-IDENTITY-HEADER: ${place.header}"`],
           status: place.status,
+          rule: { id: `rule ${token}`, source: `source ${place.header}` },
+          checks: [{ kind: "audience", expected: `Bearer ${token}`, actual: `${place.header} ${partial}`, verdict: "fail" }],
         };
         const context0 = { level: "error" as const, source: "response", url, containerApp: {}, credentialName: "ManagedIdentityCredential", errorName: `E ${token}` };
         outputs.push(["formatLogMessage", formatLogMessage(dirty, context0)]);
@@ -264,6 +270,8 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
         stats.spans += spans.length;
         stats.logLines += logged.length - logsBefore;
         if (direct !== undefined) stats.diagnosed++;
+        // The structured findings were there to scan: rules and checks of the classifiers' own diagnoses.
+        if (direct?.rule !== undefined && (direct.checks?.length ?? 0) > 0) stats.withChecks++;
         if (claims.user) stats.userTokens++;
         sdk.exporter.reset();
 
@@ -285,6 +293,7 @@ describe("no token, signature or IDENTITY_HEADER leaves the library", () => {
     // The property had something to check: diagnoses, spans (getToken spans and span events), log lines, user tokens.
     console.info(`[fuzz] secrets: ${JSON.stringify(stats)}`);
     expect(stats.diagnosed).toBeGreaterThan(stats.cases / 2);
+    expect(stats.withChecks).toBeGreaterThan(stats.cases / 2);
     expect(stats.spans).toBeGreaterThanOrEqual(stats.cases * 2);
     expect(stats.logLines).toBeGreaterThan(stats.cases);
     expect(stats.userTokens).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "../../src/testing.js";
+import { expectChecks, expectNoCheck, failedKinds } from "../helpers/findings.js";
 import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, RESOURCE_GROUP, resourceIdOf, rotatingCredential, settledDownstream, SUBSCRIPTION, testReportedOnce, uniqueName, useEmulators, wrap, type TokenPlan } from "./helpers.js";
 
 const env = useEmulators((base) => ({
@@ -51,9 +52,20 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     expect(diagnosis.identity).toMatchObject({ objectId: identity.objectId, clientId: identity.clientId });
     expect(diagnosis.evidence).toContain("operation named by the service: Microsoft.KeyVault/vaults/secrets/getSecret/action");
     expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Key Vault Secrets User"/ });
+    // In structure: the catalog entry that decided, the token's audience and lifetime fine, the role missing.
+    expect(diagnosis.rule).toEqual({ id: "keyvault.forbidden-by-rbac", source: "catalog:keyvault" });
+    expectChecks(
+      diagnosis,
+      { kind: "audience", verdict: "pass", expected: "https://vault.azure.net/.default", actual: "https://vault.azure.net", confirmedBy: "token" },
+      { kind: "lifetime", verdict: "pass", confirmedBy: "token" },
+      { kind: "service-code", verdict: "fail", expected: "ForbiddenByRbac", confirmedBy: "answer" },
+      { kind: "role", verdict: "fail", expected: `Key Vault Secrets User at ${VAULT_SCOPE}`, actual: "no role assignment", confirmedBy: "answer" },
+    );
+    expect(failedKinds(diagnosis)).toEqual(["service-code", "role"]);
     const entry = await downstreamLog(logs);
     expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
     expect(entry.level).toBe("error");
+    expect(entry).toMatchObject({ rule: diagnosis.rule, checks: diagnosis.checks });
   });
 
   test("H2 control-plane role only (Owner, Key Vault Contributor at the vault): still 403, the diagnosis says they give no data access", async () => {
@@ -82,6 +94,9 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     expect(error).toMatchObject({ statusCode: 401, code: "Unauthorized" });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H3", code: "WrongAudience", service: "keyvault", status: 401, errorCode: "Unauthorized", confidence: "high" });
     expect(diagnosis.evidence.join("\n")).toContain("AKV10022: Invalid audience");
+    expect(diagnosis.rule).toEqual({ id: "claims.wrong-audience", source: "claims" });
+    expectChecks(diagnosis, { kind: "audience", verdict: "fail", expected: "https://vault.azure.net/.default", actual: expect.stringMatching(/^https:\/\/management\.azure\.com\/?$/), confirmedBy: "token" });
+    expect(failedKinds(diagnosis)).not.toContain("lifetime");
     expect(diagnosis.nextSteps[0]).toContain('Request the token for "https://vault.azure.net/.default"');
     const entry = await downstreamLog(logs);
     expectLogLine(entry, { hypothesis: "H3", code: "WrongAudience", status: 401, host: HOST, source: "response" });
@@ -94,6 +109,8 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error, logs } = await readSecret({ identity, claims: expiredClaims }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", service: "keyvault", status: 401 });
     expect(diagnosis.summary).toMatch(/the token sent had expired at .* \(60 min before the request\)/);
+    expect(diagnosis.rule).toEqual({ id: "claims.expired", source: "claims" });
+    expectChecks(diagnosis, { kind: "lifetime", verdict: "fail", expected: expect.stringMatching(/^valid at /), actual: expect.stringMatching(/^expired at \d{4}-/), confirmedBy: "token" }, { kind: "audience", verdict: "pass" });
     expectLogLine(await downstreamLog(logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: HOST });
   });
 
@@ -103,6 +120,8 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error } = await readSecret({ identity, claims: otherTenantClaims }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", errorCode: "Unauthorized" });
     expect(diagnosis.evidence.join("\n")).toContain("AKV10032: Invalid issuer");
+    expect(diagnosis.rule).toEqual({ id: "claims.wrong-tenant", source: "claims" });
+    expectChecks(diagnosis, { kind: "tenant", verdict: "fail", expected: env.mi.tenantId, actual: "99999999-9999-4999-8999-999999999999", confirmedBy: "token" });
     expect(diagnosis.summary).toContain(`the token is from tenant 99999999-9999-4999-8999-999999999999 but ${HOST} belongs to tenant ${env.mi.tenantId}`);
   });
 
@@ -115,6 +134,8 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     expect(diagnosis.summary).toContain(`request made as clientId ${other.clientId} (the token sent) but the app is configured for clientId ${configured.clientId}`);
     expect(diagnosis.evidence).toContain(`caller seen by the service: oid=${other.objectId} appid=${other.clientId}`);
     expect(diagnosis.nextSteps[0]).toContain(`new DiagnosticCredential("${configured.clientId}")`);
+    expect(diagnosis.rule).toEqual({ id: "claims.identity-mixup", source: "claims" });
+    expectChecks(diagnosis, { kind: "identity", verdict: "fail", expected: `clientId=${configured.clientId}`, actual: `clientId=${other.clientId}`, confirmedBy: "token" });
   });
 
   test("not-identity: the vault firewall (403 ForbiddenByFirewall) even with the right role", async () => {
@@ -123,6 +144,9 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const { error, logs } = await readSecret({ identity }, { policy: true, vault: env.locked });
     const diagnosis = expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "keyvault", status: 403, errorCode: "ForbiddenByFirewall" });
     expect(diagnosis.nextSteps.join("\n")).toContain("Not an identity problem");
+    expect(diagnosis.rule).toEqual({ id: "keyvault.forbidden-by-firewall", source: "catalog:keyvault" });
+    expectChecks(diagnosis, { kind: "service-code", verdict: "fail", expected: "ForbiddenByFirewall" }, { kind: "audience", verdict: "pass" });
+    expectNoCheck(diagnosis, "role");
     expectLogLine(await downstreamLog(logs), { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "locked-kv.vault.azure.net" });
   });
 

@@ -74,6 +74,7 @@ describe("downstream diagnoses are events on the active span", () => {
         "diagnostic_credential.source": "response",
         "diagnostic_credential.service": "keyvault",
         "diagnostic_credential.identity.object_id": PRINCIPAL,
+        "diagnostic_credential.rule.id": "keyvault.forbidden-by-rbac",
         "http.response.status_code": 403,
         "server.address": "orders-kv.vault.azure.net",
       }),

@@ -125,12 +125,13 @@ describe("failures: status ERROR, error.type, a diagnosis event, a counted diagn
       "error.type": "IdentityNotAssigned",
       "diagnostic_credential.hypothesis": "H1",
       "diagnostic_credential.code": "IdentityNotAssigned",
+      "diagnostic_credential.rule.id": "token-time.identity-not-found",
       "diagnostic_credential.scope": VAULT_SCOPE,
       "diagnostic_credential.service": "keyvault",
       "diagnostic_credential.identity_endpoint.attempts": 0,
     });
     expect(span!.attributes["diagnostic_credential.token.expires_at"]).toBeUndefined();
-    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([expect.objectContaining({ "diagnostic_credential.hypothesis": "H1", "diagnostic_credential.source": "getToken" })]);
+    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([expect.objectContaining({ "diagnostic_credential.hypothesis": "H1", "diagnostic_credential.source": "getToken", "diagnostic_credential.rule.id": "token-time.identity-not-found" })]);
     const counted = await sdk.points(METRIC_DIAGNOSES);
     expect(counted).toEqual([
       {
