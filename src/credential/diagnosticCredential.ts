@@ -163,7 +163,8 @@ export class DiagnosticCredential implements TokenCredential {
   /**
    * Returns exactly what the wrapped credential returns. On failure throws the wrapped credential's error (same
    * `name`, same `cause`), with `diagnosis` attached and the diagnosis summary appended to its message.
-   * Honours `abortSignal` and `tokenTimeoutMs`, which ManagedIdentityCredential does not.
+   * Honours `abortSignal` and `tokenTimeoutMs`, which ManagedIdentityCredential does not. Concurrent calls for the same
+   * scopes and token options share one call to the wrapped credential (`singleFlight`, default on).
    */
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     // The cached-token path is the hot path (bench/run.mjs, docs/performance.md): one map lookup and one TokenCall

@@ -76,7 +76,7 @@ function concurrencyScenario(mode: "raw" | "wrapped"): Promise<ConcurrencyResult
 }
 
 describe(`${CALLERS.toLocaleString()} concurrent getToken callers`, () => {
-  it("every caller gets a valid token; the wrapper sends no more identity-endpoint requests than the raw credential", async () => {
+  it("every caller gets a valid token; the raw credential sends one identity-endpoint request per caller, the wrapper one per scope (single-flight)", async () => {
     // Separate processes: a fresh MSAL cache each (it is a per-process static).
     const [raw, wrapped] = await Promise.all([concurrencyScenario("raw"), concurrencyScenario("wrapped")]);
     console.info(
@@ -95,8 +95,9 @@ describe(`${CALLERS.toLocaleString()} concurrent getToken callers`, () => {
       expect(r.cached.requests).toBe(0);
       expect(r.cached.distinctTokens).toBe(SCOPES.length);
     }
-    // The wrapper adds no identity-endpoint traffic: same count as the raw credential under the same load.
-    expect(wrapped.first.requests).toBeLessThanOrEqual(raw.first.requests);
+    // MSAL does not coalesce concurrent acquisitions: one request per caller. The wrapper's callers share one per scope.
+    expect(raw.first.requests).toBe(CALLERS);
+    expect(wrapped.first.requests).toBe(SCOPES.length);
     // A healthy run logs nothing.
     expect(wrapped.logs).toBe(0);
   }, FULL ? 400_000 : 120_000);
