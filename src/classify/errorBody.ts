@@ -179,22 +179,49 @@ function unescapeJson(text: string): string {
   }
 }
 
-const XML_TAG = (name: string) => new RegExp(`<${name}(?:\\s[^>]*)?>([\\s\\S]{0,${MAX_MESSAGE}}?)</${name}>`, "i");
-const XML_CODE = XML_TAG("Code");
-const XML_TEXT_TAGS = ["Message", "Detail", "AuthenticationErrorDetail", "Reason", "ExceptionMessage"].map(XML_TAG);
+/**
+ * The text of the first `<name …>…</name>` element whose content is at most MAX_MESSAGE characters, in one pass:
+ * an opening tag's attributes end at the next `<` and each closing tag is searched for once, so a body of unclosed
+ * or broken tags (`<<Code a<<Code a…`) costs no more than a well-formed one.
+ */
+function xmlElement(name: string): (text: string) => string | undefined {
+  const opening = new RegExp(`<${name}(?:\\s[^<>]*)?>`, "gi");
+  const closing = new RegExp(`</${name}>`, "gi");
+  return (text) => {
+    opening.lastIndex = 0;
+    let close = -1; // the first closing tag after the current opening tag
+    try {
+      for (let open = opening.exec(text); open !== null; open = opening.exec(text)) {
+        const contentStart = open.index + open[0].length;
+        if (close < contentStart) {
+          closing.lastIndex = contentStart;
+          const found = closing.exec(text);
+          if (found === null) return undefined; // no closing tag after this one, nor after any later one
+          close = found.index;
+        }
+        if (close - contentStart <= MAX_MESSAGE) return text.slice(contentStart, close);
+      }
+      return undefined;
+    } finally {
+      opening.lastIndex = 0;
+      closing.lastIndex = 0;
+    }
+  };
+}
+const XML_CODE = xmlElement("Code");
+const XML_TEXT_TAGS = ["Message", "Detail", "AuthenticationErrorDetail", "Reason", "ExceptionMessage"].map(xmlElement);
 
 function readXml(text: string, info: ServiceErrorInfo): void {
-  const code = XML_CODE.exec(text)?.[1];
+  const code = XML_CODE(text);
   if (code !== undefined) addCode(info, decodeXml(code));
   for (const tag of XML_TEXT_TAGS) {
-    const value = tag.exec(text)?.[1];
+    const value = tag(text);
     if (value !== undefined) addMessage(info, decodeXml(value));
   }
 }
 
 function decodeXml(text: string): string {
-  return text
-    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, "$1")
+  return unwrapCdata(text)
     .replace(/&#x([0-9a-f]{1,6});/gi, (_, hex: string) => codePoint(parseInt(hex, 16)))
     .replace(/&#(\d{1,7});/g, (_, dec: string) => codePoint(parseInt(dec, 10)))
     .replace(/&quot;/g, '"')
@@ -202,6 +229,22 @@ function decodeXml(text: string): string {
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")
     .replace(/&amp;/g, "&");
+}
+
+/** `<![CDATA[x]]>` → `x`, by indexOf: a lazy regex would rescan to the end from every unclosed section. */
+function unwrapCdata(text: string): string {
+  let at = text.indexOf("<![CDATA[");
+  if (at === -1) return text;
+  let out = "";
+  let from = 0;
+  while (at !== -1) {
+    const end = text.indexOf("]]>", at + 9);
+    if (end === -1) break;
+    out += text.slice(from, at) + text.slice(at + 9, end);
+    from = end + 3;
+    at = text.indexOf("<![CDATA[", from);
+  }
+  return out + text.slice(from);
 }
 
 function codePoint(value: number): string {

@@ -52,6 +52,41 @@ describe("parseErrorBody", () => {
   });
 });
 
+describe("XML code and message extraction (issue 15: linear)", () => {
+  // What readXml did with patterns (a lazy match from every opening tag; attributes up to the next "<"): the oracle.
+  const MAX = 4096;
+  const tag = (name: string) => new RegExp(`<${name}(?:\\s[^<>]*)?>([\\s\\S]{0,${MAX}}?)</${name}>`, "i");
+  const decode = (text: string) => text.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, "$1").replace(/&amp;/g, "&");
+  const oracle = (body: string) => {
+    const code = tag("Code").exec(body)?.[1];
+    const messages = ["Message", "Detail", "AuthenticationErrorDetail", "Reason", "ExceptionMessage"].map((name) => tag(name).exec(body)?.[1]).filter((m): m is string => m !== undefined).map((m) => decode(m).trim()).filter((m) => m.length > 0);
+    return { code: code === undefined ? undefined : decode(code).trim().slice(0, 128) || undefined, messages: [...new Set(messages)] };
+  };
+  const piece = fc.oneof(
+    fc.constantFrom("<Code>", "</Code>", "<code>", '<Code lang="en">', "<Code\n>", "<Code/>", "<CodeX>", "<Message>", "</Message>", "</message>", "<Detail a=1>", "</Detail>", "<Reason>", "</Reason>", "<![CDATA[", "]]>", "&amp;", "<", ">", "<<Code a", " ", "x"),
+    fc.string({ maxLength: 8 }),
+    fc.constant("y".repeat(MAX - 2)),
+  );
+  it("finds what the patterns found, on generated tag soup", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
+        const body = `<Error>${parts.join("")}`;
+        const info = parseErrorBody(body);
+        const expected = oracle(body);
+        expect(info.codes.find((c) => !/^\d+$/.test(c)) ?? info.codes[0]).toBe(expected.code);
+        expect(info.messages).toEqual(expected.messages);
+      }),
+      { numRuns: fuzzRuns(0.25, 100) },
+    );
+  });
+
+  it("an element whose content is too long is skipped for a later one; an unclosed CDATA section is kept as is", () => {
+    const info = parseErrorBody(`<Error><Code>${"a".repeat(5000)}</Code><Code>Second</Code><Message>a <![CDATA[b]]> <![CDATA[c</Message></Error>`);
+    expect(info.codes).toEqual(["Second"]);
+    expect(info.messages).toEqual(["a b <![CDATA[c"]);
+  });
+});
+
 describe("extractFacts", () => {
   it("Key Vault caller, action, resource, no assignment", () => {
     const facts = extractFacts(`Caller: appid=${APPID};oid=${OID};iss=https://sts.windows.net/t/;xms_mirid=/subscriptions/${SUB}/x Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action' Resource: '/subscriptions/${SUB}/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv/secrets/s' Assignment: (not found)`);
