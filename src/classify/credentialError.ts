@@ -64,6 +64,8 @@ export interface CredentialErrorContext {
 
 /** Most exchanges of one call that classification reads (the credential keeps 32). */
 const MAX_EXCHANGES_READ = 32;
+/** Characters read of each message or body excerpt, whether an error, its cause, or a plain string. */
+const MAX_MESSAGE_READ = 4000;
 
 const TRANSPORT_MEANINGS: Record<string, string> = {
   ECONNREFUSED: "refused the connection (nothing listens there)",
@@ -194,7 +196,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
       nextSteps: ["Request one scope per token: the target service's `<audience>/.default`", ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : [])],
     });
   }
-  if (/AADSTS500011/i.test(text) || /resource principal named .* was not found/i.test(text)) {
+  if (/AADSTS500011/i.test(text) || namesUnknownResourcePrincipal(text)) {
     const suggestion = context.scopeFinding?.suggestion;
     return makeDiagnosis("WrongAudience", {
       ...withCheck(base, { kind: CHECK_KINDS.scope, ...(suggestion ? { expected: suggestion } : {}), actual: scope ?? "(unknown)", verdict: "fail", confirmedBy: "answer" }),
@@ -338,7 +340,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current !== null && current !== undefined; depth++) {
     if (typeof current === "string") {
-      messages.push(current);
+      messages.push(current.slice(0, MAX_MESSAGE_READ));
       break;
     }
     if (typeof current !== "object") break;
@@ -351,10 +353,11 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
       }
     };
     const name = read("name");
-    if (depth === 0 && typeof name === "string") errorName = name;
+    // The name is the caller's too (quoted in the evidence): bounded and redacted like a message.
+    if (depth === 0 && typeof name === "string") errorName = excerpt(name, 120) || errorName;
     for (const key of ["message", "errorMessage"]) {
       const value = read(key);
-      if (typeof value === "string") messages.push(value.slice(0, 4000));
+      if (typeof value === "string") messages.push(value.slice(0, MAX_MESSAGE_READ));
     }
     for (const key of ["code", "errorCode"]) {
       const value = read(key);
@@ -373,7 +376,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const configured = context.configuredIdentity ?? {};
   const sentIdentity = Boolean(configured.clientId || configured.resourceId || configured.objectId || lastFailure?.requestedIdentity);
   // Caller-supplied exchanges (the function is public) are bounded and redacted like the library's own.
-  const text = [...messages, ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, 4000) : ""))].join("\n");
+  const text = [...messages, ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, MAX_MESSAGE_READ) : ""))].join("\n");
 
   const evidence: string[] = [];
   if (messages[0] !== undefined) evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0]), 240)}`);
@@ -491,6 +494,23 @@ function firstScope(scopes: string | readonly string[] | undefined): string | un
 function describeScopes(scopes: string | readonly string[] | undefined): string {
   if (scopes === undefined) return "?";
   return (typeof scopes === "string" ? [scopes] : scopes).slice(0, 5).map(String).join(", ");
+}
+
+/**
+ * AADSTS500011's "The resource principal named X was not found", on one line of `text`. In linear time: the regex
+ * `/resource principal named .* was not found/` rescans the rest of the line from every "resource principal named".
+ */
+function namesUnknownResourcePrincipal(text: string): boolean {
+  const start = /resource principal named /gi;
+  const restOfLine = /[^\n\r\u2028\u2029]*/y;
+  for (let match = start.exec(text); match !== null; match = start.exec(text)) {
+    restOfLine.lastIndex = start.lastIndex;
+    const rest = restOfLine.exec(text)?.[0] ?? "";
+    if (/ was not found/i.test(rest)) return true;
+    // Later mentions on this line see less of it: go on from the next line.
+    start.lastIndex = restOfLine.lastIndex;
+  }
+  return false;
 }
 
 function firstLine(text: string): string {
