@@ -126,13 +126,19 @@ function readQuoted(text: string, openQuote: number): { value: string; end: numb
   return { value, end: i };
 }
 
+/**
+ * Scheme names quoted as evidence: the registered long ones, or any short name. A longer "scheme" is a piece of a
+ * garbled header (a token split at a line break, which shape-based redaction no longer recognises): never quoted.
+ */
+const SCHEME_NAME = /^(?:[A-Za-z][A-Za-z0-9-]{0,10}|HMAC-SHA256|SharedAccessSignature|SharedKeyLite|AWS4-HMAC-SHA256|SCRAM-SHA-256|PrivateToken)$/i;
+
 const TENANT_IN_URI = /^https?:\/\/[^/]+\/([^/?#\s]+)/i;
 
 /** The interesting parameters of the challenges: error, description, expected resource, tenant, claims. */
 export function challengeInfo(challenges: readonly AuthChallenge[]): ChallengeInfo | undefined {
   try {
     if (!Array.isArray(challenges) || challenges.length === 0) return undefined;
-    const info: ChallengeInfo = { schemes: challenges.map((c) => c.scheme).filter((s) => s.length > 0) };
+    const info: ChallengeInfo = { schemes: challenges.map((c) => c.scheme).filter((s) => SCHEME_NAME.test(s)) };
     // Prefer Bearer/PoP challenges; fall back to any challenge with parameters.
     const ordered = [
       ...challenges.filter((c) => /^(bearer|pop)$/i.test(c.scheme)),

@@ -762,7 +762,8 @@ class Builder {
     if (challenge !== undefined) {
       const parts: string[] = [];
       const add = (key: string, value: string | undefined) => {
-        if (value !== undefined) parts.push(`${key}=${JSON.stringify(value.slice(0, 200))}`);
+        // Redacted before it is cut: a cut token or secret is no longer recognised.
+        if (value !== undefined) parts.push(`${key}=${JSON.stringify(excerpt(value, 200))}`);
       };
       add("error", challenge.error);
       add("error_description", challenge.errorDescription);

@@ -3,10 +3,10 @@
  * summary, the evidence, the next steps, the error code, nor anywhere else in the object.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { classifyAmqpError } from "../../src/classify/amqp.js";
 import { classifyResponse } from "../../src/classify/response.js";
-import { redact, registerOpaqueToken } from "../../src/util/redact.js";
+import { excerpt, redact, REDACTION_PATTERNS, registerOpaqueToken, registerSecret } from "../../src/util/redact.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { fuzzRuns } from "../helpers/arbitraries.js";
 import { SHAPES } from "./fixtures.js";
@@ -84,9 +84,16 @@ describe("no token material in any diagnosis", () => {
   });
 });
 
+function randomText(length: number): string {
+  let out = "";
+  while (out.length < length) out += Math.random().toString(36).slice(2);
+  return out.slice(0, length);
+}
+
 describe("opaque tokens registered for redaction (the smoke test's)", () => {
   it("are redacted wherever they appear; only the latest 16 are kept, so a probe that runs for months stays bounded", () => {
-    const tokens = Array.from({ length: 20 }, (_, i) => `opaque-${i}-${"x".repeat(20)}-${Math.random().toString(36).slice(2)}`);
+    // Random, as real tokens are (a run of 12 characters shared by two tokens would be redacted as a fragment).
+    const tokens = Array.from({ length: 20 }, (_, i) => `opaque-${i}-${randomText(32)}`);
     for (const token of tokens) registerOpaqueToken(token);
     for (const token of tokens.slice(4)) expect(redact(`answer echoed ${token}; again:${token}`)).toBe("answer echoed [redacted]; again:[redacted]");
     // The oldest were let go (what bounds the set); a JWT is removed by its shape and never registered.
@@ -104,16 +111,13 @@ describe("opaque tokens registered for redaction (the smoke test's)", () => {
 });
 
 describe("redaction's pre-scan", () => {
-  // The four patterns applied unconditionally: what redact() did before it learned to skip text with nothing to find.
-  const reference = (text: string) =>
-    text
-      .replace(/eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g, "[redacted-jwt]")
-      .replace(/\b(Bearer)\s+[A-Za-z0-9._~+/-]{16,}=*(?=[\s,"';]|$)/gi, "$1 [redacted]")
-      .replace(/\b(SharedKey|SharedAccessSignature)\s+[^\s,"';]+/gi, "$1 [redacted]")
-      .replace(/([?&](?:sig|signature|code|client_secret|access_token)=)[^&\s"']+/gi, "$1[redacted]");
+  // The patterns applied unconditionally: what redact() did before it learned to skip text with nothing to find.
+  const reference = (text: string) => REDACTION_PATTERNS.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
   const fragment = fc.oneof(
     fc.string({ maxLength: 30 }),
     fc.constantFrom("eyJ", "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln", "EYJ", "Bearer ", "bearer ", "BEARER\t", "abcdefghijklmnopqrstuvwxyz", "SharedKey ", "sharedaccesssignature ", "?sig=", "&SIGNATURE=", "&code=", "?client_secret=", "&access_token=", "=", " ", ";", "\"", "'", ",", "\n"),
+    // The encodings redaction reads through: escapes of the JWT start and its dots, line breaks, base64, closers.
+    fc.constantFrom("\\u0065", "\\u0079", "\\u004a", "\\u004A", "\\U0065", "%2E", "%2e", "&#46;", "&#x2E;", "\\u002e", "\\n", "\\r\\n", "\r\n", "+", "/", "\\/", "%2B", "%3D", ")", "}", "]", ">", "&amp;sig=", "Bearer%20", "\\"),
   );
   it("never changes what is redacted: same output as the four patterns applied unconditionally", () => {
     fc.assert(
@@ -123,5 +127,85 @@ describe("redaction's pre-scan", () => {
       }),
       { numRuns: fuzzRuns(0.5, 200) },
     );
+  });
+});
+
+// Issue 15 ("Hardening, round 2"): what a determined attacker found. Each was a leak before its fix.
+describe("hardening: a secret cut in half by an excerpt", () => {
+  const header = `hdr-${randomText(28)}`;
+  const opaque = `op-${randomText(40)}`;
+  // Registered per test: the opaque-token registry keeps only the latest 16, and other tests register more.
+  beforeEach(() => {
+    registerSecret(header);
+    registerOpaqueToken(opaque);
+  });
+
+  it("IDENTITY_HEADER straddling the excerpt's head limit (whitespace folded before it) leaks nothing of itself", () => {
+    for (const maxLength of [40, 300, 400]) {
+      const head = maxLength * 4;
+      for (const inside of [1, 8, 20, header.length - 1]) {
+        const text = `${" ".repeat(head - inside)}${header} trailing words`;
+        const out = excerpt(text, maxLength);
+        for (let i = 0; i + 8 <= header.length; i++) expect(out, `${maxLength}/${inside}: ${out}`).not.toContain(header.slice(i, i + 8));
+      }
+    }
+  });
+
+  it("a registered opaque token straddling it, in a body of one long word, leaks nothing of itself", () => {
+    const text = `${"\u0000".repeat(1190)}${opaque}${"x".repeat(20_000)}`;
+    const out = excerpt(text, 300);
+    for (let i = 0; i + 8 <= opaque.length; i++) expect(out).not.toContain(opaque.slice(i, i + 8));
+  });
+
+  it("a registered secret echoed cut short elsewhere ('abc…', a prefix, a middle part) is removed from 12 characters on", () => {
+    expect(redact(`header was ${header.slice(0, 12)}… (truncated)`)).toBe("header was [redacted]… (truncated)");
+    expect(redact(`token ${opaque.slice(5, 30)}, again ${opaque.slice(-12)}`)).toBe("token [redacted], again [redacted]");
+    // Shorter runs are not distinguishable from chance: left alone.
+    expect(redact(`short ${header.slice(0, 11)}`)).toBe(`short ${header.slice(0, 11)}`);
+  });
+});
+
+describe("hardening: tokens in other encodings", () => {
+  const header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9";
+  const payload = "eyJhdWQiOiJodHRwczovL3ZhdWx0LmF6dXJlLm5ldCIsIm9pZCI6IjExMTEifQ";
+  const signature = "c2lnbmF0dXJlLW9mLXRoZS10b2tlbi10aGF0LW11c3Qtbm90LWxlYWs";
+  const leaksAny = (out: string, ...secrets: string[]) => secrets.some((secret) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12)).some((run) => out.includes(run)));
+
+  it.each([
+    ["the signature after a newline", `token ${header}.${payload}.\n${signature} end`],
+    ["the signature after a CRLF and indentation (a folded log line)", `token ${header}.${payload}\r\n    .${signature} end`],
+    ["JSON-escaped line breaks", `{"m":"token ${header}.${payload}.\\r\\n${signature}"}`],
+    ["%2E separators (URL-encoded)", `https://x/cb?id_token=${header}%2E${payload}%2E${signature}&state=1`],
+    ["&#46; separators (HTML entity)", `<p>${header}&#46;${payload}&#46;${signature}</p>`],
+    ["&#x2e; and \\u002e separators", `${header}&#x2e;${payload}\\u002e${signature}`],
+    ["standard base64 (+ / =)", `${header}.${payload.replace(/z/g, "+")}=.${signature.replace(/W/g, "/")}==`],
+    ["a JSON-escaped slash", `{"t":"${header}.${payload}.${signature.replace(/W/g, "\\/")}"}`],
+    ["a \\u0065yJ escape of the start", `{"t":"\\u0065yJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.${payload}.${signature}"}`],
+    ["every start letter escaped", `\\u0065\\u0079\\u004a${header.slice(3)}.${payload}.${signature}`],
+  ])("a JWT with %s is removed whole", (_name, text) => {
+    const out = redact(text);
+    expect(leaksAny(out, header.slice(3), payload, signature), out).toBe(false);
+    expect(out).toContain("[redacted-jwt]");
+  });
+
+  it.each([")", "}", "]", ">", "<", "\\", "&", "|", ":", "*"])("Bearer <opaque> followed by %s is removed", (closer) => {
+    const opaque = "Zm9vYmFyYmF6cXV4LW9wYXF1ZS12YWx1ZQ";
+    for (const text of [`(Bearer ${opaque}${closer} more`, `{"h":"Bearer ${opaque}${closer}"}`, `Bearer ${opaque}==${closer}`, `Bearer%20${opaque}${closer}`]) {
+      const out = redact(text);
+      expect(out, text).not.toContain(opaque.slice(0, 12));
+      expect(out).toContain("Bearer [redacted]");
+    }
+  });
+
+  it("prose and challenge parameters stay readable", () => {
+    for (const text of [
+      'Bearer authorization_uri="https://login.windows.net/t", resource_id="https://vault.azure.net"',
+      'Bearer authorization="https://login.windows.net/t", error="invalid_token", error_description="The token expired"',
+      "Use a Bearer or PoP token (see the docs)",
+    ]) expect(redact(text)).toBe(text);
+  });
+
+  it("a SAS signature inside XML (&amp;sig=) is removed", () => {
+    expect(redact("<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=c2lnbmF0dXJl%3D&amp;se=x</Url>")).toBe("<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=[redacted]&amp;se=x</Url>");
   });
 });
