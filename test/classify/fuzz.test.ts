@@ -12,7 +12,7 @@ import { readHeaders } from "../../src/util/headers.js";
 import { classifyResponse } from "../../src/classify/response.js";
 import { getInternalFaultCount } from "../../src/util/safe.js";
 import { checkScope, nearestAudience } from "../../src/classify/scope.js";
-import { fuzzRuns, hostileGetters, hostileProxy, materializer } from "../helpers/arbitraries.js";
+import { fuzzRuns, HARDENING_CORPUS, hostileGetters, hostileProxy, materializer } from "../helpers/arbitraries.js";
 import { SHAPES } from "./fixtures.js";
 import { makeToken } from "./helpers.js";
 
@@ -37,6 +37,7 @@ const anyText = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 200 }),
   fc.json(),
   fc.constantFrom("eyJhbGciOi", "Bearer ", "<Error><Code>", '{"error":{"code":', "\r\n", "\u0000", "\uD800", "AKV10022", "claim(s) are required", "'Send'"),
+  fc.constantFrom(...HARDENING_CORPUS),
 );
 
 const bigBodies = ["x".repeat(3_000_000), `{"error":{"code":"Forbidden","message":"${"a ".repeat(1_500_000)}"}}`, `<Error><Code>${"C".repeat(2_000_000)}`, "eyJ".repeat(1_000_000), "(".repeat(200_000) + "ip address " + "a".repeat(200_000)];

@@ -13,7 +13,7 @@ import { CredentialUnavailableError } from "@azure/identity";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifyCredentialError, classifyResponse, decodeTokenClaims, DiagnosticCredential, getInternalFaultCount, type Diagnosis } from "../../src/index.js";
-import { FULL, FUZZ_TOTAL, fuzzRuns, Hostile, hostileMarker, materializer, throwingProxy } from "../helpers/arbitraries.js";
+import { FULL, FUZZ_TOTAL, fuzzRuns, HARDENING_CORPUS, Hostile, hostileMarker, materializer, throwingProxy } from "../helpers/arbitraries.js";
 import { gc } from "../load/helpers.js";
 
 const runs = (share: number) => fuzzRuns(share, 50);
@@ -48,9 +48,14 @@ const BIG = {
   text4: randomText(4 * MB, 11),
   binary2: new Uint8Array(2 * MB).map((_, i) => (i * 2654435761) >>> 24),
   hugeHeader: "h".repeat(MB / 2),
+  // Issue 15: each of these once cost seconds. A text a quadratic pattern rescans from every start…
+  principal1: "resource principal named ".repeat(Math.ceil(MB / 25)).slice(0, MB),
+  // …and XML whose opening tags never close (the tag pattern rescanned to the end from each).
+  xmlOpenTags: "<<Code a".repeat(8192),
+  xmlOpenMessages: `<Error>${"<Message x".repeat(6_000)}<![CDATA[${"<![CDATA[".repeat(400)}`,
 };
 // "manyKeys" is left out of the random mix: it is the known issue below.
-const bigBody = fc.constantFrom<keyof typeof BIG>("text1", "json1", "xml1", "deepJson", "text4", "binary2");
+const bigBody = fc.constantFrom<keyof typeof BIG>("text1", "json1", "xml1", "deepJson", "text4", "binary2", "principal1", "xmlOpenTags", "xmlOpenMessages");
 
 /** Size in MB of a generated body (for the time limit). */
 function sizeOf(value: unknown): number {
@@ -159,6 +164,7 @@ const bodyArb = fc.oneof(
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 4_000 }) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(kvMessage, "AKV10022: Invalid audience.", "AuthorizationPermissionMismatch", "AuthorizationFailed", "Request blocked by Auth", "InvalidAuthenticationToken"), fc.string({ maxLength: 200 })).map(([a, b]) => JSON.stringify({ error: { code: b.slice(0, 10), message: `${a}${b}` } })) },
   { weight: 1, arbitrary: bigBody.map((key) => ({ big: key })) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...HARDENING_CORPUS), fc.string({ maxLength: 100 })).map(([attack, text]) => `${text}${attack}`) },
   { weight: 1, arbitrary: fc.anything() },
   { weight: 1, arbitrary: marker },
 );
@@ -293,6 +299,8 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
       fc.tuple(fc.string({ maxLength: 300 }), fc.constantFrom("CredentialUnavailableError", "AuthenticationError", "AuthenticationRequiredError", "RestError", "AbortError", "Error", ""), fc.option(fc.anything())).map(([message, name, cause]) => ({ message, name, cause })),
       bodyArb.map((body) => ({ big: body })),
       fc.constant("aggregate"),
+      // A plain string as the error, or as its cause (read whole once; issue 15).
+      fc.tuple(bigBody, fc.boolean()).map(([key, asCause]) => ({ bigString: key, asCause })),
     );
     const contextArb = fc.oneof(
       fc.anything(),
@@ -314,7 +322,12 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
         let error: unknown;
         let bodyMb = 0;
         if (errorSpec === "aggregate") error = new AggregateError([new CredentialUnavailableError("a"), throwingProxy(function () {} as object), new Error(BIG.text1)], "ChainedTokenCredential authentication failed.");
-        else if (errorSpec !== null && typeof errorSpec === "object" && "big" in (errorSpec as object)) {
+        else if (errorSpec !== null && typeof errorSpec === "object" && "bigString" in (errorSpec as object)) {
+          const { bigString, asCause } = errorSpec as { bigString: keyof typeof BIG; asCause: boolean };
+          const text = typeof BIG[bigString] === "string" ? (BIG[bigString] as string) : "binary";
+          bodyMb = sizeOf(text);
+          error = asCause ? Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: text }) : text;
+        } else if (errorSpec !== null && typeof errorSpec === "object" && "big" in (errorSpec as object)) {
           const body = buildBody((errorSpec as { big: unknown }).big);
           bodyMb = sizeOf(body);
           error = new CredentialUnavailableError(typeof body === "string" ? body : "binary");
@@ -392,6 +405,22 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
     const exchange = { method: "GET", url: `http://localhost:42356/msi/token?x=${"u".repeat(MB)}`, status: 500, bodyExcerpt: "b".repeat(MB), errorMessage: "m".repeat(MB), durationMs: 1, startedAt: Date.now() };
     const diagnosis = classifyCredentialError(new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed."), { exchanges: [exchange] });
     expectDiagnosisShape(diagnosis);
+  });
+
+  // Issue 15 ("Hardening, round 2"): inputs that once held the event loop for seconds.
+  it("a 1 MB string error or string cause repeating 'resource principal named' is classified in < 50 ms of CPU (was 37-40 s)", () => {
+    fast("classifyCredentialError(string error)", 50, () => classifyCredentialError(BIG.principal1));
+    fast("classifyCredentialError(string cause)", 50, () => classifyCredentialError(Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: BIG.principal1 })));
+    // The check it replaced still holds where a line says so.
+    const said = classifyCredentialError(`x\n${"resource principal named ".repeat(3)}https://vault.azure.nett was not found in the tenant`);
+    expect(said?.code).toBe("WrongAudience");
+    expect(classifyCredentialError("resource principal named https://x\nwas not found")?.code).not.toBe("WrongAudience");
+  });
+
+  it("a 64 KB body of unclosed XML tags ('<<Code a' repeated) is classified in < 50 ms of CPU (was ~300 ms)", () => {
+    const url = "https://storders.blob.core.windows.net/c/b";
+    fast("classifyResponse(xml open tags)", 50, () => classifyResponse({ status: 403, url, body: BIG.xmlOpenTags }));
+    fast("classifyResponse(xml open messages)", 50, () => classifyResponse({ status: 403, url, body: BIG.xmlOpenMessages }));
   });
 
   it("reports the slowest case per entry point", () => {

@@ -136,3 +136,143 @@ export function materializer(options: MaterializeOptions): (value: unknown) => u
   };
   return (value) => materialize(value, 0);
 }
+
+// ── secrets as they reach a log line (issue 15) ─────────────────────────────────────────────────────────────────
+/**
+ * A secret placed in text the way a service, an SDK or a log pipeline may pass it on: a JWT in some encoding, an
+ * opaque bearer value with whatever closes it, or a registered secret (IDENTITY_HEADER, an opaque token the smoke
+ * test got) — whole, or cut short as a truncated echo leaves it.
+ */
+export interface EmbeddedSecret {
+  kind: "jwt" | "bearer" | "identity-header" | "opaque-token";
+  /** The text as embedded. */
+  text: string;
+  /** The secret before encoding and cutting (what must be registered, for the registered kinds). */
+  secret: string;
+  /** Strings of which no run of {@link LEAK_RUN} characters may reach any output: the secret as embedded and raw. */
+  material: string[];
+  /** How it was encoded and cut (for the failure message). */
+  how: string;
+}
+
+/** A leak is any run of this many characters of a secret's material. */
+export const LEAK_RUN = 12;
+
+/** Every run of `length` characters of `text`. */
+export function runsOf(text: string, length = LEAK_RUN): string[] {
+  const runs: string[] = [];
+  for (let i = 0; i + length <= text.length; i++) runs.push(text.slice(i, i + length));
+  return runs;
+}
+
+/** The first run of a secret's material found in `output`, or undefined. */
+export function leakedRun(output: string, secret: EmbeddedSecret): string | undefined {
+  for (const material of secret.material) for (const run of runsOf(material)) if (output.includes(run)) return run;
+  return undefined;
+}
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+const segmentBytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
+const JWT_HEADERS = ["eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9", "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6IkwxS2ZLRklfam5YYndXYzIyeFp4dzFzVUhIMCJ9"];
+/** How a JWT's base64 may come: url-safe, standard (`+` `/` `=`), standard in JSON with `\/`, or URL-encoded. */
+const BASE64_FORMS = ["url", "standard", "json-slash", "url-encoded"] as const;
+/** What may stand between segments: a dot, encoded, or with a line break before or after it. */
+const JWT_DOTS = [".", "%2E", "%2e", "&#46;", "&#x2E;", "\\u002e", ".\n", "\n.", ".\r\n    ", ".\\n", ".\\r\\n", "\r\n."];
+/** How `eyJ` may start. */
+const JWT_STARTS = ["eyJ", "\\u0065yJ", "e\\u0079J", "ey\\u004a", "\\u0065\\u0079\\u004A"];
+
+function encodeBase64(segment: string, form: (typeof BASE64_FORMS)[number]): string {
+  if (form === "url") return segment;
+  const standard = segment.replace(/-/g, "+").replace(/_/g, "/");
+  if (form === "standard") return standard;
+  if (form === "json-slash") return standard.replace(/\//g, "\\/");
+  return standard.replace(/\+/g, "%2B").replace(/\//g, "%2F").replace(/=/g, "%3D");
+}
+
+const jwtSecret: fc.Arbitrary<EmbeddedSecret> = fc
+  .record({
+    header: fc.constantFrom(...JWT_HEADERS),
+    payload: segmentBytes(20, 400).map((bytes) => `eyJ${b64url(bytes)}`),
+    signature: segmentBytes(32, 256).map(b64url),
+    padding: fc.constantFrom("", "=", "=="),
+    form: fc.constantFrom(...BASE64_FORMS),
+    dot: fc.constantFrom(...JWT_DOTS),
+    start: fc.constantFrom(...JWT_STARTS),
+    /** Keep this share of the token (a truncated echo), or all of it. */
+    keep: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+  })
+  .map(({ header, payload, signature, padding, form, dot, start, keep }) => {
+    const raw = `${header}.${payload}.${signature}${padding}`;
+    const kept = keep === undefined ? raw : raw.slice(0, Math.max(3, Math.floor(raw.length * keep)));
+    const text = start + kept.slice(3).split(".").map((segment) => encodeBase64(segment, form)).join(dot);
+    // The header (algorithm, key id) is public: the payload and the signature are what must not leak.
+    const [, ...secretSegments] = kept.split(".");
+    const material = [text.slice(text.indexOf(dot) + 1), ...secretSegments.map((segment) => encodeBase64(segment, form === "url" ? "url" : "standard"))];
+    return { kind: "jwt" as const, text, secret: raw, material, how: `jwt ${form} dot=${JSON.stringify(dot)} start=${start} kept=${kept.length}/${raw.length}` };
+  });
+
+/** Characters of an opaque bearer value (RFC 6750 b64token). */
+const TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
+/** What may follow a bearer value. */
+const BEARER_CLOSERS = [" ", "\n", ",", ";", '"', "'", ")", "}", "]", ">", "<", "\\", "&", "|", ":", "*", "\\n", "\\\""];
+
+const bearerSecret: fc.Arbitrary<EmbeddedSecret> = fc
+  .record({
+    value: fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 16, maxLength: 200 }),
+    padding: fc.constantFrom("", "=", "=="),
+    scheme: fc.constantFrom("Bearer ", "bearer ", "BEARER  ", "Bearer\t", "Bearer%20"),
+    jsonSlash: fc.boolean(),
+    closer: fc.constantFrom(...BEARER_CLOSERS),
+    keep: fc.option(fc.nat(), { nil: undefined }),
+  })
+  // Below 16 characters a bearer value is not told apart from prose ("Bearer authentication"): cuts keep at least that.
+  .map(({ value, padding, scheme, jsonSlash, closer, keep }) => {
+    const kept = keep === undefined ? `${value}${padding}` : value.slice(0, 16 + (keep % (value.length - 15)));
+    const embedded = jsonSlash ? kept.replace(/\//g, "\\/") : kept;
+    return { kind: "bearer" as const, text: `${scheme}${embedded}${closer}`, secret: kept, material: [embedded, kept], how: `bearer ${JSON.stringify(scheme)} closer=${JSON.stringify(closer)} kept=${kept.length}` };
+  });
+
+/** How a registered secret may be cut: whole, a prefix (with or without "…"), a suffix, a middle part. */
+const registeredSecret = (kind: "identity-header" | "opaque-token", value: fc.Arbitrary<string>): fc.Arbitrary<EmbeddedSecret> =>
+  fc.record({ value, cut: fc.constantFrom("whole", "prefix", "prefix…", "suffix", "middle"), a: fc.nat(), b: fc.nat() }).map(({ value, cut, a, b }) => {
+    const length = LEAK_RUN + (a % (value.length - LEAK_RUN + 1));
+    const start = b % (value.length - length + 1);
+    const part = cut === "whole" ? value : cut.startsWith("prefix") ? value.slice(0, length) : cut === "suffix" ? value.slice(value.length - length) : value.slice(start, start + length);
+    const text = cut === "prefix…" ? `${part}…` : part;
+    return { kind, text, secret: value, material: [part], how: `${kind} ${cut} ${part.length}/${value.length}` };
+  });
+
+/**
+ * IDENTITY_HEADER values: a fixed pool of the shapes platforms use (a process has one or two; registering a new one
+ * per case would grow the registry, which is never pruned, by thousands in a FULL run).
+ */
+const IDENTITY_HEADER_POOL = Array.from({ length: 24 }, (_, i) => {
+  const bytes = new Uint8Array(16 + i).map((_, j) => (Math.imul(i * 131 + j + 7, 2654435761) >>> 13) & 0xff);
+  const hex = Buffer.from(bytes).toString("hex");
+  if (i % 3 === 0) return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return i % 3 === 1 ? hex : b64url(bytes);
+});
+const identityHeader = fc.constantFrom(...IDENTITY_HEADER_POOL);
+const opaqueToken = segmentBytes(24, 300).map((bytes) => `t${b64url(bytes)}`);
+
+/** Any secret of the kinds above, embedded as generated. Register the registered kinds before use ({@link EmbeddedSecret.kind}). */
+export const embeddedSecret: fc.Arbitrary<EmbeddedSecret> = fc.oneof(
+  { weight: 3, arbitrary: jwtSecret },
+  { weight: 2, arbitrary: bearerSecret },
+  { weight: 2, arbitrary: registeredSecret("identity-header", identityHeader) },
+  { weight: 2, arbitrary: registeredSecret("opaque-token", opaqueToken) },
+);
+
+/** Inputs that once leaked or stalled (issue 15), for the fuzz corpora. */
+export const HARDENING_CORPUS = [
+  "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.\nc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl",
+  "eyJhbGciOiJSUzI1NiJ9%2EeyJhdWQiOiJ4In0%2Ec2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl",
+  "eyJhbGciOiJSUzI1NiJ9&#46;eyJhdWQiOiJ4In0&#46;c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl",
+  "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ+/x4In0=.c2lnbm+/F0dXJl==",
+  "\\u0065yJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl",
+  "(Bearer abcdefghijklmnopqrstuvwxyz0123)",
+  "{Bearer abcdefghijklmnopqrstuvwxyz0123}",
+  "resource principal named ".repeat(40),
+  "<<Code a".repeat(40),
+  "<![CDATA[".repeat(40),
+];
