@@ -197,6 +197,10 @@ describe("hardening: tokens in other encodings", () => {
     }
   });
 
+  it("an opaque bearer value that starts like a JWT in the wrong case ('EYJ…') is removed", () => {
+    expect(redact("Bearer EYJAAAAAAAAAAAAAAAAA end")).toBe("Bearer [redacted] end");
+  });
+
   it("prose and challenge parameters stay readable", () => {
     for (const text of [
       'Bearer authorization_uri="https://login.windows.net/t", resource_id="https://vault.azure.net"',
