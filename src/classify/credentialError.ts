@@ -11,7 +11,7 @@ import {
   showIdentityStep,
   withCommand,
 } from "../diagnosis/commands.js";
-import { excerpt } from "../util/redact.js";
+import { excerpt, redact } from "../util/redact.js";
 import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
 import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
@@ -87,12 +87,37 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
  */
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
-    return classify(error, readContext(context));
+    const diagnosis = classify(error, readContext(context));
+    return diagnosis === undefined ? undefined : cleanCallerText(diagnosis);
   } catch (fault) {
     // A bug of ours (inputs are read through guarded readers): counted, never thrown.
     recordInternalFault(fault);
     return undefined;
   }
+}
+
+/** Longest line of a diagnosis (after redaction): a caller's value quoted whole may be up to 64 KB. */
+const MAX_LINE = 2000;
+
+/**
+ * The context is the caller's (scopes, environment, names, exchanges): whatever of it the diagnosis quotes is
+ * redacted, then bounded, as the library's own text is. The identity stays as configured (it is no secret).
+ */
+function cleanCallerText(diagnosis: Diagnosis): Diagnosis {
+  const line = (text: string) => {
+    const out = redact(text);
+    return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE - 1)}…` : out;
+  };
+  const cleaned: Diagnosis = { ...diagnosis, summary: line(diagnosis.summary), evidence: diagnosis.evidence.map(line), nextSteps: diagnosis.nextSteps.map(line) };
+  if (diagnosis.token?.scope !== undefined) cleaned.token = { ...diagnosis.token, scope: line(diagnosis.token.scope) };
+  if (diagnosis.checks !== undefined) {
+    cleaned.checks = diagnosis.checks.map((check) => ({
+      ...check,
+      ...(check.expected !== undefined ? { expected: line(check.expected) } : {}),
+      ...(check.actual !== undefined ? { actual: line(check.actual) } : {}),
+    }));
+  }
+  return cleaned;
 }
 
 const IDENTITY_SHAPE: PlainShape = { clientId: "string", resourceId: "string", objectId: "string" };
@@ -247,7 +272,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     const answered = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
     const timedOut = answered ? base : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: `no answer within ${context.timedOutAfterMs} ms`, verdict: "fail", confirmedBy: "answer" });
     return h5(facts, ctx, timedOut, "timeout", "high",
-      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${facts.env?.identityEndpoint ?? ""} ${facts.transportCode ? TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode : "accepted the request but never answered"}`.replace(/\s+/g, " "));
+      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${excerpt(facts.env?.identityEndpoint, 300)} ${facts.transportCode ? TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode : "accepted the request but never answered"}`.replace(/\s+/g, " "));
   }
   if (facts.env?.identityEndpointMalformed) {
     return h5(facts, ctx, base, "endpoint-malformed", "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);

@@ -88,7 +88,7 @@ describe("hostile secrets never reach an output (issue 15)", () => {
   });
 
   it("classifyCredentialError: a Diagnosis of an error that echoes it anywhere it is read", () => {
-    const shapes = fc.constantFrom("message", "string", "cause", "name", "aggregate", "exchange");
+    const shapes = fc.constantFrom("message", "string", "cause", "name", "aggregate", "exchange", "exchange-url", "scopes", "credential-name", "environment");
     fc.assert(
       fc.property(placed, shapes, ({ secret, text }, shape) => {
         register(secret);
@@ -101,8 +101,16 @@ describe("hostile secrets never reach an output (issue 15)", () => {
         else if (shape === "name") error = Object.assign(new Error("ManagedIdentityCredential: failed"), { name: `CredentialUnavailableError ${text}` });
         else if (shape === "aggregate") error = new AggregateError([new CredentialUnavailableError(message)], "ChainedTokenCredential authentication failed.");
         else {
-          error = new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed.");
-          context = { exchanges: [{ method: "GET", url: `http://localhost:42356/msi/token?resource=https://vault.azure.net&x=${text}`, status: 401, bodyExcerpt: text, errorMessage: text, errorCode: "ECONNRESET", durationMs: 3, startedAt: 0 }] };
+          error = new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed. AADSTS500011 multiple scopes are not supported");
+          const exchange = { method: "GET", url: `http://localhost:42356/msi/token?resource=https://vault.azure.net&x=${text}`, status: 401, bodyExcerpt: text, errorMessage: text, errorCode: "ECONNRESET", durationMs: 3, startedAt: 0 };
+          if (shape === "exchange") context = { exchanges: [exchange] };
+          else if (shape === "exchange-url") context = { exchanges: [{ ...exchange, url: text, errorCode: "" }] };
+          else if (shape === "scopes") context = { scopes: [text, `https://vault.azure.net/.default ${text}`], scopeFinding: { scope: text, explanation: text, suggestion: text } };
+          else if (shape === "credential-name") context = { credentialName: text, timedOutAfterMs: 5 };
+          else {
+            error = new CredentialUnavailableError("ManagedIdentityCredential: failed");
+            context = { timedOutAfterMs: 5, environment: { source: "AppService", sourceReason: text, identityEndpoint: text, identityEndpointMalformed: true, identityHeaderSet: true, imdsHostOverride: text, containerApp: { name: text, revision: text, replica: text }, appServiceName: text, azureClientId: text, expectsIdentityVariables: true, workloadIdentity: false, hostKind: "container-apps" } as never };
+          }
         }
         expectNoLeak(`classifyCredentialError(${shape})`, classifyCredentialError(error, context), secret, text);
       }),
