@@ -19,9 +19,10 @@ const SEGMENT_DOT = String.raw`(?:\.|%2[Ee]|&#0*46;|&#[Xx]0*2[Ee];|\\u002[Ee])`;
 // Header and payload are base64url JSON ("eyJ" = '{"'), the start also as JSON escapes (`\u0065yJ`).
 const JWT_START = String.raw`(?:e|\\u0065)(?:y|\\u0079)(?:J|\\u004[Aa])`;
 const SEGMENT_REST = `${B64_CHAR}*(?:${LINE_BREAK}${B64_CHAR}+)*`;
-// Any run that starts like a JWT is removed whole, also a truncated one (a body excerpt may cut a token in half), and
-// up to five segments (a JWE has five).
-const JWT_PATTERN = new RegExp(`${JWT_START}${SEGMENT_REST}(?:${LINE_BREAK}?${SEGMENT_DOT}${LINE_BREAK}?${SEGMENT_REST}){0,4}`, "g");
+// Any run that starts like a JWT is removed whole, also a truncated one (a body excerpt may cut a token in half), with
+// all the segments that follow (a JWE has five; and a run continued across a line break may reach the next token,
+// whose segments must go too).
+const JWT_PATTERN = new RegExp(`${JWT_START}${SEGMENT_REST}(?:${LINE_BREAK}?${SEGMENT_DOT}${LINE_BREAK}?${SEGMENT_REST})*`, "g");
 // An opaque bearer value: a run of 16 or more token characters (also a JSON-escaped `\/`), whatever follows it — a
 // space, quote, bracket, brace, `)`, `\` or an unescaped `=`. "Bearer or PoP token" (prose) and the long challenge
 // parameters ("Bearer authorization_uri=…", which are evidence) do not match; nor does a JWT, left to its own

@@ -197,6 +197,11 @@ describe("hardening: tokens in other encodings", () => {
     }
   });
 
+  it("a JWT whose run continues across a line break into the next token takes all of that token's segments", () => {
+    const out = redact(`sent token=${header}.${payload}.${signature}.\naccess_token=${header}.${payload}.${signature}&x=1`);
+    expect(leaksAny(out, payload, signature), out).toBe(false);
+  });
+
   it("an opaque bearer value that starts like a JWT in the wrong case ('EYJ…') is removed", () => {
     expect(redact("Bearer EYJAAAAAAAAAAAAAAAAA end")).toBe("Bearer [redacted] end");
   });

@@ -207,7 +207,8 @@ const jwtSecret: fc.Arbitrary<EmbeddedSecret> = fc
     const text = start + kept.slice(3).split(".").map((segment) => encodeBase64(segment, form)).join(dot);
     // The header (algorithm, key id) is public: the payload and the signature are what must not leak.
     const [, ...secretSegments] = kept.split(".");
-    const material = [text.slice(text.indexOf(dot) + 1), ...secretSegments.map((segment) => encodeBase64(segment, form === "url" ? "url" : "standard"))];
+    const firstDot = text.indexOf(dot);
+    const material = [...(firstDot === -1 ? [] : [text.slice(firstDot + dot.length)]), ...secretSegments.map((segment) => encodeBase64(segment, form === "url" ? "url" : "standard"))];
     return { kind: "jwt" as const, text, secret: raw, material, how: `jwt ${form} dot=${JSON.stringify(dot)} start=${start} kept=${kept.length}/${raw.length}` };
   });
 
