@@ -7,7 +7,7 @@
  * classifyResponse (body as text, JSON or XML; challenge header; error-code header) or of classifyCredentialError
  * (message, string error, string cause, error name, aggregate member, caller-supplied exchanges).
  *
- * Default ≈600 cases in all; FULL=1 ≈30,000.
+ * Default ≈800 cases in all (200 per property); FULL=1 ≈40,000.
  */
 import { CredentialUnavailableError } from "@azure/identity";
 import fc from "fast-check";
