@@ -256,10 +256,17 @@ export class DiagnosticCredential implements TokenCredential {
    * span (as an event only: its status is not ours to set).
    */
   #report(diagnosis: Diagnosis, context: ReportContext, span?: Span): void {
-    const full: LogContext = { ...context, containerApp: this.containerApp, credentialName: this.credentialName };
+    // The context is the caller's fresh object: completed in place (a storm reports thousands a second).
+    const full = context as LogContext;
+    full.containerApp = this.containerApp;
+    full.credentialName = this.credentialName;
     this.logger.log(diagnosis, span !== undefined ? withTraceOf(full, span) : full);
     this.telemetry.recordDiagnosis(diagnosis, context.source, span, context.url);
-    safely(() => this.recovery.noteFailure(diagnosis, context.source, context.url), undefined);
+    try {
+      this.recovery.noteFailure(diagnosis, context.source, context.url);
+    } catch (error) {
+      recordInternalFault(error);
+    }
   }
 
   /**

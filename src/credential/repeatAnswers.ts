@@ -16,10 +16,14 @@ const VERDICT_HEADERS = ["www-authenticate", "x-ms-error-code", "x-ms-substatus"
  * does), the memory is bounded (64 entries of at most 8 KB of body each) and entries live 10 s.
  */
 export class RepeatAnswers {
-  private readonly entries = new Map<string, { diagnosis: Diagnosis; at: number }>();
+  /**
+   * By a short key (method, URL, status, body length): hashing a fresh key that held the whole body cost more than
+   * the rest of a repeat. The entry keeps the parts that must be equal too (compared, not hashed).
+   */
+  private readonly entries = new Map<string, RepeatEntry>();
 
-  /** The key of an answer, or undefined when it does not take part (a large body, headers that cannot be read). */
-  keyOf(response: ResponseLike, token: string | undefined): string | undefined {
+  /** The answer's identity, or undefined when it does not take part (a large body, headers that cannot be read). */
+  keyOf(response: ResponseLike, token: string | undefined): RepeatKey | undefined {
     const body = response.body;
     if (body !== undefined && body.length > MAX_BODY) return undefined;
     let headers = "";
@@ -30,27 +34,40 @@ export class RepeatAnswers {
         if (value !== null && value !== undefined) headers += `${name}:${String(value)}\n`;
       }
     }
-    return `${response.method ?? ""} ${response.url} ${response.status}\n${headers}${token ?? ""}\n${body ?? "\u0000"}`;
+    return { short: `${response.method ?? ""} ${response.status} ${body?.length ?? -1} ${response.url}`, headers, token: token ?? "", body: body ?? "" };
   }
 
-  get(key: string, now: number): Diagnosis | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
+  get(key: RepeatKey, now: number): Diagnosis | undefined {
+    const entry = this.entries.get(key.short);
+    if (entry === undefined || entry.body !== key.body || entry.token !== key.token || entry.headers !== key.headers) return undefined;
     if (now - entry.at > TTL_MS) {
-      this.entries.delete(key);
+      this.entries.delete(key.short);
       return undefined;
     }
     return entry.diagnosis;
   }
 
-  set(key: string, diagnosis: Diagnosis, now: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { diagnosis, at: now });
+  set(key: RepeatKey, diagnosis: Diagnosis, now: number): void {
+    this.entries.delete(key.short);
+    this.entries.set(key.short, { ...key, diagnosis, at: now });
     if (this.entries.size > MAX_ENTRIES) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
   }
+}
+
+/** What makes two answers the same (see RepeatAnswers). */
+export interface RepeatKey {
+  short: string;
+  headers: string;
+  token: string;
+  body: string;
+}
+
+interface RepeatEntry extends RepeatKey {
+  diagnosis: Diagnosis;
+  at: number;
 }
 
 /** A header of a plain record, by exact or lower-case name (the classifier's reader does the same, fully). */

@@ -85,12 +85,14 @@ export class DiagnosisLogger {
     if (this.sink === false) return;
     try {
       if (context.traceId === undefined) context = withTraceOf(context, undefined);
-      const key = `${context.source}|${diagnosis.code}|${diagnosis.service ?? ""}|${diagnosis.status ?? ""}|${diagnosis.errorCode ?? ""}|${diagnosis.summary}`;
+      const key = foldKeyOf(diagnosis, context.source);
       const now = Date.now();
       const fold = this.folds.get(key);
       if (fold !== undefined && now - fold.firstAt < this.windowMs) {
         fold.suppressed++;
-        fold.last = { diagnosis, context };
+        // Updated in place: a storm folds thousands of repeats a second, and each would allocate here.
+        fold.last.diagnosis = diagnosis;
+        fold.last.context = context;
         if (fold.timer === undefined) {
           fold.timer = setTimeout(() => this.flush(key), this.windowMs - (now - fold.firstAt));
           fold.timer.unref?.();
@@ -158,6 +160,20 @@ export class DiagnosisLogger {
       recordInternalFault(error);
     }
   }
+}
+
+/**
+ * The fold key of a diagnosis, made once per diagnosis object: a storm logs the same (reused) diagnosis thousands of
+ * times, and the same key string keeps its hash, where a fresh one is hashed again on every lookup.
+ */
+const foldKeys = new WeakMap<Diagnosis, { source: string; key: string }>();
+
+function foldKeyOf(diagnosis: Diagnosis, source: string): string {
+  const cached = foldKeys.get(diagnosis);
+  if (cached !== undefined && cached.source === source) return cached.key;
+  const key = `${source}|${diagnosis.code}|${diagnosis.service ?? ""}|${diagnosis.status ?? ""}|${diagnosis.errorCode ?? ""}|${diagnosis.summary}`;
+  foldKeys.set(diagnosis, { source, key });
+  return key;
 }
 
 /** The context plus the W3C ids of `span` (or of the active span), when there is a valid one. */

@@ -181,9 +181,14 @@ export class CredentialTelemetry {
    * The span of one getToken call; undefined while no SDK is registered. `joined`: the call waits on another call's
    * request (single-flight), whose span (`leader`, where the wrapped credential's spans are) it links to.
    */
+  /** True while the global tracer provider is the API's proxy with no SDK behind it: no span can record. */
+  private tracingOff(): boolean {
+    return this.globalTracerProxy !== undefined && this.globalTracerProxy.getDelegate() === NOOP_TRACER_PROVIDER;
+  }
+
   startGetToken(leader?: Span, joined = false): Span | undefined {
     try {
-      if (this.globalTracerProxy !== undefined && this.globalTracerProxy.getDelegate() === NOOP_TRACER_PROVIDER) return undefined;
+      if (this.tracingOff()) return undefined;
       if (joined) {
         return this.tracer.startSpan(SPAN_GET_TOKEN, {
           kind: SpanKind.INTERNAL,
@@ -295,6 +300,8 @@ export class CredentialTelemetry {
    */
   recordDiagnosis(diagnosis: Diagnosis, source: string, span?: Span, url?: string): void {
     try {
+      // Without an SDK (no-op meter, no tracer registered) there is nothing to record: a storm pays nothing here.
+      if (span === undefined && !this.recordsDuration && this.tracingOff()) return;
       const attributes: Attributes = {
         ...this.baseAttributes,
         [ATTR.hypothesis]: diagnosis.hypothesis,
