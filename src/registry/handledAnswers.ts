@@ -26,7 +26,17 @@ export function responseKey(response: { method?: string; url: string; status: nu
  */
 const PLAIN_URL = /^(https?):\/\/((?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*)((?:\/(?!\.\.?(?:[/?#]|$))[A-Za-z0-9._~-]*)*)(?:[?#]|$)/;
 
+/** The last URL normalised and its result: a storm repeats one URL (equal strings compare cheaper than a regex). */
+let lastUrl: { url: string; normalized: string } | undefined;
+
 function normalizeUrl(url: string): string {
+  if (lastUrl !== undefined && lastUrl.url === url) return lastUrl.normalized;
+  const normalized = normalizeUrlOnce(url);
+  lastUrl = { url, normalized };
+  return normalized;
+}
+
+function normalizeUrlOnce(url: string): string {
   const plain = PLAIN_URL.exec(url);
   if (plain !== null) return `${plain[1]!.toLowerCase()}://${plain[2]!.toLowerCase()}${plain[3] || "/"}`;
   try {
