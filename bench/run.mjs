@@ -152,17 +152,17 @@ if (only.has("token")) {
   const rounds = quick ? 8 : 30;
   const ops = quick ? 5_000 : 20_000;
   log(`token: ${rounds} alternating rounds × ${ops.toLocaleString()} cached getToken calls per credential`);
-  const runs = await alternate(
-    { raw: () => raw.getToken(SCOPE), wrapped: () => wrapped.getToken(SCOPE) },
-    { rounds, ops, warmup: 20_000 },
-  );
+  const runs = await alternate({ raw: () => raw.getToken(SCOPE), wrapped: () => wrapped.getToken(SCOPE) }, { rounds, ops, warmup: 20_000 });
   if (emulator.requests.length !== requestsBefore) throw new Error("a cached call reached the identity endpoint: not the cached path");
   // The wrapper alone: over the cheapest possible credential (an already resolved promise), what one call adds.
   const cached = { token: first.token, expiresOnTimestamp: first.expiresOnTimestamp, tokenType: "Bearer" };
   const trivial = { getToken: () => Promise.resolve(cached) };
   const overTrivial = new lib.DiagnosticCredential({ credential: trivial });
   const isolatedOps = quick ? 20_000 : 50_000;
-  const isolated = await alternate({ trivial: () => trivial.getToken(SCOPE), wrapped: () => overTrivial.getToken(SCOPE) }, { rounds, ops: isolatedOps, warmup: 50_000 });
+  const isolated = await alternate(
+    { trivial: () => trivial.getToken(SCOPE), wrapped: () => overTrivial.getToken(SCOPE) },
+    { rounds, ops: isolatedOps, warmup: 50_000 },
+  );
   results.sections.token = {
     rounds,
     ops,
@@ -172,7 +172,12 @@ if (only.has("token")) {
     cpuRatio: median(runs.raw.cpuUsPerOp.map((x, i) => runs.wrapped.cpuUsPerOp[i] / x)),
     addedUs: differencesUs(runs.raw, runs.wrapped),
     identityEndpointRequests: emulator.requests.length,
-    isolated: { ops: isolatedOps, trivial: summary(isolated.trivial), wrapped: summary(isolated.wrapped), addedNs: differencesUs(isolated.trivial, isolated.wrapped) },
+    isolated: {
+      ops: isolatedOps,
+      trivial: summary(isolated.trivial),
+      wrapped: summary(isolated.wrapped),
+      addedNs: differencesUs(isolated.trivial, isolated.wrapped),
+    },
   };
 }
 
@@ -181,7 +186,9 @@ if (only.has("policy")) {
   const { createEmptyPipeline, createPipelineFromOptions, bearerTokenAuthenticationPolicy, createPipelineRequest, createHttpHeaders } = corePipeline;
   const credential = new lib.DiagnosticCredential();
   await credential.getToken(SCOPE);
-  const stub = { sendRequest: async (request) => ({ status: 200, headers: createHttpHeaders({ "content-type": "application/json" }), request, bodyAsText: '{"value":"s"}' }) };
+  const stub = {
+    sendRequest: async (request) => ({ status: 200, headers: createHttpHeaders({ "content-type": "application/json" }), request, bodyAsText: '{"value":"s"}' }),
+  };
   const url = "https://kv-orders.vault.azure.net/secrets/db-password?api-version=7.5";
 
   const emptyWithout = createEmptyPipeline();
@@ -207,15 +214,30 @@ if (only.has("policy")) {
   // A real SDK client: SecretClient.getSecret (serialization, Key Vault's challenge policy, deserialization) over an
   // HttpClient that answers like Key Vault — 401 with the challenge to a request without a token, then 200.
   const { SecretClient } = await import("@azure/keyvault-secrets");
-  const secretBody = JSON.stringify({ value: "s3cret", id: "https://kv-orders.vault.azure.net/secrets/db-password/0123456789abcdef0123456789abcdef", attributes: { enabled: true, created: 1700000000, updated: 1700000000, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 } });
+  const secretBody = JSON.stringify({
+    value: "s3cret",
+    id: "https://kv-orders.vault.azure.net/secrets/db-password/0123456789abcdef0123456789abcdef",
+    attributes: { enabled: true, created: 1700000000, updated: 1700000000, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 },
+  });
   const keyVault = {
     sendRequest: async (request) =>
       request.headers.get("authorization")
         ? { status: 200, headers: createHttpHeaders({ "content-type": "application/json; charset=utf-8" }), request, bodyAsText: secretBody }
-        : { status: 401, headers: createHttpHeaders({ "www-authenticate": 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"' }), request, bodyAsText: "" },
+        : {
+            status: 401,
+            headers: createHttpHeaders({
+              "www-authenticate":
+                'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
+            }),
+            request,
+            bodyAsText: "",
+          },
   };
   const secretsWithout = new SecretClient("https://kv-orders.vault.azure.net", credential, { httpClient: keyVault });
-  const secretsWith = new SecretClient("https://kv-orders.vault.azure.net", credential, { httpClient: keyVault, additionalPolicies: [lib.diagnosticPolicy(credential)] });
+  const secretsWith = new SecretClient("https://kv-orders.vault.azure.net", credential, {
+    httpClient: keyVault,
+    additionalPolicies: [lib.diagnosticPolicy(credential)],
+  });
   for (const client of [secretsWithout, secretsWith]) {
     if ((await client.getSecret("db-password")).value !== "s3cret") throw new Error("SecretClient did not get the secret from the stub");
   }
@@ -224,31 +246,79 @@ if (only.has("policy")) {
   log(`policy: ${rounds} alternating rounds, empty pipeline and full SDK pipeline, 2xx`);
   const empty = await alternate({ without: send(emptyWithout), with: send(emptyWith) }, { rounds, ops: quick ? 10_000 : 40_000, warmup: 20_000 });
   const fullRuns = await alternate({ without: send(fullWithout), with: send(fullWith) }, { rounds, ops: quick ? 3_000 : 10_000, warmup: 5_000 });
-  const sdkRuns = await alternate({ without: () => secretsWithout.getSecret("db-password"), with: () => secretsWith.getSecret("db-password") }, { rounds, ops: quick ? 1_000 : 4_000, warmup: 2_000 });
+  const sdkRuns = await alternate(
+    { without: () => secretsWithout.getSecret("db-password"), with: () => secretsWith.getSecret("db-password") },
+    { rounds, ops: quick ? 1_000 : 4_000, warmup: 2_000 },
+  );
   // The failure path: a 403 (Key Vault RBAC) on every request, diagnosed and logged (folded) each time.
-  const kvBody = JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.\r\nCaller: appid=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee;oid=11111111-2222-3333-4444-555555555555;iss=https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv-orders/secrets/db-password'\r\nAssignment: (not found)", innererror: { code: "ForbiddenByRbac" } } });
-  const stub403 = { sendRequest: async (request) => ({ status: 403, headers: createHttpHeaders({ "content-type": "application/json" }), request, bodyAsText: kvBody }) };
+  const kvBody = JSON.stringify({
+    error: {
+      code: "Forbidden",
+      message:
+        "Caller is not authorized to perform action on resource.\r\nCaller: appid=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee;oid=11111111-2222-3333-4444-555555555555;iss=https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv-orders/secrets/db-password'\r\nAssignment: (not found)",
+      innererror: { code: "ForbiddenByRbac" },
+    },
+  });
+  const stub403 = {
+    sendRequest: async (request) => ({ status: 403, headers: createHttpHeaders({ "content-type": "application/json" }), request, bodyAsText: kvBody }),
+  };
   const failing = new lib.DiagnosticCredential({ logger: () => {} });
   await failing.getToken(SCOPE);
   const failWithout = createEmptyPipeline();
   const failWith = createEmptyPipeline();
   failWith.addPolicy(lib.diagnosticPolicy(failing).policy);
   const send403 = (pipeline) => () => pipeline.sendRequest(stub403, createPipelineRequest({ url, method: "GET" }));
-  const failRuns = await alternate({ without: send403(failWithout), with: send403(failWith) }, { rounds: quick ? 4 : 10, ops: quick ? 500 : 2_000, warmup: 500 });
+  const failRuns = await alternate(
+    { without: send403(failWithout), with: send403(failWith) },
+    { rounds: quick ? 4 : 10, ops: quick ? 500 : 2_000, warmup: 500 },
+  );
   // The first-answer path beside it: every 403 is a new answer (its resource differs), so none is a repeat.
   let distinct = 0;
   const stubDistinct403 = {
-    sendRequest: async (request) => ({ status: 403, headers: createHttpHeaders({ "content-type": "application/json" }), request, bodyAsText: kvBody.replace("db-password", `db-password-${distinct++}`) }),
+    sendRequest: async (request) => ({
+      status: 403,
+      headers: createHttpHeaders({ "content-type": "application/json" }),
+      request,
+      bodyAsText: kvBody.replace("db-password", `db-password-${distinct++}`),
+    }),
   };
   const sendDistinct403 = (pipeline) => () => pipeline.sendRequest(stubDistinct403, createPipelineRequest({ url, method: "GET" }));
-  const firstRuns = await alternate({ without: sendDistinct403(failWithout), with: sendDistinct403(failWith) }, { rounds: quick ? 4 : 10, ops: quick ? 500 : 2_000, warmup: 500 });
+  const firstRuns = await alternate(
+    { without: sendDistinct403(failWithout), with: sendDistinct403(failWith) },
+    { rounds: quick ? 4 : 10, ops: quick ? 500 : 2_000, warmup: 500 },
+  );
   results.sections.policy = {
-    failure: { without: summary(failRuns.without), with: summary(failRuns.with), addedUs: differencesUs(failRuns.without, failRuns.with), cpuUsPerOp: median(failRuns.with.cpuUsPerOp) - median(failRuns.without.cpuUsPerOp) },
-    failureFirst: { without: summary(firstRuns.without), with: summary(firstRuns.with), addedUs: differencesUs(firstRuns.without, firstRuns.with), cpuUsPerOp: median(firstRuns.with.cpuUsPerOp) - median(firstRuns.without.cpuUsPerOp) },
+    failure: {
+      without: summary(failRuns.without),
+      with: summary(failRuns.with),
+      addedUs: differencesUs(failRuns.without, failRuns.with),
+      cpuUsPerOp: median(failRuns.with.cpuUsPerOp) - median(failRuns.without.cpuUsPerOp),
+    },
+    failureFirst: {
+      without: summary(firstRuns.without),
+      with: summary(firstRuns.with),
+      addedUs: differencesUs(firstRuns.without, firstRuns.with),
+      cpuUsPerOp: median(firstRuns.with.cpuUsPerOp) - median(firstRuns.without.cpuUsPerOp),
+    },
     rounds,
-    empty: { without: summary(empty.without), with: summary(empty.with), addedUs: differencesUs(empty.without, empty.with), ratio: ratios(empty.without, empty.with) },
-    full: { without: summary(fullRuns.without), with: summary(fullRuns.with), addedUs: differencesUs(fullRuns.without, fullRuns.with), ratio: ratios(fullRuns.without, fullRuns.with) },
-    sdk: { without: summary(sdkRuns.without), with: summary(sdkRuns.with), addedUs: differencesUs(sdkRuns.without, sdkRuns.with), ratio: ratios(sdkRuns.without, sdkRuns.with) },
+    empty: {
+      without: summary(empty.without),
+      with: summary(empty.with),
+      addedUs: differencesUs(empty.without, empty.with),
+      ratio: ratios(empty.without, empty.with),
+    },
+    full: {
+      without: summary(fullRuns.without),
+      with: summary(fullRuns.with),
+      addedUs: differencesUs(fullRuns.without, fullRuns.with),
+      ratio: ratios(fullRuns.without, fullRuns.with),
+    },
+    sdk: {
+      without: summary(sdkRuns.without),
+      with: summary(sdkRuns.with),
+      addedUs: differencesUs(sdkRuns.without, sdkRuns.with),
+      ratio: ratios(sdkRuns.without, sdkRuns.with),
+    },
   };
 }
 
@@ -279,11 +349,33 @@ if (only.has("observer")) {
   results.sections.observer = {
     children: pairs * 2,
     requestsPerChild: n,
-    http: { offUs: median(pick("off", "httpUs")), onUs: median(pick("on", "httpUs")), addedUs: paired("httpUs"), offP99: median(pick("off", "httpP99")), onP99: median(pick("on", "httpP99")) },
-    fetch: { offUs: median(pick("off", "fetchUs")), onUs: median(pick("on", "fetchUs")), addedUs: paired("fetchUs"), offP99: median(pick("off", "fetchP99")), onP99: median(pick("on", "fetchP99")) },
+    http: {
+      offUs: median(pick("off", "httpUs")),
+      onUs: median(pick("on", "httpUs")),
+      addedUs: paired("httpUs"),
+      offP99: median(pick("off", "httpP99")),
+      onP99: median(pick("on", "httpP99")),
+    },
+    fetch: {
+      offUs: median(pick("off", "fetchUs")),
+      onUs: median(pick("on", "fetchUs")),
+      addedUs: paired("fetchUs"),
+      offP99: median(pick("off", "fetchP99")),
+      onP99: median(pick("on", "fetchP99")),
+    },
     subscribed: runs.on.every((r) => r.subscribed) && runs.off.every((r) => !r.subscribed),
-    publishNs: { off: median(pick("off", "publishNs")), on: median(pick("on", "publishNs")), undiciOff: median(pick("off", "publishUndiciNs")), undiciOn: median(pick("on", "publishUndiciNs")) },
-    p50: { httpOff: median(pick("off", "httpP50")), httpOn: median(pick("on", "httpP50")), fetchOff: median(pick("off", "fetchP50")), fetchOn: median(pick("on", "fetchP50")) },
+    publishNs: {
+      off: median(pick("off", "publishNs")),
+      on: median(pick("on", "publishNs")),
+      undiciOff: median(pick("off", "publishUndiciNs")),
+      undiciOn: median(pick("on", "publishUndiciNs")),
+    },
+    p50: {
+      httpOff: median(pick("off", "httpP50")),
+      httpOn: median(pick("on", "httpP50")),
+      fetchOff: median(pick("off", "fetchP50")),
+      fetchOn: median(pick("on", "fetchP50")),
+    },
   };
 }
 
@@ -297,7 +389,20 @@ if (only.has("classify")) {
   const SUB = "0d0d0d0d-0000-1111-2222-333333333333";
   const mirid = `/subscriptions/${SUB}/resourcegroups/rg-app/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-orders`;
   const tokenFor = (aud) =>
-    signer.sign({ aud, iss: `https://sts.windows.net/${TENANT}/`, iat: now - 60, nbf: now - 60, exp: now + 86_000, appid: CLIENT_ID, idtyp: "app", oid: OID, sub: OID, tid: TENANT, ver: "1.0", xms_mirid: mirid });
+    signer.sign({
+      aud,
+      iss: `https://sts.windows.net/${TENANT}/`,
+      iat: now - 60,
+      nbf: now - 60,
+      exp: now + 86_000,
+      appid: CLIENT_ID,
+      idtyp: "app",
+      oid: OID,
+      sub: OID,
+      tid: TENANT,
+      ver: "1.0",
+      xms_mirid: mirid,
+    });
   const kvScope = `/subscriptions/${SUB}/resourcegroups/rg-orders/providers/microsoft.keyvault/vaults/kv-orders`;
   const kvMessage = [
     "Caller is not authorized to perform action on resource.",
@@ -315,12 +420,24 @@ if (only.has("classify")) {
   const cases = [
     {
       name: "Key Vault 403 ForbiddenByRbac (JSON, token)",
-      response: { url: "https://kv-orders.vault.azure.net/secrets/db-password?api-version=7.5", status: 403, method: "GET", headers: { "content-type": "application/json" }, body: JSON.stringify({ error: { code: "Forbidden", message: kvMessage, innererror: { code: "ForbiddenByRbac" } } }) },
+      response: {
+        url: "https://kv-orders.vault.azure.net/secrets/db-password?api-version=7.5",
+        status: 403,
+        method: "GET",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ error: { code: "Forbidden", message: kvMessage, innererror: { code: "ForbiddenByRbac" } } }),
+      },
       token: await tokenFor("https://vault.azure.net"),
     },
     {
       name: "Storage 403 AuthorizationPermissionMismatch (XML, token)",
-      response: { url: "https://storders.blob.core.windows.net/invoices/a.pdf", status: 403, method: "GET", headers: { "x-ms-error-code": "AuthorizationPermissionMismatch", "content-type": "application/xml" }, body: storageXml },
+      response: {
+        url: "https://storders.blob.core.windows.net/invoices/a.pdf",
+        status: 403,
+        method: "GET",
+        headers: { "x-ms-error-code": "AuthorizationPermissionMismatch", "content-type": "application/xml" },
+        body: storageXml,
+      },
       token: await tokenFor("https://storage.azure.com"),
     },
     {
@@ -330,7 +447,12 @@ if (only.has("classify")) {
         status: 403,
         method: "GET",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ error: { code: "AuthorizationFailed", message: `The client '${CLIENT_ID}' with object id '${OID}' does not have authorization to perform action 'Microsoft.KeyVault/vaults/read' over scope '${kvScope}' or the scope is invalid. If access was recently granted, please refresh your credentials.` } }),
+        body: JSON.stringify({
+          error: {
+            code: "AuthorizationFailed",
+            message: `The client '${CLIENT_ID}' with object id '${OID}' does not have authorization to perform action 'Microsoft.KeyVault/vaults/read' over scope '${kvScope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+          },
+        }),
       },
       token: await tokenFor("https://management.azure.com/"),
     },
@@ -340,18 +462,43 @@ if (only.has("classify")) {
         url: "https://cosmos-orders.documents.azure.com/dbs/orders/colls/items/docs",
         status: 403,
         headers: { "x-ms-substatus": "5301", "content-type": "application/json" },
-        body: JSON.stringify({ code: "Forbidden", message: `Request blocked by Auth cosmos-orders : Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/readMetadata] on resource [/]. Learn more: https://aka.ms/cosmos-native-rbac.\r\nActivityId: 1, Microsoft.Azure.Documents.Common/2.14.0` }),
+        body: JSON.stringify({
+          code: "Forbidden",
+          message: `Request blocked by Auth cosmos-orders : Request is blocked because principal [${OID}] does not have required RBAC permissions to perform action [Microsoft.DocumentDB/databaseAccounts/readMetadata] on resource [/]. Learn more: https://aka.ms/cosmos-native-rbac.\r\nActivityId: 1, Microsoft.Azure.Documents.Common/2.14.0`,
+        }),
       },
       token: await tokenFor("https://cosmos-orders.documents.azure.com"),
     },
     {
       name: "Key Vault 401 AKV10022 wrong audience (token)",
-      response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 401, headers: { "www-authenticate": `Bearer authorization="https://login.windows.net/${TENANT}", resource="https://vault.azure.net"` }, body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com/." } }) },
+      response: {
+        url: "https://kv-orders.vault.azure.net/secrets/x",
+        status: 401,
+        headers: { "www-authenticate": `Bearer authorization="https://login.windows.net/${TENANT}", resource="https://vault.azure.net"` },
+        body: JSON.stringify({
+          error: { code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com/." },
+        }),
+      },
       token: await tokenFor("https://management.azure.com/"),
     },
-    { name: "403 with a 1 MB text body (no token)", response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 403, body: "x".repeat(1024 * 1024) } },
-    { name: "403 with 1 MB of nested JSON arrays (pathological)", response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 403, body: `${"[".repeat(512 * 1024)}${"]".repeat(512 * 1024)}` }, few: true },
-    { name: "401 with a JSON body of 40,000 keys, 560 KB (pathological)", response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 401, body: JSON.stringify(Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`k${i}`, i]))) }, few: true },
+    {
+      name: "403 with a 1 MB text body (no token)",
+      response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 403, body: "x".repeat(1024 * 1024) },
+    },
+    {
+      name: "403 with 1 MB of nested JSON arrays (pathological)",
+      response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 403, body: `${"[".repeat(512 * 1024)}${"]".repeat(512 * 1024)}` },
+      few: true,
+    },
+    {
+      name: "401 with a JSON body of 40,000 keys, 560 KB (pathological)",
+      response: {
+        url: "https://kv-orders.vault.azure.net/secrets/x",
+        status: 401,
+        body: JSON.stringify(Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`k${i}`, i]))),
+      },
+      few: true,
+    },
     { name: "200 OK (not classified: fast exit)", response: { url: "https://kv-orders.vault.azure.net/secrets/x", status: 200, body: '{"value":"s"}' } },
   ];
   const rounds = quick ? 3 : 7;
@@ -374,7 +521,13 @@ if (only.has("classify")) {
       }
       perOp.push((elapsed * 1000) / ops);
     }
-    out.push({ name: c.name, usPerOp: median(perOp), min: Math.min(...perOp), max: Math.max(...perOp), result: check ? `${check.hypothesis} ${check.code}${check.service ? ` (${check.service})` : ""}` : "undefined" });
+    out.push({
+      name: c.name,
+      usPerOp: median(perOp),
+      min: Math.min(...perOp),
+      max: Math.max(...perOp),
+      result: check ? `${check.hypothesis} ${check.code}${check.service ? ` (${check.service})` : ""}` : "undefined",
+    });
   }
   results.sections.classify = out;
 }
@@ -400,7 +553,14 @@ if (only.has("memory")) {
     }
     const ms = performance.now() - t0;
     const after = samples.at(-1);
-    return { before, after, deltaKb: (after - before) / 1024, maxDriftKb: (Math.max(...samples) - Math.min(...samples)) / 1024, samplesMb: samples.map((s) => +(s / 1048576).toFixed(2)), seconds: ms / 1000 };
+    return {
+      before,
+      after,
+      deltaKb: (after - before) / 1024,
+      maxDriftKb: (Math.max(...samples) - Math.min(...samples)) / 1024,
+      samplesMb: samples.map((s) => +(s / 1048576).toFixed(2)),
+      seconds: ms / 1000,
+    };
   };
   const wrapped = new lib.DiagnosticCredential();
   const raw = new ManagedIdentityCredential();
@@ -421,7 +581,11 @@ results.seconds = (Date.now() - started) / 1000;
 const markdown = render(results);
 console.log(`\n${markdown}`);
 const jsonOut = option("json");
-if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, (k, v) => (v instanceof Float64Array ? undefined : v), 2));
+if (jsonOut)
+  writeFileSync(
+    jsonOut,
+    JSON.stringify(results, (k, v) => (v instanceof Float64Array ? undefined : v), 2),
+  );
 if (flag("update-docs")) updateDocs(markdown);
 process.exit(0);
 
@@ -463,19 +627,30 @@ function readVersion(name) {
 function render(r) {
   const lines = [];
   const m = r.machine;
-  lines.push(`Node ${m.node} (V8 ${m.v8}), ${m.platform}, ${m.cpu}, ${m.memoryGb} GB; @azure/identity ${m.identity}, @azure/msal-node ${m.msalNode}, @azure/core-rest-pipeline ${m.coreRestPipeline}.`);
+  lines.push(
+    `Node ${m.node} (V8 ${m.v8}), ${m.platform}, ${m.cpu}, ${m.memoryGb} GB; @azure/identity ${m.identity}, @azure/msal-node ${m.msalNode}, @azure/core-rest-pipeline ${m.coreRestPipeline}.`,
+  );
   lines.push(`Load average at start ${r.loadavg.start.join(" / ")}, at end ${r.loadavg.end.join(" / ")} (1/5/15 min); ${fmt(r.seconds, 0)} s; ${m.date}.`);
   lines.push("");
   const t = r.sections.token;
   if (t) {
-    lines.push(`**getToken, cached token** (${t.rounds} alternating rounds × ${t.ops.toLocaleString()} sequential awaited calls; identity-endpoint requests during the measurement: 0)`);
+    lines.push(
+      `**getToken, cached token** (${t.rounds} alternating rounds × ${t.ops.toLocaleString()} sequential awaited calls; identity-endpoint requests during the measurement: 0)`,
+    );
     lines.push("");
     lines.push("| credential | ops/s | µs/call | p50 µs | p99 µs | CPU µs/call | best round µs/call |");
     lines.push("|---|---:|---:|---:|---:|---:|---:|");
-    for (const [name, s] of [["ManagedIdentityCredential (raw)", t.raw], ["DiagnosticCredential", t.wrapped]]) {
-      lines.push(`| ${name} | ${fmtInt(s.opsPerSec)} | ${fmt(s.usPerOp)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.cpuUsPerOp)} | ${fmt(s.bestRoundUsPerOp)} |`);
+    for (const [name, s] of [
+      ["ManagedIdentityCredential (raw)", t.raw],
+      ["DiagnosticCredential", t.wrapped],
+    ]) {
+      lines.push(
+        `| ${name} | ${fmtInt(s.opsPerSec)} | ${fmt(s.usPerOp)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.cpuUsPerOp)} | ${fmt(s.bestRoundUsPerOp)} |`,
+      );
     }
-    lines.push(`| **ratio** (median of per-round ratios; interquartile, min–max) | | **${fmt(t.ratio.median, 3)}** (${fmt(t.ratio.p25, 3)}–${fmt(t.ratio.p75, 3)}; ${fmt(t.ratio.min, 3)}–${fmt(t.ratio.max, 3)}) | | | CPU ratio ${fmt(t.cpuRatio, 3)} | |`);
+    lines.push(
+      `| **ratio** (median of per-round ratios; interquartile, min–max) | | **${fmt(t.ratio.median, 3)}** (${fmt(t.ratio.p25, 3)}–${fmt(t.ratio.p75, 3)}; ${fmt(t.ratio.min, 3)}–${fmt(t.ratio.max, 3)}) | | | CPU ratio ${fmt(t.cpuRatio, 3)} | |`,
+    );
     lines.push(`| added per call | | ${fmt(t.addedUs.median)} µs (IQR ${fmt(t.addedUs.p25)} – ${fmt(t.addedUs.p75)}) | | | | |`);
     lines.push("");
     const i = t.isolated;
@@ -492,23 +667,41 @@ function render(r) {
     lines.push("");
     lines.push("| pipeline | without µs/req | with µs/req | added µs/req (median of paired rounds, IQR) | p99 without / with µs |");
     lines.push("|---|---:|---:|---:|---:|");
-    lines.push(`| empty pipeline (pure policy cost) | ${fmt(p.empty.without.usPerOp)} | ${fmt(p.empty.with.usPerOp)} | **${fmt(p.empty.addedUs.median, 3)}** (${fmt(p.empty.addedUs.p25, 3)} – ${fmt(p.empty.addedUs.p75, 3)}) | ${fmt(p.empty.without.p99)} / ${fmt(p.empty.with.p99)} |`);
-    lines.push(`| createPipelineFromOptions + bearer policy (DiagnosticCredential) | ${fmt(p.full.without.usPerOp)} | ${fmt(p.full.with.usPerOp)} | **${fmt(p.full.addedUs.median, 3)}** (${fmt(p.full.addedUs.p25, 3)} – ${fmt(p.full.addedUs.p75, 3)}) | ${fmt(p.full.without.p99)} / ${fmt(p.full.with.p99)} |`);
-    lines.push(`| SecretClient.getSecret (@azure/keyvault-secrets, \`additionalPolicies\`) | ${fmt(p.sdk.without.usPerOp)} | ${fmt(p.sdk.with.usPerOp)} | **${fmt(p.sdk.addedUs.median, 3)}** (${fmt(p.sdk.addedUs.p25, 3)} – ${fmt(p.sdk.addedUs.p75, 3)}) | ${fmt(p.sdk.without.p99)} / ${fmt(p.sdk.with.p99)} |`);
-    lines.push(`| failure path, repeats: every answer the same 403 (Key Vault RBAC), diagnosis reused + logged (folded) | ${fmt(p.failure.without.usPerOp)} | ${fmt(p.failure.with.usPerOp)} | ${fmt(p.failure.addedUs.median, 1)} (CPU ${fmt(p.failure.cpuUsPerOp, 1)}) | ${fmt(p.failure.without.p99)} / ${fmt(p.failure.with.p99)} |`);
-    lines.push(`| failure path, first answers: every 403 a new answer (its resource differs), classified + logged | ${fmt(p.failureFirst.without.usPerOp)} | ${fmt(p.failureFirst.with.usPerOp)} | ${fmt(p.failureFirst.addedUs.median, 1)} (CPU ${fmt(p.failureFirst.cpuUsPerOp, 1)}) | ${fmt(p.failureFirst.without.p99)} / ${fmt(p.failureFirst.with.p99)} |`);
+    lines.push(
+      `| empty pipeline (pure policy cost) | ${fmt(p.empty.without.usPerOp)} | ${fmt(p.empty.with.usPerOp)} | **${fmt(p.empty.addedUs.median, 3)}** (${fmt(p.empty.addedUs.p25, 3)} – ${fmt(p.empty.addedUs.p75, 3)}) | ${fmt(p.empty.without.p99)} / ${fmt(p.empty.with.p99)} |`,
+    );
+    lines.push(
+      `| createPipelineFromOptions + bearer policy (DiagnosticCredential) | ${fmt(p.full.without.usPerOp)} | ${fmt(p.full.with.usPerOp)} | **${fmt(p.full.addedUs.median, 3)}** (${fmt(p.full.addedUs.p25, 3)} – ${fmt(p.full.addedUs.p75, 3)}) | ${fmt(p.full.without.p99)} / ${fmt(p.full.with.p99)} |`,
+    );
+    lines.push(
+      `| SecretClient.getSecret (@azure/keyvault-secrets, \`additionalPolicies\`) | ${fmt(p.sdk.without.usPerOp)} | ${fmt(p.sdk.with.usPerOp)} | **${fmt(p.sdk.addedUs.median, 3)}** (${fmt(p.sdk.addedUs.p25, 3)} – ${fmt(p.sdk.addedUs.p75, 3)}) | ${fmt(p.sdk.without.p99)} / ${fmt(p.sdk.with.p99)} |`,
+    );
+    lines.push(
+      `| failure path, repeats: every answer the same 403 (Key Vault RBAC), diagnosis reused + logged (folded) | ${fmt(p.failure.without.usPerOp)} | ${fmt(p.failure.with.usPerOp)} | ${fmt(p.failure.addedUs.median, 1)} (CPU ${fmt(p.failure.cpuUsPerOp, 1)}) | ${fmt(p.failure.without.p99)} / ${fmt(p.failure.with.p99)} |`,
+    );
+    lines.push(
+      `| failure path, first answers: every 403 a new answer (its resource differs), classified + logged | ${fmt(p.failureFirst.without.usPerOp)} | ${fmt(p.failureFirst.with.usPerOp)} | ${fmt(p.failureFirst.addedUs.median, 1)} (CPU ${fmt(p.failureFirst.cpuUsPerOp, 1)}) | ${fmt(p.failureFirst.without.p99)} / ${fmt(p.failureFirst.with.p99)} |`,
+    );
     lines.push("");
   }
   const o = r.sections.observer;
   if (o) {
-    lines.push(`**Zero-config observer on 2xx answers** (${o.children} child processes alternating, ${o.requestsPerChild.toLocaleString()} sequential keep-alive requests per client per child; subscription verified: ${o.subscribed ? "yes" : "NO"})`);
+    lines.push(
+      `**Zero-config observer on 2xx answers** (${o.children} child processes alternating, ${o.requestsPerChild.toLocaleString()} sequential keep-alive requests per client per child; subscription verified: ${o.subscribed ? "yes" : "NO"})`,
+    );
     lines.push("");
     lines.push("| client | no credential µs/req | credential constructed µs/req | added µs/req (median of paired children, IQR) | p99 off / on µs |");
     lines.push("|---|---:|---:|---:|---:|");
-    lines.push(`| node:http (http.client.response.finish) | ${fmt(o.http.offUs)} | ${fmt(o.http.onUs)} | **${fmt(o.http.addedUs.median)}** (${fmt(o.http.addedUs.p25)} – ${fmt(o.http.addedUs.p75)}) | ${fmt(o.http.offP99)} / ${fmt(o.http.onP99)} |`);
-    lines.push(`| fetch / undici (undici:request:headers) | ${fmt(o.fetch.offUs)} | ${fmt(o.fetch.onUs)} | **${fmt(o.fetch.addedUs.median)}** (${fmt(o.fetch.addedUs.p25)} – ${fmt(o.fetch.addedUs.p75)}) | ${fmt(o.fetch.offP99)} / ${fmt(o.fetch.onP99)} |`);
+    lines.push(
+      `| node:http (http.client.response.finish) | ${fmt(o.http.offUs)} | ${fmt(o.http.onUs)} | **${fmt(o.http.addedUs.median)}** (${fmt(o.http.addedUs.p25)} – ${fmt(o.http.addedUs.p75)}) | ${fmt(o.http.offP99)} / ${fmt(o.http.onP99)} |`,
+    );
+    lines.push(
+      `| fetch / undici (undici:request:headers) | ${fmt(o.fetch.offUs)} | ${fmt(o.fetch.onUs)} | **${fmt(o.fetch.addedUs.median)}** (${fmt(o.fetch.addedUs.p25)} – ${fmt(o.fetch.addedUs.p75)}) | ${fmt(o.fetch.offP99)} / ${fmt(o.fetch.onP99)} |`,
+    );
     lines.push("");
-    lines.push(`Per-request p50: node:http ${fmt(o.p50.httpOff)} → ${fmt(o.p50.httpOn)} µs, fetch ${fmt(o.p50.fetchOff)} → ${fmt(o.p50.fetchOn)} µs. In isolation, what a subscribed credential adds to each 2xx response (node:http building and publishing its \`http.client.response.finish\` message, our subscriber reading the status and returning): **${fmt(o.publishNs.on, 0)} ns** (without a subscriber node:http skips it: ${fmt(o.publishNs.off, 0)} ns); the same for undici's \`undici:request:headers\`: **${fmt(o.publishNs.undiciOn, 0)} ns** (${fmt(o.publishNs.undiciOff, 0)} ns). The end-to-end columns differ by the noise of local HTTP between processes (tens of µs; fetch/undici more than node:http), not by the observer.`);
+    lines.push(
+      `Per-request p50: node:http ${fmt(o.p50.httpOff)} → ${fmt(o.p50.httpOn)} µs, fetch ${fmt(o.p50.fetchOff)} → ${fmt(o.p50.fetchOn)} µs. In isolation, what a subscribed credential adds to each 2xx response (node:http building and publishing its \`http.client.response.finish\` message, our subscriber reading the status and returning): **${fmt(o.publishNs.on, 0)} ns** (without a subscriber node:http skips it: ${fmt(o.publishNs.off, 0)} ns); the same for undici's \`undici:request:headers\`: **${fmt(o.publishNs.undiciOn, 0)} ns** (${fmt(o.publishNs.undiciOff, 0)} ns). The end-to-end columns differ by the noise of local HTTP between processes (tens of µs; fetch/undici more than node:http), not by the observer.`,
+    );
     lines.push("");
   }
   const c = r.sections.classify;
@@ -526,11 +719,22 @@ function render(r) {
     lines.push("");
     lines.push("| credential | before MB | after MB | delta KB | max drift between samples KB | seconds |");
     lines.push("|---|---:|---:|---:|---:|---:|");
-    for (const [name, s] of [["DiagnosticCredential", mem.wrapped], ["ManagedIdentityCredential (raw)", mem.raw]]) {
-      lines.push(`| ${name} | ${fmt(s.before / 1048576)} | ${fmt(s.after / 1048576)} | ${fmt(s.deltaKb, 0)} | ${fmt(s.maxDriftKb, 0)} | ${fmt(s.seconds, 1)} |`);
+    for (const [name, s] of [
+      ["DiagnosticCredential", mem.wrapped],
+      ["ManagedIdentityCredential (raw)", mem.raw],
+    ]) {
+      lines.push(
+        `| ${name} | ${fmt(s.before / 1048576)} | ${fmt(s.after / 1048576)} | ${fmt(s.deltaKb, 0)} | ${fmt(s.maxDriftKb, 0)} | ${fmt(s.seconds, 1)} |`,
+      );
     }
     lines.push("");
-    lines.push(`Heap samples (MB, every ${(mem.calls / 10).toLocaleString()} calls), DiagnosticCredential: ${mem.wrapped.samplesMb.join(", ")}. Internal state afterwards: ${Object.entries(mem.internalState).map(([k, v]) => `${k}=${v}`).join(", ")}.`);
+    lines.push(
+      `Heap samples (MB, every ${(mem.calls / 10).toLocaleString()} calls), DiagnosticCredential: ${mem.wrapped.samplesMb.join(", ")}. Internal state afterwards: ${Object.entries(
+        mem.internalState,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")}.`,
+    );
     lines.push("");
   }
   const verdicts = targets(r);
@@ -549,7 +753,12 @@ function render(r) {
 function targets(r) {
   const out = [];
   const { token, policy, memory } = r.sections;
-  if (token) out.push({ target: "cached getToken, DiagnosticCredential ÷ raw ManagedIdentityCredential ≤ 1.05", measured: `${fmt(token.ratio.median, 3)} (+${fmt(token.addedUs.median)} µs)`, met: token.ratio.median <= 1.05 });
+  if (token)
+    out.push({
+      target: "cached getToken, DiagnosticCredential ÷ raw ManagedIdentityCredential ≤ 1.05",
+      measured: `${fmt(token.ratio.median, 3)} (+${fmt(token.addedUs.median)} µs)`,
+      met: token.ratio.median <= 1.05,
+    });
   if (policy) {
     const worst = Math.max(policy.empty.addedUs.median, policy.full.addedUs.median, policy.sdk.addedUs.median);
     out.push({
@@ -566,7 +775,11 @@ function targets(r) {
   if (memory) {
     // Flat: what the calls leave on the heap after GC is within 1 MB (a leak of one byte per call would be ~1 MB).
     const delta = memory.wrapped.deltaKb;
-    out.push({ target: `memory flat over ${memory.calls.toLocaleString("en-US")} cached calls (heap after GC within ±1 MB)`, measured: `${fmt(delta, 0)} KB (raw credential: ${fmt(memory.raw.deltaKb, 0)} KB)`, met: Math.abs(delta) < 1024 });
+    out.push({
+      target: `memory flat over ${memory.calls.toLocaleString("en-US")} cached calls (heap after GC within ±1 MB)`,
+      measured: `${fmt(delta, 0)} KB (raw credential: ${fmt(memory.raw.deltaKb, 0)} KB)`,
+      met: Math.abs(delta) < 1024,
+    });
   }
   return out;
 }
@@ -647,7 +860,13 @@ async function observerChild(mode, port, n) {
   // The exact work node:http adds per response when someone subscribes: build the message and publish it. Timed in
   // isolation (no network), it is the subscriber's cost per 2xx answer with nothing else around it.
   const channel = dc.channel("http.client.response.finish");
-  const fakeRequest = { getHeader: (name) => (name === "authorization" ? authorization : undefined), method: "GET", protocol: "https:", host: "kv.vault.azure.net", path: "/secrets/x" };
+  const fakeRequest = {
+    getHeader: (name) => (name === "authorization" ? authorization : undefined),
+    method: "GET",
+    protocol: "https:",
+    host: "kv.vault.azure.net",
+    path: "/secrets/x",
+  };
   const fakeResponse = { statusCode: 200, headers: { "content-type": "application/json" } };
   const publishOps = 2_000_000;
   const publishNs = () => {
@@ -672,5 +891,7 @@ async function observerChild(mode, port, n) {
   const h = await time(httpGet, n);
   const f = await time(fetchGet, n);
   agent.destroy();
-  process.stdout.write(`${JSON.stringify({ mode, subscribed, httpUs: h.us, httpP99: h.p99, fetchUs: f.us, fetchP99: f.p99, httpP50: h.p50, fetchP50: f.p50, publishNs: publish, publishUndiciNs: publishUndici })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ mode, subscribed, httpUs: h.us, httpP99: h.p99, fetchUs: f.us, fetchP99: f.p99, httpP50: h.p50, fetchP50: f.p50, publishNs: publish, publishUndiciNs: publishUndici })}\n`,
+  );
 }

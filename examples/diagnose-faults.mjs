@@ -17,7 +17,11 @@ const scenarios = [
   { title: "H3 typo in the scope", emulator: {}, scopes: "https://vault.azure.nte/.default" },
   { title: "H3 token for another audience", emulator: { fault: { kind: "wrong-audience", audience: "https://management.azure.com/" } } },
   { title: "H4 token already expired", emulator: { fault: { kind: "expired" } } },
-  { title: "H4 token of another identity", emulator: { userAssigned: [{ name: "uami", clientId: "aaaaaaaa-0000-0000-0000-000000000001" }], fault: { kind: "wrong-identity" } }, options: { clientId: "aaaaaaaa-0000-0000-0000-000000000001" } },
+  {
+    title: "H4 token of another identity",
+    emulator: { userAssigned: [{ name: "uami", clientId: "aaaaaaaa-0000-0000-0000-000000000001" }], fault: { kind: "wrong-identity" } },
+    options: { clientId: "aaaaaaaa-0000-0000-0000-000000000001" },
+  },
   { title: "H5 identity endpoint refuses connections", refused: true },
   { title: "H5 identity endpoint never answers", emulator: { fault: { kind: "hang" } }, options: { tokenTimeoutMs: 2000 } },
   { title: "H5 identity endpoint answers 503", emulator: { fault: { kind: "status", status: 503 } } },
@@ -37,7 +41,10 @@ process.exit(0);`;
 
 function run(env, options, scopes) {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ["--input-type=module", "-e", child(env, options, scopes)], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(process.execPath, ["--input-type=module", "-e", child(env, options, scopes)], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     proc.on("close", () => resolve(JSON.parse(out.trim().split("\n").at(-1))));
@@ -78,9 +85,19 @@ for (const scenario of scenarios) {
   const { DiagnosticCredential, diagnosticPolicy, getDiagnosis } = await import("diagnostic-credential");
   const { startKeyVaultEmulator } = await import("diagnostic-credential/testing");
   const identity = await startIdentityEndpoint({ containerApp: { name: "ca-example" } });
-  const vault = await startKeyVaultEmulator({ issuerKeys: identity.signer.jwks(), tenantId: identity.tenantId, vaultName: "orders-kv", secrets: { "db-password": "s3cret" } });
+  const vault = await startKeyVaultEmulator({
+    issuerKeys: identity.signer.jwks(),
+    tenantId: identity.tenantId,
+    vaultName: "orders-kv",
+    secrets: { "db-password": "s3cret" },
+  });
   // In-process stand-in for the managed identity (MSAL's cache is per process): tokens minted by the emulator.
-  const minted = { getToken: async (scopes) => ({ token: await identity.mintToken({ resource: [scopes].flat()[0].replace(/\/\.default$/, "") }), expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const minted = {
+    getToken: async (scopes) => ({
+      token: await identity.mintToken({ resource: [scopes].flat()[0].replace(/\/\.default$/, "") }),
+      expiresOnTimestamp: Date.now() + 3_600_000,
+    }),
+  };
   const credential = new DiagnosticCredential({ credential: minted, logger: false });
   const client = new SecretClient(vault.endpoint, credential, { httpClient: vault.httpClient, additionalPolicies: [diagnosticPolicy(credential)] });
   console.log("\n== H2 Key Vault 403: no data-plane role (real SecretClient, diagnosticPolicy)");

@@ -17,7 +17,9 @@ import { startIdentityEndpoint } from "diagnostic-credential/testing";
 
 // The emulator plays the Container Apps identity endpoint; its env (IDENTITY_ENDPOINT, IDENTITY_HEADER,
 // CONTAINER_APP_NAME/_REVISION/_REPLICA_NAME, ...) must be in place before the credential is made.
-const emulator = await startIdentityEndpoint({ containerApp: { name: "ca-orders", revision: "ca-orders--r7x2k9q", replicaName: "ca-orders--r7x2k9q-5d8f6c7b9-x2x7z" } });
+const emulator = await startIdentityEndpoint({
+  containerApp: { name: "ca-orders", revision: "ca-orders--r7x2k9q", replicaName: "ca-orders--r7x2k9q-5d8f6c7b9-x2x7z" },
+});
 Object.assign(process.env, emulator.env);
 
 const sdk = new NodeSDK({

@@ -25,7 +25,11 @@
 import { createServer } from "node:http";
 import { runSmokeTest } from "diagnostic-credential";
 
-const list = (value) => (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const list = (value) =>
+  (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 const emulatorMode = process.argv.find((arg) => arg.startsWith("--emulators"));
 
 const options = {

@@ -32,8 +32,10 @@ for (const entry of ["index", "testing"]) {
   });
   if (!result.succeeded) {
     failed = true;
-    console.error(`API Extractor (${entry}): ${result.errorCount} errors, ${result.warningCount} warnings.` +
-      (result.apiReportChanged ? " The public API changed: run `npm run api` and commit review/." : ""));
+    console.error(
+      `API Extractor (${entry}): ${result.errorCount} errors, ${result.warningCount} warnings.` +
+        (result.apiReportChanged ? " The public API changed: run `npm run api` and commit review/." : ""),
+    );
   }
   copyFileSync(path.join(root, "dist", `${entry}.d.ts`), path.join(root, "dist", `${entry}.d.cts`));
 }

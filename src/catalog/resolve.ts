@@ -1,9 +1,20 @@
 import { GENERIC_QUOTES, SERVICE_CATALOG } from "./services.js";
 import { DIAGNOSIS_CODES } from "../diagnosis/codes.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
-import type { AccessModel, ErrorFingerprint, FailureProtocol, QuotedFact, QuotedFactKind, RoleAdvice, RoleCondition, ScopeHint, ServiceDefinition, ServiceDefinitionInput, ServiceProbeRule } from "./types.js";
+import type {
+  AccessModel,
+  ErrorFingerprint,
+  FailureProtocol,
+  QuotedFact,
+  QuotedFactKind,
+  RoleAdvice,
+  RoleCondition,
+  ScopeHint,
+  ServiceDefinition,
+  ServiceDefinitionInput,
+  ServiceProbeRule,
+} from "./types.js";
 import { ACCESS_MODELS } from "./accessModels.js";
-
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
 export function normalizeAudience(audience: string): string {
@@ -216,8 +227,10 @@ function cleanFingerprint(raw: unknown): ErrorFingerprint | undefined {
     meaning: typeof f.meaning === "string" ? f.meaning : f.id,
   };
   if (typeof f.status === "number" || (Array.isArray(f.status) && f.status.every((x) => typeof x === "number"))) out.status = f.status as number | number[];
-  if (typeof f.errorCode === "string" || (Array.isArray(f.errorCode) && f.errorCode.every((x) => typeof x === "string"))) out.errorCode = f.errorCode as string | string[];
-  if (typeof f.substatus === "string" || (Array.isArray(f.substatus) && f.substatus.every((x) => typeof x === "string"))) out.substatus = f.substatus as string | string[];
+  if (typeof f.errorCode === "string" || (Array.isArray(f.errorCode) && f.errorCode.every((x) => typeof x === "string")))
+    out.errorCode = f.errorCode as string | string[];
+  if (typeof f.substatus === "string" || (Array.isArray(f.substatus) && f.substatus.every((x) => typeof x === "string")))
+    out.substatus = f.substatus as string | string[];
   if (f.message instanceof RegExp) out.message = f.message;
   if (typeof f.challengeError === "string") out.challengeError = f.challengeError;
   if (Array.isArray(f.protocols)) out.protocols = f.protocols.filter((p): p is FailureProtocol => p === "http" || p === "amqp" || p === "sql" || p === "redis");
@@ -303,7 +316,17 @@ function cleanProbe(raw: unknown): ServiceProbeRule | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-const QUOTED_FACT_KINDS: ReadonlySet<string> = new Set(["callerObjectId", "callerAppId", "callerIssuer", "callerMirid", "resource", "action", "noAssignment", "resourceTenantId", "entityUrl"]);
+const QUOTED_FACT_KINDS: ReadonlySet<string> = new Set([
+  "callerObjectId",
+  "callerAppId",
+  "callerIssuer",
+  "callerMirid",
+  "resource",
+  "action",
+  "noAssignment",
+  "resourceTenantId",
+  "entityUrl",
+]);
 
 /** User quotes, copied with only well-typed fields. */
 function cleanQuotes(raw: unknown): QuotedFact[] {
@@ -320,8 +343,12 @@ function cleanQuotes(raw: unknown): QuotedFact[] {
 
 function mergeOne(merged: ServiceDefinition[], input: ServiceDefinitionInput): void {
   const existing = merged.find((service) => service.name === input.name);
-  const fingerprints = arrayOf<unknown>(input.fingerprints)?.map(cleanFingerprint).filter((f): f is ErrorFingerprint => f !== undefined);
-  const roles = arrayOf<unknown>(input.roles)?.map(cleanRole).filter((r): r is RoleAdvice => r !== undefined);
+  const fingerprints = arrayOf<unknown>(input.fingerprints)
+    ?.map(cleanFingerprint)
+    .filter((f): f is ErrorFingerprint => f !== undefined);
+  const roles = arrayOf<unknown>(input.roles)
+    ?.map(cleanRole)
+    .filter((r): r is RoleAdvice => r !== undefined);
   const scopeHints = cleanScopeHints(input.scopeHints);
   const quotes = cleanQuotes(input.quotes);
   const evidenceHeaders = stringList(input.evidenceHeaders);
@@ -449,7 +476,15 @@ const LIST_FACTS: ReadonlySet<QuotedFactKind> = new Set(["resource", "action"]);
 
 function compileQuotes(quotes: readonly QuotedFact[]): CompiledQuotes {
   const byFact: Record<QuotedFactKind, CompiledQuote[]> = {
-    callerObjectId: [], callerAppId: [], callerIssuer: [], callerMirid: [], resource: [], action: [], noAssignment: [], resourceTenantId: [], entityUrl: [],
+    callerObjectId: [],
+    callerAppId: [],
+    callerIssuer: [],
+    callerMirid: [],
+    resource: [],
+    action: [],
+    noAssignment: [],
+    resourceTenantId: [],
+    entityUrl: [],
   };
   const seen = new Set<string>();
   for (const quote of quotes) {

@@ -192,7 +192,8 @@ export const GENERIC_FINGERPRINTS: readonly ErrorFingerprint[] = [
     id: "generic.network",
     code: "NotAnIdentityProblem",
     confidence: "medium",
-    message: /firewall|virtual network|private (endpoint|link)|public network access|ip address .{0,80}not (allowed|authorized)|client ip .{0,80}not (allowed|authorized)|ip filter|network rules?/i,
+    message:
+      /firewall|virtual network|private (endpoint|link)|public network access|ip address .{0,80}not (allowed|authorized)|client ip .{0,80}not (allowed|authorized)|ip filter|network rules?/i,
     protocols: ["http", "amqp", "sql", "redis"],
     meaning: "the service rejected the network path (firewall, private endpoint, IP filter), not the identity",
   },
@@ -231,7 +232,10 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     hostSuffixes: [".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de"],
     hosts: [],
     audiences: [
-      "https://vault.azure.net", "https://vault.azure.cn", "https://vault.usgovcloudapi.net", "https://vault.microsoftazure.de",
+      "https://vault.azure.net",
+      "https://vault.azure.cn",
+      "https://vault.usgovcloudapi.net",
+      "https://vault.microsoftazure.de",
       "cfa8b339-82a2-471a-a3c9-0fc0be7a4093",
     ],
     audiencePatterns: [],
@@ -246,17 +250,43 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     probe: { query: { "api-version": "7.5" } },
     roles: [
       { operation: "secrets-read", role: "Key Vault Secrets User" },
-      { operation: "secrets-write", role: "Key Vault Secrets Officer", when: { action: /\/secrets\/(setsecret|delete|update|backup|restore|recover|purge)|secrets\/(set|delete|backup|restore|recover|purge)\b/i } },
+      {
+        operation: "secrets-write",
+        role: "Key Vault Secrets Officer",
+        when: { action: /\/secrets\/(setsecret|delete|update|backup|restore|recover|purge)|secrets\/(set|delete|backup|restore|recover|purge)\b/i },
+      },
       { operation: "secrets-read", role: "Key Vault Secrets User", when: { action: /secrets?\b/i } },
-      { operation: "keys-manage", role: "Key Vault Crypto Officer", when: { action: /\/keys\/(create|delete|import|update|rotate|backup|restore|recover|purge|setrotationpolicy)|keys\/(create|delete|import|update|rotate|backup|restore|recover|purge)\b/i } },
+      {
+        operation: "keys-manage",
+        role: "Key Vault Crypto Officer",
+        when: {
+          action:
+            /\/keys\/(create|delete|import|update|rotate|backup|restore|recover|purge|setrotationpolicy)|keys\/(create|delete|import|update|rotate|backup|restore|recover|purge)\b/i,
+        },
+      },
       { operation: "keys-use", role: "Key Vault Crypto User", when: { action: /keys?\b/i } },
-      { operation: "certificates-manage", role: "Key Vault Certificates Officer", when: { action: /\/certificates\/(create|delete|import|update|backup|restore|recover|purge)|certificates?\/(create|delete|import|update|managecontacts|manageissuers)\b/i } },
+      {
+        operation: "certificates-manage",
+        role: "Key Vault Certificates Officer",
+        when: {
+          action:
+            /\/certificates\/(create|delete|import|update|backup|restore|recover|purge)|certificates?\/(create|delete|import|update|managecontacts|manageissuers)\b/i,
+        },
+      },
       { operation: "certificates-read", role: "Key Vault Certificate User", when: { action: /certificates?\b/i } },
       { operation: "secrets-write", role: "Key Vault Secrets Officer", when: { path: /^\/secrets(\/|$)/i, methods: ["PUT", "PATCH", "DELETE", "POST"] } },
       { operation: "secrets-read", role: "Key Vault Secrets User", when: { path: /^\/secrets(\/|$)/i } },
-      { operation: "keys-manage", role: "Key Vault Crypto Officer", when: { path: /^\/keys\/[^/]+\/(create|import|rotate)|^\/keys\/[^/]+\/?$/i, methods: ["PUT", "PATCH", "DELETE", "POST"] } },
+      {
+        operation: "keys-manage",
+        role: "Key Vault Crypto Officer",
+        when: { path: /^\/keys\/[^/]+\/(create|import|rotate)|^\/keys\/[^/]+\/?$/i, methods: ["PUT", "PATCH", "DELETE", "POST"] },
+      },
       { operation: "keys-use", role: "Key Vault Crypto User", when: { path: /^\/keys(\/|$)/i } },
-      { operation: "certificates-manage", role: "Key Vault Certificates Officer", when: { path: /^\/certificates(\/|$)/i, methods: ["PUT", "PATCH", "DELETE", "POST"] } },
+      {
+        operation: "certificates-manage",
+        role: "Key Vault Certificates Officer",
+        when: { path: /^\/certificates(\/|$)/i, methods: ["PUT", "PATCH", "DELETE", "POST"] },
+      },
       { operation: "certificates-read", role: "Key Vault Certificate User", when: { path: /^\/certificates(\/|$)/i } },
     ],
     controlPlaneRoles: ["Key Vault Contributor", "Contributor", "Owner"],
@@ -290,7 +320,9 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         status: 403,
         message: /client address is not authorized and caller is not a trusted service/i,
         meaning: "the vault's firewall rejected the client address (Key Vault checks the network before the identity)",
-        nextSteps: ["Allow the app's outbound address or subnet on the vault, or reach it through a private endpoint: az keyvault network-rule add --name {name} --ip-address <outbound-ip>/32"],
+        nextSteps: [
+          "Allow the app's outbound address or subnet on the vault, or reach it through a private endpoint: az keyvault network-rule add --name {name} --ip-address <outbound-ip>/32",
+        ],
       },
       {
         id: "keyvault.forbidden-by-connection",
@@ -299,7 +331,9 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         status: 403,
         errorCode: "ForbiddenByConnection",
         meaning: "public network access is disabled and the request did not come through an approved private link",
-        nextSteps: ["Reach the vault through its private endpoint: from inside the container {host} must resolve to a private IP (nslookup {host}); check the private DNS zone privatelink.vaultcore.azure.net is linked to the environment's VNet"],
+        nextSteps: [
+          "Reach the vault through its private endpoint: from inside the container {host} must resolve to a private IP (nslookup {host}); check the private DNS zone privatelink.vaultcore.azure.net is linked to the environment's VNet",
+        ],
       },
       {
         id: "keyvault.private-link-message",
@@ -336,7 +370,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         skipRoleAdvice: true,
         nextSteps: [
           "This vault uses access policies: an Azure role assignment does not apply to it. Add an access policy for the identity: az keyvault set-policy --name {name} --object-id {principalId} --{kind}-permissions {permission} list",
-          "Or switch the vault to Azure RBAC (existing access policies stop applying) and assign \"Key Vault Secrets User\": az keyvault update --name {name} --enable-rbac-authorization true",
+          'Or switch the vault to Azure RBAC (existing access policies stop applying) and assign "Key Vault Secrets User": az keyvault update --name {name} --enable-rbac-authorization true',
         ],
       },
       {
@@ -437,8 +471,13 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     name: "storage",
     displayName: "Azure Storage",
     hostSuffixes: [
-      ".blob.core.windows.net", ".queue.core.windows.net", ".table.core.windows.net", ".file.core.windows.net", ".dfs.core.windows.net",
-      ".core.chinacloudapi.cn", ".core.usgovcloudapi.net",
+      ".blob.core.windows.net",
+      ".queue.core.windows.net",
+      ".table.core.windows.net",
+      ".file.core.windows.net",
+      ".dfs.core.windows.net",
+      ".core.chinacloudapi.cn",
+      ".core.usgovcloudapi.net",
     ],
     hosts: [],
     audiences: ["https://storage.azure.com", "e406a681-f3d4-42a8-90b6-c9b8cd1b5a0a"],
@@ -468,7 +507,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.Storage/storageAccounts",
     docs: "https://learn.microsoft.com/azure/storage/blobs/assign-azure-role-data-access",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.storage\/storageaccounts\/[^/'\s]+/i, template: "{0}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.storage\/storageaccounts\/[^/'\s]+/i,
+        template: "{0}",
+      },
       { from: "host", template: "$(az storage account show --name {name} --query id --output tsv)", label: "storage account {name}" },
     ],
     fingerprints: [
@@ -546,7 +589,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         errorCode: "AuthorizationFailure",
         meaning: "usually the account's firewall or network rules (also used for other authorization errors, hence medium)",
         nextSteps: [
-          "Check the account's network rules and private endpoints: az storage account show --name {name} --query \"{defaultAction:networkRuleSet.defaultAction, publicNetworkAccess:publicNetworkAccess}\"",
+          'Check the account\'s network rules and private endpoints: az storage account show --name {name} --query "{defaultAction:networkRuleSet.defaultAction, publicNetworkAccess:publicNetworkAccess}"',
         ],
       },
       {
@@ -651,9 +694,24 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     probe: { headers: { "x-ms-version": "2018-12-31" }, dateHeader: "x-ms-date", authorization: { template: "type=aad&ver=1.0&sig={token}", urlEncode: true } },
     roles: [
       { operation: "read", role: "Cosmos DB Built-in Data Reader", roleDefinitionId: "00000000-0000-0000-0000-000000000001" },
-      { operation: "write", role: "Cosmos DB Built-in Data Contributor", roleDefinitionId: "00000000-0000-0000-0000-000000000002", when: { action: /items\/(create|replace|upsert|delete|patch)|executestoredprocedure|manageconflicts|\/write\b/i } },
-      { operation: "read", role: "Cosmos DB Built-in Data Reader", roleDefinitionId: "00000000-0000-0000-0000-000000000001", when: { action: /readmetadata|items\/read|executequery|readchangefeed/i } },
-      { operation: "write", role: "Cosmos DB Built-in Data Contributor", roleDefinitionId: "00000000-0000-0000-0000-000000000002", when: { methods: ["PUT", "DELETE", "PATCH"] } },
+      {
+        operation: "write",
+        role: "Cosmos DB Built-in Data Contributor",
+        roleDefinitionId: "00000000-0000-0000-0000-000000000002",
+        when: { action: /items\/(create|replace|upsert|delete|patch)|executestoredprocedure|manageconflicts|\/write\b/i },
+      },
+      {
+        operation: "read",
+        role: "Cosmos DB Built-in Data Reader",
+        roleDefinitionId: "00000000-0000-0000-0000-000000000001",
+        when: { action: /readmetadata|items\/read|executequery|readchangefeed/i },
+      },
+      {
+        operation: "write",
+        role: "Cosmos DB Built-in Data Contributor",
+        roleDefinitionId: "00000000-0000-0000-0000-000000000002",
+        when: { methods: ["PUT", "DELETE", "PATCH"] },
+      },
     ],
     controlPlaneRoles: ["Owner", "Contributor", "Cosmos DB Operator", "DocumentDB Account Contributor"],
     propagation: "up to ~10 minutes (firewall changes: up to 15 minutes)",
@@ -683,7 +741,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         message: /request originated from (client )?ip .{0,120}through (public internet|service endpoint|private endpoint)/i,
         meaning: "the account's firewall or network settings rejected the request's origin",
         nextSteps: [
-          "Allow the app's outbound IP or VNet on the account (changes take up to 15 minutes): az cosmosdb show --name {name} --resource-group {rg} --query \"{ipRules:ipRules, publicNetworkAccess:publicNetworkAccess}\"",
+          'Allow the app\'s outbound IP or VNet on the account (changes take up to 15 minutes): az cosmosdb show --name {name} --resource-group {rg} --query "{ipRules:ipRules, publicNetworkAccess:publicNetworkAccess}"',
         ],
       },
       {
@@ -708,10 +766,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         confidence: "medium",
         status: 403,
         substatus: "5300",
-        meaning: "this operation cannot be authorized with a Microsoft Entra token on the data plane (a control-plane operation such as creating a database or container)",
+        meaning:
+          "this operation cannot be authorized with a Microsoft Entra token on the data plane (a control-plane operation such as creating a database or container)",
         skipRoleAdvice: true,
         nextSteps: [
-          "Do this operation through the control plane (Azure Resource Manager) with a control-plane role such as \"Cosmos DB Operator\", or create the database/container at deployment time: az cosmosdb sql container create --account-name {name} --resource-group {rg} --database-name <database> --name <container> --partition-key-path /id",
+          'Do this operation through the control plane (Azure Resource Manager) with a control-plane role such as "Cosmos DB Operator", or create the database/container at deployment time: az cosmosdb sql container create --account-name {name} --resource-group {rg} --database-name <database> --name <container> --partition-key-path /id',
         ],
       },
       {
@@ -721,7 +780,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         id: "cosmos.foreign-tenant",
         code: "StaleTokenOrIdentityMixup",
         confidence: "high",
-        message: /(?:aad|entra(?: id)?|access|bearer) token (?:was |is )?issued by (?:a |another )?tenant\s*\[?(?:(?<tokenTenant>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\]?)?.{0,120}?(?:does not|doesn't|do not) own (?:this|the) (?:database )?account/i,
+        message:
+          /(?:aad|entra(?: id)?|access|bearer) token (?:was |is )?issued by (?:a |another )?tenant\s*\[?(?:(?<tokenTenant>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\]?)?.{0,120}?(?:does not|doesn't|do not) own (?:this|the) (?:database )?account/i,
         meaning: "the token was issued by another tenant than the one that owns the account",
         nextSteps: [
           "The token came from tenant {tokenTenant}, which does not own account {name}. A managed identity only gets tokens from its own tenant: use an account in that tenant, or an app registration in the account's tenant that trusts this identity through a federated identity credential.",
@@ -750,7 +810,10 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     hostSuffixes: [],
     hosts: ["graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"],
     audiences: [
-      "https://graph.microsoft.com", "https://graph.microsoft.us", "https://dod-graph.microsoft.us", "https://microsoftgraph.chinacloudapi.cn",
+      "https://graph.microsoft.com",
+      "https://graph.microsoft.us",
+      "https://dod-graph.microsoft.us",
+      "https://microsoftgraph.chinacloudapi.cn",
       "00000003-0000-0000-c000-000000000000",
     ],
     audiencePatterns: [],
@@ -845,9 +908,12 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     hostSuffixes: [],
     hosts: ["management.azure.com", "management.usgovcloudapi.net", "management.chinacloudapi.cn", "management.microsoftazure.de"],
     audiences: [
-      "https://management.azure.com", "https://management.core.windows.net",
-      "https://management.usgovcloudapi.net", "https://management.core.usgovcloudapi.net",
-      "https://management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn",
+      "https://management.azure.com",
+      "https://management.core.windows.net",
+      "https://management.usgovcloudapi.net",
+      "https://management.core.usgovcloudapi.net",
+      "https://management.chinacloudapi.cn",
+      "https://management.core.chinacloudapi.cn",
       "797f4846-ba00-4fd7-ba43-dac1f8f63013",
     ],
     audiencePatterns: [],
@@ -953,7 +1019,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.AppConfiguration/configurationStores",
     docs: "https://learn.microsoft.com/azure/azure-app-configuration/concept-enable-rbac",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.appconfiguration\/configurationstores\/[^/'\s]+/i, template: "{0}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.appconfiguration\/configurationstores\/[^/'\s]+/i,
+        template: "{0}",
+      },
       { from: "host", template: "$(az appconfig show --name {name} --query id --output tsv)", label: "store {name}" },
     ],
     fingerprints: [
@@ -989,7 +1059,12 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     displayName: "Azure SQL Database",
     hostSuffixes: [".database.windows.net", ".database.usgovcloudapi.net", ".database.chinacloudapi.cn"],
     hosts: [],
-    audiences: ["https://database.windows.net", "https://database.usgovcloudapi.net", "https://database.chinacloudapi.cn", "022907d3-0f1b-48f7-badc-1ba6abab6d66"],
+    audiences: [
+      "https://database.windows.net",
+      "https://database.usgovcloudapi.net",
+      "https://database.chinacloudapi.cn",
+      "022907d3-0f1b-48f7-badc-1ba6abab6d66",
+    ],
     audiencePatterns: [],
     scope: "https://database.windows.net/.default",
     scopeByHostSuffix: {
@@ -1050,7 +1125,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     displayName: "Azure Database for PostgreSQL",
     hostSuffixes: [".postgres.database.azure.com", ".postgres.database.usgovcloudapi.net", ".postgres.database.chinacloudapi.cn"],
     hosts: [],
-    audiences: ["https://ossrdbms-aad.database.windows.net", "https://ossrdbms-aad.database.usgovcloudapi.net", "https://ossrdbms-aad.database.chinacloudapi.cn"],
+    audiences: [
+      "https://ossrdbms-aad.database.windows.net",
+      "https://ossrdbms-aad.database.usgovcloudapi.net",
+      "https://ossrdbms-aad.database.chinacloudapi.cn",
+    ],
     audiencePatterns: [],
     scope: "https://ossrdbms-aad.database.windows.net/.default",
     scopeByHostSuffix: {
@@ -1085,7 +1164,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         fallback: true,
         message: /password authentication failed for user/i,
         protocols: ["sql"],
-        meaning: "the token was refused: wrong audience (must be ossrdbms-aad), expired, user name not the identity's name, or no database role for the identity",
+        meaning:
+          "the token was refused: wrong audience (must be ossrdbms-aad), expired, user name not the identity's name, or no database role for the identity",
       },
     ],
   },
@@ -1094,7 +1174,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     displayName: "Azure Database for MySQL",
     hostSuffixes: [".mysql.database.azure.com", ".mysql.database.usgovcloudapi.net", ".mysql.database.chinacloudapi.cn"],
     hosts: [],
-    audiences: ["https://ossrdbms-aad.database.windows.net", "https://ossrdbms-aad.database.usgovcloudapi.net", "https://ossrdbms-aad.database.chinacloudapi.cn"],
+    audiences: [
+      "https://ossrdbms-aad.database.windows.net",
+      "https://ossrdbms-aad.database.usgovcloudapi.net",
+      "https://ossrdbms-aad.database.chinacloudapi.cn",
+    ],
     audiencePatterns: [],
     scope: "https://ossrdbms-aad.database.windows.net/.default",
     scopeByHostSuffix: {
@@ -1145,7 +1229,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.Cache/redis",
     docs: "https://learn.microsoft.com/azure/azure-cache-for-redis/cache-azure-active-directory-for-authentication",
     grantTemplates: [
-      "Add a data access policy assignment for the identity (Azure RBAC roles do not grant data access to the cache): az redis access-policy-assignment create --name {principalId} --policy-name \"{role}\" --object-id {principalId} --object-id-alias {principalId} --redis-cache-name {name} --resource-group {rg}",
+      'Add a data access policy assignment for the identity (Azure RBAC roles do not grant data access to the cache): az redis access-policy-assignment create --name {principalId} --policy-name "{role}" --object-id {principalId} --object-id-alias {principalId} --redis-cache-name {name} --resource-group {rg}',
       "Authenticate with the identity's object id ({principalId}) as the user name and the token as the password.",
     ],
     fingerprints: [
@@ -1164,7 +1248,8 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         fallback: true,
         message: /\bwrongpass\b|invalid username-password pair/i,
         protocols: ["redis"],
-        meaning: "the token was refused: the user name must be the identity's object id, the audience https://redis.azure.com, the token unexpired, and an access policy assignment must exist",
+        meaning:
+          "the token was refused: the user name must be the identity's object id, the audience https://redis.azure.com, the token unexpired, and an access policy assignment must exist",
       },
     ],
   },
@@ -1176,8 +1261,13 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
       quote("action", /data action [`'"]([^`'"]{1,256})[`'"]/gi, "data action "),
     ],
     hostSuffixes: [
-      ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
-      ".openai.azure.us", ".cognitiveservices.azure.us", ".cognitiveservices.azure.cn", ".openai.azure.cn",
+      ".openai.azure.com",
+      ".cognitiveservices.azure.com",
+      ".services.ai.azure.com",
+      ".openai.azure.us",
+      ".cognitiveservices.azure.us",
+      ".cognitiveservices.azure.cn",
+      ".openai.azure.cn",
     ],
     hosts: [],
     audiences: ["https://cognitiveservices.azure.com", "https://cognitiveservices.azure.us", "https://cognitiveservices.azure.cn", "https://ai.azure.com"],
@@ -1201,7 +1291,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.CognitiveServices/accounts",
     docs: "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/'\s]+/i, template: "{0}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/'\s]+/i,
+        template: "{0}",
+      },
       { from: "host", template: "$(az cognitiveservices account list --query \"[?name=='{name}'].id\" --output tsv)", label: "account {name}" },
     ],
     fingerprints: [
@@ -1280,8 +1374,16 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.EventGrid/topics",
     docs: "https://learn.microsoft.com/azure/event-grid/authenticate-with-microsoft-entra-id",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.eventgrid\/(topics|namespaces|domains)\/[^/'\s]+/i, template: "{0}" },
-      { from: "host", template: "$(az resource list --name {name} --query \"[?starts_with(type, 'Microsoft.EventGrid/')].id | [0]\" --output tsv)", label: "topic or namespace {name}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.eventgrid\/(topics|namespaces|domains)\/[^/'\s]+/i,
+        template: "{0}",
+      },
+      {
+        from: "host",
+        template: "$(az resource list --name {name} --query \"[?starts_with(type, 'Microsoft.EventGrid/')].id | [0]\" --output tsv)",
+        label: "topic or namespace {name}",
+      },
     ],
     fingerprints: [
       {
@@ -1330,9 +1432,23 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.Insights/dataCollectionRules",
     docs: "https://learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.insights\/datacollectionrules\/[^/'\s]+/i, template: "{0}" },
-      { from: "text", pattern: /immutable id '(?<dcr>dcr-[0-9a-f]+)'/i, template: "$(az monitor data-collection rule list --query \"[?immutableId=='{dcr}'].id\" --output tsv)", label: "data collection rule {dcr}" },
-      { from: "path", pattern: /\/datacollectionrules\/(?<dcr>dcr-[0-9a-f]+)/i, template: "$(az monitor data-collection rule list --query \"[?immutableId=='{dcr}'].id\" --output tsv)", label: "data collection rule {dcr}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.insights\/datacollectionrules\/[^/'\s]+/i,
+        template: "{0}",
+      },
+      {
+        from: "text",
+        pattern: /immutable id '(?<dcr>dcr-[0-9a-f]+)'/i,
+        template: "$(az monitor data-collection rule list --query \"[?immutableId=='{dcr}'].id\" --output tsv)",
+        label: "data collection rule {dcr}",
+      },
+      {
+        from: "path",
+        pattern: /\/datacollectionrules\/(?<dcr>dcr-[0-9a-f]+)/i,
+        template: "$(az monitor data-collection rule list --query \"[?immutableId=='{dcr}'].id\" --output tsv)",
+        label: "data collection rule {dcr}",
+      },
     ],
     fingerprints: [
       {
@@ -1341,7 +1457,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         confidence: "high",
         status: 403,
         message: /does not have access to ingest data for the data collection rule/i,
-        meaning: "the identity has no \"Monitoring Metrics Publisher\" role on this data collection rule",
+        meaning: 'the identity has no "Monitoring Metrics Publisher" role on this data collection rule',
       },
     ],
   },
@@ -1371,7 +1487,11 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
     resourceProvider: "Microsoft.ContainerRegistry/registries",
     docs: "https://learn.microsoft.com/azure/container-registry/container-registry-roles",
     scopeHints: [
-      { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.containerregistry\/registries\/[^/'\s]+/i, template: "{0}" },
+      {
+        from: "resource",
+        pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.containerregistry\/registries\/[^/'\s]+/i,
+        template: "{0}",
+      },
       { from: "host", template: "$(az acr show --name {name} --query id --output tsv)", label: "registry {name}" },
     ],
     fingerprints: [

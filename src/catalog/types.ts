@@ -149,15 +149,7 @@ export interface ServiceProbeRule {
 
 /** A fact a service's error text may quote: who called, on what, doing what. */
 export type QuotedFactKind =
-  | "callerObjectId"
-  | "callerAppId"
-  | "callerIssuer"
-  | "callerMirid"
-  | "resource"
-  | "action"
-  | "noAssignment"
-  | "resourceTenantId"
-  | "entityUrl";
+  "callerObjectId" | "callerAppId" | "callerIssuer" | "callerMirid" | "resource" | "action" | "noAssignment" | "resourceTenantId" | "entityUrl";
 
 /**
  * How a service's error text quotes one fact. The first capture group is the value (the whole match for

@@ -79,10 +79,12 @@ function collectNodes(root: unknown): ErrorNode[] {
 }
 
 const AMQP_AUTH_CODES = /^(UnauthorizedAccess|UnauthorizedError|Unauthorized|amqp:unauthorized-access)$/i;
-const AMQP_TEXT = /\bsb:\/\/|\bamqps?:\/\/|put token failed|\bcbs\b|claim\(s\) (are|is) required|status-code:\s*\d{3}|ip has been prevented to connect|trackingid:/i;
+const AMQP_TEXT =
+  /\bsb:\/\/|\bamqps?:\/\/|put token failed|\bcbs\b|claim\(s\) (are|is) required|status-code:\s*\d{3}|ip has been prevented to connect|trackingid:/i;
 const AMQP_AUTH_TEXT =
   /unauthori[sz]ed|claim\(s\) (are|is) required|put token failed|expiredtoken|token (is |has )?expired|invalidissuer|invalid issuer|invalidsignature|invalid signature|invalidaudience|invalid audience|ip has been prevented to connect|status-code:\s*40[13]/i;
-const SQL_TEXT = /login failed for user|server is not currently configured to accept this token|the access token (is|has) expired|pg_hba\.conf|password authentication failed for user|access denied for user|client with ip address '.{0,60}' is not allowed to access the server/i;
+const SQL_TEXT =
+  /login failed for user|server is not currently configured to accept this token|the access token (is|has) expired|pg_hba\.conf|password authentication failed for user|access denied for user|client with ip address '.{0,60}' is not allowed to access the server/i;
 const SQL_CODES = /^(ELOGIN|28P01|28000|ER_ACCESS_DENIED_ERROR|18456)$/i;
 const REDIS_TEXT = /\bWRONGPASS\b|\bNOPERM\b|invalid username-password pair/i;
 

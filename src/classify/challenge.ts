@@ -140,10 +140,7 @@ export function challengeInfo(challenges: readonly AuthChallenge[]): ChallengeIn
     if (!Array.isArray(challenges) || challenges.length === 0) return undefined;
     const info: ChallengeInfo = { schemes: challenges.map((c) => c.scheme).filter((s) => SCHEME_NAME.test(s)) };
     // Prefer Bearer/PoP challenges; fall back to any challenge with parameters.
-    const ordered = [
-      ...challenges.filter((c) => /^(bearer|pop)$/i.test(c.scheme)),
-      ...challenges.filter((c) => !/^(bearer|pop)$/i.test(c.scheme)),
-    ];
+    const ordered = [...challenges.filter((c) => /^(bearer|pop)$/i.test(c.scheme)), ...challenges.filter((c) => !/^(bearer|pop)$/i.test(c.scheme))];
     const pick = (...names: string[]): string | undefined => {
       for (const challenge of ordered) {
         for (const name of names) {

@@ -108,7 +108,12 @@ function cleanCallerText(diagnosis: Diagnosis): Diagnosis {
     const out = redact(text);
     return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE - 1)}…` : out;
   };
-  const cleaned: Diagnosis = { ...diagnosis, summary: line(diagnosis.summary), evidence: diagnosis.evidence.map(line), nextSteps: diagnosis.nextSteps.map(line) };
+  const cleaned: Diagnosis = {
+    ...diagnosis,
+    summary: line(diagnosis.summary),
+    evidence: diagnosis.evidence.map(line),
+    nextSteps: diagnosis.nextSteps.map(line),
+  };
   if (diagnosis.token?.scope !== undefined) cleaned.token = { ...diagnosis.token, scope: line(diagnosis.token.scope) };
   if (diagnosis.checks !== undefined) {
     cleaned.checks = diagnosis.checks.map((check) => ({
@@ -168,7 +173,8 @@ function readContext(context: unknown): CredentialErrorContext {
   if (copied.environment !== undefined) {
     // An environment without its required fields is no environment (readHostEnvironment always sets them).
     const env = copied.environment;
-    if (typeof env.source !== "string" || typeof env.sourceReason !== "string" || env.containerApp === undefined || typeof env.hostKind !== "string") delete copied.environment;
+    if (typeof env.source !== "string" || typeof env.sourceReason !== "string" || env.containerApp === undefined || typeof env.hostKind !== "string")
+      delete copied.environment;
   }
   const scopes = safeGet(context, "scopes");
   if (typeof scopes === "string") copied.scopes = scopes;
@@ -214,22 +220,39 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (/multiple scopes are not supported/i.test(text) || (Array.isArray(context.scopes) && context.scopes.length > 1)) {
     const saidSo = /multiple scopes are not supported/i.test(text);
     return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, { kind: CHECK_KINDS.scope, expected: "exactly one scope", actual: describeScopes(context.scopes), verdict: "fail", ...(saidSo ? { confirmedBy: "answer" as const } : {}) }),
+      ...withCheck(base, {
+        kind: CHECK_KINDS.scope,
+        expected: "exactly one scope",
+        actual: describeScopes(context.scopes),
+        verdict: "fail",
+        ...(saidSo ? { confirmedBy: "answer" as const } : {}),
+      }),
       rule: tokenTimeRule("multiple-scopes"),
       confidence: "high",
       summary: `${who} was asked for several scopes (${describeScopes(context.scopes)}); a managed identity token has exactly one audience`,
-      nextSteps: ["Request one scope per token: the target service's `<audience>/.default`", ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : [])],
+      nextSteps: [
+        "Request one scope per token: the target service's `<audience>/.default`",
+        ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : []),
+      ],
     });
   }
   if (/AADSTS500011/i.test(text) || namesUnknownResourcePrincipal(text)) {
     const suggestion = context.scopeFinding?.suggestion;
     return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, { kind: CHECK_KINDS.scope, ...(suggestion ? { expected: suggestion } : {}), actual: scope ?? "(unknown)", verdict: "fail", confirmedBy: "answer" }),
+      ...withCheck(base, {
+        kind: CHECK_KINDS.scope,
+        ...(suggestion ? { expected: suggestion } : {}),
+        actual: scope ?? "(unknown)",
+        verdict: "fail",
+        confirmedBy: "answer",
+      }),
       rule: tokenTimeRule("unknown-resource"),
       confidence: "high",
       summary: `Entra ID does not know the resource in scope ${scope ?? "(unknown)"} (AADSTS500011): the audience is wrong for this tenant or cloud`,
       nextSteps: [
-        context.scopeFinding?.suggestion ? `Request ${context.scopeFinding.suggestion} instead` : "Request the target service's documented audience, e.g. https://vault.azure.net/.default",
+        context.scopeFinding?.suggestion
+          ? `Request ${context.scopeFinding.suggestion} instead`
+          : "Request the target service's documented audience, e.g. https://vault.azure.net/.default",
         "Check the cloud: China and US Government services have their own audiences",
       ],
     });
@@ -237,7 +260,13 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (context.scopeFinding !== undefined && facts.lastFailure?.status === 400 && !/identity not found|no msi|multiple user assigned/i.test(text)) {
     const finding = context.scopeFinding;
     return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, { kind: CHECK_KINDS.scope, ...(finding.suggestion ? { expected: finding.suggestion } : {}), actual: finding.scope, verdict: "fail", confirmedBy: "answer" }),
+      ...withCheck(base, {
+        kind: CHECK_KINDS.scope,
+        ...(finding.suggestion ? { expected: finding.suggestion } : {}),
+        actual: finding.scope,
+        verdict: "fail",
+        confirmedBy: "answer",
+      }),
       rule: tokenTimeRule("scope-rejected"),
       confidence: "medium",
       summary: `The identity endpoint rejected the token request for scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`,
@@ -248,31 +277,69 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   // H1: the endpoint answered and said there is no such identity.
   const requested = describeSelector(facts.configured) ?? "system-assigned identity";
   if (/multiple user assigned identities exist/i.test(text)) {
-    return h1(withCheck(base, assignmentCheck("a selected user-assigned identity", "several user-assigned identities, none selected")), "multiple-user-assigned", "high",
+    return h1(
+      withCheck(base, assignmentCheck("a selected user-assigned identity", "several user-assigned identities, none selected")),
+      "multiple-user-assigned",
+      "high",
       `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
-      [passClientIdInCode(undefined), showIdentityStep(ctx)]);
+      [passClientIdInCode(undefined), showIdentityStep(ctx)],
+    );
   }
-  if (/identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(text)) {
+  if (
+    /identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(
+      text,
+    )
+  ) {
     const selector = describeSelector(facts.configured);
-    return h1(withCheck(base, assignmentCheck(requested, "not found by the identity endpoint")), "identity-not-found", "high",
+    return h1(
+      withCheck(base, assignmentCheck(requested, "not found by the identity endpoint")),
+      "identity-not-found",
+      "high",
       selector
         ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
         : "The identity endpoint says this app has no managed identity",
-      [showIdentityStep(ctx), assignIdentityStep(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])]);
+      [showIdentityStep(ctx), assignIdentityStep(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])],
+    );
   }
-  const unexpected500 = facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
+  const unexpected500 =
+    facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
   if (unexpected500 && facts.sentIdentity) {
-    return h1(withCheck(base, assignmentCheck(requested, "HTTP 500 unexpected error fetching the token (not attached)")), "identity-not-attached", "high",
+    return h1(
+      withCheck(base, assignmentCheck(requested, "HTTP 500 unexpected error fetching the token (not attached)")),
+      "identity-not-attached",
+      "high",
       `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
-      [showIdentityStep(ctx), assignIdentityStep(ctx), "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId"]);
+      [
+        showIdentityStep(ctx),
+        assignIdentityStep(ctx),
+        "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId",
+      ],
+    );
   }
 
   // H5: our own deadline, a transport failure, or an endpoint that answers with no identity meaning.
   if (context.timedOutAfterMs !== undefined) {
     const answered = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
-    const timedOut = answered ? base : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: `no answer within ${context.timedOutAfterMs} ms`, verdict: "fail", confirmedBy: "answer" });
-    return h5(facts, ctx, timedOut, "timeout", "high",
-      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${excerpt(facts.env?.identityEndpoint, 300)} ${facts.transportCode ? TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode : "accepted the request but never answered"}`.replace(/\s+/g, " "));
+    const timedOut = answered
+      ? base
+      : withCheck(base, {
+          kind: CHECK_KINDS.identityEndpoint,
+          expected: "HTTP 200",
+          actual: `no answer within ${context.timedOutAfterMs} ms`,
+          verdict: "fail",
+          confirmedBy: "answer",
+        });
+    return h5(
+      facts,
+      ctx,
+      timedOut,
+      "timeout",
+      "high",
+      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${excerpt(facts.env?.identityEndpoint, 300)} ${facts.transportCode ? (TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode) : "accepted the request but never answered"}`.replace(
+        /\s+/g,
+        " ",
+      ),
+    );
   }
   if (facts.env?.identityEndpointMalformed) {
     return h5(facts, ctx, base, "endpoint-malformed", "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);
@@ -287,19 +354,33 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (/network[_ ]error|network unreachable|unreachable network|socket operation was attempted/i.test(text)) {
     if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
     const reported = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
-    const unreachable = reported ? base : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: "network error", verdict: "fail", confirmedBy: "answer" });
+    const unreachable = reported
+      ? base
+      : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: "network error", verdict: "fail", confirmedBy: "answer" });
     return h5(facts, ctx, unreachable, "network-error", "medium", `${theEndpoint(facts)} could not be reached (network error)`);
   }
   const status = facts.lastFailure?.status ?? facts.statuses[0];
   if (status !== undefined && (status >= 500 || status === 404 || status === 410 || status === 408 || status === 429)) {
     const storm = facts.exchanges.filter((e) => e.status === status).length;
     const what = status === 410 || status === 404 ? "is not ready (IMDS answers 404/410 while it starts or upgrades)" : "is failing";
-    return h5(facts, ctx, base, "endpoint-failing", unexpected500 ? "medium" : "high",
-      `${theEndpoint(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`);
+    return h5(
+      facts,
+      ctx,
+      base,
+      "endpoint-failing",
+      unexpected500 ? "medium" : "high",
+      `${theEndpoint(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`,
+    );
   }
   if (status === 401 || status === 403) {
-    return h5(facts, ctx, base, "endpoint-refused", "medium",
-      `${theEndpoint(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`);
+    return h5(
+      facts,
+      ctx,
+      base,
+      "endpoint-refused",
+      "medium",
+      `${theEndpoint(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`,
+    );
   }
   if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
   if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${text}`)) {
@@ -315,7 +396,13 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
 }
 
 function h1(base: BaseFields, rule: string, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
-  return makeDiagnosis("IdentityNotAssigned", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: [...steps, listRoleAssignmentsStep(undefined)] });
+  return makeDiagnosis("IdentityNotAssigned", {
+    ...base,
+    rule: tokenTimeRule(rule),
+    confidence,
+    summary,
+    nextSteps: [...steps, listRoleAssignmentsStep(undefined)],
+  });
 }
 
 /** The identity-assignment check of a H1: the identity requested, what the identity endpoint or the environment said. */
@@ -323,10 +410,19 @@ function assignmentCheck(expected: string, actual: string, confirmedBy: Diagnosi
   return { kind: CHECK_KINDS.identityAssignment, expected, actual, verdict: "fail", ...(confirmedBy !== undefined ? { confirmedBy } : {}) };
 }
 
-function h5(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields, rule: string, confidence: Diagnosis["confidence"], summary: string): Diagnosis {
+function h5(
+  facts: Facts,
+  ctx: ReturnType<typeof commandContextOf>,
+  base: BaseFields,
+  rule: string,
+  confidence: Diagnosis["confidence"],
+  summary: string,
+): Diagnosis {
   const steps = [doctorInContainerStep(ctx, base.token?.scope)];
   if (facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds") {
-    steps.push("Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator");
+    steps.push(
+      "Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator",
+    );
   }
   steps.push(
     restartRevisionStep(ctx, "Restart the revision (a fault local to one replica, in its identity endpoint or its network, clears with new replicas)"),
@@ -401,16 +497,23 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const configured = context.configuredIdentity ?? {};
   const sentIdentity = Boolean(configured.clientId || configured.resourceId || configured.objectId || lastFailure?.requestedIdentity);
   // Caller-supplied exchanges (the function is public) are bounded and redacted like the library's own.
-  const text = [...messages, ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, MAX_MESSAGE_READ) : ""))].join("\n");
+  const text = [
+    ...messages,
+    ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, MAX_MESSAGE_READ) : "")),
+  ].join("\n");
 
   const evidence: string[] = [];
   if (messages[0] !== undefined) evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0]), 240)}`);
   const env = context.environment;
   if (env !== undefined) {
     evidence.push(`identity source: ${env.source} (${env.sourceReason})`);
-    if (env.identityEndpoint !== undefined) evidence.push(`IDENTITY_ENDPOINT=${env.identityEndpoint}${env.identityEndpointMalformed ? " (malformed)" : ""}; IDENTITY_HEADER ${env.identityHeaderSet ? "is set" : "is not set"}`);
+    if (env.identityEndpoint !== undefined)
+      evidence.push(
+        `IDENTITY_ENDPOINT=${env.identityEndpoint}${env.identityEndpointMalformed ? " (malformed)" : ""}; IDENTITY_HEADER ${env.identityHeaderSet ? "is set" : "is not set"}`,
+      );
     if (env.imdsHostOverride !== undefined) evidence.push(`AZURE_POD_IDENTITY_AUTHORITY_HOST=${env.imdsHostOverride}`);
-    if (env.containerApp.name !== undefined) evidence.push(`Container App ${env.containerApp.name}, revision ${env.containerApp.revision ?? "?"}, replica ${env.containerApp.replica ?? "?"}`);
+    if (env.containerApp.name !== undefined)
+      evidence.push(`Container App ${env.containerApp.name}, revision ${env.containerApp.revision ?? "?"}, replica ${env.containerApp.replica ?? "?"}`);
     if (env.azureClientId !== undefined && !configured.clientId && !configured.resourceId && !configured.objectId) {
       evidence.push(`AZURE_CLIENT_ID=${env.azureClientId} is set, but a standalone ManagedIdentityCredential ignores it`);
     }
@@ -435,7 +538,12 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
  * The checks of every token-time diagnosis: the identity variables (when the platform sets them or they are set)
  * and the identity endpoint's answer to the last failed request (or the transport code, or the last answer).
  */
-function sharedChecks(env: HostEnvironment | undefined, exchanges: readonly IdentityExchange[], lastFailure: IdentityExchange | undefined, transportCode: string | undefined): DiagnosisCheck[] {
+function sharedChecks(
+  env: HostEnvironment | undefined,
+  exchanges: readonly IdentityExchange[],
+  lastFailure: IdentityExchange | undefined,
+  transportCode: string | undefined,
+): DiagnosisCheck[] {
   const checks: DiagnosisCheck[] = [];
   if (env !== undefined && (env.identityEndpoint !== undefined || env.expectsIdentityVariables)) {
     const expected = "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set";
@@ -461,16 +569,23 @@ function sharedChecks(env: HostEnvironment | undefined, exchanges: readonly Iden
   } else if (transportCode !== undefined && transportCode !== "ABORTED") {
     checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: transportCode, verdict: "fail", confirmedBy: "answer" });
   } else if (last !== undefined && !aborted(last)) {
-    checks.push({ kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: outcome(last), verdict: last.status !== undefined && last.status < 400 ? "pass" : "unknown", confirmedBy: "answer" });
+    checks.push({
+      kind: CHECK_KINDS.identityEndpoint,
+      expected: "HTTP 200",
+      actual: outcome(last),
+      verdict: last.status !== undefined && last.status < 400 ? "pass" : "unknown",
+      confirmedBy: "answer",
+    });
   }
   return checks;
 }
 
 /** One line for an exchange: method, URL, outcome, time. */
 export function describeExchange(exchange: IdentityExchange): string {
-  const outcome = exchange.errorCode !== undefined
-    ? `${excerpt(String(exchange.errorCode), 40)}${exchange.errorMessage ? ` (${excerpt(String(exchange.errorMessage), 200)})` : ""}`
-    : `HTTP ${Number(exchange.status)}${exchange.bodyExcerpt ? ` ${excerpt(String(exchange.bodyExcerpt), 400)}` : ""}`;
+  const outcome =
+    exchange.errorCode !== undefined
+      ? `${excerpt(String(exchange.errorCode), 40)}${exchange.errorMessage ? ` (${excerpt(String(exchange.errorMessage), 200)})` : ""}`
+      : `HTTP ${Number(exchange.status)}${exchange.bodyExcerpt ? ` ${excerpt(String(exchange.bodyExcerpt), 400)}` : ""}`;
   return `${excerpt(String(exchange.method), 10)} ${excerpt(String(exchange.url), 300)} → ${outcome} in ${Number(exchange.durationMs)} ms`;
 }
 
@@ -542,4 +657,3 @@ function firstLine(text: string): string {
   const line = text.split(/\r?\n/, 1)[0] ?? "";
   return line;
 }
-

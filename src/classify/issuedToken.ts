@@ -59,16 +59,25 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
   if (claims === undefined) {
     // Opaque token: nothing to check but the expiry the credential handed out.
     if (context.expiresOnTimestamp !== undefined && context.expiresOnTimestamp <= context.now) {
-      found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-        confidence: "high",
-        summary: `The credential handed out a token for ${context.scope} that expired at ${new Date(context.expiresOnTimestamp).toISOString()}`,
-        evidence: [`expiresOnTimestamp=${new Date(context.expiresOnTimestamp).toISOString()}, now=${new Date(context.now).toISOString()}`],
-        rule: tokenCheckRule("expired"),
-        // No claims to read: the expiry is what the credential handed out with the token.
-        checks: [{ kind: CHECK_KINDS.lifetime, expected: `valid at ${new Date(context.now).toISOString()}`, actual: `expired at ${new Date(context.expiresOnTimestamp).toISOString()}`, verdict: "fail" }],
-        nextSteps: [restartRevisionStep(ctx)],
-        token: { scope: context.scope },
-      }));
+      found.push(
+        makeDiagnosis("StaleTokenOrIdentityMixup", {
+          confidence: "high",
+          summary: `The credential handed out a token for ${context.scope} that expired at ${new Date(context.expiresOnTimestamp).toISOString()}`,
+          evidence: [`expiresOnTimestamp=${new Date(context.expiresOnTimestamp).toISOString()}, now=${new Date(context.now).toISOString()}`],
+          rule: tokenCheckRule("expired"),
+          // No claims to read: the expiry is what the credential handed out with the token.
+          checks: [
+            {
+              kind: CHECK_KINDS.lifetime,
+              expected: `valid at ${new Date(context.now).toISOString()}`,
+              actual: `expired at ${new Date(context.expiresOnTimestamp).toISOString()}`,
+              verdict: "fail",
+            },
+          ],
+          nextSteps: [restartRevisionStep(ctx)],
+          token: { scope: context.scope },
+        }),
+      );
     }
     return found;
   }
@@ -84,44 +93,69 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
     const tokenService = context.catalog.serviceForAudience(claims.aud);
     const sameService = requestedService !== undefined && requestedService === tokenService;
     if (!sameService) {
-      found.push(makeDiagnosis("WrongAudience", {
-        ...base,
-        confidence: "high",
-        summary: `Token for scope ${context.scope} has audience ${claims.aud}${tokenService ? ` (${tokenService.displayName})` : ""}: the target will reject it`,
-        evidence: [`requested resource: ${requested}`, claimsLine],
-        rule: tokenCheckRule("wrong-audience"),
-        checks: [{ kind: CHECK_KINDS.audience, expected: context.scope, actual: claims.aud, verdict: "fail", confirmedBy: "token" }],
-        nextSteps: [
-          "Check what sits between the app and the identity endpoint (a proxy or sidecar answering for another resource)",
-          `Request ${context.scope} and compare \`aud\` with the target's audience`,
-        ],
-      }));
+      found.push(
+        makeDiagnosis("WrongAudience", {
+          ...base,
+          confidence: "high",
+          summary: `Token for scope ${context.scope} has audience ${claims.aud}${tokenService ? ` (${tokenService.displayName})` : ""}: the target will reject it`,
+          evidence: [`requested resource: ${requested}`, claimsLine],
+          rule: tokenCheckRule("wrong-audience"),
+          checks: [{ kind: CHECK_KINDS.audience, expected: context.scope, actual: claims.aud, verdict: "fail", confirmedBy: "token" }],
+          nextSteps: [
+            "Check what sits between the app and the identity endpoint (a proxy or sidecar answering for another resource)",
+            `Request ${context.scope} and compare \`aud\` with the target's audience`,
+          ],
+        }),
+      );
     }
   }
 
   // H4: lifetime.
   if (claims.exp !== undefined && claims.exp <= nowSeconds) {
-    found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-      ...base,
-      confidence: "high",
-      summary: `The token handed out for ${context.scope} is already expired (exp ${new Date(claims.exp * 1000).toISOString()}, ${nowSeconds - claims.exp} s ago)`,
-      evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
-      rule: tokenCheckRule("expired"),
-      checks: [{ kind: CHECK_KINDS.lifetime, expected: `valid at ${new Date(context.now).toISOString()}`, actual: `expired at ${new Date(claims.exp * 1000).toISOString()}`, verdict: "fail", confirmedBy: "token" }],
-      nextSteps: ["Check the container's clock against a time source: date -u", restartRevisionStep(ctx)],
-    }));
+    found.push(
+      makeDiagnosis("StaleTokenOrIdentityMixup", {
+        ...base,
+        confidence: "high",
+        summary: `The token handed out for ${context.scope} is already expired (exp ${new Date(claims.exp * 1000).toISOString()}, ${nowSeconds - claims.exp} s ago)`,
+        evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
+        rule: tokenCheckRule("expired"),
+        checks: [
+          {
+            kind: CHECK_KINDS.lifetime,
+            expected: `valid at ${new Date(context.now).toISOString()}`,
+            actual: `expired at ${new Date(claims.exp * 1000).toISOString()}`,
+            verdict: "fail",
+            confirmedBy: "token",
+          },
+        ],
+        nextSteps: ["Check the container's clock against a time source: date -u", restartRevisionStep(ctx)],
+      }),
+    );
   } else {
     const notBefore = claims.nbf ?? claims.iat;
     if (notBefore !== undefined && notBefore > nowSeconds + CLOCK_SKEW_SECONDS) {
-      found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-        ...base,
-        confidence: "high",
-        summary: `The token for ${context.scope} is not valid yet (nbf ${new Date(notBefore * 1000).toISOString()}, ${notBefore - nowSeconds} s ahead): this host's clock is behind`,
-        evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
-        rule: tokenCheckRule("not-yet-valid"),
-        checks: [{ kind: CHECK_KINDS.lifetime, expected: `valid at ${new Date(context.now).toISOString()}`, actual: `not valid before ${new Date(notBefore * 1000).toISOString()}`, verdict: "fail", confirmedBy: "token" }],
-        nextSteps: ["Fix the clock of this host or replica (services reject tokens outside a 5-minute skew); check it with: date -u", restartRevisionStep(ctx)],
-      }));
+      found.push(
+        makeDiagnosis("StaleTokenOrIdentityMixup", {
+          ...base,
+          confidence: "high",
+          summary: `The token for ${context.scope} is not valid yet (nbf ${new Date(notBefore * 1000).toISOString()}, ${notBefore - nowSeconds} s ahead): this host's clock is behind`,
+          evidence: [claimsLine, `now: ${new Date(context.now).toISOString()}`],
+          rule: tokenCheckRule("not-yet-valid"),
+          checks: [
+            {
+              kind: CHECK_KINDS.lifetime,
+              expected: `valid at ${new Date(context.now).toISOString()}`,
+              actual: `not valid before ${new Date(notBefore * 1000).toISOString()}`,
+              verdict: "fail",
+              confirmedBy: "token",
+            },
+          ],
+          nextSteps: [
+            "Fix the clock of this host or replica (services reject tokens outside a 5-minute skew); check it with: date -u",
+            restartRevisionStep(ctx),
+          ],
+        }),
+      );
     }
   }
 
@@ -130,7 +164,8 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
   const tokenClientId = clientIdOf(claims);
   const mismatches: string[] = [];
   const identityChecks: DiagnosisCheck[] = [];
-  const mismatch = (expected: string, actual: string) => identityChecks.push({ kind: CHECK_KINDS.identity, expected, actual, verdict: "fail", confirmedBy: "token" });
+  const mismatch = (expected: string, actual: string) =>
+    identityChecks.push({ kind: CHECK_KINDS.identity, expected, actual, verdict: "fail", confirmedBy: "token" });
   if (configured.clientId && tokenClientId && configured.clientId.toLowerCase() !== tokenClientId.toLowerCase()) {
     mismatches.push(`clientId ${configured.clientId} was configured, the token's appid is ${tokenClientId}`);
     mismatch(`clientId=${configured.clientId}`, `clientId=${tokenClientId}`);
@@ -153,44 +188,52 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
     mismatch("system-assigned", "user-assigned");
   }
   if (mismatches.length > 0) {
-    found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-      ...base,
-      confidence: "high",
-      summary: `Identity mix-up: the token for ${context.scope} belongs to ${describeIdentity(claims)}, not the configured identity`,
-      evidence: [...mismatches, claimsLine],
-      rule: tokenCheckRule("identity-mixup"),
-      checks: identityChecks,
-      nextSteps: [passClientIdInCode(configured.clientId ?? tokenClientId), showIdentityStep(ctx), listRoleAssignmentsStep(claims.oid)],
-    }));
+    found.push(
+      makeDiagnosis("StaleTokenOrIdentityMixup", {
+        ...base,
+        confidence: "high",
+        summary: `Identity mix-up: the token for ${context.scope} belongs to ${describeIdentity(claims)}, not the configured identity`,
+        evidence: [...mismatches, claimsLine],
+        rule: tokenCheckRule("identity-mixup"),
+        checks: identityChecks,
+        nextSteps: [passClientIdInCode(configured.clientId ?? tokenClientId), showIdentityStep(ctx), listRoleAssignmentsStep(claims.oid)],
+      }),
+    );
   }
 
   // H4: the identity or tenant changed within this process.
   const previous = context.previous;
   if (previous !== undefined) {
     if (previous.objectId && claims.oid && previous.objectId !== claims.oid) {
-      found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-        ...base,
-        confidence: "medium",
-        summary: `The identity changed during this process: tokens came from oid ${previous.objectId} before, now from oid ${claims.oid}`,
-        evidence: [`previous oid=${previous.objectId} appid=${previous.clientId ?? "?"}`, claimsLine],
-        rule: tokenCheckRule("identity-changed"),
-        checks: [{ kind: CHECK_KINDS.identity, expected: `objectId=${previous.objectId}`, actual: `objectId=${claims.oid}`, verdict: "fail", confirmedBy: "token" }],
-        nextSteps: [
-          restartRevisionStep(ctx, "An identity swap leaves replicas with tokens of both identities; restart the revision so every replica uses the new one"),
-          listRoleAssignmentsStep(claims.oid),
-        ],
-      }));
+      found.push(
+        makeDiagnosis("StaleTokenOrIdentityMixup", {
+          ...base,
+          confidence: "medium",
+          summary: `The identity changed during this process: tokens came from oid ${previous.objectId} before, now from oid ${claims.oid}`,
+          evidence: [`previous oid=${previous.objectId} appid=${previous.clientId ?? "?"}`, claimsLine],
+          rule: tokenCheckRule("identity-changed"),
+          checks: [
+            { kind: CHECK_KINDS.identity, expected: `objectId=${previous.objectId}`, actual: `objectId=${claims.oid}`, verdict: "fail", confirmedBy: "token" },
+          ],
+          nextSteps: [
+            restartRevisionStep(ctx, "An identity swap leaves replicas with tokens of both identities; restart the revision so every replica uses the new one"),
+            listRoleAssignmentsStep(claims.oid),
+          ],
+        }),
+      );
     }
     if (previous.tenantId && claims.tid && previous.tenantId !== claims.tid) {
-      found.push(makeDiagnosis("StaleTokenOrIdentityMixup", {
-        ...base,
-        confidence: "high",
-        summary: `The token's tenant changed during this process: ${previous.tenantId} before, ${claims.tid} now`,
-        evidence: [claimsLine],
-        rule: tokenCheckRule("tenant-changed"),
-        checks: [{ kind: CHECK_KINDS.tenant, expected: previous.tenantId, actual: claims.tid, verdict: "fail", confirmedBy: "token" }],
-        nextSteps: ["Check which tenant the target resource lives in: a managed identity only gets tokens of its own tenant", restartRevisionStep(ctx)],
-      }));
+      found.push(
+        makeDiagnosis("StaleTokenOrIdentityMixup", {
+          ...base,
+          confidence: "high",
+          summary: `The token's tenant changed during this process: ${previous.tenantId} before, ${claims.tid} now`,
+          evidence: [claimsLine],
+          rule: tokenCheckRule("tenant-changed"),
+          checks: [{ kind: CHECK_KINDS.tenant, expected: previous.tenantId, actual: claims.tid, verdict: "fail", confirmedBy: "token" }],
+          nextSteps: ["Check which tenant the target resource lives in: a managed identity only gets tokens of its own tenant", restartRevisionStep(ctx)],
+        }),
+      );
     }
   }
   const refusedLine = refusedValuesEvidence(ctx.refused ?? []);

@@ -260,10 +260,7 @@ function genericWording(text: string): boolean {
 /** Specific before catch-all: the service's specific, the generic specific, the service's fallbacks, the generic fallbacks. */
 function orderedMatch(own: readonly ErrorFingerprint[], obs: Observation): FingerprintMatch | undefined {
   return (
-    firstMatch(own, obs, false) ??
-    firstMatch(GENERIC_FINGERPRINTS, obs, false) ??
-    firstMatch(own, obs, true) ??
-    firstMatch(GENERIC_FINGERPRINTS, obs, true)
+    firstMatch(own, obs, false) ?? firstMatch(GENERIC_FINGERPRINTS, obs, false) ?? firstMatch(own, obs, true) ?? firstMatch(GENERIC_FINGERPRINTS, obs, true)
   );
 }
 
@@ -305,7 +302,8 @@ function tokenFindings(
     if (claims.nbf !== undefined && claims.nbf * 1000 > now + SKEW_MS) findings.notYetValid = { nbf: claims.nbf, aheadMs: claims.nbf * 1000 - now };
     const resourceTenant = obs.challenge?.tenantId ?? facts.resourceTenantId;
     if (claims.tid !== undefined && resourceTenant !== undefined && GUID_PATTERN.test(claims.tid) && GUID_PATTERN.test(resourceTenant)) {
-      if (claims.tid.toLowerCase() !== resourceTenant.toLowerCase()) findings.tenant = { token: claims.tid.toLowerCase(), resource: resourceTenant.toLowerCase() };
+      if (claims.tid.toLowerCase() !== resourceTenant.toLowerCase())
+        findings.tenant = { token: claims.tid.toLowerCase(), resource: resourceTenant.toLowerCase() };
     }
     if (claims.oid !== undefined && facts.callerObjectId !== undefined && claims.oid.toLowerCase() !== facts.callerObjectId) {
       findings.callerDiffers = { tokenOid: claims.oid.toLowerCase(), serviceOid: facts.callerObjectId };
@@ -320,7 +318,12 @@ function tokenFindings(
       else if (fromToken === undefined && fromService !== undefined && fromService.toLowerCase() !== want) {
         findings.identity = { field, expected: wanted, actual: fromService, source: "service" };
       } else if (findings.identityMatched === undefined && (fromToken ?? fromService) !== undefined) {
-        findings.identityMatched = { field, expected: wanted, actual: (fromToken ?? fromService) as string, source: fromToken !== undefined ? "token" : "service" };
+        findings.identityMatched = {
+          field,
+          expected: wanted,
+          actual: (fromToken ?? fromService) as string,
+          source: fromToken !== undefined ? "token" : "service",
+        };
       }
     };
     compare("clientId", expected.clientId, claims !== undefined ? clientIdOf(claims) : undefined, facts.callerAppId);
@@ -394,7 +397,8 @@ class Builder {
   ) {
     this.service = resolution.service;
     const protocol = obs.protocol.toUpperCase();
-    const label = obs.protocol === "http" ? String(obs.status ?? "HTTP failure") : obs.status !== undefined ? `${obs.status} (${protocol})` : `${protocol} login failure`;
+    const label =
+      obs.protocol === "http" ? String(obs.status ?? "HTTP failure") : obs.status !== undefined ? `${obs.status} (${protocol})` : `${protocol} login failure`;
     this.head = `${label} from ${obs.host ?? "unknown host"}`;
     this.values = {
       ...placeholderValues(
@@ -408,7 +412,7 @@ class Builder {
         },
         this.refused,
       ),
-      revision: this.checked("revision", context.app?.revision, "resourceName") ?? "\"$REVISION_NAME\"",
+      revision: this.checked("revision", context.app?.revision, "resourceName") ?? '"$REVISION_NAME"',
       ...this.checkedGroups(match?.groups),
     };
   }
@@ -423,7 +427,10 @@ class Builder {
 
   private identityName(): string | undefined {
     const mirid = this.claims?.xms_mirid ?? this.obs.facts.callerMirid;
-    const last = mirid?.split("/").filter((p) => p.length > 0).pop();
+    const last = mirid
+      ?.split("/")
+      .filter((p) => p.length > 0)
+      .pop();
     return last ?? this.context.app?.name;
   }
 
@@ -455,14 +462,21 @@ class Builder {
     this.evidence.push(`audience check: ${reason}`);
     this.checks.push({ kind: CHECK_KINDS.audience, ...(expected ? { expected } : {}), actual: finding.aud, verdict: "fail", confirmedBy: "token" });
     this.rule = ruleOf(RULE_SOURCES.claims, otherCloud ? "other-cloud-audience" : "wrong-audience");
-    if (this.match && this.match.fingerprint.code !== "WrongAudience") this.evidence.push(`the service's answer (${this.match.fingerprint.id}) is explained by the wrong audience or comes after it`);
+    if (this.match && this.match.fingerprint.code !== "WrongAudience")
+      this.evidence.push(`the service's answer (${this.match.fingerprint.id}) is explained by the wrong audience or comes after it`);
     if (expected) {
-      this.steps.push(`Request the token for "${expected}"${otherCloud ? ` (this host is in the ${cloudOf(this.obs.host ?? "")} cloud)` : ""}: credential.getToken("${expected}"); scopeForUrl("https://${this.obs.host ?? "<host>"}/") returns it.`);
+      this.steps.push(
+        `Request the token for "${expected}"${otherCloud ? ` (this host is in the ${cloudOf(this.obs.host ?? "")} cloud)` : ""}: credential.getToken("${expected}"); scopeForUrl("https://${this.obs.host ?? "<host>"}/") returns it.`,
+      );
     } else {
-      this.steps.push(`Request the token for the audience the service names in its challenge (resource="${this.obs.challenge?.resource ?? "?"}") with "/.default" appended.`);
+      this.steps.push(
+        `Request the token for the audience the service names in its challenge (resource="${this.obs.challenge?.resource ?? "?"}") with "/.default" appended.`,
+      );
     }
     if (finding.owner !== undefined && finding.owner !== this.service && !otherCloud) {
-      this.steps.push(`The token's audience belongs to ${finding.owner.displayName}: a token, scope or client options meant for ${finding.owner.displayName} are being reused for ${this.obs.host ?? "this request"} (look for a shared token cache, a fixed Authorization header, or a hard-coded scope).`);
+      this.steps.push(
+        `The token's audience belongs to ${finding.owner.displayName}: a token, scope or client options meant for ${finding.owner.displayName} are being reused for ${this.obs.host ?? "this request"} (look for a shared token cache, a fixed Authorization header, or a hard-coded scope).`,
+      );
     }
     this.doctorStep();
     const confidence: Confidence = this.resolution.via === "host" || this.obs.challenge?.resource !== undefined ? "high" : "medium";
@@ -472,7 +486,13 @@ class Builder {
   private expired(expired: { exp: number; agoMs: number }): Diagnosis {
     const reason = `the token sent had expired at ${iso(expired.exp)} (${duration(expired.agoMs)} before the request)`;
     this.evidence.push(`lifetime check: ${reason}`);
-    this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `expired at ${iso(expired.exp)}`, verdict: "fail", confirmedBy: "token" });
+    this.checks.push({
+      kind: CHECK_KINDS.lifetime,
+      expected: `valid at ${isoMs(this.now)}`,
+      actual: `expired at ${iso(expired.exp)}`,
+      verdict: "fail",
+      confirmedBy: "token",
+    });
     this.rule = ruleOf(RULE_SOURCES.claims, "expired");
     this.staleTokenSteps(true);
     return this.finish("StaleTokenOrIdentityMixup", expired.agoMs > SKEW_MS ? "high" : "medium", reason);
@@ -481,9 +501,17 @@ class Builder {
   private notYetValid(finding: { nbf: number; aheadMs: number }): Diagnosis {
     const reason = `the token sent is not valid before ${iso(finding.nbf)} (${duration(finding.aheadMs)} after the request: a clock is off)`;
     this.evidence.push(`lifetime check: ${reason}`);
-    this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `not valid before ${iso(finding.nbf)}`, verdict: "fail", confirmedBy: "token" });
+    this.checks.push({
+      kind: CHECK_KINDS.lifetime,
+      expected: `valid at ${isoMs(this.now)}`,
+      actual: `not valid before ${iso(finding.nbf)}`,
+      verdict: "fail",
+      confirmedBy: "token",
+    });
     this.rule = ruleOf(RULE_SOURCES.claims, "not-yet-valid");
-    this.steps.push("Compare the container's clock with the service's Date header (date -u inside the container); a clock ahead of real time mints, or judges, tokens wrongly.");
+    this.steps.push(
+      "Compare the container's clock with the service's Date header (date -u inside the container); a clock ahead of real time mints, or judges, tokens wrongly.",
+    );
     this.staleTokenSteps(false);
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
   }
@@ -493,8 +521,15 @@ class Builder {
     this.evidence.push(`tenant check: ${reason}`);
     this.checks.push({ kind: CHECK_KINDS.tenant, expected: tenant.resource, actual: tenant.token, verdict: "fail", confirmedBy: "token" });
     this.rule = ruleOf(RULE_SOURCES.claims, "wrong-tenant");
-    this.steps.push(`A managed identity only gets tokens from its own tenant (${tenant.token}). Use a resource in that tenant, or an app registration in tenant ${tenant.resource} that trusts this identity through a federated identity credential.`);
-    this.steps.push(fillTemplate("If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
+    this.steps.push(
+      `A managed identity only gets tokens from its own tenant (${tenant.token}). Use a resource in that tenant, or an app registration in tenant ${tenant.resource} that trusts this identity through a federated identity credential.`,
+    );
+    this.steps.push(
+      fillTemplate(
+        "If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
+        this.values,
+      ),
+    );
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
   }
 
@@ -512,12 +547,23 @@ class Builder {
     this.rule = ruleOf(RULE_SOURCES.claims, "identity-mixup");
     const expected = this.context.expectedIdentity ?? {};
     if (typeof expected.clientId === "string") {
-      this.steps.push(`Select the configured identity explicitly: new DiagnosticCredential("${expected.clientId}") (a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID; without a client id it uses the system-assigned identity).`);
+      this.steps.push(
+        `Select the configured identity explicitly: new DiagnosticCredential("${expected.clientId}") (a standalone ManagedIdentityCredential does not read AZURE_CLIENT_ID; without a client id it uses the system-assigned identity).`,
+      );
     } else {
-      this.steps.push("Select the configured identity explicitly (pass its client id, resource id or object id to the credential); without one the system-assigned identity is used.");
+      this.steps.push(
+        "Select the configured identity explicitly (pass its client id, resource id or object id to the credential); without one the system-assigned identity is used.",
+      );
     }
-    this.steps.push(fillTemplate("List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
-    this.steps.push("If several clients or credentials are built, make sure they all use the same credential instance; a token cached for one identity is not valid as another.");
+    this.steps.push(
+      fillTemplate(
+        "List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
+        this.values,
+      ),
+    );
+    this.steps.push(
+      "If several clients or credentials are built, make sure they all use the same credential instance; a token cached for one identity is not valid as another.",
+    );
     this.staleTokenSteps(false);
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
   }
@@ -525,10 +571,21 @@ class Builder {
   private callerDiffers(differs: { tokenOid: string; serviceOid: string }): Diagnosis {
     const reason = `the service saw principal ${differs.serviceOid} but the token given for diagnosis is principal ${differs.tokenOid}`;
     this.evidence.push(`identity check: ${reason}`);
-    this.checks.push({ kind: CHECK_KINDS.identity, expected: `objectId=${differs.tokenOid}`, actual: `objectId=${differs.serviceOid}`, verdict: "fail", confirmedBy: "answer" });
+    this.checks.push({
+      kind: CHECK_KINDS.identity,
+      expected: `objectId=${differs.tokenOid}`,
+      actual: `objectId=${differs.serviceOid}`,
+      verdict: "fail",
+      confirmedBy: "answer",
+    });
     this.rule = ruleOf(RULE_SOURCES.claims, "caller-differs");
     this.steps.push("Several identities are in use: make every client use the same credential instance, and check which identity each client is built with.");
-    this.steps.push(fillTemplate("List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json", this.values));
+    this.steps.push(
+      fillTemplate(
+        "List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
+        this.values,
+      ),
+    );
     return this.finish("StaleTokenOrIdentityMixup", "medium", reason);
   }
 
@@ -545,7 +602,10 @@ class Builder {
     let confidence: Confidence = "medium";
     // The catalog's claims-challenge fingerprint when it is the one that matched; else the challenge itself decided.
     const fp = this.match?.fingerprint;
-    this.rule = fp !== undefined && String(fp.challengeError).toLowerCase() === "insufficient_claims" ? fingerprintRule(fp, this.service) : ruleOf(RULE_SOURCES.challenge, "insufficient-claims");
+    this.rule =
+      fp !== undefined && String(fp.challengeError).toLowerCase() === "insufficient_claims"
+        ? fingerprintRule(fp, this.service)
+        : ruleOf(RULE_SOURCES.challenge, "insufficient-claims");
     const check: DiagnosisCheck = { kind: CHECK_KINDS.claimsChallenge, verdict: "unknown", confirmedBy: "answer" };
     if (required !== undefined) {
       check.expected = `issued after ${iso(required)}`;
@@ -565,10 +625,23 @@ class Builder {
     }
     this.checks.push(check);
     const until = this.claims?.exp !== undefined ? ` (the cached token expires at ${iso(this.claims.exp)})` : "";
-    this.steps.push(`A managed identity cannot answer a claims challenge: its token cannot be refreshed on demand, so the call keeps failing until the cached token expires${until} or the replica restarts.`);
-    this.steps.push(fillTemplate("Restart the replica to drop the cached token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}", this.values));
-    this.steps.push("Find out why the token was revoked: the identity's service-principal sign-in logs in Microsoft Entra ID (disabled or deleted identity, changed credentials, a location or network policy).");
-    return this.finish("StaleTokenOrIdentityMixup", confidence, "claims challenge (CAE insufficient_claims): the service revoked the token and wants a newer one, which a managed identity cannot supply on demand");
+    this.steps.push(
+      `A managed identity cannot answer a claims challenge: its token cannot be refreshed on demand, so the call keeps failing until the cached token expires${until} or the replica restarts.`,
+    );
+    this.steps.push(
+      fillTemplate(
+        "Restart the replica to drop the cached token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}",
+        this.values,
+      ),
+    );
+    this.steps.push(
+      "Find out why the token was revoked: the identity's service-principal sign-in logs in Microsoft Entra ID (disabled or deleted identity, changed credentials, a location or network policy).",
+    );
+    return this.finish(
+      "StaleTokenOrIdentityMixup",
+      confidence,
+      "claims challenge (CAE insufficient_claims): the service revoked the token and wants a newer one, which a managed identity cannot supply on demand",
+    );
   }
 
   private fromFingerprint(fp: ErrorFingerprint): Diagnosis {
@@ -602,11 +675,16 @@ class Builder {
     }
     if (code === "WrongAudience") {
       const scope = expectedScope(this.catalog, this.service, this.obs.host);
-      if (scope) this.steps.push(`Request the token for "${scope}": credential.getToken("${scope}"); scopeForUrl("https://${this.obs.host ?? "<host>"}/") returns it.`);
-      if (this.claims === undefined) this.steps.push("Pass the token that was sent (context.token, or use diagnosticPolicy) to confirm: the diagnosis then compares its audience and expiry with what the service expects.");
+      if (scope)
+        this.steps.push(`Request the token for "${scope}": credential.getToken("${scope}"); scopeForUrl("https://${this.obs.host ?? "<host>"}/") returns it.`);
+      if (this.claims === undefined)
+        this.steps.push(
+          "Pass the token that was sent (context.token, or use diagnosticPolicy) to confirm: the diagnosis then compares its audience and expiry with what the service expects.",
+        );
       this.doctorStep();
     } else if (code === "StaleTokenOrIdentityMixup") {
-      if (tokenLooksRight) this.evidence.push("the token given for diagnosis is unexpired and has the right audience: the request may have carried another (older) token");
+      if (tokenLooksRight)
+        this.evidence.push("the token given for diagnosis is unexpired and has the right audience: the request may have carried another (older) token");
       this.staleTokenSteps(true);
     } else if (code === "NotAnIdentityProblem") {
       this.steps.push("Not an identity problem: the identity and its roles need no change for this failure.");
@@ -621,11 +699,16 @@ class Builder {
     const service = this.service;
     const audienceOk = this.findings.audience?.verdict === "ok";
     if (this.obs.status === 403 || (this.obs.status === 401 && service?.unauthorizedMeansForbidden === true)) {
-      this.rule = ruleOf(RULE_SOURCES.status, service === undefined ? "forbidden-unknown-host" : this.obs.status === 401 ? "unauthorized-means-forbidden" : "forbidden");
+      this.rule = ruleOf(
+        RULE_SOURCES.status,
+        service === undefined ? "forbidden-unknown-host" : this.obs.status === 401 ? "unauthorized-means-forbidden" : "forbidden",
+      );
       if (service === undefined) {
         this.roleCheck(undefined);
         this.evidence.push("unknown host: the status alone suggests an authorization failure");
-        this.steps.push("Grant the identity the service's least-privilege data role at the exact resource scope (not a control-plane role such as Owner or Contributor), then wait for propagation (up to ~10 minutes).");
+        this.steps.push(
+          "Grant the identity the service's least-privilege data role at the exact resource scope (not a control-plane role such as Owner or Contributor), then wait for propagation (up to ~10 minutes).",
+        );
         this.steps.push("Tell the classifier about this host (services: [{ name, hosts: [...] }]) for a precise role and command.");
         return this.finish("RoleMissingOrWrongScope", "low", `authenticated but not authorized (no more detail from an unknown service)${this.codeTag()}`);
       }
@@ -685,27 +768,51 @@ class Builder {
   private roleCheck(expected: string | undefined): void {
     const roles = this.claims?.roles;
     const actual =
-      this.obs.facts.noAssignment === true ? "no role assignment" : roles !== undefined && roles.length > 0 ? `roles: ${roles.slice(0, 10).join(", ")}` : undefined;
-    this.checks.push({ kind: CHECK_KINDS.role, ...(expected !== undefined ? { expected } : {}), ...(actual !== undefined ? { actual } : {}), verdict: "fail", confirmedBy: "answer" });
+      this.obs.facts.noAssignment === true
+        ? "no role assignment"
+        : roles !== undefined && roles.length > 0
+          ? `roles: ${roles.slice(0, 10).join(", ")}`
+          : undefined;
+    this.checks.push({
+      kind: CHECK_KINDS.role,
+      ...(expected !== undefined ? { expected } : {}),
+      ...(actual !== undefined ? { actual } : {}),
+      verdict: "fail",
+      confirmedBy: "answer",
+    });
   }
 
   // ── Shared steps ─────────────────────────────────────────────────────────────────────────────────────────────
 
   private staleTokenSteps(includeCache: boolean): void {
     if (includeCache) {
-      this.steps.push("Do not keep a token string or a fixed Authorization header: let each SDK client call getToken per request (it refreshes 5 minutes before expiry); a token held across an identity or role change is stale.");
+      this.steps.push(
+        "Do not keep a token string or a fixed Authorization header: let each SDK client call getToken per request (it refreshes 5 minutes before expiry); a token held across an identity or role change is stale.",
+      );
     }
-    this.steps.push(fillTemplate("If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}", this.values));
+    this.steps.push(
+      fillTemplate(
+        "If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}",
+        this.values,
+      ),
+    );
   }
 
   private doctorStep(): void {
     const url = this.obs.host !== undefined ? ` --url https://${this.obs.host}/` : "";
-    this.steps.push(fillTemplate(`Check from inside the container: az containerapp exec --name {app} --resource-group {rg} --command "npx diagnostic-credential doctor${url}"`, this.values));
+    this.steps.push(
+      fillTemplate(
+        `Check from inside the container: az containerapp exec --name {app} --resource-group {rg} --command "npx diagnostic-credential doctor${url}"`,
+        this.values,
+      ),
+    );
   }
 
   private unknownSteps(): void {
     if (this.claims === undefined) {
-      this.steps.push("Pass the token that was sent (context.token, or use diagnosticPolicy) so the diagnosis can compare its audience, expiry and tenant with what the service expects.");
+      this.steps.push(
+        "Pass the token that was sent (context.token, or use diagnosticPolicy) so the diagnosis can compare its audience, expiry and tenant with what the service expects.",
+      );
     }
     const scope = expectedScope(this.catalog, this.service, this.obs.host);
     if (scope) this.steps.push(`The token must be requested for "${scope}" and be unexpired when sent.`);
@@ -726,7 +833,9 @@ class Builder {
   private collectEvidence(): void {
     const { obs } = this;
     const what = obs.method !== undefined || obs.path !== undefined ? ` (${[obs.method, obs.path].filter(Boolean).join(" ")})` : "";
-    this.evidence.push(`${obs.protocol === "http" ? "HTTP" : obs.protocol.toUpperCase()} ${obs.status ?? "failure"} from ${obs.host ?? "an unknown host"}${what}`);
+    this.evidence.push(
+      `${obs.protocol === "http" ? "HTTP" : obs.protocol.toUpperCase()} ${obs.status ?? "failure"} from ${obs.host ?? "an unknown host"}${what}`,
+    );
     const service = this.service;
     if (service !== undefined) {
       const via: Record<Resolution["via"], string> = {
@@ -787,12 +896,31 @@ class Builder {
         this.checks.push({ kind: CHECK_KINDS.audience, actual: audience.aud, verdict: "unknown", confirmedBy: "token" });
       }
       if (this.claims.exp !== undefined && this.findings.expired === undefined && this.findings.notYetValid === undefined) {
-        this.checks.push({ kind: CHECK_KINDS.lifetime, expected: `valid at ${isoMs(this.now)}`, actual: `expires ${iso(this.claims.exp)}`, verdict: "pass", confirmedBy: "token" });
+        this.checks.push({
+          kind: CHECK_KINDS.lifetime,
+          expected: `valid at ${isoMs(this.now)}`,
+          actual: `expires ${iso(this.claims.exp)}`,
+          verdict: "pass",
+          confirmedBy: "token",
+        });
       }
-      if (this.claims.exp !== undefined && this.findings.expired === undefined) this.evidence.push(`lifetime check: unexpired at the time of the failure (expires ${iso(this.claims.exp)})`);
+      if (this.claims.exp !== undefined && this.findings.expired === undefined)
+        this.evidence.push(`lifetime check: unexpired at the time of the failure (expires ${iso(this.claims.exp)})`);
       const resourceTenant = obs.challenge?.tenantId ?? obs.facts.resourceTenantId;
-      if (this.findings.tenant === undefined && this.claims.tid !== undefined && resourceTenant !== undefined && GUID_PATTERN.test(this.claims.tid) && GUID_PATTERN.test(resourceTenant)) {
-        this.checks.push({ kind: CHECK_KINDS.tenant, expected: resourceTenant.toLowerCase(), actual: this.claims.tid.toLowerCase(), verdict: "pass", confirmedBy: "token" });
+      if (
+        this.findings.tenant === undefined &&
+        this.claims.tid !== undefined &&
+        resourceTenant !== undefined &&
+        GUID_PATTERN.test(this.claims.tid) &&
+        GUID_PATTERN.test(resourceTenant)
+      ) {
+        this.checks.push({
+          kind: CHECK_KINDS.tenant,
+          expected: resourceTenant.toLowerCase(),
+          actual: this.claims.tid.toLowerCase(),
+          verdict: "pass",
+          confirmedBy: "token",
+        });
       }
     } else if (this.token !== undefined) {
       this.evidence.push("the token sent is not a readable JWT: its audience and expiry could not be checked");
@@ -811,7 +939,9 @@ class Builder {
     }
     const facts = obs.facts;
     if (facts.callerObjectId !== undefined || facts.callerAppId !== undefined) {
-      this.evidence.push(`caller seen by the service: ${[facts.callerObjectId && `oid=${facts.callerObjectId}`, facts.callerAppId && `appid=${facts.callerAppId}`].filter(Boolean).join(" ")}`);
+      this.evidence.push(
+        `caller seen by the service: ${[facts.callerObjectId && `oid=${facts.callerObjectId}`, facts.callerAppId && `appid=${facts.callerAppId}`].filter(Boolean).join(" ")}`,
+      );
     }
     if (facts.actions.length > 0) this.evidence.push(`operation named by the service: ${facts.actions.slice(0, 3).join(", ")}`);
     if (facts.resources.length > 0) this.evidence.push(`resource named by the service: ${facts.resources[0]}`);

@@ -31,7 +31,11 @@ export function classifyResponse(response: ResponseLike, context?: ClassifyConte
 }
 
 /** Internal: `classifyResponse` with a ready catalog (the credential's), used instead of `context.services`. */
-export function classifyResponseWithCatalog(response: ResponseLike, context: ClassifyContext | undefined, catalog: ServiceCatalog | undefined): Diagnosis | undefined {
+export function classifyResponseWithCatalog(
+  response: ResponseLike,
+  context: ClassifyContext | undefined,
+  catalog: ServiceCatalog | undefined,
+): Diagnosis | undefined {
   return observeThenReason((safeContext, resolved) => observeResponse(response, safeContext, resolved), context, catalog);
 }
 

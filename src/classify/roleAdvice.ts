@@ -71,7 +71,14 @@ export function scopeFor(service: ServiceDefinition, facts: BodyFacts, text: str
   return refused.length > 0 ? { ...choice, refused } : choice;
 }
 
-function chooseScope(service: ServiceDefinition, facts: BodyFacts, text: string, host: string | undefined, path: string | undefined, refused: RefusedShellValue[]): ScopeChoice {
+function chooseScope(
+  service: ServiceDefinition,
+  facts: BodyFacts,
+  text: string,
+  host: string | undefined,
+  path: string | undefined,
+  refused: RefusedShellValue[],
+): ScopeChoice {
   const name = resourceNameOfHost(host);
   for (const hint of service.scopeHints ?? []) {
     let values: Record<string, string> | undefined;
@@ -97,7 +104,10 @@ function chooseScope(service: ServiceDefinition, facts: BodyFacts, text: string,
     if (values !== undefined) {
       const scope = fillTemplate(hint.template, values);
       const concrete = !scope.includes("$(") && !scope.includes("<");
-      const label = hint.label !== undefined && !(concrete && scope.startsWith("/subscriptions/")) ? fillTemplate(hint.label, values) : scopeLabel(scope, concrete, host, service);
+      const label =
+        hint.label !== undefined && !(concrete && scope.startsWith("/subscriptions/"))
+          ? fillTemplate(hint.label, values)
+          : scopeLabel(scope, concrete, host, service);
       const choice: ScopeChoice = { scope, concrete, label };
       if (hint.alternative !== undefined) {
         const broader = fillTemplate(hint.alternative.template, values);
@@ -155,7 +165,6 @@ export interface RoleAdviceInput {
   app?: { name?: string; resourceGroup?: string };
 }
 
-
 export interface RoleAdviceResult {
   role?: RoleAdvice;
   scope: ScopeChoice;
@@ -193,12 +202,12 @@ export function placeholderValues(
   return {
     name: resourceNameOfHost(host),
     host,
-    principalId: principalId ?? "\"$PRINCIPAL_ID\"",
+    principalId: principalId ?? '"$PRINCIPAL_ID"',
     clientId: check("clientId", input.clientId, "guid"),
     identityName: check("identityName", input.identityName, "resourceName"),
     tenantId: check("tenantId", input.tenantId, "guid"),
-    rg: resourceGroup !== undefined ? quoteArg(resourceGroup) : "\"$RG\"",
-    app: app !== undefined ? quoteArg(app) : "\"$APP_NAME\"",
+    rg: resourceGroup !== undefined ? quoteArg(resourceGroup) : '"$RG"',
+    app: app !== undefined ? quoteArg(app) : '"$APP_NAME"',
   };
 }
 
@@ -226,7 +235,7 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   if (input.principalId === undefined && model.needsPrincipalId) {
     steps.push(
       fillTemplate(
-        "Set the identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID=\"$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)\"",
+        'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)"',
         values,
       ),
     );
@@ -240,18 +249,24 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
     else if (intro) grants.unshift(fillTemplate(intro, values));
     steps.push(...grants);
     if (scope.alternative !== undefined && model.scoped) {
-      steps.push(`Alternative: the same command with --scope "${scope.alternative.scope}" grants the role on ${scope.alternative.label} (broader than this operation needs).`);
+      steps.push(
+        `Alternative: the same command with --scope "${scope.alternative.scope}" grants the role on ${scope.alternative.label} (broader than this operation needs).`,
+      );
     }
   }
   if (model.listExisting !== undefined) steps.push(fillTemplate(model.listExisting[plane], values));
   // On a control-plane service the roles are control-plane roles by nature: the warning would contradict the advice.
   if (plane === "data" && service.controlPlaneRoles.length > 0) {
-    steps.push(`${service.controlPlaneRoles.map((r) => `"${r}"`).join(", ")} ${service.controlPlaneRoles.length > 1 ? "are control-plane roles" : "is a control-plane role"}: ${service.controlPlaneRoles.length > 1 ? "they give" : "it gives"} no data access to ${service.displayName}.`);
+    steps.push(
+      `${service.controlPlaneRoles.map((r) => `"${r}"`).join(", ")} ${service.controlPlaneRoles.length > 1 ? "are control-plane roles" : "is a control-plane role"}: ${service.controlPlaneRoles.length > 1 ? "they give" : "it gives"} no data access to ${service.displayName}.`,
+    );
   }
   for (const alternative of input.alternatives ?? []) {
     const altRole = selectRole(alternative, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
     if (altRole !== undefined && altRole.role !== role?.role) {
-      steps.push(`If ${input.host ?? "this host"} is an ${alternative.displayName} namespace, the role is "${altRole.role}" instead (scope: ${scopeFor(alternative, input.facts, input.text, input.host, input.path).scope}).`);
+      steps.push(
+        `If ${input.host ?? "this host"} is an ${alternative.displayName} namespace, the role is "${altRole.role}" instead (scope: ${scopeFor(alternative, input.facts, input.text, input.host, input.path).scope}).`,
+      );
     }
   }
   steps.push(`Propagation delay: ${service.propagation}. Retry after that before concluding the assignment did not work.`);

@@ -11,14 +11,7 @@ import { safeInstanceOf } from "../util/headers.js";
 import { recordInternalFault } from "../util/safe.js";
 
 export type ScopeProblemReason =
-  | "multiple-scopes"
-  | "typo"
-  | "other-cloud"
-  | "resource-url"
-  | "portal-url"
-  | "missing-default"
-  | "doubled-default"
-  | "not-a-url";
+  "multiple-scopes" | "typo" | "other-cloud" | "resource-url" | "portal-url" | "missing-default" | "doubled-default" | "not-a-url";
 
 export interface ScopeProblem {
   reason: ScopeProblemReason;
@@ -65,7 +58,11 @@ export function checkScope(scopes: string | readonly string[], catalog?: Catalog
     const list = typeof scopes === "string" ? [scopes] : Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === "string") : [];
     const first = (list[0] ?? "").slice(0, MAX_SCOPE);
     if (list.length === 0 || first.trim().length === 0) {
-      return { reason: "not-a-url", scope: first, explanation: "no scope was given: request exactly one scope, the target service's audience followed by /.default" };
+      return {
+        reason: "not-a-url",
+        scope: first,
+        explanation: "no scope was given: request exactly one scope, the target service's audience followed by /.default",
+      };
     }
     const cat = toCatalog(catalog);
     if (list.length > 1) {
@@ -104,7 +101,8 @@ function checkOne(scope: string, catalog: ServiceCatalog, target: string | URL |
       scope,
       suggestion: service ? scopeOfAudience(service, normalizeAudience(fixed.replace(DEFAULT_SUFFIX, ""))) : fixed,
       ...(service ? { service: service.name } : {}),
-      explanation: "\"/.default\" appears twice (it was appended to a value that already had it): the resource becomes unknown to Microsoft Entra ID (AADSTS500011)",
+      explanation:
+        '"/.default" appears twice (it was appended to a value that already had it): the resource becomes unknown to Microsoft Entra ID (AADSTS500011)',
     };
   }
 
@@ -183,7 +181,14 @@ function checkOne(scope: string, catalog: ServiceCatalog, target: string | URL |
       scope,
       ...(suggestion !== undefined ? { suggestion } : {}),
       service: service.name,
-      explanation: `"${scope}" is the URL of a resource (${service.displayName}), not a token audience${suggestion ? `: request "${suggestion}"` : ""}${hosted.length > 1 ? ` (or ${hosted.slice(1).map((s) => `"${s.scope}" for ${s.displayName}`).join(", ")})` : ""}`,
+      explanation: `"${scope}" is the URL of a resource (${service.displayName}), not a token audience${suggestion ? `: request "${suggestion}"` : ""}${
+        hosted.length > 1
+          ? ` (or ${hosted
+              .slice(1)
+              .map((s) => `"${s.scope}" for ${s.displayName}`)
+              .join(", ")})`
+          : ""
+      }`,
     };
   }
 
@@ -203,7 +208,13 @@ function checkOne(scope: string, catalog: ServiceCatalog, target: string | URL |
   return undefined;
 }
 
-function otherCloudForTarget(scope: string, resource: string, service: ServiceDefinition, catalog: ServiceCatalog, target: string | URL | undefined): ScopeProblem | undefined {
+function otherCloudForTarget(
+  scope: string,
+  resource: string,
+  service: ServiceDefinition,
+  catalog: ServiceCatalog,
+  target: string | URL | undefined,
+): ScopeProblem | undefined {
   if (target === undefined) return undefined;
   const targetHost = hostOf(target);
   if (targetHost === undefined) return undefined;
@@ -248,7 +259,11 @@ function notAUrl(scope: string, catalog: ServiceCatalog): ScopeProblem {
       };
     }
   }
-  return { reason: "not-a-url", scope, explanation: "the scope is not a URL or an application id: request the target service's audience followed by /.default" };
+  return {
+    reason: "not-a-url",
+    scope,
+    explanation: "the scope is not a URL or an application id: request the target service's audience followed by /.default",
+  };
 }
 
 function portalUrl(scope: string, url: URL, catalog: ServiceCatalog): ScopeProblem {
@@ -315,7 +330,8 @@ export function nearestAudience(scope: string, catalog?: CatalogArg): NearestAud
         const distance = editDistance(host, audienceHost, MAX_DISTANCE);
         if (distance > MAX_DISTANCE) continue;
         if (best === undefined || distance < best.distance) best = { audience, service, distance };
-        if (cloudOf(audienceHost) === hostCloud && (bestSameCloud === undefined || distance < bestSameCloud.distance)) bestSameCloud = { audience, service, distance };
+        if (cloudOf(audienceHost) === hostCloud && (bestSameCloud === undefined || distance < bestSameCloud.distance))
+          bestSameCloud = { audience, service, distance };
       }
     }
     if (bestSameCloud !== undefined) {

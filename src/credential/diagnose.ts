@@ -28,13 +28,17 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
   let diagnosis: Diagnosis | undefined;
   if (response !== undefined) {
     const token = response.token ?? tokenForUrl(response.url, context);
-    diagnosis = classifyResponseWithCatalog(response, {
-      ...(token ? { token } : {}),
-      services: [],
-      expectedIdentity: context.configured,
-      includePersonalClaims: context.includePersonalClaims,
-      ...(response.method ? { method: response.method } : {}),
-    }, context.catalog);
+    diagnosis = classifyResponseWithCatalog(
+      response,
+      {
+        ...(token ? { token } : {}),
+        services: [],
+        expectedIdentity: context.configured,
+        includePersonalClaims: context.includePersonalClaims,
+        ...(response.method ? { method: response.method } : {}),
+      },
+      context.catalog,
+    );
   } else if (isCredentialError(failure)) {
     diagnosis = context.classifyCredentialError(failure);
   } else {
@@ -66,7 +70,11 @@ export function toResponseLike(failure: unknown): ResponseWithToken | undefined 
   const nested = field("response");
   const fetchResponse = isFetchResponse(failure) ? failure : isFetchResponse(nested) ? nested : undefined;
   if (fetchResponse !== undefined) {
-    const result: ResponseWithToken = { url: fetchResponse.url || (safeString(field("url")) ?? ""), status: fetchResponse.status, headers: fetchResponse.headers };
+    const result: ResponseWithToken = {
+      url: fetchResponse.url || (safeString(field("url")) ?? ""),
+      status: fetchResponse.status,
+      headers: fetchResponse.headers,
+    };
     const body = text("body");
     if (body !== undefined) result.body = body;
     const token = text("token");

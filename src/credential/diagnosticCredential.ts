@@ -106,7 +106,8 @@ export class DiagnosticCredential implements TokenCredential {
       containerApp: this.containerApp,
       serviceOfScope: (scope) => this.catalog.serviceForAudience(scope)?.name,
       attemptsSince: (mark) => this.exchanges.since(mark).length,
-      identityKind: options.clientId || options.resourceId || options.objectId ? "user-assigned" : options.credential === undefined ? "system-assigned" : "unknown",
+      identityKind:
+        options.clientId || options.resourceId || options.objectId ? "user-assigned" : options.credential === undefined ? "system-assigned" : "unknown",
       includePersonalClaims: this.includePersonalClaims,
     });
     const timeoutMs = typeof options.tokenTimeoutMs === "number" && options.tokenTimeoutMs >= 0 ? options.tokenTimeoutMs : DEFAULT_TOKEN_TIMEOUT_MS;
@@ -414,7 +415,14 @@ export class DiagnosticCredential implements TokenCredential {
 
   private onFailedAttempt(exchange: IdentityExchange): void {
     // The early warning: only for failures the credential will retry (the others end the call at once anyway).
-    const retried = exchange.errorCode !== undefined || exchange.status === undefined || exchange.status >= 500 || exchange.status === 404 || exchange.status === 410 || exchange.status === 408 || exchange.status === 429;
+    const retried =
+      exchange.errorCode !== undefined ||
+      exchange.status === undefined ||
+      exchange.status >= 500 ||
+      exchange.status === 404 ||
+      exchange.status === 410 ||
+      exchange.status === 408 ||
+      exchange.status === 429;
     if (!retried || exchange.errorCode === "ABORTED") return;
     // Off Azure a refused or unanswered IMDS is expected: the call's outcome decides what (if anything) is logged.
     if (isOffAzureHost(this.environment) && noAnswerAtNetworkLevel([exchange])) return;
@@ -499,7 +507,14 @@ export class DiagnosticCredential implements TokenCredential {
       call.resolve(outcome.lastGood);
       return;
     }
-    this.telemetry.endGetTokenFailure(call.span, call.startedAt, outcome.diagnosis, outcome.errorName, { [ATTR.identityEndpointAttempts]: outcome.attempts }, call.scope.key);
+    this.telemetry.endGetTokenFailure(
+      call.span,
+      call.startedAt,
+      outcome.diagnosis,
+      outcome.errorName,
+      { [ATTR.identityEndpointAttempts]: outcome.attempts },
+      call.scope.key,
+    );
     call.reject(error);
   }
 }
@@ -561,7 +576,10 @@ function callInnerInSpan(inner: TokenCredential, scopes: string | string[], opti
     const tracingOptions = options?.tracingOptions;
     const tracingContext = tracingOptions?.tracingContext;
     if (tracingContext !== undefined && tracingContext !== null) {
-      given = { ...options, tracingOptions: { ...tracingOptions, tracingContext: trace.setSpan(tracingContext as unknown as Context, span) as unknown as typeof tracingContext } };
+      given = {
+        ...options,
+        tracingOptions: { ...tracingOptions, tracingContext: trace.setSpan(tracingContext as unknown as Context, span) as unknown as typeof tracingContext },
+      };
     }
   } catch (fault) {
     recordInternalFault(fault);

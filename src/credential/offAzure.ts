@@ -6,7 +6,17 @@ import type { IdentityExchange } from "./identityExchange.js";
  * Transport codes that mean nothing answered at the network level: no HTTP status came back. An answer with a
  * status (even 403 from a proxy) is something on the path, not "off Azure".
  */
-const NO_ANSWER_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "TIMEOUT", "EHOSTDOWN", "EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN"]);
+const NO_ANSWER_CODES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "TIMEOUT",
+  "EHOSTDOWN",
+  "EADDRNOTAVAIL",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 
 /**
  * Off Azure, where a managed-identity failure is expected (a laptop running `ChainedTokenCredential(new
@@ -27,7 +37,10 @@ export function isOffAzureHost(environment: HostEnvironment): boolean {
 
 /** True when every identity-endpoint request of the call ended without an HTTP answer (there was at least one). */
 export function noAnswerAtNetworkLevel(exchanges: readonly IdentityExchange[]): boolean {
-  return exchanges.length > 0 && exchanges.every((exchange) => exchange.status === undefined && exchange.errorCode !== undefined && NO_ANSWER_CODES.has(exchange.errorCode));
+  return (
+    exchanges.length > 0 &&
+    exchanges.every((exchange) => exchange.status === undefined && exchange.errorCode !== undefined && NO_ANSWER_CODES.has(exchange.errorCode))
+  );
 }
 
 /**
@@ -47,7 +60,12 @@ function errorSaysNoAnswer(error: unknown): boolean {
 }
 
 /** A failed getToken that is the expected fall-through of managed identity off Azure. */
-export function isExpectedOffAzure(environment: HostEnvironment, diagnosis: Diagnosis | undefined, exchanges: readonly IdentityExchange[], error: unknown): boolean {
+export function isExpectedOffAzure(
+  environment: HostEnvironment,
+  diagnosis: Diagnosis | undefined,
+  exchanges: readonly IdentityExchange[],
+  error: unknown,
+): boolean {
   if (diagnosis?.code !== "IdentityEndpointUnreachable" || !isOffAzureHost(environment)) return false;
   return exchanges.length > 0 ? noAnswerAtNetworkLevel(exchanges) : diagnosis.status === undefined && errorSaysNoAnswer(error);
 }
@@ -58,9 +76,6 @@ export function offAzureNotice(diagnosis: Diagnosis): Diagnosis {
     ...diagnosis,
     summary:
       "Managed identity is not available here: no identity variables of any Azure platform are set and IMDS did not answer at the network level (off Azure, e.g. a developer machine); a credential chain moves on to its next credential. Logged once per process",
-    evidence: [
-      ...diagnosis.evidence,
-      "off Azure: later failures of this kind in this process are not logged (they still carry their diagnosis on the error)",
-    ],
+    evidence: [...diagnosis.evidence, "off Azure: later failures of this kind in this process are not logged (they still carry their diagnosis on the error)"],
   };
 }

@@ -16,7 +16,14 @@ const byRequestId = sharedSlot("diagnosesByRequestId.v1", () => new Map<string, 
 const MAX_REQUEST_IDS = 512;
 
 /** Request and response headers that identify one request. Values shorter than 8 characters are not ids. */
-export const REQUEST_ID_HEADERS = ["x-ms-client-request-id", "x-ms-request-id", "x-ms-activity-id", "client-request-id", "request-id", "apim-request-id"] as const;
+export const REQUEST_ID_HEADERS = [
+  "x-ms-client-request-id",
+  "x-ms-request-id",
+  "x-ms-activity-id",
+  "client-request-id",
+  "request-id",
+  "apim-request-id",
+] as const;
 
 export function attachDiagnosis(target: unknown, diagnosis: Diagnosis, options: { asProperty?: boolean } = {}): void {
   if (target === null || (typeof target !== "object" && typeof target !== "function")) return;

@@ -32,7 +32,9 @@ const MAX_CHECK_VALUE = 300;
 
 /** A check's value as evidence is: redacted, one line, bounded. */
 function checkValue(value: string): string {
-  const one = redact(String(value)).replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  const one = redact(String(value))
+    .replace(/[\u0000-\u001f\u007f]+/g, " ")
+    .trim();
   return one.length > MAX_CHECK_VALUE ? `${one.slice(0, MAX_CHECK_VALUE - 1)}…` : one;
 }
 

@@ -1,6 +1,5 @@
 import type { DiagnosisCode, Diagnosis } from "./types.js";
 
-
 /** Each code with its hypothesis and title: the one table the rest of the library reads. */
 export const DIAGNOSIS_CODES: Readonly<Record<DiagnosisCode, { hypothesis: Diagnosis["hypothesis"]; title: string }>> = {
   IdentityNotAssigned: { hypothesis: "H1", title: "Managed identity not assigned to the app" },

@@ -66,7 +66,8 @@ export function assignIdentityCommand(ctx: CommandContext): string {
       ? `--user-assigned "$(az identity list --query \"[?clientId=='${ctx.clientId}'].id\" --output tsv)"`
       : "--system-assigned";
   if (ctx.hostKind === "app-service") return `az webapp identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
-  if (ctx.hostKind === "container-apps-job") return `az containerapp job identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
+  if (ctx.hostKind === "container-apps-job")
+    return `az containerapp job identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
   return `az containerapp identity assign --name ${quoted(ctx.appName, "$APP_NAME")} --resource-group "$RG" ${which}`;
 }
 
@@ -101,18 +102,23 @@ export function withCommand(sentence: string, command: string): string {
 }
 
 export function showIdentityStep(ctx: CommandContext): string {
-  return withCommand("See which managed identities the app has (the system-assigned principalId, the user-assigned identities and their client ids)", showIdentityCommand(ctx));
+  return withCommand(
+    "See which managed identities the app has (the system-assigned principalId, the user-assigned identities and their client ids)",
+    showIdentityCommand(ctx),
+  );
 }
 
 export function assignIdentityStep(ctx: CommandContext): string {
-  const what = ctx.resourceId || ctx.clientId ? "Attach the user-assigned identity the code asks for to the app" : "Assign a system-assigned identity to the app";
+  const what =
+    ctx.resourceId || ctx.clientId ? "Attach the user-assigned identity the code asks for to the app" : "Assign a system-assigned identity to the app";
   return withCommand(what, assignIdentityCommand(ctx));
 }
 
 export function listRoleAssignmentsStep(principalId: string | undefined): string {
-  const what = principalId !== undefined
-    ? "List the identity's role assignments (each must be at the target resource's scope or above it)"
-    : "Once the app has an identity, list its role assignments (PRINCIPAL_ID: the principalId the identity show command prints)";
+  const what =
+    principalId !== undefined
+      ? "List the identity's role assignments (each must be at the target resource's scope or above it)"
+      : "Once the app has an identity, list its role assignments (PRINCIPAL_ID: the principalId the identity show command prints)";
   return withCommand(what, listRoleAssignmentsCommand(principalId));
 }
 
@@ -121,7 +127,10 @@ export function restartRevisionStep(ctx: CommandContext, why = "Restart the revi
 }
 
 export function doctorInContainerStep(ctx: CommandContext, scope?: string): string {
-  return withCommand("Check from inside the container (environment, identity endpoint, a token request, as the app sees them)", doctorInContainerCommand(ctx, scope));
+  return withCommand(
+    "Check from inside the container (environment, identity endpoint, a token request, as the app sees them)",
+    doctorInContainerCommand(ctx, scope),
+  );
 }
 
 export function replicaListCommand(ctx: CommandContext): string {

@@ -37,7 +37,8 @@ Example (Azure Container Apps):
     "npx diagnostic-credential doctor --scope https://vault.azure.net/.default --url https://<vault>.vault.azure.net/secrets/x"`;
 
 /** The one-line hint printed with a usage error. */
-export const USAGE_HINT = "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color] (--help for more)";
+export const USAGE_HINT =
+  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color] (--help for more)";
 
 export type Command =
   | { kind: "help" }

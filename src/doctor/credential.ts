@@ -15,7 +15,10 @@ function isDiagnosticCredential(credential: TokenCredential): credential is Diag
 }
 
 /** The credential to test, the identity it is meant to be (what the token checks compare with) and its name for messages. */
-export function makeCredential(options: SmokeTestOptions, timeoutMs: number): { credential: TokenCredential; configured: ConfiguredIdentity; credentialName: string } {
+export function makeCredential(
+  options: SmokeTestOptions,
+  timeoutMs: number,
+): { credential: TokenCredential; configured: ConfiguredIdentity; credentialName: string } {
   const clientId = typeof options.clientId === "string" && options.clientId.length > 0 ? options.clientId : undefined;
   const logger = options.logger ?? false;
   if (options.credential !== undefined && options.credential !== null) {
@@ -27,7 +30,13 @@ export function makeCredential(options: SmokeTestOptions, timeoutMs: number): { 
     }
     const configured: ConfiguredIdentity = clientId !== undefined ? { clientId } : {};
     return {
-      credential: new DiagnosticCredential({ credential: options.credential, ...(clientId !== undefined ? { clientId } : {}), logger, tokenTimeoutMs: timeoutMs, services: options.services ?? [] }),
+      credential: new DiagnosticCredential({
+        credential: options.credential,
+        ...(clientId !== undefined ? { clientId } : {}),
+        logger,
+        tokenTimeoutMs: timeoutMs,
+        services: options.services ?? [],
+      }),
       configured,
       credentialName: options.credential.constructor?.name || "TokenCredential",
     };

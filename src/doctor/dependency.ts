@@ -44,7 +44,9 @@ export function normalizeDependency(input: string | SmokeTestDependency, catalog
   }
   if (typeof raw.body === "string") out.body = raw.body;
   if (raw.expectStatus !== undefined) {
-    const list = (Array.isArray(raw.expectStatus) ? raw.expectStatus : [raw.expectStatus]).filter((s): s is number => typeof s === "number" && Number.isInteger(s));
+    const list = (Array.isArray(raw.expectStatus) ? raw.expectStatus : [raw.expectStatus]).filter(
+      (s): s is number => typeof s === "number" && Number.isInteger(s),
+    );
     if (list.length > 0) out.expectStatus = list;
   }
   let parsed: URL | undefined;
@@ -82,7 +84,21 @@ export interface CallContext {
 type CallFailure = Pick<SmokeTestDependencyResult, "failure" | "errorCode" | "error">;
 
 /** A stable, readable key order for the JSON document. */
-const RESULT_KEY_ORDER: Array<keyof SmokeTestDependencyResult> = ["url", "method", "scope", "expectedScope", "service", "ok", "status", "failure", "errorCode", "error", "notes", "diagnosis", "durationMs"];
+const RESULT_KEY_ORDER: Array<keyof SmokeTestDependencyResult> = [
+  "url",
+  "method",
+  "scope",
+  "expectedScope",
+  "service",
+  "ok",
+  "status",
+  "failure",
+  "errorCode",
+  "error",
+  "notes",
+  "diagnosis",
+  "durationMs",
+];
 
 /** Calls one dependency with its token and judges the answer. Never throws. */
 export async function callDependency(dependency: NormalizedDependency, context: CallContext): Promise<SmokeTestDependencyResult> {
@@ -133,7 +149,11 @@ function whyNotCalled(dependency: NormalizedDependency, token: AccessToken | und
 }
 
 /** Sends the request under the step's time limit; a timeout or transport error becomes a failure. */
-async function send(dependency: NormalizedDependency, request: PreparedRequest, context: CallContext): Promise<{ response: SentResponse } | { failure: CallFailure }> {
+async function send(
+  dependency: NormalizedDependency,
+  request: PreparedRequest,
+  context: CallContext,
+): Promise<{ response: SentResponse } | { failure: CallFailure }> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {

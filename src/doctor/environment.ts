@@ -24,7 +24,9 @@ export function describeEnvironment(env: HostEnvironment, configured: Configured
       `AZURE_CLIENT_ID=${env.azureClientId} is set: DefaultAzureCredential uses that user-assigned identity, a standalone ManagedIdentityCredential does not (this test used the system-assigned identity; pass the client id to test that one)`,
     );
   } else if (env.azureClientId !== undefined && configured.clientId !== undefined && configured.clientId.toLowerCase() !== env.azureClientId.toLowerCase()) {
-    out.notes.push(`AZURE_CLIENT_ID=${env.azureClientId} differs from the client id tested (${configured.clientId}): DefaultAzureCredential would use AZURE_CLIENT_ID`);
+    out.notes.push(
+      `AZURE_CLIENT_ID=${env.azureClientId} differs from the client id tested (${configured.clientId}): DefaultAzureCredential would use AZURE_CLIENT_ID`,
+    );
   }
   if ((env.hostKind === "container-apps" || env.hostKind === "container-apps-job") && env.identityEndpoint === undefined) {
     out.notes.push("Container Apps sets IDENTITY_ENDPOINT and IDENTITY_HEADER only when a managed identity is assigned to the app: none is set here");
@@ -33,6 +35,7 @@ export function describeEnvironment(env: HostEnvironment, configured: Configured
     out.notes.push("IDENTITY_ENDPOINT is set without IDENTITY_HEADER: the Azure SDK ignores it and falls back to IMDS");
   }
   if (env.identityEndpointMalformed) out.notes.push("IDENTITY_ENDPOINT is not a valid http(s) URL");
-  if (env.workloadIdentity) out.notes.push("AKS workload identity is configured (AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID): the SDK exchanges the federated token with Entra ID");
+  if (env.workloadIdentity)
+    out.notes.push("AKS workload identity is configured (AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID): the SDK exchanges the federated token with Entra ID");
   return out;
 }

@@ -94,10 +94,7 @@ export async function probeIdentityEndpoint(target: ProbeTarget, timeoutMs: numb
       finish({
         reachable: false,
         errorCode: "TIMEOUT",
-        error:
-          connectMs !== undefined
-            ? `accepted the connection but did not answer within ${timeoutMs} ms`
-            : `no connection within ${timeoutMs} ms`,
+        error: connectMs !== undefined ? `accepted the connection but did not answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`,
       });
     }, timeoutMs);
     request.end();

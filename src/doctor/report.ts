@@ -73,7 +73,9 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   const cut = (text: string) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
   const label = (name: string, width = 18) => p.dim(name.padEnd(width));
 
-  lines.push(`${p.bold("diagnostic-credential doctor")}${options.version ? ` ${options.version}` : ""} ${p.dim(`· ${report.startedAt} · ${report.durationMs} ms`)}`);
+  lines.push(
+    `${p.bold("diagnostic-credential doctor")}${options.version ? ` ${options.version}` : ""} ${p.dim(`· ${report.startedAt} · ${report.durationMs} ms`)}`,
+  );
 
   // Environment
   const env = report.environment;
@@ -91,7 +93,9 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   } else {
     lines.push(`  ${label("container app")}${p.dim("not a Container App (CONTAINER_APP_NAME is not set)")}`);
   }
-  lines.push(`  ${label("IDENTITY_ENDPOINT")}${env.identityEndpoint ?? p.dim("not set")}${env.identityEndpointMalformed ? ` ${p.red("(not a valid URL)")}` : ""}`);
+  lines.push(
+    `  ${label("IDENTITY_ENDPOINT")}${env.identityEndpoint ?? p.dim("not set")}${env.identityEndpointMalformed ? ` ${p.red("(not a valid URL)")}` : ""}`,
+  );
   lines.push(`  ${label("IDENTITY_HEADER")}${env.identityHeaderSet ? "set (value not shown)" : p.dim("not set")}`);
   if (env.msiEndpoint !== undefined && env.msiEndpoint !== env.identityEndpoint) lines.push(`  ${label("MSI_ENDPOINT")}${env.msiEndpoint}`);
   if (env.imdsHostOverride !== undefined) lines.push(`  ${label("IMDS host")}${env.imdsHostOverride} ${p.dim("(AZURE_POD_IDENTITY_AUTHORITY_HOST)")}`);
@@ -112,7 +116,9 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   if (endpoint.skipped !== undefined) {
     lines.push(`  ${p.dim("–")} not probed: ${endpoint.skipped}`);
   } else if (endpoint.reachable) {
-    lines.push(`  ${ok} reachable  ${endpoint.url ?? ""}  ${p.dim(`answered in ${endpoint.latencyMs ?? "?"} ms (HTTP ${endpoint.status ?? "?"} to a probe without credentials)`)}`);
+    lines.push(
+      `  ${ok} reachable  ${endpoint.url ?? ""}  ${p.dim(`answered in ${endpoint.latencyMs ?? "?"} ms (HTTP ${endpoint.status ?? "?"} to a probe without credentials)`)}`,
+    );
   } else {
     lines.push(`  ${bad} ${p.red("not reachable")}  ${endpoint.url ?? ""}  ${endpoint.error ?? ""}`);
   }
@@ -147,7 +153,9 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
     const count = problems.length + unexplained.length + (problems.length === 0 && unexplained.length === 0 ? 1 : 0);
     const what = [
       ...hypotheses.map((h) => `${h} ${problems.find((d) => d.hypothesis === h)!.title}`),
-      ...unexplained.map((d) => `${d.failure === "network" || d.failure === "timeout" ? "network" : "dependency"}: ${hostOfUrl(d.url)} ${d.errorCode ?? d.status ?? ""}`.trim()),
+      ...unexplained.map((d) =>
+        `${d.failure === "network" || d.failure === "timeout" ? "network" : "dependency"}: ${hostOfUrl(d.url)} ${d.errorCode ?? d.status ?? ""}`.trim(),
+      ),
     ];
     if (what.length === 0 && !report.identityEndpoint.reachable) what.push("identity endpoint not reachable");
     lines.push(`${bad} ${p.red(p.bold(`${count} problem${count === 1 ? "" : "s"} found`))}: ${what.join("; ")}. Exit code 1.`);
@@ -214,7 +222,8 @@ function dependencyLines(dependency: SmokeTestDependencyResult, tools: LineTools
   if (dependency.expectedScope !== undefined) detail.push(p.yellow(`the catalog's scope for this host is ${dependency.expectedScope}`));
   if (dependency.notes !== undefined) detail.push(...dependency.notes);
   if (detail.length > 0) lines.push(`      ${p.dim(detail.join(" · "))}`);
-  if (dependency.error !== undefined && dependency.diagnosis === undefined) lines.push(`      ${dependency.ok ? dependency.error : p.red(tools.cut(dependency.error))}`);
+  if (dependency.error !== undefined && dependency.diagnosis === undefined)
+    lines.push(`      ${dependency.ok ? dependency.error : p.red(tools.cut(dependency.error))}`);
   return lines;
 }
 
@@ -228,7 +237,9 @@ function problemLines(diagnosis: Diagnosis, index: number, total: number, tools:
   if (diagnosis.service !== undefined) facts.push(diagnosis.service);
   if (diagnosis.status !== undefined) facts.push(`HTTP ${diagnosis.status}`);
   if (diagnosis.errorCode !== undefined) facts.push(diagnosis.errorCode);
-  lines.push(`${p.red(p.bold(`Problem ${index}/${total}`))} ${p.bold(`${diagnosis.hypothesis} ${diagnosis.title}`)} ${p.dim(`[${diagnosis.code}] · ${facts.join(" · ")}`)}`);
+  lines.push(
+    `${p.red(p.bold(`Problem ${index}/${total}`))} ${p.bold(`${diagnosis.hypothesis} ${diagnosis.title}`)} ${p.dim(`[${diagnosis.code}] · ${facts.join(" · ")}`)}`,
+  );
   lines.push(`  ${oneLine(diagnosis.summary)}`);
   if (diagnosis.evidence.length > 0) {
     lines.push(`  ${p.bold("Evidence")}`);
@@ -251,7 +262,10 @@ function problemLines(diagnosis: Diagnosis, index: number, total: number, tools:
 }
 
 function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, " ⏎ ").replace(/\s+/g, " ").trim();
+  return text
+    .replace(/[\r\n]+/g, " ⏎ ")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 function hostOfUrl(url: string): string {

@@ -16,7 +16,14 @@ export interface SentResponse {
 }
 
 /** Sends one request; rejects on a transport failure or when `signal` aborts. */
-export type Sender = (request: { url: string; method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; timeoutMs: number }) => Promise<SentResponse>;
+export type Sender = (request: {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+  timeoutMs: number;
+}) => Promise<SentResponse>;
 
 /** The sender for these options: `httpClient` when given, else `fetch` (default `globalThis.fetch`). */
 export function makeSender(options: SmokeTestOptions): Sender {
@@ -81,7 +88,8 @@ export function transportError(error: unknown): { code: string; message: string 
     if (code === undefined && typeof record.code === "string" && record.code.length > 0) code = record.code;
     if (typeof record.message === "string" && record.message.length > 0) messages.push(record.message);
     if (code === undefined && Array.isArray(record.errors)) {
-      const inner = record.errors.find((e) => e !== null && typeof e === "object" && typeof (e as { code?: unknown }).code === "string") as { code: string } | undefined;
+      const inner = record.errors.find((e) => e !== null && typeof e === "object" && typeof (e as { code?: unknown }).code === "string") as
+        { code: string } | undefined;
       if (inner !== undefined) code = inner.code;
     }
     current = record.cause;

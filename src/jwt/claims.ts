@@ -46,7 +46,23 @@ export interface TokenClaims {
 }
 
 const MAX_TOKEN_LENGTH = 64 * 1024;
-const STRING_CLAIMS = ["aud", "iss", "tid", "oid", "appid", "azp", "xms_mirid", "xms_az_rid", "idtyp", "uti", "ver", "scp", "upn", "name", "unique_name"] as const;
+const STRING_CLAIMS = [
+  "aud",
+  "iss",
+  "tid",
+  "oid",
+  "appid",
+  "azp",
+  "xms_mirid",
+  "xms_az_rid",
+  "idtyp",
+  "uti",
+  "ver",
+  "scp",
+  "upn",
+  "name",
+  "unique_name",
+] as const;
 const NUMBER_CLAIMS = ["iat", "nbf", "exp"] as const;
 
 /**

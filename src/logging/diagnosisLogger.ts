@@ -76,7 +76,10 @@ export class DiagnosisLogger {
   /** Folds with a timer (repeats counted, not yet written). */
   private pending = 0;
 
-  constructor(private readonly sink: LogSink | false, options: FoldingOptions = {}) {
+  constructor(
+    private readonly sink: LogSink | false,
+    options: FoldingOptions = {},
+  ) {
     this.windowMs = options.windowMs ?? 60_000;
     this.maxKeys = options.maxKeys ?? 256;
   }

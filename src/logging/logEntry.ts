@@ -109,7 +109,14 @@ export interface LogContext {
   spanId?: string;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
 
 /**
  * The message: `DiagnosticCredential [H2 RoleMissingOrWrongScope] 403 Forbidden from myvault.vault.azure.net: <summary>`.

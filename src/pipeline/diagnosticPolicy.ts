@@ -2,19 +2,19 @@ import { createDefaultHttpClient, type HttpClient, type PipelinePolicy, type Pip
 import type { DiagnosticCredential } from "../credential/diagnosticCredential.js";
 import { tokenOfAuthorization } from "../catalog/resolve.js";
 import { headersToRecord } from "../util/headers.js";
-import {
-  attachDiagnosis,
-  attachDiagnosisToRequestIds,
-  detachDiagnosis,
-  forgetRequestIds,
-  hasAttachedDiagnosis,
-  requestIdsOf,
-} from "../diagnosis/attach.js";
+import { attachDiagnosis, attachDiagnosisToRequestIds, detachDiagnosis, forgetRequestIds, hasAttachedDiagnosis, requestIdsOf } from "../diagnosis/attach.js";
 import { credentialInternalsOf, type CredentialInternals } from "../credential/internals.js";
 import { policyChallengeWaits } from "../registry/challengeWaits.js";
 import { responseLogLevel } from "../registry/handledAnswers.js";
 import { safely } from "../util/safe.js";
-import { isLegacyRequest, legacyResponse, pipelineRequestFromLegacy, type DiagnosticHttpClient, type LegacyResponseLike, type LegacyWebResourceLike } from "./legacyHttp.js";
+import {
+  isLegacyRequest,
+  legacyResponse,
+  pipelineRequestFromLegacy,
+  type DiagnosticHttpClient,
+  type LegacyResponseLike,
+  type LegacyWebResourceLike,
+} from "./legacyHttp.js";
 
 export const DIAGNOSTIC_POLICY_NAME = "diagnosticCredentialPolicy";
 
@@ -71,7 +71,12 @@ const challenges = policyChallengeWaits();
  * Sends one attempt and diagnoses its answer. `request` is the PipelineRequest that is sent; `original` the object
  * the SDK passed in (the same one, or the core-http v1 request it was converted from).
  */
-async function watch(credential: CredentialInternals | undefined, request: PipelineRequest, original: object, send: () => Promise<PipelineResponse>): Promise<PipelineResponse> {
+async function watch(
+  credential: CredentialInternals | undefined,
+  request: PipelineRequest,
+  original: object,
+  send: () => Promise<PipelineResponse>,
+): Promise<PipelineResponse> {
   // Not a DiagnosticCredential (a caller outside TypeScript's checks): the request passes through, undiagnosed.
   if (credential === undefined) return send();
   const key = safely(() => request.headers.get("x-ms-client-request-id") ?? original, original);
@@ -100,7 +105,14 @@ async function watch(credential: CredentialInternals | undefined, request: Pipel
 }
 
 /** Diagnoses one 401/403 answer; every fault is swallowed by the caller. */
-function observe(credential: CredentialInternals, request: PipelineRequest, original: object, response: PipelineResponse, key: unknown, firstAttempt: boolean): void {
+function observe(
+  credential: CredentialInternals,
+  request: PipelineRequest,
+  original: object,
+  response: PipelineResponse,
+  key: unknown,
+  firstAttempt: boolean,
+): void {
   const token = tokenOfAuthorization(request.headers.get("authorization"));
   const headers = headersToRecord(response.headers);
   const status = response.status;
@@ -132,5 +144,3 @@ function observe(credential: CredentialInternals, request: PipelineRequest, orig
   if (challengeAnswerable) challenges.wait(key, report, credential);
   else report();
 }
-
-

@@ -1,4 +1,11 @@
-import { createHttpHeaders, createPipelineRequest, type HttpClient, type HttpHeaders, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  type HttpClient,
+  type HttpHeaders,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 
 /**
  * What `diagnosticHttpClient` returns: a core-rest-pipeline `HttpClient` that is also accepted by the

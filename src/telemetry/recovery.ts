@@ -247,13 +247,16 @@ export class RecoveryTracker {
   private schedulePrune(): void {
     if (this.pruneTimer !== undefined) return;
     const self = new WeakRef(this);
-    this.pruneTimer = setTimeout(() => {
-      const tracker = self.deref();
-      if (tracker === undefined) return;
-      tracker.pruneTimer = undefined;
-      tracker.prune();
-      if (tracker.episodeCount > 0) tracker.schedulePrune();
-    }, Math.min(recoveryTiming.maxOpenMs, 2 ** 31 - 1));
+    this.pruneTimer = setTimeout(
+      () => {
+        const tracker = self.deref();
+        if (tracker === undefined) return;
+        tracker.pruneTimer = undefined;
+        tracker.prune();
+        if (tracker.episodeCount > 0) tracker.schedulePrune();
+      },
+      Math.min(recoveryTiming.maxOpenMs, 2 ** 31 - 1),
+    );
     this.pruneTimer.unref?.();
   }
 }

@@ -28,7 +28,8 @@ const JWT_PATTERN = new RegExp(`${JWT_START}${SEGMENT_REST}(?:${LINE_BREAK}?${SE
 // parameters ("Bearer authorization_uri=…", which are evidence) do not match; nor does a JWT, left to its own
 // pattern. Applied first: a JWT run glued to "Bearer" ("…sig=Bearer abc…") would otherwise swallow the scheme.
 // (Case-sensitive but for the scheme, so that a value starting "EYJ" is not taken for a JWT.)
-const BEARER_PATTERN = /\b([Bb][Ee][Aa][Rr][Ee][Rr])(?:\s|%20)+(?!(?:authorization_uri|error_description|authorization|trusted_issuers)=|eyJ)(?:[A-Za-z0-9._~+/-]|\\\/){16,}=*/g;
+const BEARER_PATTERN =
+  /\b([Bb][Ee][Aa][Rr][Ee][Rr])(?:\s|%20)+(?!(?:authorization_uri|error_description|authorization|trusted_issuers)=|eyJ)(?:[A-Za-z0-9._~+/-]|\\\/){16,}=*/g;
 const SHARED_KEY_PATTERN = /\b(SharedKey|SharedAccessSignature)\s+[^\s,"';]+/gi;
 // A signature parameter of a query, also inside XML or HTML (`&amp;sig=`).
 const SIG_PARAM_PATTERN = /((?:[?&]|&amp;)(?:sig|signature|code|client_secret|access_token)=)[^&\s"'<]+/gi;

@@ -3,7 +3,25 @@ import { ServiceCatalog, catalogFor, cloudOf, findServiceForScope, normalizeAudi
 import { GENERIC_FINGERPRINTS, SERVICE_CATALOG } from "../../src/catalog/services.js";
 import { DIAGNOSIS_CODES } from "../../src/diagnosis/codes.js";
 
-const REQUIRED = ["keyvault", "managedhsm", "storage", "servicebus", "eventhubs", "cosmos", "graph", "arm", "appconfig", "sql", "postgres", "mysql", "redis", "openai", "eventgrid", "monitor", "acr"];
+const REQUIRED = [
+  "keyvault",
+  "managedhsm",
+  "storage",
+  "servicebus",
+  "eventhubs",
+  "cosmos",
+  "graph",
+  "arm",
+  "appconfig",
+  "sql",
+  "postgres",
+  "mysql",
+  "redis",
+  "openai",
+  "eventgrid",
+  "monitor",
+  "acr",
+];
 
 describe("SERVICE_CATALOG entries", () => {
   it("has every required service, each name once", () => {
@@ -20,7 +38,9 @@ describe("SERVICE_CATALOG entries", () => {
     for (const audience of service.audiences) expect(audience).toBe(normalizeAudience(audience));
     expect(service.scope).toMatch(/\/\.default$/);
     // The SDK's scope is one of the accepted audiences.
-    expect(findServiceForScope(service.scope)?.name === service.name || service.audiences.includes(normalizeAudience(scopeToResource(service.scope)))).toBe(true);
+    expect(findServiceForScope(service.scope)?.name === service.name || service.audiences.includes(normalizeAudience(scopeToResource(service.scope)))).toBe(
+      true,
+    );
     for (const [suffix, scope] of Object.entries(service.scopeByHostSuffix)) {
       expect(service.hostSuffixes.includes(suffix) || service.hosts.includes(suffix)).toBe(true);
       expect(service.audiences).toContain(normalizeAudience(scopeToResource(scope)));
@@ -38,7 +58,10 @@ describe("SERVICE_CATALOG entries", () => {
   });
 
   it("fingerprints: unique ids prefixed by their service, valid codes, stateless case-insensitive patterns", () => {
-    const all = [...SERVICE_CATALOG.flatMap((s) => s.fingerprints.map((f) => [s.name, f] as const)), ...GENERIC_FINGERPRINTS.map((f) => ["generic", f] as const)];
+    const all = [
+      ...SERVICE_CATALOG.flatMap((s) => s.fingerprints.map((f) => [s.name, f] as const)),
+      ...GENERIC_FINGERPRINTS.map((f) => ["generic", f] as const),
+    ];
     const ids = all.map(([, f]) => f.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const [name, fingerprint] of all) {
@@ -50,12 +73,21 @@ describe("SERVICE_CATALOG entries", () => {
         expect(fingerprint.message.flags, fingerprint.id).toContain("i");
         expect(fingerprint.message.global || fingerprint.message.sticky, fingerprint.id).toBe(false);
       }
-      expect(fingerprint.status !== undefined || fingerprint.errorCode !== undefined || fingerprint.message !== undefined || fingerprint.substatus !== undefined || fingerprint.challengeError !== undefined, fingerprint.id).toBe(true);
+      expect(
+        fingerprint.status !== undefined ||
+          fingerprint.errorCode !== undefined ||
+          fingerprint.message !== undefined ||
+          fingerprint.substatus !== undefined ||
+          fingerprint.challengeError !== undefined,
+        fingerprint.id,
+      ).toBe(true);
     }
   });
 
   it("services that answer 401 for a missing permission say so", () => {
-    const flagged = SERVICE_CATALOG.filter((s) => s.unauthorizedMeansForbidden).map((s) => s.name).sort();
+    const flagged = SERVICE_CATALOG.filter((s) => s.unauthorizedMeansForbidden)
+      .map((s) => s.name)
+      .sort();
     expect(flagged).toEqual(["acr", "eventgrid", "eventhubs", "openai", "servicebus"]);
   });
 
@@ -114,8 +146,12 @@ describe("scopeForUrl", () => {
   it("undefined for unknown hosts and non-URLs; extra hosts through services", () => {
     expect(scopeForUrl("https://example.com")).toBeUndefined();
     expect(scopeForUrl("not a url")).toBeUndefined();
-    expect(scopeForUrl("http://127.0.0.1:10000/devstoreaccount1", [{ name: "storage", hosts: ["127.0.0.1:10000"] }])).toBe("https://storage.azure.com/.default");
-    expect(scopeForUrl("https://orders.contoso.com/x", [{ name: "orders", hosts: ["orders.contoso.com"], scope: "api://orders/.default" }])).toBe("api://orders/.default");
+    expect(scopeForUrl("http://127.0.0.1:10000/devstoreaccount1", [{ name: "storage", hosts: ["127.0.0.1:10000"] }])).toBe(
+      "https://storage.azure.com/.default",
+    );
+    expect(scopeForUrl("https://orders.contoso.com/x", [{ name: "orders", hosts: ["orders.contoso.com"], scope: "api://orders/.default" }])).toBe(
+      "api://orders/.default",
+    );
   });
 });
 

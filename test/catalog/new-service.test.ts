@@ -71,7 +71,13 @@ describe("a new service added only as data", () => {
       { url: `http://${host}/widgets/42`, status: 403, headers: { "x-widgets-shard": "shard-7" }, body: BODY },
       { services: [widgets(host)] },
     );
-    expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", confidence: "high", service: "widgets", errorCode: "WidgetPermissionDenied" });
+    expect(diagnosis).toMatchObject({
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      confidence: "high",
+      service: "widgets",
+      errorCode: "WidgetPermissionDenied",
+    });
     expect(diagnosis!.identity).toMatchObject({ objectId: OID });
     expect(diagnosis!.evidence).toContain("operation named by the service: Contoso.Widgets/widgets/write");
     expect(diagnosis!.evidence).toContain("x-widgets-shard: shard-7");
@@ -106,6 +112,8 @@ describe("a new service added only as data", () => {
     // The token this credential issued for the service's audience is correlated: its audience is checked.
     expect(diagnosis!.evidence).toContain(`audience check: "${AUDIENCE}" is accepted by Contoso Widgets`);
     expect(diagnosis!.nextSteps.some((step) => step.includes(`--assignee-object-id ${OID}`) && step.includes('--role "Widget Writer"'))).toBe(true);
-    expect(lines.filter((line) => line.source === "diagnose").map((line) => [line.hypothesis, line.service, line.errorCode])).toEqual([["H2", "widgets", "WidgetPermissionDenied"]]);
+    expect(lines.filter((line) => line.source === "diagnose").map((line) => [line.hypothesis, line.service, line.errorCode])).toEqual([
+      ["H2", "widgets", "WidgetPermissionDenied"],
+    ]);
   });
 });

@@ -27,7 +27,13 @@ const CASES: AmqpCase[] = [
     name: "ServiceBusError UnauthorizedAccess: 'Send' claim required → Data Sender at the namespace",
     error: () => serviceBusError(`Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: '${SB}'. ${tail}`),
     token: { aud: "https://servicebus.azure.net" },
-    expect: { hypothesis: "H2", confidence: "high", service: "servicebus", steps: ['--role "Azure Service Bus Data Sender"', `--assignee-object-id ${OID}`, "sb-orders"], summary: ["401 (AMQP) from sb-orders.servicebus.windows.net"] },
+    expect: {
+      hypothesis: "H2",
+      confidence: "high",
+      service: "servicebus",
+      steps: ['--role "Azure Service Bus Data Sender"', `--assignee-object-id ${OID}`, "sb-orders"],
+      summary: ["401 (AMQP) from sb-orders.servicebus.windows.net"],
+    },
   },
   {
     name: "ServiceBusError without host or token: found by the SDK error name",
@@ -36,18 +42,27 @@ const CASES: AmqpCase[] = [
   },
   {
     name: "MessagingError (Event Hubs) 'Listen' with an Event Hubs token → Event Hubs Data Receiver",
-    error: () => messagingError(`Unauthorized access. 'Listen' claim(s) are required to perform this operation. Resource: 'sb://eh-telemetry.servicebus.windows.net/devices/consumergroups/$default/partitions/0'. ${tail}`),
+    error: () =>
+      messagingError(
+        `Unauthorized access. 'Listen' claim(s) are required to perform this operation. Resource: 'sb://eh-telemetry.servicebus.windows.net/devices/consumergroups/$default/partitions/0'. ${tail}`,
+      ),
     token: { aud: "https://eventhubs.azure.net" },
     expect: { hypothesis: "H2", confidence: "high", service: "eventhubs", steps: ['"Azure Event Hubs Data Receiver"'] },
   },
   {
     name: "Event Hubs told apart by the entity path (consumer group / partition), no token",
-    error: () => messagingError(`Unauthorized access. 'Listen' claim(s) are required to perform this operation. Resource: 'sb://eh-telemetry.servicebus.windows.net/devices/ConsumerGroups/$default/Partitions/0'. ${tail}`),
+    error: () =>
+      messagingError(
+        `Unauthorized access. 'Listen' claim(s) are required to perform this operation. Resource: 'sb://eh-telemetry.servicebus.windows.net/devices/ConsumerGroups/$default/Partitions/0'. ${tail}`,
+      ),
     expect: { hypothesis: "H2", service: "eventhubs" },
   },
   {
     name: "raw rhea AMQP error 'Manage,EntityRead' → Data Owner",
-    error: () => ({ condition: "amqp:unauthorized-access", description: `Unauthorized access. 'Manage,EntityRead' claim(s) are required to perform this operation. Resource: '${SB}'. ${tail}` }),
+    error: () => ({
+      condition: "amqp:unauthorized-access",
+      description: `Unauthorized access. 'Manage,EntityRead' claim(s) are required to perform this operation. Resource: '${SB}'. ${tail}`,
+    }),
     token: { aud: "https://servicebus.azure.net" },
     expect: { hypothesis: "H2", service: "servicebus", steps: ['"Azure Service Bus Data Owner"'] },
   },
@@ -70,7 +85,10 @@ const CASES: AmqpCase[] = [
   },
   {
     name: "IP filter → not identity",
-    error: () => new Error(`Put token failed. status-code: 401, status-description: Ip has been prevented to connect to the endpoint. For more information see: Virtual Network service endpoints: Event Hubs: https://go.microsoft.com/fwlink/?linkid=2044192 Service Bus: https://go.microsoft.com/fwlink/?linkid=2044235 IP Filters: Event Hubs: https://go.microsoft.com/fwlink/?linkid=2044428 Service Bus: https://go.microsoft.com/fwlink/?linkid=2044183. ${tail}. Resource: '${SB}'`),
+    error: () =>
+      new Error(
+        `Put token failed. status-code: 401, status-description: Ip has been prevented to connect to the endpoint. For more information see: Virtual Network service endpoints: Event Hubs: https://go.microsoft.com/fwlink/?linkid=2044192 Service Bus: https://go.microsoft.com/fwlink/?linkid=2044235 IP Filters: Event Hubs: https://go.microsoft.com/fwlink/?linkid=2044428 Service Bus: https://go.microsoft.com/fwlink/?linkid=2044183. ${tail}. Resource: '${SB}'`,
+      ),
     expect: { hypothesis: "not-identity", confidence: "high", service: "servicebus" },
   },
   {
@@ -99,7 +117,11 @@ const CASES: AmqpCase[] = [
   },
   {
     name: "error wrapped in cause (AggregateError from the retry loop)",
-    error: () => new AggregateError([new Error("ECONNRESET"), messagingError(`Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: '${SB}'. ${tail}`)], "retries exhausted"),
+    error: () =>
+      new AggregateError(
+        [new Error("ECONNRESET"), messagingError(`Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: '${SB}'. ${tail}`)],
+        "retries exhausted",
+      ),
     expect: { hypothesis: "H2", service: "servicebus" },
   },
   {
@@ -116,7 +138,11 @@ const CASES: AmqpCase[] = [
   },
   {
     name: "SQL: firewall",
-    error: () => Object.assign(new Error("Cannot open server 'sql-orders' requested by the login. Client with IP address '20.1.2.3' is not allowed to access the server."), { code: "ELOGIN" }),
+    error: () =>
+      Object.assign(
+        new Error("Cannot open server 'sql-orders' requested by the login. Client with IP address '20.1.2.3' is not allowed to access the server."),
+        { code: "ELOGIN" },
+      ),
     context: { url: "mssql://sql-orders.database.windows.net:1433" },
     expect: { hypothesis: "not-identity", confidence: "high", service: "sql" },
   },
@@ -132,8 +158,16 @@ const CASES: AmqpCase[] = [
     context: { url: "rediss://redis-orders.redis.cache.windows.net:6380" },
     expect: { hypothesis: "H2", service: "redis", steps: ["az redis access-policy-assignment create", "--redis-cache-name redis-orders"] },
   },
-  { name: "entity not found is not an auth failure", error: () => messagingError("The messaging entity 'sb://sb-orders.servicebus.windows.net/nope' could not be found.", "amqp:not-found"), expect: { hypothesis: undefined } },
-  { name: "server busy is not an auth failure", error: () => serviceBusError(`The server is busy. ${tail}`, "com.microsoft:server-busy"), expect: { hypothesis: undefined } },
+  {
+    name: "entity not found is not an auth failure",
+    error: () => messagingError("The messaging entity 'sb://sb-orders.servicebus.windows.net/nope' could not be found.", "amqp:not-found"),
+    expect: { hypothesis: undefined },
+  },
+  {
+    name: "server busy is not an auth failure",
+    error: () => serviceBusError(`The server is busy. ${tail}`, "com.microsoft:server-busy"),
+    expect: { hypothesis: undefined },
+  },
   { name: "a plain Error is not ours", error: () => new Error("something else"), expect: { hypothesis: undefined } },
   { name: "a string is not ours", error: () => "boom", expect: { hypothesis: undefined } },
   { name: "undefined", error: () => undefined, expect: { hypothesis: undefined } },
@@ -152,7 +186,11 @@ describe("classifyAmqpError", () => {
     expect(d?.hypothesis, context).toBe(c.expect.hypothesis);
     if (c.expect.confidence) expect(d?.confidence, context).toBe(c.expect.confidence);
     if ("service" in c.expect) expect(d?.service, context).toBe(c.expect.service);
-    for (const part of c.expect.steps ?? []) expect(d?.nextSteps.some((s) => s.includes(part)), `step ${part}${context}`).toBe(true);
+    for (const part of c.expect.steps ?? [])
+      expect(
+        d?.nextSteps.some((s) => s.includes(part)),
+        `step ${part}${context}`,
+      ).toBe(true);
     for (const part of c.expect.summary ?? []) expect(d?.summary, context).toContain(part);
   });
 

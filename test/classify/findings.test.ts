@@ -38,7 +38,12 @@ import { CLIENT_ID, NOW, OID, OTHER_CLIENT_ID, OTHER_OID, OTHER_TENANT, TENANT, 
 
 const KV = "https://kv-orders.vault.azure.net/secrets/db-password?api-version=7.5";
 const KV_CHALLENGE = `Bearer authorization="https://login.windows.net/${TENANT}", resource="https://vault.azure.net"`;
-const rbac403 = (oid = OID): ResponseLike => ({ url: KV, status: 403, method: "GET", body: JSON.stringify({ error: { code: "Forbidden", message: keyVaultRbacMessage("\n", oid), innererror: { code: "ForbiddenByRbac" } } }) });
+const rbac403 = (oid = OID): ResponseLike => ({
+  url: KV,
+  status: 403,
+  method: "GET",
+  body: JSON.stringify({ error: { code: "Forbidden", message: keyVaultRbacMessage("\n", oid), innererror: { code: "ForbiddenByRbac" } } }),
+});
 const iso = (seconds: number) => new Date(NOW + seconds * 1000).toISOString().replace(".000Z", "Z");
 
 /** Every rule seen in this file: the last test checks the docs name each one. */
@@ -68,15 +73,31 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
       { kind: "service-code", expected: "ForbiddenByRbac", actual: "ForbiddenByRbac / Forbidden", verdict: "fail", confirmedBy: "answer" },
       { kind: "audience", expected: "https://vault.azure.net/.default", actual: "https://vault.azure.net", verdict: "pass", confirmedBy: "token" },
       { kind: "lifetime", expected: `valid at ${iso(0)}`, actual: `expires ${iso(85_000)}`, verdict: "pass", confirmedBy: "token" },
-      { kind: "role", expected: expect.stringMatching(/^Key Vault Secrets User at \/subscriptions\/.*\/vaults\/kv-orders$/), actual: "no role assignment", verdict: "fail", confirmedBy: "answer" },
+      {
+        kind: "role",
+        expected: expect.stringMatching(/^Key Vault Secrets User at \/subscriptions\/.*\/vaults\/kv-orders$/),
+        actual: "no role assignment",
+        verdict: "fail",
+        confirmedBy: "answer",
+      },
     ]);
     // The prose is unchanged beside it.
     expect(d.evidence).toContain('audience check: "https://vault.azure.net" is accepted by Azure Key Vault');
-    expect(d.evidence).toContain("recognised answer keyvault.forbidden-by-rbac: the vault uses Azure RBAC and the caller has no data-plane role allowing this action");
+    expect(d.evidence).toContain(
+      "recognised answer keyvault.forbidden-by-rbac: the vault uses Azure RBAC and the caller has no data-plane role allowing this action",
+    );
   });
 
   it("H2 from the status alone: status.forbidden (unknown host: status.forbidden-unknown-host, audience unknown)", async () => {
-    const custom = await answer({ url: "https://orders.contoso.example/orders", status: 403 }, { aud: "api://orders" }, { services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }] }] });
+    const custom = await answer(
+      { url: "https://orders.contoso.example/orders", status: 403 },
+      { aud: "api://orders" },
+      {
+        services: [
+          { name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }] },
+        ],
+      },
+    );
     expect(custom.rule).toEqual({ id: "status.forbidden", source: "status" });
     expectChecks(custom, { kind: "audience", verdict: "pass" }, { kind: "role", verdict: "fail", expected: "Orders.Reader" });
     const unknown = await answer({ url: "https://api.example.org/x", status: 403 }, { aud: "api://something" });
@@ -87,11 +108,20 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
 
   it("H3 wrong audience: audience fails with what was expected and what the token had", async () => {
     const d = await answer(
-      { url: KV, status: 401, headers: { "www-authenticate": KV_CHALLENGE }, body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10022: Invalid audience." } }) },
+      {
+        url: KV,
+        status: 401,
+        headers: { "www-authenticate": KV_CHALLENGE },
+        body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10022: Invalid audience." } }),
+      },
       { aud: "https://management.azure.com/" },
     );
     expect(d.rule).toEqual({ id: "claims.wrong-audience", source: "claims" });
-    expectChecks(d, { kind: "audience", verdict: "fail", expected: "https://vault.azure.net/.default", actual: "https://management.azure.com/", confirmedBy: "token" }, { kind: "lifetime", verdict: "pass" });
+    expectChecks(
+      d,
+      { kind: "audience", verdict: "fail", expected: "https://vault.azure.net/.default", actual: "https://management.azure.com/", confirmedBy: "token" },
+      { kind: "lifetime", verdict: "pass" },
+    );
     expect(failedKinds(d)).toEqual(["service-code", "audience"]);
   });
 
@@ -104,14 +134,23 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
   it("H3 without a token: the service's answer is the audience check (confirmed by the answer, nothing actual)", async () => {
     const d = await shape("keyvault 401 AKV10022 without a token in context (fingerprint only)");
     expect(d.rule).toEqual({ id: "keyvault.audience", source: "catalog:keyvault" });
-    expect(d.checks!.find((c) => c.kind === "audience")).toEqual({ kind: "audience", expected: "https://vault.azure.net/.default", verdict: "fail", confirmedBy: "answer" });
+    expect(d.checks!.find((c) => c.kind === "audience")).toEqual({
+      kind: "audience",
+      expected: "https://vault.azure.net/.default",
+      verdict: "fail",
+      confirmedBy: "answer",
+    });
     expectNoCheck(d, "lifetime");
   });
 
   it("H4 expired: lifetime fails (expired at, against the time of the failure)", async () => {
     const d = await answer({ url: "https://storders.blob.core.windows.net/c/b", status: 401, body: "" }, { aud: "https://storage.azure.com", exp: -3600 });
     expect(d.rule).toEqual({ id: "claims.expired", source: "claims" });
-    expectChecks(d, { kind: "lifetime", verdict: "fail", expected: `valid at ${iso(0)}`, actual: `expired at ${iso(-3600)}`, confirmedBy: "token" }, { kind: "audience", verdict: "pass" });
+    expectChecks(
+      d,
+      { kind: "lifetime", verdict: "fail", expected: `valid at ${iso(0)}`, actual: `expired at ${iso(-3600)}`, confirmedBy: "token" },
+      { kind: "audience", verdict: "pass" },
+    );
   });
 
   it("H4 not yet valid: lifetime fails (not valid before)", async () => {
@@ -121,7 +160,12 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
   });
 
   it("H4 wrong tenant: tenant fails; the same tenant passes", async () => {
-    const issuer = { url: KV, status: 401, headers: { "www-authenticate": KV_CHALLENGE }, body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10032: Invalid issuer." } }) };
+    const issuer = {
+      url: KV,
+      status: 401,
+      headers: { "www-authenticate": KV_CHALLENGE },
+      body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10032: Invalid issuer." } }),
+    };
     const other = await answer(issuer, { tid: OTHER_TENANT });
     expect(other.rule).toEqual({ id: "claims.wrong-tenant", source: "claims" });
     expectChecks(other, { kind: "tenant", verdict: "fail", expected: TENANT, actual: OTHER_TENANT, confirmedBy: "token" });
@@ -149,7 +193,13 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
   it("H4 CAE claims challenge: claims-challenge fails for a token issued before, is unknown without a token", async () => {
     const before = await shape("CAE insufficient_claims with a token issued before the revocation");
     expect(before.rule).toEqual({ id: "generic.insufficient-claims", source: "catalog:generic" });
-    expectChecks(before, { kind: "claims-challenge", verdict: "fail", expected: "issued after 2025-05-01T11:55:00Z", actual: `issued at ${iso(-3600)}`, confirmedBy: "token" });
+    expectChecks(before, {
+      kind: "claims-challenge",
+      verdict: "fail",
+      expected: "issued after 2025-05-01T11:55:00Z",
+      actual: `issued at ${iso(-3600)}`,
+      confirmedBy: "token",
+    });
     const none = await shape("CAE insufficient_claims without a token");
     expectChecks(none, { kind: "claims-challenge", verdict: "unknown", expected: "issued after 2025-05-01T11:55:00Z", confirmedBy: "answer" });
   });
@@ -169,29 +219,67 @@ describe("downstream answers (classifyResponse): the rule and the checks", () =>
 
   it("a fingerprint of the services option: services:<name>", async () => {
     const d = await answer({ url: "https://orders.contoso.example/x", status: 401, body: "ORD-17 token refused" }, undefined, {
-      services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], fingerprints: [{ id: "orders.refused", code: "Unknown", confidence: "medium", message: /ORD-17/, meaning: "the API refused the token" }] }],
+      services: [
+        {
+          name: "orders-api",
+          hosts: ["orders.contoso.example"],
+          audiences: ["api://orders"],
+          fingerprints: [{ id: "orders.refused", code: "Unknown", confidence: "medium", message: /ORD-17/, meaning: "the API refused the token" }],
+        },
+      ],
     });
     expect(d.rule).toEqual({ id: "orders.refused", source: "services:orders-api" });
   });
 
   it("AMQP (Service Bus 'Send' claim required): the catalog rule, the audience and the role", async () => {
-    const error = new ServiceBusError(translate({ condition: "amqp:unauthorized-access", description: "Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: 'sb://sb-orders.servicebus.windows.net/orders'." }) as never);
+    const error = new ServiceBusError(
+      translate({
+        condition: "amqp:unauthorized-access",
+        description: "Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: 'sb://sb-orders.servicebus.windows.net/orders'.",
+      }) as never,
+    );
     const d = seen(classifyAmqpError(error, { now: NOW, token: await makeToken({ aud: "https://servicebus.azure.net" }) }));
     expect(d.rule?.source).toBe("catalog:servicebus");
-    expectChecks(d, { kind: "audience", verdict: "pass", actual: "https://servicebus.azure.net" }, { kind: "role", verdict: "fail", expected: expect.stringMatching(/^Azure Service Bus Data Sender/) });
+    expectChecks(
+      d,
+      { kind: "audience", verdict: "pass", actual: "https://servicebus.azure.net" },
+      { kind: "role", verdict: "fail", expected: expect.stringMatching(/^Azure Service Bus Data Sender/) },
+    );
   });
 });
 
-const exchange = (over: Partial<IdentityExchange>): IdentityExchange => ({ method: "GET", url: "http://127.0.0.1:42356/msi/token?api-version=2019-08-01&resource=https://vault.azure.net", durationMs: 3, startedAt: NOW, ...over });
-const containerApps = readHostEnvironment({ IDENTITY_ENDPOINT: "http://localhost:42356/msi/token", IDENTITY_HEADER: "hdr-value-findings", CONTAINER_APP_NAME: "ca-a", CONTAINER_APP_REVISION: "ca-a--1" });
+const exchange = (over: Partial<IdentityExchange>): IdentityExchange => ({
+  method: "GET",
+  url: "http://127.0.0.1:42356/msi/token?api-version=2019-08-01&resource=https://vault.azure.net",
+  durationMs: 3,
+  startedAt: NOW,
+  ...over,
+});
+const containerApps = readHostEnvironment({
+  IDENTITY_ENDPOINT: "http://localhost:42356/msi/token",
+  IDENTITY_HEADER: "hdr-value-findings",
+  CONTAINER_APP_NAME: "ca-a",
+  CONTAINER_APP_REVISION: "ca-a--1",
+});
 const failed = (message: string) => Object.assign(new Error(message), { name: "CredentialUnavailableError" });
 
 describe("a failed getToken (classifyCredentialError): token-time rules and checks", () => {
   it("H5 refused: identity-endpoint fails with ECONNREFUSED; the identity variables pass", () => {
-    const d = seen(classifyCredentialError(failed("ManagedIdentityCredential: Network unreachable. Message: network_error"), { exchanges: [exchange({ errorCode: "ECONNREFUSED" })], environment: containerApps }));
+    const d = seen(
+      classifyCredentialError(failed("ManagedIdentityCredential: Network unreachable. Message: network_error"), {
+        exchanges: [exchange({ errorCode: "ECONNREFUSED" })],
+        environment: containerApps,
+      }),
+    );
     expect(d.rule).toEqual({ id: "token-time.transport-error", source: "token-time" });
     expect(d.checks).toEqual([
-      { kind: "identity-variables", expected: "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set", actual: "IDENTITY_ENDPOINT=http://localhost:42356/msi/token; IDENTITY_HEADER set", verdict: "pass", confirmedBy: "environment" },
+      {
+        kind: "identity-variables",
+        expected: "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set",
+        actual: "IDENTITY_ENDPOINT=http://localhost:42356/msi/token; IDENTITY_HEADER set",
+        verdict: "pass",
+        confirmedBy: "environment",
+      },
       { kind: "identity-endpoint", expected: "HTTP 200", actual: "ECONNREFUSED", verdict: "fail", confirmedBy: "answer" },
     ]);
   });
@@ -210,46 +298,102 @@ describe("a failed getToken (classifyCredentialError): token-time rules and chec
   it("H5 our deadline: no answer within the timeout (an aborted request is not the endpoint's answer)", () => {
     const d = seen(classifyCredentialError(failed("no token"), { timedOutAfterMs: 1500, exchanges: [exchange({ errorCode: "ABORTED" })] }));
     expect(d.rule?.id).toBe("token-time.timeout");
-    expect(d.checks!.filter((c) => c.kind === "identity-endpoint")).toEqual([{ kind: "identity-endpoint", expected: "HTTP 200", actual: "no answer within 1500 ms", verdict: "fail", confirmedBy: "answer" }]);
+    expect(d.checks!.filter((c) => c.kind === "identity-endpoint")).toEqual([
+      { kind: "identity-endpoint", expected: "HTTP 200", actual: "no answer within 1500 ms", verdict: "fail", confirmedBy: "answer" },
+    ]);
   });
 
   it("H1: identity-assignment fails (the identity asked for, what the endpoint said); without the variables, the environment says it", () => {
-    const notFound = seen(classifyCredentialError(failed("ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found"), { configuredIdentity: { clientId: CLIENT_ID }, exchanges: [exchange({ status: 400 })] }));
+    const notFound = seen(
+      classifyCredentialError(failed("ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found"), {
+        configuredIdentity: { clientId: CLIENT_ID },
+        exchanges: [exchange({ status: 400 })],
+      }),
+    );
     expect(notFound.rule).toEqual({ id: "token-time.identity-not-found", source: "token-time" });
-    expectChecks(notFound, { kind: "identity-assignment", verdict: "fail", expected: `clientId ${CLIENT_ID}`, actual: "not found by the identity endpoint", confirmedBy: "answer" }, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 400" });
+    expectChecks(
+      notFound,
+      { kind: "identity-assignment", verdict: "fail", expected: `clientId ${CLIENT_ID}`, actual: "not found by the identity endpoint", confirmedBy: "answer" },
+      { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 400" },
+    );
     const noVariables = seen(classifyCredentialError(failed("network_error"), { environment: readHostEnvironment({ CONTAINER_APP_NAME: "ca-b" }) }));
     expect(noVariables.rule?.id).toBe("token-time.identity-variables-missing");
-    expectChecks(noVariables, { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT not set", confirmedBy: "environment" }, { kind: "identity-assignment", verdict: "fail", expected: "system-assigned identity", confirmedBy: "environment" });
+    expectChecks(
+      noVariables,
+      { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT not set", confirmedBy: "environment" },
+      { kind: "identity-assignment", verdict: "fail", expected: "system-assigned identity", confirmedBy: "environment" },
+    );
   });
 
   it("H3 at token time: the scope fails (several scopes; a resource Entra ID does not know; a scope the endpoint rejected)", () => {
     const several = seen(classifyCredentialError(failed("x"), { scopes: ["https://vault.azure.net/.default", "https://storage.azure.com/.default"] }));
     expect(several.rule?.id).toBe("token-time.multiple-scopes");
-    expectChecks(several, { kind: "scope", verdict: "fail", expected: "exactly one scope", actual: "https://vault.azure.net/.default, https://storage.azure.com/.default" });
+    expectChecks(several, {
+      kind: "scope",
+      verdict: "fail",
+      expected: "exactly one scope",
+      actual: "https://vault.azure.net/.default, https://storage.azure.com/.default",
+    });
     expect(several.checks!.find((c) => c.kind === "scope")).not.toHaveProperty("confirmedBy");
-    const unknown = seen(classifyCredentialError(failed("AADSTS500011: The resource principal named https://vault.azure.nett was not found"), { scopes: "https://vault.azure.nett/.default", scopeFinding: { scope: "https://vault.azure.nett/.default", explanation: "typo", suggestion: "https://vault.azure.net/.default" } }));
+    const unknown = seen(
+      classifyCredentialError(failed("AADSTS500011: The resource principal named https://vault.azure.nett was not found"), {
+        scopes: "https://vault.azure.nett/.default",
+        scopeFinding: { scope: "https://vault.azure.nett/.default", explanation: "typo", suggestion: "https://vault.azure.net/.default" },
+      }),
+    );
     expect(unknown.rule?.id).toBe("token-time.unknown-resource");
-    expectChecks(unknown, { kind: "scope", verdict: "fail", expected: "https://vault.azure.net/.default", actual: "https://vault.azure.nett/.default", confirmedBy: "answer" });
-    const rejected = seen(classifyCredentialError(failed("Bad request"), { scopeFinding: { scope: "vault.azure.net", explanation: "no scheme", suggestion: "https://vault.azure.net/.default" }, exchanges: [exchange({ status: 400 })] }));
+    expectChecks(unknown, {
+      kind: "scope",
+      verdict: "fail",
+      expected: "https://vault.azure.net/.default",
+      actual: "https://vault.azure.nett/.default",
+      confirmedBy: "answer",
+    });
+    const rejected = seen(
+      classifyCredentialError(failed("Bad request"), {
+        scopeFinding: { scope: "vault.azure.net", explanation: "no scheme", suggestion: "https://vault.azure.net/.default" },
+        exchanges: [exchange({ status: 400 })],
+      }),
+    );
     expect(rejected.rule?.id).toBe("token-time.scope-rejected");
   });
 });
 
 describe("a token just issued (checkIssuedToken) and a scope (the scope check)", () => {
-  const context = (over: Partial<IssuedTokenContext> = {}): IssuedTokenContext => ({ scope: "https://vault.azure.net/.default", configured: {}, now: NOW, catalog: catalogFor(), ...over });
-  const issued = async (token: TokenOptions, over: Partial<IssuedTokenContext> = {}) => checkIssuedToken(decodeTokenClaims(await makeToken(token)), context(over)).map(seen);
+  const context = (over: Partial<IssuedTokenContext> = {}): IssuedTokenContext => ({
+    scope: "https://vault.azure.net/.default",
+    configured: {},
+    now: NOW,
+    catalog: catalogFor(),
+    ...over,
+  });
+  const issued = async (token: TokenOptions, over: Partial<IssuedTokenContext> = {}) =>
+    checkIssuedToken(decodeTokenClaims(await makeToken(token)), context(over)).map(seen);
 
   it("the wrong audience, an expired token, another identity, a changed tenant: one rule and one failing check each", async () => {
     const [audience] = await issued({ aud: "https://management.azure.com/", mirid: "" }, { configured: { clientId: CLIENT_ID } });
     expect(audience!.rule).toEqual({ id: "token-check.wrong-audience", source: "token-check" });
-    expect(audience!.checks).toEqual([{ kind: "audience", expected: "https://vault.azure.net/.default", actual: "https://management.azure.com/", verdict: "fail", confirmedBy: "token" }]);
+    expect(audience!.checks).toEqual([
+      { kind: "audience", expected: "https://vault.azure.net/.default", actual: "https://management.azure.com/", verdict: "fail", confirmedBy: "token" },
+    ]);
     const [expired] = await issued({ exp: -60 }, { configured: { clientId: CLIENT_ID } });
     expect(expired!.rule?.id).toBe("token-check.expired");
-    expect(expired!.checks).toEqual([{ kind: "lifetime", expected: `valid at ${new Date(NOW).toISOString()}`, actual: `expired at ${new Date(NOW - 60_000).toISOString()}`, verdict: "fail", confirmedBy: "token" }]);
+    expect(expired!.checks).toEqual([
+      {
+        kind: "lifetime",
+        expected: `valid at ${new Date(NOW).toISOString()}`,
+        actual: `expired at ${new Date(NOW - 60_000).toISOString()}`,
+        verdict: "fail",
+        confirmedBy: "token",
+      },
+    ]);
     const [mixup] = await issued({ appid: OTHER_CLIENT_ID }, { configured: { clientId: CLIENT_ID } });
     expect(mixup!.rule?.id).toBe("token-check.identity-mixup");
     expectChecks(mixup, { kind: "identity", verdict: "fail", expected: `clientId=${CLIENT_ID}`, actual: `clientId=${OTHER_CLIENT_ID}`, confirmedBy: "token" });
-    const changed = await issued({ tid: OTHER_TENANT, oid: OTHER_OID }, { configured: { clientId: CLIENT_ID }, previous: { objectId: OID, clientId: CLIENT_ID, tenantId: TENANT } });
+    const changed = await issued(
+      { tid: OTHER_TENANT, oid: OTHER_OID },
+      { configured: { clientId: CLIENT_ID }, previous: { objectId: OID, clientId: CLIENT_ID, tenantId: TENANT } },
+    );
     expect(changed.map((d) => d.rule?.id)).toEqual(["token-check.identity-changed", "token-check.tenant-changed"]);
     expectChecks(changed[1], { kind: "tenant", verdict: "fail", expected: TENANT, actual: OTHER_TENANT });
     expect(await issued({}, { configured: { clientId: CLIENT_ID } })).toEqual([]);
@@ -257,11 +401,18 @@ describe("a token just issued (checkIssuedToken) and a scope (the scope check)",
 
   it("a suspicious scope: scope-check.<reason>, the scope fails with the suggestion (the token is still returned)", async () => {
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => ({ token: "opaque-token-value", expiresOnTimestamp: Date.now() + 3_600_000 }) }, logger: (entry) => logs.push(entry) });
-    await credential.getToken("https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/overview");
+    const credential = new DiagnosticCredential({
+      credential: { getToken: async () => ({ token: "opaque-token-value", expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      logger: (entry) => logs.push(entry),
+    });
+    await credential.getToken(
+      "https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/overview",
+    );
     const warning = logs.find((entry) => entry.source === "scope-check");
     expect(warning?.rule).toEqual({ id: "scope-check.portal-url", source: "scope-check" });
-    expect(warning?.checks).toEqual([{ kind: "scope", expected: "https://vault.azure.net/.default", actual: expect.stringMatching(/^https:\/\/portal\.azure\.com\//), verdict: "fail" }]);
+    expect(warning?.checks).toEqual([
+      { kind: "scope", expected: "https://vault.azure.net/.default", actual: expect.stringMatching(/^https:\/\/portal\.azure\.com\//), verdict: "fail" },
+    ]);
     seenRules.add("scope-check scope-check.portal-url");
   });
 });
@@ -277,7 +428,14 @@ describe("the values of checks are redacted like the evidence", () => {
       evidence: [],
       nextSteps: [],
       rule: { id: `x.${JWT}`, source: "token-time" },
-      checks: [{ kind: "identity-endpoint", expected: `Bearer ${JWT}`, actual: `X-IDENTITY-HEADER: Zx9-findings-identity-header\n${"a".repeat(1000)}`, verdict: "fail" }],
+      checks: [
+        {
+          kind: "identity-endpoint",
+          expected: `Bearer ${JWT}`,
+          actual: `X-IDENTITY-HEADER: Zx9-findings-identity-header\n${"a".repeat(1000)}`,
+          verdict: "fail",
+        },
+      ],
     });
     const text = JSON.stringify(d);
     expect(text).not.toContain("eyJhbGci");
@@ -295,7 +453,12 @@ describe("the values of checks are redacted like the evidence", () => {
     expect(JSON.stringify(d)).not.toContain(signature.slice(0, 24));
     // A piece from the middle, in the message: gone from the evidence too; a GUID of the same length stays.
     const piece = signature.slice(37, 101);
-    const echoed = seen(classifyResponse({ url: KV, status: 403, body: JSON.stringify({ error: { code: "Forbidden", message: `Caller ${OID} sent ${piece}.` } }) }, { now: NOW, token }));
+    const echoed = seen(
+      classifyResponse(
+        { url: KV, status: 403, body: JSON.stringify({ error: { code: "Forbidden", message: `Caller ${OID} sent ${piece}.` } }) },
+        { now: NOW, token },
+      ),
+    );
     const text = JSON.stringify(echoed);
     expect(text).not.toContain(piece.slice(8, 32));
     expect(echoed.evidence.join("\n")).toContain(`Caller ${OID} sent [redacted].`);
@@ -315,7 +478,9 @@ describe("the values of checks are redacted like the evidence", () => {
     };
     const entry = toLogEntry(hand, { level: "warn", source: "response", containerApp: {} }, 1, 0);
     expect(entry.rule).toEqual({ id: "claims.wrong-audience", source: "claims" });
-    expect(entry.checks).toEqual([{ kind: "audience", expected: "https://vault.azure.net/.default", actual: "token [redacted-jwt]", verdict: "fail", confirmedBy: "token" }]);
+    expect(entry.checks).toEqual([
+      { kind: "audience", expected: "https://vault.azure.net/.default", actual: "token [redacted-jwt]", verdict: "fail", confirmedBy: "token" },
+    ]);
     const attributes = diagnosisAttributes(hand);
     expect(attributes[TELEMETRY_ATTRIBUTES.ruleId]).toBe("claims.wrong-audience");
     expect(JSON.stringify(attributes)).not.toContain("eyJhbGci");

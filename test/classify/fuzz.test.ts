@@ -22,8 +22,16 @@ const materialize = materializer({ maxDepth: 4 });
 const weirdPrimitive: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(null).map(() => hostileProxy()),
   fc.constant(null).map(() => hostileGetters(["length", "0", "message", "get", "forEach"])),
-  fc.constant({ toString: () => { throw new Error("toString"); } }),
-  fc.constant({ [Symbol.toPrimitive]: () => { throw new Error("toPrimitive"); } }),
+  fc.constant({
+    toString: () => {
+      throw new Error("toString");
+    },
+  }),
+  fc.constant({
+    [Symbol.toPrimitive]: () => {
+      throw new Error("toPrimitive");
+    },
+  }),
   fc.constant(Symbol("s")),
   fc.constant(() => "fn"),
   fc.bigInt(),
@@ -40,7 +48,13 @@ const anyText = fc.oneof(
   fc.constantFrom(...HARDENING_CORPUS),
 );
 
-const bigBodies = ["x".repeat(3_000_000), `{"error":{"code":"Forbidden","message":"${"a ".repeat(1_500_000)}"}}`, `<Error><Code>${"C".repeat(2_000_000)}`, "eyJ".repeat(1_000_000), "(".repeat(200_000) + "ip address " + "a".repeat(200_000)];
+const bigBodies = [
+  "x".repeat(3_000_000),
+  `{"error":{"code":"Forbidden","message":"${"a ".repeat(1_500_000)}"}}`,
+  `<Error><Code>${"C".repeat(2_000_000)}`,
+  "eyJ".repeat(1_000_000),
+  "(".repeat(200_000) + "ip address " + "a".repeat(200_000),
+];
 
 /** A real answer with a slice replaced by random text: reaches the deep paths with broken inputs. */
 const mutatedShape = fc.tuple(fc.constantFrom(...SHAPES), fc.nat(), fc.nat(), anyText).map(([shape, a, b, insert]) => {
@@ -52,7 +66,11 @@ const mutatedShape = fc.tuple(fc.constantFrom(...SHAPES), fc.nat(), fc.nat(), an
 
 const headerValue = fc.oneof(anyText, fc.array(anyText, { maxLength: 4 }), fc.integer(), fc.constant(undefined), fc.constant(null), weirdPrimitive);
 const headers = fc.oneof(
-  fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("www-authenticate", "WWW-Authenticate", "x-ms-error-code", "x-ms-substatus", "x-ms-request-id")), headerValue, { maxKeys: 6 }),
+  fc.dictionary(
+    fc.oneof(fc.string(), fc.constantFrom("www-authenticate", "WWW-Authenticate", "x-ms-error-code", "x-ms-substatus", "x-ms-request-id")),
+    headerValue,
+    { maxKeys: 6 },
+  ),
   fc.constant(undefined),
   fc.constant(null),
   fc.constant("headers as a string"),
@@ -60,14 +78,34 @@ const headers = fc.oneof(
   fc.constant(hostileGetters(["www-authenticate", "x-ms-error-code"])),
   fc.constant(new Headers({ "www-authenticate": 'Bearer error="invalid_token"', "x-ms-error-code": "AuthorizationPermissionMismatch" })),
   fc.constant(new Map([["www-authenticate", 42]])),
-  fc.constant({ *[Symbol.iterator]() { yield ["a", "b"]; throw new Error("iterator"); } }),
-  fc.constant({ forEach: () => { throw new Error("forEach"); }, get: () => "x" }),
+  fc.constant({
+    *[Symbol.iterator]() {
+      yield ["a", "b"];
+      throw new Error("iterator");
+    },
+  }),
+  fc.constant({
+    forEach: () => {
+      throw new Error("forEach");
+    },
+    get: () => "x",
+  }),
 );
 
 const url = fc.oneof(
   fc.webUrl(),
   fc.string(),
-  fc.constantFrom("https://kv.vault.azure.net/secrets/x", "https://st.blob.core.windows.net/c", "https://ns.servicebus.windows.net/q", "https://graph.microsoft.com/v1.0/me", "https://127.0.0.1:10000/a", "https://[::1]/", "sb://ns.servicebus.windows.net/q", "not a url", ""),
+  fc.constantFrom(
+    "https://kv.vault.azure.net/secrets/x",
+    "https://st.blob.core.windows.net/c",
+    "https://ns.servicebus.windows.net/q",
+    "https://graph.microsoft.com/v1.0/me",
+    "https://127.0.0.1:10000/a",
+    "https://[::1]/",
+    "sb://ns.servicebus.windows.net/q",
+    "not a url",
+    "",
+  ),
   fc.constant(new URL("https://management.azure.com/subscriptions")),
   weirdPrimitive,
 );
@@ -89,28 +127,71 @@ const hostileFields = fc.record(
 
 const responseLike = fc.oneof(
   { weight: 3, arbitrary: hostileFields },
-  { weight: 5, arbitrary: fc.record({ url, status, headers, body: fc.oneof(anyText, fc.constant(undefined), fc.constantFrom(...bigBodies), weirdPrimitive), method: fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "get"), fc.string(), weirdPrimitive) }, { requiredKeys: [] }) },
+  {
+    weight: 5,
+    arbitrary: fc.record(
+      {
+        url,
+        status,
+        headers,
+        body: fc.oneof(anyText, fc.constant(undefined), fc.constantFrom(...bigBodies), weirdPrimitive),
+        method: fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "get"), fc.string(), weirdPrimitive),
+      },
+      { requiredKeys: [] },
+    ),
+  },
   { weight: 4, arbitrary: mutatedShape },
-  { weight: 1, arbitrary: fc.oneof(fc.anything(), fc.constant(hostileProxy()), fc.constant(hostileGetters(["url", "status", "headers", "body", "method", "request"])), weirdPrimitive) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.anything(),
+      fc.constant(hostileProxy()),
+      fc.constant(hostileGetters(["url", "status", "headers", "body", "method", "request"])),
+      weirdPrimitive,
+    ),
+  },
 );
 
 let tokens: string[] = [];
 beforeAll(async () => {
-  tokens = [await makeToken(), await makeToken({ aud: "https://management.azure.com", exp: -100 }), await makeToken({ aud: "00000003-0000-0000-c000-000000000000", ver: "2.0" })];
+  tokens = [
+    await makeToken(),
+    await makeToken({ aud: "https://management.azure.com", exp: -100 }),
+    await makeToken({ aud: "00000003-0000-0000-c000-000000000000", ver: "2.0" }),
+  ];
 });
 
 const context = fc.oneof(
   fc.constant(undefined),
   fc.record(
     {
-      token: fc.oneof(fc.nat(2).map((i) => tokens[i] ?? ""), anyText, fc.constant("eyJ.eyJ.x"), weirdPrimitive),
+      token: fc.oneof(
+        fc.nat(2).map((i) => tokens[i] ?? ""),
+        anyText,
+        fc.constant("eyJ.eyJ.x"),
+        weirdPrimitive,
+      ),
       services: fc.oneof(
         fc.constant([{ name: "storage", hosts: ["127.0.0.1:10000"] }]),
         fc.array(fc.anything(), { maxLength: 3 }),
-        fc.constant([hostileProxy(), hostileGetters(["name", "hosts"]), { name: "x", audiences: [hostileProxy()], fingerprints: [hostileProxy(), { id: "x.y", code: "NoSuchCode" }], roles: [{ role: 1 }], scopeHints: [{ from: "host" }] }]),
+        fc.constant([
+          hostileProxy(),
+          hostileGetters(["name", "hosts"]),
+          {
+            name: "x",
+            audiences: [hostileProxy()],
+            fingerprints: [hostileProxy(), { id: "x.y", code: "NoSuchCode" }],
+            roles: [{ role: 1 }],
+            scopeHints: [{ from: "host" }],
+          },
+        ]),
         fc.constant(hostileProxy()),
       ),
-      expectedIdentity: fc.oneof(fc.record({ clientId: anyText, objectId: anyText, resourceId: anyText }, { requiredKeys: [] }), fc.constant(hostileProxy()), fc.anything()),
+      expectedIdentity: fc.oneof(
+        fc.record({ clientId: anyText, objectId: anyText, resourceId: anyText }, { requiredKeys: [] }),
+        fc.constant(hostileProxy()),
+        fc.anything(),
+      ),
       now: fc.oneof(fc.double(), fc.integer(), weirdPrimitive),
       method: fc.oneof(fc.string(), weirdPrimitive),
       includePersonalClaims: fc.anything(),
@@ -125,10 +206,26 @@ const context = fc.oneof(
 
 const amqpError = fc.oneof(
   fc.anything(),
-  fc.record({ name: fc.constantFrom("ServiceBusError", "MessagingError", "Error"), code: fc.oneof(fc.constantFrom("UnauthorizedAccess", "UnauthorizedError", "ELOGIN"), fc.string()), condition: fc.oneof(fc.constantFrom("amqp:unauthorized-access"), fc.string()), message: anyText, description: anyText, cause: fc.anything() }, { requiredKeys: [] }),
+  fc.record(
+    {
+      name: fc.constantFrom("ServiceBusError", "MessagingError", "Error"),
+      code: fc.oneof(fc.constantFrom("UnauthorizedAccess", "UnauthorizedError", "ELOGIN"), fc.string()),
+      condition: fc.oneof(fc.constantFrom("amqp:unauthorized-access"), fc.string()),
+      message: anyText,
+      description: anyText,
+      cause: fc.anything(),
+    },
+    { requiredKeys: [] },
+  ),
   fc.constant(hostileProxy()),
   fc.constant(hostileGetters(["name", "code", "message", "cause", "errors"])),
-  fc.constant((() => { const e: Record<string, unknown> = { message: "Unauthorized access. 'Send' claim(s) are required" }; e.cause = e; return e; })()),
+  fc.constant(
+    (() => {
+      const e: Record<string, unknown> = { message: "Unauthorized access. 'Send' claim(s) are required" };
+      e.cause = e;
+      return e;
+    })(),
+  ),
   fc.constant(new AggregateError([hostileProxy(), { condition: "amqp:unauthorized-access", description: "InvalidIssuer" }], "x")),
   anyText.map((text) => new Error(`Put token failed. status-code: 401, status-description: ${text}`)),
   weirdPrimitive,
@@ -158,17 +255,32 @@ describe("never throws, never faults", () => {
   });
 
   it("classifyAmqpError", () => {
-    fc.assert(fc.property(amqpError, context, (error, ctx) => void classifyAmqpError(materialize(error), materialize(ctx) as never)), { numRuns: runs(0.2) });
+    fc.assert(
+      fc.property(amqpError, context, (error, ctx) => void classifyAmqpError(materialize(error), materialize(ctx) as never)),
+      { numRuns: runs(0.2) },
+    );
   });
 
   it("checkScope and nearestAudience", () => {
-    const scope = fc.oneof(anyText, fc.array(anyText, { maxLength: 3 }), fc.webUrl().map((u) => `${u}/.default`), fc.constant("x".repeat(100_000)), weirdPrimitive, fc.anything());
+    const scope = fc.oneof(
+      anyText,
+      fc.array(anyText, { maxLength: 3 }),
+      fc.webUrl().map((u) => `${u}/.default`),
+      fc.constant("x".repeat(100_000)),
+      weirdPrimitive,
+      fc.anything(),
+    );
     fc.assert(
-      fc.property(scope, fc.oneof(fc.constant(undefined), fc.anything(), fc.constant([hostileProxy()])), fc.oneof(fc.constant(undefined), url), (s, services, target) => {
-        const problem = checkScope(materialize(s) as never, materialize(services) as never, materialize(target) as never);
-        if (problem !== undefined) expect(typeof problem.explanation).toBe("string");
-        nearestAudience(s as never);
-      }),
+      fc.property(
+        scope,
+        fc.oneof(fc.constant(undefined), fc.anything(), fc.constant([hostileProxy()])),
+        fc.oneof(fc.constant(undefined), url),
+        (s, services, target) => {
+          const problem = checkScope(materialize(s) as never, materialize(services) as never, materialize(target) as never);
+          if (problem !== undefined) expect(typeof problem.explanation).toBe("string");
+          nearestAudience(s as never);
+        },
+      ),
       { numRuns: runs(0.15) },
     );
   });

@@ -20,7 +20,10 @@ class CompatHttpHeaders {
   }
 }
 
-const expected = { "x-ms-error-code": "AuthorizationPermissionMismatch", "www-authenticate": "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize resource_id=https://storage.azure.com" };
+const expected = {
+  "x-ms-error-code": "AuthorizationPermissionMismatch",
+  "www-authenticate": "Bearer authorization_uri=https://login.microsoftonline.com/t/oauth2/authorize resource_id=https://storage.azure.com",
+};
 const raw = { "X-Ms-Error-Code": expected["x-ms-error-code"], "WWW-Authenticate": expected["www-authenticate"] };
 
 describe("readHeaders / headersToRecord", () => {

@@ -18,17 +18,61 @@ describe("catch-all fingerprints are tried after specific ones", () => {
   it("every fallback fingerprint is a catch-all (concludes Unknown)", () => {
     const all = [...SERVICE_CATALOG.flatMap((s) => s.fingerprints), ...GENERIC_FINGERPRINTS];
     const fallbacks = all.filter((f) => f.fallback === true);
-    expect(fallbacks.map((f) => f.id)).toEqual(expect.arrayContaining(["graph.invalid-token", "arm.invalid-token", "storage.invalid-authentication-info", "appconfig.token-failed-validation", "generic.invalid-token"]));
+    expect(fallbacks.map((f) => f.id)).toEqual(
+      expect.arrayContaining([
+        "graph.invalid-token",
+        "arm.invalid-token",
+        "storage.invalid-authentication-info",
+        "appconfig.token-failed-validation",
+        "generic.invalid-token",
+      ]),
+    );
     for (const f of fallbacks) expect(f.code, f.id).toBe("Unknown");
   });
 
   it.each([
-    ["graph: expired wording under InvalidAuthenticationToken", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "Lifetime validation failed, the token is expired." } }), "H4", "graph.expired"],
-    ["graph: issuer wording under InvalidAuthenticationToken", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }), "H4", "generic.issuer"],
-    ["graph: audience wording, other casing", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "invalidauthenticationtoken", message: "Access token validation failure. INVALID AUDIENCE." } }), "H3", "graph.audience"],
-    ["arm: tenant wording under InvalidAuthenticationToken", "https://management.azure.com/subscriptions", json({ error: { code: "InvalidAuthenticationToken", message: "The access token is invalid: wrong tenant." } }), "H4", "generic.tenant"],
-    ["storage: signature wording under InvalidAuthenticationInfo", "https://st.blob.core.windows.net/c/b", `<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidAuthenticationInfo</Code><Message>Server failed to authenticate the request.</Message><AuthenticationErrorDetail>IDX10511: Signature validation failed.</AuthenticationErrorDetail></Error>`, "H4", "generic.signature"],
-    ["graph: nothing specific → the catch-all", "https://graph.microsoft.com/v1.0/users", json({ error: { code: "InvalidAuthenticationToken", message: "CompactToken parsing failed with error code: 80049217" } }), "unknown", "graph.invalid-token"],
+    [
+      "graph: expired wording under InvalidAuthenticationToken",
+      "https://graph.microsoft.com/v1.0/users",
+      json({ error: { code: "InvalidAuthenticationToken", message: "Lifetime validation failed, the token is expired." } }),
+      "H4",
+      "graph.expired",
+    ],
+    [
+      "graph: issuer wording under InvalidAuthenticationToken",
+      "https://graph.microsoft.com/v1.0/users",
+      json({ error: { code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid issuer." } }),
+      "H4",
+      "generic.issuer",
+    ],
+    [
+      "graph: audience wording, other casing",
+      "https://graph.microsoft.com/v1.0/users",
+      json({ error: { code: "invalidauthenticationtoken", message: "Access token validation failure. INVALID AUDIENCE." } }),
+      "H3",
+      "graph.audience",
+    ],
+    [
+      "arm: tenant wording under InvalidAuthenticationToken",
+      "https://management.azure.com/subscriptions",
+      json({ error: { code: "InvalidAuthenticationToken", message: "The access token is invalid: wrong tenant." } }),
+      "H4",
+      "generic.tenant",
+    ],
+    [
+      "storage: signature wording under InvalidAuthenticationInfo",
+      "https://st.blob.core.windows.net/c/b",
+      `<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidAuthenticationInfo</Code><Message>Server failed to authenticate the request.</Message><AuthenticationErrorDetail>IDX10511: Signature validation failed.</AuthenticationErrorDetail></Error>`,
+      "H4",
+      "generic.signature",
+    ],
+    [
+      "graph: nothing specific → the catch-all",
+      "https://graph.microsoft.com/v1.0/users",
+      json({ error: { code: "InvalidAuthenticationToken", message: "CompactToken parsing failed with error code: 80049217" } }),
+      "unknown",
+      "graph.invalid-token",
+    ],
   ])("%s", (_name, url, body, hypothesis, fingerprint) => {
     const d = classifyResponse({ url, status: 401, body }, { now: NOW });
     expect(d?.hypothesis, JSON.stringify(d, null, 2)).toBe(hypothesis);
@@ -37,9 +81,27 @@ describe("catch-all fingerprints are tried after specific ones", () => {
 
   it("a user fingerprint flagged fallback yields to generic wording; unflagged, it wins as before", () => {
     const service = (fallback: boolean): ServiceDefinitionInput[] => [
-      { name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], fingerprints: [{ id: "orders.refused", code: "Unknown", confidence: "medium", status: 401, meaning: "the API refused the token", ...(fallback ? { fallback: true } : {}) }] },
+      {
+        name: "orders-api",
+        hosts: ["orders.contoso.example"],
+        audiences: ["api://orders"],
+        fingerprints: [
+          {
+            id: "orders.refused",
+            code: "Unknown",
+            confidence: "medium",
+            status: 401,
+            meaning: "the API refused the token",
+            ...(fallback ? { fallback: true } : {}),
+          },
+        ],
+      },
     ];
-    const response = { url: "https://orders.contoso.example/orders", status: 401, body: json({ error: "invalid_token", error_description: "Invalid audience" }) };
+    const response = {
+      url: "https://orders.contoso.example/orders",
+      status: 401,
+      body: json({ error: "invalid_token", error_description: "Invalid audience" }),
+    };
     const asFallback = classifyResponse(response, { now: NOW, services: service(true) });
     expect(asFallback?.hypothesis).toBe("H3");
     expect(recognised(asFallback)).toBe("generic.audience");
@@ -56,13 +118,36 @@ describe("the grant wording follows the catalog's plane", () => {
   const grant = (d: Diagnosis | undefined) => d?.nextSteps.find((step) => step.startsWith("Grant ")) ?? "";
 
   it("data plane by default: data-plane wording and the control-plane warning", () => {
-    const d = classifyResponse(forbidden, { now: NOW, services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }], controlPlaneRoles: ["Contributor"] }] });
+    const d = classifyResponse(forbidden, {
+      now: NOW,
+      services: [
+        {
+          name: "orders-api",
+          hosts: ["orders.contoso.example"],
+          audiences: ["api://orders"],
+          roles: [{ operation: "call", role: "Orders.Reader" }],
+          controlPlaneRoles: ["Contributor"],
+        },
+      ],
+    });
     expect(grant(d)).toContain('least-privilege data-plane role "Orders.Reader"');
     expect(d?.nextSteps.join("\n")).toContain("control-plane role");
   });
 
   it("control plane: no data-plane wording, no control-plane warning", () => {
-    const d = classifyResponse(forbidden, { now: NOW, services: [{ name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], plane: "control", roles: [{ operation: "call", role: "Orders Operator" }], controlPlaneRoles: ["Contributor"] }] });
+    const d = classifyResponse(forbidden, {
+      now: NOW,
+      services: [
+        {
+          name: "orders-api",
+          hosts: ["orders.contoso.example"],
+          audiences: ["api://orders"],
+          plane: "control",
+          roles: [{ operation: "call", role: "Orders Operator" }],
+          controlPlaneRoles: ["Contributor"],
+        },
+      ],
+    });
     expect(grant(d)).toContain('Grant the least-privilege role "Orders Operator" at the exact scope');
     expect(d?.nextSteps.join("\n")).not.toMatch(/data-plane|control-plane|no data access/);
   });
@@ -71,7 +156,17 @@ describe("the grant wording follows the catalog's plane", () => {
     expect(SERVICE_CATALOG.find((s) => s.name === "arm")?.plane).toBe("control");
     expect(SERVICE_CATALOG.find((s) => s.name === "keyvault")?.plane ?? "data").toBe("data");
     const d = classifyResponse(
-      { url: "https://management.azure.com/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg?api-version=2021-04-01", status: 403, method: "GET", body: json({ error: { code: "AuthorizationFailed", message: `The client 'x' with object id '${OID}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg' or the scope is invalid.` } }) },
+      {
+        url: "https://management.azure.com/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg?api-version=2021-04-01",
+        status: 403,
+        method: "GET",
+        body: json({
+          error: {
+            code: "AuthorizationFailed",
+            message: `The client 'x' with object id '${OID}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/0d0d0d0d-0000-1111-2222-333333333333/resourceGroups/rg' or the scope is invalid.`,
+          },
+        }),
+      },
       { now: NOW },
     );
     expect(d?.hypothesis).toBe("H2");
@@ -89,7 +184,9 @@ describe("each next step is one string: a sentence with its command", () => {
     expect(d?.nextSteps[0]).toBe(
       'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name "$APP_NAME" --resource-group "$RG" --query identity.principalId --output tsv)"',
     );
-    expect(d?.nextSteps[1]).toMatch(/^Grant the least-privilege data-plane role "Orders\.Reader" to principal "\$PRINCIPAL_ID" at the exact scope [^:]+: az role assignment create --assignee-object-id "\$PRINCIPAL_ID" /);
+    expect(d?.nextSteps[1]).toMatch(
+      /^Grant the least-privilege data-plane role "Orders\.Reader" to principal "\$PRINCIPAL_ID" at the exact scope [^:]+: az role assignment create --assignee-object-id "\$PRINCIPAL_ID" /,
+    );
     for (const step of d?.nextSteps ?? []) expect(step.trimEnd()).not.toMatch(/:$/);
   });
 
@@ -101,7 +198,16 @@ describe("each next step is one string: a sentence with its command", () => {
         services: [
           {
             ...service,
-            fingerprints: [{ id: "orders.denied", code: "NotAnIdentityProblem", confidence: "high", errorCode: "OrdersDenied", meaning: "the orders API denied it", nextSteps: ["Open the orders API to this app:", "az orders allow --name {name}", "Then retry."] }],
+            fingerprints: [
+              {
+                id: "orders.denied",
+                code: "NotAnIdentityProblem",
+                confidence: "high",
+                errorCode: "OrdersDenied",
+                meaning: "the orders API denied it",
+                nextSteps: ["Open the orders API to this app:", "az orders allow --name {name}", "Then retry."],
+              },
+            ],
           },
         ],
       },

@@ -34,7 +34,13 @@ describe("no token material in any diagnosis", () => {
     const token = await makeToken({ aud: "https://management.azure.com" });
     const [, payload, signature] = token.split(".") as [string, string, string];
     const bodies = [
-      JSON.stringify({ error: { code: `Bad${signature}`, message: `Token ${token} rejected; signature ${signature}; payload ${payload}; Bearer ${token}`, innererror: { code: signature } } }),
+      JSON.stringify({
+        error: {
+          code: `Bad${signature}`,
+          message: `Token ${token} rejected; signature ${signature}; payload ${payload}; Bearer ${token}`,
+          innererror: { code: signature },
+        },
+      }),
       `<Error><Code>${signature}</Code><Message>${token}</Message><AuthenticationErrorDetail>sig=${signature}&amp;x=${payload}</AuthenticationErrorDetail></Error>`,
       `${token.slice(0, 200)}`,
       `Authorization: Bearer ${token}\r\n${payload}\r\n${signature}`,
@@ -45,7 +51,11 @@ describe("no token material in any diagnosis", () => {
           {
             url: `https://kv.vault.azure.net/secrets/${signature}?access_token=${token}`,
             status,
-            headers: { "www-authenticate": `Bearer error="invalid_token", error_description="${token}", resource="${signature}"`, "x-ms-error-code": signature, "x-ms-request-id": payload },
+            headers: {
+              "www-authenticate": `Bearer error="invalid_token", error_description="${token}", resource="${signature}"`,
+              "x-ms-error-code": signature,
+              "x-ms-request-id": payload,
+            },
             body,
           },
           { token, now: NOW },
@@ -60,7 +70,10 @@ describe("no token material in any diagnosis", () => {
     const token = await makeToken({ aud: "https://vault.azure.net", exp: -3600 });
     const body = JSON.stringify({ error: { code: "Unauthorized", message: `expired ${token}` } });
     assertClean(classifyResponse({ url: "https://kv.vault.azure.net/x", status: 401, body }, { token: `Bearer ${token}`, now: NOW }), token);
-    const fromRequest = classifyResponse({ url: "https://kv.vault.azure.net/x", status: 401, body, request: { headers: { authorization: `Bearer ${token}` } } } as never, { now: NOW });
+    const fromRequest = classifyResponse(
+      { url: "https://kv.vault.azure.net/x", status: 401, body, request: { headers: { authorization: `Bearer ${token}` } } } as never,
+      { now: NOW },
+    );
     expect(fromRequest?.hypothesis).toBe("H4");
     assertClean(fromRequest, token);
   });
@@ -69,7 +82,11 @@ describe("no token material in any diagnosis", () => {
     const token = await makeToken({ aud: "https://servicebus.azure.net" });
     const [, payload, signature] = token.split(".") as [string, string, string];
     const d = classifyAmqpError(
-      { name: "ServiceBusError", code: "UnauthorizedAccess", message: `Unauthorized access. 'Send' claim(s) are required. Resource: 'sb://ns.servicebus.windows.net/${signature}'. token=${token} ${payload}` },
+      {
+        name: "ServiceBusError",
+        code: "UnauthorizedAccess",
+        message: `Unauthorized access. 'Send' claim(s) are required. Resource: 'sb://ns.servicebus.windows.net/${signature}'. token=${token} ${payload}`,
+      },
       { token, now: NOW },
     );
     expect(d?.hypothesis).toBe("H2");
@@ -77,8 +94,17 @@ describe("no token material in any diagnosis", () => {
   });
 
   it("personal claims of a user token stay out unless opted in", async () => {
-    const token = await makeToken({ aud: "https://vault.azure.net", extra: { upn: "alice@contoso.com", name: "Alice Example", idtyp: "user", scp: "user_impersonation" } });
-    const response = { url: "https://kv.vault.azure.net/x", status: 403, body: JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } }) };
+    const token = await makeToken({
+      aud: "https://vault.azure.net",
+      extra: { upn: "alice@contoso.com", name: "Alice Example", idtyp: "user", scp: "user_impersonation" },
+    });
+    const response = {
+      url: "https://kv.vault.azure.net/x",
+      status: 403,
+      body: JSON.stringify({
+        error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } },
+      }),
+    };
     expect(JSON.stringify(classifyResponse(response, { token, now: NOW }))).not.toContain("alice@contoso.com");
     expect(JSON.stringify(classifyResponse(response, { token, now: NOW, includePersonalClaims: true }))).toContain("alice@contoso.com");
   });
@@ -102,7 +128,9 @@ describe("opaque tokens registered for redaction (the smoke test's)", () => {
   });
 
   it("text with nothing to redact comes back unchanged; each kind of secret is still found when the others are absent", () => {
-    expect(redact("Caller is not authorized to perform action on resource. Assignment: (not found)")).toBe("Caller is not authorized to perform action on resource. Assignment: (not found)");
+    expect(redact("Caller is not authorized to perform action on resource. Assignment: (not found)")).toBe(
+      "Caller is not authorized to perform action on resource. Assignment: (not found)",
+    );
     expect(redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123")).toBe("Authorization: Bearer [redacted]");
     expect(redact("SharedAccessSignature sr=x&sig=abc")).toBe("SharedAccessSignature [redacted]");
     expect(redact("https://a.blob.core.windows.net/c/b?sv=2022&SIG=abcdef")).toBe("https://a.blob.core.windows.net/c/b?sv=2022&SIG=[redacted]");
@@ -115,9 +143,57 @@ describe("redaction's pre-scan", () => {
   const reference = (text: string) => REDACTION_PATTERNS.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
   const fragment = fc.oneof(
     fc.string({ maxLength: 30 }),
-    fc.constantFrom("eyJ", "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln", "EYJ", "Bearer ", "bearer ", "BEARER\t", "abcdefghijklmnopqrstuvwxyz", "SharedKey ", "sharedaccesssignature ", "?sig=", "&SIGNATURE=", "&code=", "?client_secret=", "&access_token=", "=", " ", ";", "\"", "'", ",", "\n"),
+    fc.constantFrom(
+      "eyJ",
+      "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln",
+      "EYJ",
+      "Bearer ",
+      "bearer ",
+      "BEARER\t",
+      "abcdefghijklmnopqrstuvwxyz",
+      "SharedKey ",
+      "sharedaccesssignature ",
+      "?sig=",
+      "&SIGNATURE=",
+      "&code=",
+      "?client_secret=",
+      "&access_token=",
+      "=",
+      " ",
+      ";",
+      '"',
+      "'",
+      ",",
+      "\n",
+    ),
     // The encodings redaction reads through: escapes of the JWT start and its dots, line breaks, base64, closers.
-    fc.constantFrom("\\u0065", "\\u0079", "\\u004a", "\\u004A", "\\U0065", "%2E", "%2e", "&#46;", "&#x2E;", "\\u002e", "\\n", "\\r\\n", "\r\n", "+", "/", "\\/", "%2B", "%3D", ")", "}", "]", ">", "&amp;sig=", "Bearer%20", "\\"),
+    fc.constantFrom(
+      "\\u0065",
+      "\\u0079",
+      "\\u004a",
+      "\\u004A",
+      "\\U0065",
+      "%2E",
+      "%2e",
+      "&#46;",
+      "&#x2E;",
+      "\\u002e",
+      "\\n",
+      "\\r\\n",
+      "\r\n",
+      "+",
+      "/",
+      "\\/",
+      "%2B",
+      "%3D",
+      ")",
+      "}",
+      "]",
+      ">",
+      "&amp;sig=",
+      "Bearer%20",
+      "\\",
+    ),
   );
   it("never changes what is redacted: same output as the four patterns applied unconditionally", () => {
     fc.assert(
@@ -169,7 +245,8 @@ describe("hardening: tokens in other encodings", () => {
   const header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9";
   const payload = "eyJhdWQiOiJodHRwczovL3ZhdWx0LmF6dXJlLm5ldCIsIm9pZCI6IjExMTEifQ";
   const signature = "c2lnbmF0dXJlLW9mLXRoZS10b2tlbi10aGF0LW11c3Qtbm90LWxlYWs";
-  const leaksAny = (out: string, ...secrets: string[]) => secrets.some((secret) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12)).some((run) => out.includes(run)));
+  const leaksAny = (out: string, ...secrets: string[]) =>
+    secrets.some((secret) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12)).some((run) => out.includes(run)));
 
   it.each([
     ["the signature after a newline", `token ${header}.${payload}.\n${signature} end`],
@@ -211,10 +288,13 @@ describe("hardening: tokens in other encodings", () => {
       'Bearer authorization_uri="https://login.windows.net/t", resource_id="https://vault.azure.net"',
       'Bearer authorization="https://login.windows.net/t", error="invalid_token", error_description="The token expired"',
       "Use a Bearer or PoP token (see the docs)",
-    ]) expect(redact(text)).toBe(text);
+    ])
+      expect(redact(text)).toBe(text);
   });
 
   it("a SAS signature inside XML (&amp;sig=) is removed", () => {
-    expect(redact("<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=c2lnbmF0dXJl%3D&amp;se=x</Url>")).toBe("<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=[redacted]&amp;se=x</Url>");
+    expect(redact("<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=c2lnbmF0dXJl%3D&amp;se=x</Url>")).toBe(
+      "<Url>https://a.blob.core.windows.net/c/b?sv=2022&amp;sig=[redacted]&amp;se=x</Url>",
+    );
   });
 });

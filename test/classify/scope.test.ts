@@ -62,12 +62,18 @@ describe("checkScope: problems", () => {
     ["https://kv-orders.vault.azure.net/.default", { reason: "resource-url", suggestion: "https://vault.azure.net/.default", service: "keyvault" }],
     ["https://kv-orders.vault.azure.net", { reason: "resource-url", suggestion: "https://vault.azure.net/.default", service: "keyvault" }],
     ["https://kv-cn.vault.azure.cn/", { reason: "resource-url", suggestion: "https://vault.azure.cn/.default" }],
-    ["https://sb-orders.servicebus.windows.net/queue/.default", { reason: "resource-url", suggestion: "https://sb-orders.servicebus.windows.net/.default", service: "eventhubs" }],
+    [
+      "https://sb-orders.servicebus.windows.net/queue/.default",
+      { reason: "resource-url", suggestion: "https://sb-orders.servicebus.windows.net/.default", service: "eventhubs" },
+    ],
     ["https://appcs.azconfig.io/kv/.default", { reason: "resource-url", service: "appconfig", suggestion: "https://appcs.azconfig.io/.default" }],
     ["https://oai-orders.openai.azure.com/.default", { reason: "resource-url", suggestion: "https://cognitiveservices.azure.com/.default", service: "openai" }],
     ["https://myreg.azurecr.io/v2/.default", { reason: "resource-url", service: "acr" }],
     ["https://storage.azure.com/container/.default", { reason: "resource-url", suggestion: "https://storage.azure.com/.default", service: "storage" }],
-    ["https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/0d0d/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-orders/overview", { reason: "portal-url", suggestion: "https://vault.azure.net/.default", service: "keyvault" }],
+    [
+      "https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/0d0d/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-orders/overview",
+      { reason: "portal-url", suggestion: "https://vault.azure.net/.default", service: "keyvault" },
+    ],
     ["https://portal.azure.com/.default", { reason: "portal-url" }],
     ["https://vault.azure.net", { reason: "missing-default", suggestion: "https://vault.azure.net/.default", service: "keyvault" }],
     ["https://servicebus.azure.net/", { reason: "missing-default", suggestion: "https://servicebus.azure.net//.default", service: "servicebus" }],
@@ -87,15 +93,24 @@ describe("checkScope: problems", () => {
   });
 
   it("other cloud against a target URL", () => {
-    expect(checkScope("https://vault.azure.net/.default", catalog, "https://kv-cn.vault.azure.cn/secrets/x")).toMatchObject({ reason: "other-cloud", suggestion: "https://vault.azure.cn/.default" });
-    expect(checkScope("https://management.azure.com/.default", catalog, "https://management.usgovcloudapi.net/subscriptions")).toMatchObject({ reason: "other-cloud", suggestion: "https://management.usgovcloudapi.net/.default" });
+    expect(checkScope("https://vault.azure.net/.default", catalog, "https://kv-cn.vault.azure.cn/secrets/x")).toMatchObject({
+      reason: "other-cloud",
+      suggestion: "https://vault.azure.cn/.default",
+    });
+    expect(checkScope("https://management.azure.com/.default", catalog, "https://management.usgovcloudapi.net/subscriptions")).toMatchObject({
+      reason: "other-cloud",
+      suggestion: "https://management.usgovcloudapi.net/.default",
+    });
     // Storage uses one audience in every cloud.
     expect(checkScope("https://storage.azure.com/.default", catalog, "https://st.blob.core.chinacloudapi.cn/c")).toBeUndefined();
     expect(checkScope("https://vault.azure.net/.default", catalog, "https://kv.vault.azure.net/")).toBeUndefined();
   });
 
   it("accepts a services array or nothing as the catalog", () => {
-    expect(checkScope("https://orders.contoso.com", [{ name: "orders", audiences: ["https://orders.contoso.com"] }])).toMatchObject({ reason: "missing-default", service: "orders" });
+    expect(checkScope("https://orders.contoso.com", [{ name: "orders", audiences: ["https://orders.contoso.com"] }])).toMatchObject({
+      reason: "missing-default",
+      service: "orders",
+    });
     expect(checkScope("https://vualt.azure.net/.default")).toMatchObject({ reason: "typo" });
   });
 

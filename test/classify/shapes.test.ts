@@ -23,9 +23,21 @@ describe("classifyResponse over the documented failure shapes", () => {
     if (want.rule) expect(d.rule?.id, context).toBe(want.rule);
     for (const check of want.checks ?? []) expect(d.checks, `a ${check.kind} check${context}`).toContainEqual(expect.objectContaining(check));
     for (const part of want.summary ?? []) expect(d.summary, context).toContain(part);
-    for (const part of want.steps ?? []) expect(d.nextSteps.some((step) => step.includes(part)), `step containing ${part}${context}`).toBe(true);
-    for (const part of want.absentFromSteps ?? []) expect(d.nextSteps.filter((step) => step.includes(part)), `no step containing ${part}${context}`).toEqual([]);
-    for (const part of want.evidence ?? []) expect(d.evidence.some((line) => line.includes(part)), `evidence containing ${part}${context}`).toBe(true);
+    for (const part of want.steps ?? [])
+      expect(
+        d.nextSteps.some((step) => step.includes(part)),
+        `step containing ${part}${context}`,
+      ).toBe(true);
+    for (const part of want.absentFromSteps ?? [])
+      expect(
+        d.nextSteps.filter((step) => step.includes(part)),
+        `no step containing ${part}${context}`,
+      ).toEqual([]);
+    for (const part of want.evidence ?? [])
+      expect(
+        d.evidence.some((line) => line.includes(part)),
+        `evidence containing ${part}${context}`,
+      ).toBe(true);
     // Every diagnosis is well formed.
     expect(d.summary).toMatch(new RegExp(`^${d.status ?? ""}`));
     expect(d.summary).not.toMatch(/[\r\n]/);
@@ -36,7 +48,13 @@ describe("classifyResponse over the documented failure shapes", () => {
     if (!d.rule!.source.includes(":")) expect(d.rule!.id.startsWith(`${d.rule!.source}.`), context).toBe(true);
     for (const check of d.checks ?? []) expect(Object.values(CHECK_KINDS), context).toContain(check.kind);
     const kinds = (d.checks ?? []).map((check) => check.kind);
-    for (const [prefix, kind] of [["audience check:", "audience"], ["lifetime check:", "lifetime"], ["tenant check:", "tenant"], ["identity check:", "identity"], ["service error code:", "service-code"]] as const) {
+    for (const [prefix, kind] of [
+      ["audience check:", "audience"],
+      ["lifetime check:", "lifetime"],
+      ["tenant check:", "tenant"],
+      ["identity check:", "identity"],
+      ["service error code:", "service-code"],
+    ] as const) {
       if (d.evidence.some((line) => line.startsWith(prefix))) expect(kinds, `"${prefix}" has a ${kind} check${context}`).toContain(kind);
     }
     // Every step is self-contained: it starts with a sentence (never a bare command) and does not announce the next one.
@@ -54,7 +72,10 @@ describe("classifyResponse over the documented failure shapes", () => {
         expect(steps, `names the role${context}`).toContain(role);
         const principal = d.identity?.objectId ?? "$PRINCIPAL_ID";
         // One step holds the grant sentence and its command: "Grant …: az role assignment create … <principal> …".
-        expect(d.nextSteps.some((step) => /^[A-Z][a-z]/.test(step) && /: (az |CREATE |select |GRAPH_SP_ID=)/.test(step) && step.includes(principal)), `a sentence with its command and the principal${context}`).toBe(true);
+        expect(
+          d.nextSteps.some((step) => /^[A-Z][a-z]/.test(step) && /: (az |CREATE |select |GRAPH_SP_ID=)/.test(step) && step.includes(principal)),
+          `a sentence with its command and the principal${context}`,
+        ).toBe(true);
         const service = SERVICE_CATALOG.find((s) => s.name === d.service);
         if (service !== undefined && service.controlPlaneRoles.length > 0) expect(steps, `control-plane warning${context}`).toContain("control-plane role");
       }

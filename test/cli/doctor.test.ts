@@ -57,7 +57,8 @@ function expectJsonShape(json: DoctorJson, exitCode: number): void {
   );
   expect(json.environment).toMatchObject({ source: expect.any(String), sourceReason: expect.any(String), identityHeaderSet: expect.any(Boolean) });
   for (const token of json.tokens) expect(token).toMatchObject({ scope: expect.any(String), ok: expect.any(Boolean), durationMs: expect.any(Number) });
-  for (const dependency of json.dependencies) expect(dependency).toMatchObject({ url: expect.any(String), ok: expect.any(Boolean), durationMs: expect.any(Number) });
+  for (const dependency of json.dependencies)
+    expect(dependency).toMatchObject({ url: expect.any(String), ok: expect.any(Boolean), durationMs: expect.any(Number) });
 }
 
 describe.concurrent("doctor: healthy", () => {
@@ -161,7 +162,9 @@ describe.concurrent("doctor: the five hypotheses", () => {
       expect(human.stdout).toContain("Problem 1/1 H1 Managed identity not assigned to the app [IdentityNotAssigned] · high confidence");
       expect(human.stdout).toContain("The identity endpoint says this app has no managed identity");
       // Each numbered step is one line: the sentence and its command.
-      expect(human.stdout).toMatch(/\n {4}1\. See which managed identities the app has [^\n]*: az containerapp show --name "ca-orders" --resource-group "\$RG" --query identity --output json\n/);
+      expect(human.stdout).toMatch(
+        /\n {4}1\. See which managed identities the app has [^\n]*: az containerapp show --name "ca-orders" --resource-group "\$RG" --query identity --output json\n/,
+      );
       expect(human.stdout).toContain('az containerapp identity assign --name "ca-orders" --resource-group "$RG" --system-assigned');
       expect(human.stdout).toContain("Runbook H1  for: az containerapp show has empty identity");
       expect(human.stdout.trimEnd().split("\n").at(-1)).toBe("✗ 1 problem found: H1 Managed identity not assigned to the app. Exit code 1.");
@@ -204,10 +207,18 @@ describe.concurrent("doctor: the five hypotheses", () => {
       expectSections(human.stdout);
       expect(human.stdout).toContain(`✓ ${VAULT_SCOPE}`);
       expect(human.stdout).toContain(`✗ GET ${url} → 403 Forbidden H2 RoleMissingOrWrongScope (ForbiddenByRbac)`);
-      expect(human.stdout).toContain("Problem 1/1 H2 RBAC role missing or wrong scope [RoleMissingOrWrongScope] · high confidence · keyvault · HTTP 403 · ForbiddenByRbac");
+      expect(human.stdout).toContain(
+        "Problem 1/1 H2 RBAC role missing or wrong scope [RoleMissingOrWrongScope] · high confidence · keyvault · HTTP 403 · ForbiddenByRbac",
+      );
       // The grant sentence and its command are one numbered step, as in the JSON's nextSteps.
-      expect(human.stdout).toMatch(new RegExp(`\\n {4}1\\. Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${oid} at the exact scope vaults/orders-kv: az role assignment create --assignee-object-id ${oid} [^\\n]*--role "Key Vault Secrets User"`));
-      expect(human.stdout).toMatch(new RegExp(`\\n {4}2\\. Check what the identity already has [^\\n]*: az role assignment list --assignee ${oid} --all --output table\\n`));
+      expect(human.stdout).toMatch(
+        new RegExp(
+          `\\n {4}1\\. Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${oid} at the exact scope vaults/orders-kv: az role assignment create --assignee-object-id ${oid} [^\\n]*--role "Key Vault Secrets User"`,
+        ),
+      );
+      expect(human.stdout).toMatch(
+        new RegExp(`\\n {4}2\\. Check what the identity already has [^\\n]*: az role assignment list --assignee ${oid} --all --output table\\n`),
+      );
       expect(human.stdout).toContain("Runbook H2  for: 403 from target resource");
       expect(human.stdout.trimEnd().split("\n").at(-1)).toBe("✗ 1 problem found: H2 RBAC role missing or wrong scope. Exit code 1.");
       expectJsonShape(json, 1);
@@ -234,7 +245,12 @@ describe.concurrent("doctor: the five hypotheses", () => {
       expect(human.stdout).toMatch(/AKV10022: Invalid audience/);
       expect(human.stdout).not.toMatch(/\d\. .*diagnostic-credential doctor/); // the doctor does not tell to run itself
       expectJsonShape(json, 1);
-      expect(json.dependencies[0]).toMatchObject({ status: 401, scope: ARM_SCOPE, expectedScope: VAULT_SCOPE, diagnosis: { hypothesis: "H3", code: "WrongAudience" } });
+      expect(json.dependencies[0]).toMatchObject({
+        status: 401,
+        scope: ARM_SCOPE,
+        expectedScope: VAULT_SCOPE,
+        diagnosis: { hypothesis: "H3", code: "WrongAudience" },
+      });
     });
   });
 
@@ -316,9 +332,26 @@ describe.concurrent("doctor: dependencies", () => {
     await withWorld({}, async (world) => {
       const oid = world.identity.identities.systemAssigned!.objectId;
       // Secrets User on one secret only: that secret answers 200, another 403.
-      world.keyVault.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: `${world.keyVault.resourceId}/secrets/db-password` }, { propagationDelayMs: 0 });
+      world.keyVault.rbac.grant(
+        { principalId: oid, role: "Key Vault Secrets User", scope: `${world.keyVault.resourceId}/secrets/db-password` },
+        { propagationDelayMs: 0 },
+      );
       const base = `https://${world.keyVault.host}/secrets`;
-      const args = ["doctor", "--scope", VAULT_SCOPE, "--url", `${base}/db-password`, "--scope", VAULT_SCOPE, "--url", `${base}/other`, "--scope", ARM_SCOPE, "--url", `${base}/db-password`];
+      const args = [
+        "doctor",
+        "--scope",
+        VAULT_SCOPE,
+        "--url",
+        `${base}/db-password`,
+        "--scope",
+        VAULT_SCOPE,
+        "--url",
+        `${base}/other`,
+        "--scope",
+        ARM_SCOPE,
+        "--url",
+        `${base}/db-password`,
+      ];
       const { human, json } = await world.both(args);
       expect(human.exitCode).toBe(1);
       expect(human.stdout).toContain(`✓ GET ${base}/db-password → 200 OK`);
@@ -342,7 +375,9 @@ describe.concurrent("doctor: dependencies", () => {
     const port = await unusedPort();
     await withWorld({}, async (world) => {
       const url = "https://orders-kv2.vault.azure.net/secrets/x";
-      const { human, json } = await world.both(["doctor", "--url", url], { DIAGNOSTIC_CREDENTIAL_DOCTOR_RESOLVE: `orders-kv2.vault.azure.net=127.0.0.1:${port}` });
+      const { human, json } = await world.both(["doctor", "--url", url], {
+        DIAGNOSTIC_CREDENTIAL_DOCTOR_RESOLVE: `orders-kv2.vault.azure.net=127.0.0.1:${port}`,
+      });
       expect(human.exitCode).toBe(1);
       expect(human.stdout).toContain(`✗ GET ${url} → ECONNREFUSED`);
       expect(human.stdout.trimEnd().split("\n").at(-1)).toBe("✗ 1 problem found: network: orders-kv2.vault.azure.net ECONNREFUSED. Exit code 1.");

@@ -44,8 +44,17 @@ export type DoctorJson = Record<string, unknown> & {
   ok: boolean;
   environment: Record<string, unknown> & { containerApp: Record<string, string>; notes: string[] };
   identityEndpoint: Record<string, unknown> & { reachable: boolean };
-  tokens: Array<Record<string, unknown> & { scope: string; ok: boolean; claims?: Record<string, string>; diagnosis?: Record<string, unknown> & { hypothesis: string; evidence: string[]; nextSteps: string[] } }>;
-  dependencies: Array<Record<string, unknown> & { url: string; ok: boolean; status?: number; diagnosis?: Record<string, unknown> & { hypothesis: string; code: string } }>;
+  tokens: Array<
+    Record<string, unknown> & {
+      scope: string;
+      ok: boolean;
+      claims?: Record<string, string>;
+      diagnosis?: Record<string, unknown> & { hypothesis: string; evidence: string[]; nextSteps: string[] };
+    }
+  >;
+  dependencies: Array<
+    Record<string, unknown> & { url: string; ok: boolean; status?: number; diagnosis?: Record<string, unknown> & { hypothesis: string; code: string } }
+  >;
   diagnoses: Array<Record<string, unknown> & { hypothesis: string; code: string; summary: string; evidence: string[]; nextSteps: string[] }>;
 };
 
@@ -152,7 +161,10 @@ export async function startWorld(options: { identity?: IdentityEndpointOptions; 
     certificateAuthority: ca,
   });
   if (options.grantSystemIdentity && identity.identities.systemAssigned) {
-    keyVault.rbac.grant({ principalId: identity.identities.systemAssigned.objectId, role: "Key Vault Secrets User", scope: keyVault.resourceId }, { propagationDelayMs: 0 });
+    keyVault.rbac.grant(
+      { principalId: identity.identities.systemAssigned.objectId, role: "Key Vault Secrets User", scope: keyVault.resourceId },
+      { propagationDelayMs: 0 },
+    );
   }
   const dir = mkdtempSync(path.join(tmpdir(), "doctor-ca-"));
   const caFile = path.join(dir, "ca.pem");

@@ -62,7 +62,13 @@ beforeAll(async () => {
       !Number.isNaN(Date.parse(String(request.headers["x-widget-date"]))) &&
       /^WidgetToken eyJ/.test(request.headers.authorization ?? "");
     response.writeHead(complete ? 200 : 400, { "content-type": "application/json" });
-    response.end(JSON.stringify(complete ? { id: 1 } : { error: { code: "IncompleteWidgetRequest", message: "api-version, x-widget-version, x-widget-date and a WidgetToken are required" } }));
+    response.end(
+      JSON.stringify(
+        complete
+          ? { id: 1 }
+          : { error: { code: "IncompleteWidgetRequest", message: "api-version, x-widget-version, x-widget-date and a WidgetToken are required" } },
+      ),
+    );
   });
   await new Promise<void>((resolve) => widgets.listen(0, "127.0.0.1", resolve));
   const port = (widgets.address() as { port: number }).port;
@@ -105,9 +111,32 @@ describe.concurrent("per-service probe rules are catalog data", () => {
 
     expect(report.tokens).toEqual([expect.objectContaining({ scope: WIDGETS_SCOPE, ok: true })]);
     expect(report.dependencies).toEqual([
-      { url: `https://${WIDGETS_HOST}/widgets/1`, method: "GET", scope: WIDGETS_SCOPE, service: "widgets", ok: true, status: 200, notes: ["added api-version=2030-01-01", "added header x-widget-version: 3"], durationMs: expect.any(Number) },
-      { url: `https://${WIDGETS_HOST}/widgets/2?api-version=2031-06-01`, method: "GET", scope: WIDGETS_SCOPE, service: "widgets", ok: true, status: 200, durationMs: expect.any(Number) },
-      expect.objectContaining({ service: "widgets", ok: false, status: 400, failure: "status", error: "HTTP 400 Bad Request: not an authentication or authorization failure (IncompleteWidgetRequest)" }),
+      {
+        url: `https://${WIDGETS_HOST}/widgets/1`,
+        method: "GET",
+        scope: WIDGETS_SCOPE,
+        service: "widgets",
+        ok: true,
+        status: 200,
+        notes: ["added api-version=2030-01-01", "added header x-widget-version: 3"],
+        durationMs: expect.any(Number),
+      },
+      {
+        url: `https://${WIDGETS_HOST}/widgets/2?api-version=2031-06-01`,
+        method: "GET",
+        scope: WIDGETS_SCOPE,
+        service: "widgets",
+        ok: true,
+        status: 200,
+        durationMs: expect.any(Number),
+      },
+      expect.objectContaining({
+        service: "widgets",
+        ok: false,
+        status: 400,
+        failure: "status",
+        error: "HTTP 400 Bad Request: not an authentication or authorization failure (IncompleteWidgetRequest)",
+      }),
     ]);
     expect(report.ok).toBe(false);
 

@@ -43,7 +43,11 @@ describe.concurrent("examples/readiness-probe.mjs", () => {
         expect(await health.text()).toBe("ok\n");
         const [a, b] = await Promise.all([fetch(`${example.url}/readyz`), fetch(`${example.url}/readyz`)]);
         expect([a.status, b.status]).toEqual([status, status]);
-        const [reportA, reportB] = (await Promise.all([a.json(), b.json()])) as Array<{ ok: boolean; startedAt: string; dependencies: Array<{ url: string; status: number; diagnosis?: { hypothesis: string } }> }>;
+        const [reportA, reportB] = (await Promise.all([a.json(), b.json()])) as Array<{
+          ok: boolean;
+          startedAt: string;
+          dependencies: Array<{ url: string; status: number; diagnosis?: { hypothesis: string } }>;
+        }>;
         expect(reportA!.ok).toBe(status === 200);
         expect(reportB!.startedAt).toBe(reportA!.startedAt); // one run for both probes
         expect(reportA!.dependencies[0]).toMatchObject({ url: "https://orders-kv.vault.azure.net/secrets/db-password", status: status === 200 ? 200 : 403 });

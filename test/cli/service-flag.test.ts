@@ -45,19 +45,38 @@ describe.concurrent("doctor --service keyvault=https://127.0.0.1:PORT (the Key V
       expect(world.keyVault.requests.some((r) => r.status === 403 && /[?&]api-version=7\.5\b/.test(r.path))).toBe(true);
       expect(json.diagnoses).toHaveLength(1);
       const diagnosis = json.diagnoses[0]!;
-      expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", confidence: "high", service: "keyvault", status: 403, errorCode: "ForbiddenByRbac" });
+      expect(diagnosis).toMatchObject({
+        hypothesis: "H2",
+        code: "RoleMissingOrWrongScope",
+        confidence: "high",
+        service: "keyvault",
+        status: 403,
+        errorCode: "ForbiddenByRbac",
+      });
       expect(diagnosis.evidence).toContain("service: Azure Key Vault (keyvault), recognised by its host");
       // The loopback URL is judged as Key Vault: its rule, its audience check (passed, not "could not be compared").
       expect(diagnosis).toMatchObject({ rule: { id: "keyvault.forbidden-by-rbac", source: "catalog:keyvault" } });
-      expect(diagnosis.checks).toContainEqual({ kind: "audience", expected: "https://vault.azure.net/.default", actual: "https://vault.azure.net", verdict: "pass", confirmedBy: "token" });
+      expect(diagnosis.checks).toContainEqual({
+        kind: "audience",
+        expected: "https://vault.azure.net/.default",
+        actual: "https://vault.azure.net",
+        verdict: "pass",
+        confirmedBy: "token",
+      });
       expect(diagnosis.checks).not.toContainEqual(expect.objectContaining({ kind: "audience", verdict: "unknown" }));
 
       // Each next step is one string: the sentence, a colon, and its command.
       const grant = diagnosis.nextSteps.find((step) => step.includes("az role assignment create"));
       expect(grant).toBeDefined();
-      expect(grant).toMatch(new RegExp(`^Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${oid} at the exact scope vaults/orders-kv: az role assignment create --assignee-object-id ${oid} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "/subscriptions/[^"]+/vaults/orders-kv"$`));
+      expect(grant).toMatch(
+        new RegExp(
+          `^Grant the least-privilege data-plane role "Key Vault Secrets User" to principal ${oid} at the exact scope vaults/orders-kv: az role assignment create --assignee-object-id ${oid} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "/subscriptions/[^"]+/vaults/orders-kv"$`,
+        ),
+      );
       const list = diagnosis.nextSteps.find((step) => step.includes("az role assignment list"));
-      expect(list).toBe(`Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help): az role assignment list --assignee ${oid} --all --output table`);
+      expect(list).toBe(
+        `Check what the identity already has (a role at a sibling or narrower scope, or a control-plane role, does not help): az role assignment list --assignee ${oid} --all --output table`,
+      );
       for (const step of diagnosis.nextSteps) {
         expect(step).toMatch(/^[A-Z"]/);
         expect(step.trimEnd()).not.toMatch(/:$/);
@@ -68,7 +87,9 @@ describe.concurrent("doctor --service keyvault=https://127.0.0.1:PORT (the Key V
       expect(human.stderr).toBe("");
       expect(human.stdout).toContain(`✗ GET ${url} → 403 Forbidden H2 RoleMissingOrWrongScope (ForbiddenByRbac)`);
       expect(human.stdout).toContain("token for https://vault.azure.net/.default · added api-version=7.5");
-      expect(human.stdout).toContain("Problem 1/1 H2 RBAC role missing or wrong scope [RoleMissingOrWrongScope] · high confidence · keyvault · HTTP 403 · ForbiddenByRbac");
+      expect(human.stdout).toContain(
+        "Problem 1/1 H2 RBAC role missing or wrong scope [RoleMissingOrWrongScope] · high confidence · keyvault · HTTP 403 · ForbiddenByRbac",
+      );
       expect(human.stdout).toContain('• audience check: "https://vault.azure.net" is accepted by Azure Key Vault');
       const numbered = human.stdout.split("\n").filter((line) => /^ {4}\d\. /.test(line));
       expect(numbered[0]).toBe(`    1. ${grant}`);
@@ -89,7 +110,9 @@ describe.concurrent("doctor --service keyvault=https://127.0.0.1:PORT (the Key V
       const result = await runDoctor(["doctor", "--service", `keyvault=${base}/`, "--url", url, "--json"], loopbackEnv(world));
       expect(result.exitCode).toBe(0);
       expect(result.json).toMatchObject({ ok: true, diagnoses: [] });
-      expect(result.json!.dependencies).toEqual([expect.objectContaining({ url, service: "keyvault", ok: true, status: 200, notes: ["added api-version=7.5"] })]);
+      expect(result.json!.dependencies).toEqual([
+        expect.objectContaining({ url, service: "keyvault", ok: true, status: 200, notes: ["added api-version=7.5"] }),
+      ]);
       expectNoSecrets(world, result);
     } finally {
       await world.close();

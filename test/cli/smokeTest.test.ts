@@ -35,8 +35,16 @@ function mintingCredential(overrides: Record<string, unknown> = {}): TokenCreden
 beforeAll(async () => {
   identity = await startIdentityEndpoint({ containerApp: { name: "ca-unit" } });
   Object.assign(process.env, identity.env);
-  kv = await startKeyVaultEmulator({ issuerKeys: identity.signer.jwks(), tenantId: identity.tenantId, vaultName: "unit-kv", secrets: { "db-password": "s3cret", other: "x" } });
-  kv.rbac.grant({ principalId: identity.identities.systemAssigned!.objectId, role: "Key Vault Secrets User", scope: `${kv.resourceId}/secrets/db-password` }, { propagationDelayMs: 0 });
+  kv = await startKeyVaultEmulator({
+    issuerKeys: identity.signer.jwks(),
+    tenantId: identity.tenantId,
+    vaultName: "unit-kv",
+    secrets: { "db-password": "s3cret", other: "x" },
+  });
+  kv.rbac.grant(
+    { principalId: identity.identities.systemAssigned!.objectId, role: "Key Vault Secrets User", scope: `${kv.resourceId}/secrets/db-password` },
+    { propagationDelayMs: 0 },
+  );
   hanging = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -84,7 +92,12 @@ describe.concurrent("runSmokeTest in-process", () => {
       [ARM_SCOPE, true],
     ]);
     expect(credential.calls).toEqual([VAULT_SCOPE, ARM_SCOPE]);
-    expect(report.tokens[0]!.claims).toMatchObject({ aud: "https://vault.azure.net", oid: system.objectId, appid: system.clientId, identityKind: "system-assigned" });
+    expect(report.tokens[0]!.claims).toMatchObject({
+      aud: "https://vault.azure.net",
+      oid: system.objectId,
+      appid: system.clientId,
+      identityKind: "system-assigned",
+    });
     expect(report.dependencies.map((d) => [d.status, d.ok, d.diagnosis?.hypothesis, d.service])).toEqual([
       [200, true, undefined, "keyvault"],
       [403, false, "H2", "keyvault"],
@@ -147,10 +160,20 @@ describe.concurrent("runSmokeTest in-process", () => {
     const never: TokenCredential = { getToken: () => new Promise<AccessToken>(() => undefined) };
     const [a, b] = await Promise.all([
       runSmokeTest({ credential: failing, scopes: [VAULT_SCOPE], probeIdentityEndpoint: false }),
-      runSmokeTest({ credential: never, scopes: [VAULT_SCOPE], timeoutMs: 300, dependencies: [`${kv.endpoint}/secrets/db-password`], httpClient: kv.httpClient }),
+      runSmokeTest({
+        credential: never,
+        scopes: [VAULT_SCOPE],
+        timeoutMs: 300,
+        dependencies: [`${kv.endpoint}/secrets/db-password`],
+        httpClient: kv.httpClient,
+      }),
     ]);
     expect(a.ok).toBe(false);
-    expect(a.tokens[0]).toMatchObject({ ok: false, error: expect.stringMatching(/^CredentialUnavailableError: /), diagnosis: expect.objectContaining({ code: expect.any(String) }) });
+    expect(a.tokens[0]).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^CredentialUnavailableError: /),
+      diagnosis: expect.objectContaining({ code: expect.any(String) }),
+    });
     expect(b.ok).toBe(false);
     expect(b.tokens[0]).toMatchObject({ ok: false, diagnosis: { hypothesis: "H5" } });
     expect(b.tokens[0]!.durationMs).toBeLessThan(1_500);
@@ -163,7 +186,11 @@ describe.concurrent("runSmokeTest in-process", () => {
     const credential = new DiagnosticCredential({ credential: never, tokenTimeoutMs: 0, logger: false });
     const report = await runSmokeTest({ credential, scopes: [VAULT_SCOPE], timeoutMs: 400, probeIdentityEndpoint: false });
     const token = report.tokens[0]!;
-    expect(token).toMatchObject({ ok: false, error: "CredentialUnavailableError: DiagnosticCredential returned no token within 400 ms", diagnosis: { hypothesis: "H5" } });
+    expect(token).toMatchObject({
+      ok: false,
+      error: "CredentialUnavailableError: DiagnosticCredential returned no token within 400 ms",
+      diagnosis: { hypothesis: "H5" },
+    });
     expect(token.diagnosis!.summary).toMatch(/^DiagnosticCredential got no token within 400 ms/);
     expect(token.durationMs).toBeGreaterThanOrEqual(400);
   });

@@ -101,7 +101,9 @@ describe.concurrent("help and version (the built bin)", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${USAGE}\n`);
-    expect(r.stdout).toMatch(/^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--json\] \[--timeout MS\] \[--no-color\]\n/);
+    expect(r.stdout).toMatch(
+      /^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--json\] \[--timeout MS\] \[--no-color\]\n/,
+    );
     expect(r.stdout).toContain("Exit codes: 0 all good, 1 a problem found, 2 usage error.");
   });
 
@@ -114,7 +116,21 @@ describe.concurrent("help and version (the built bin)", () => {
 
 describe("argument rules", () => {
   it("parses every option", () => {
-    expect(parseCommand(["doctor", "--scope", VAULT_SCOPE, "--url", "https://a.vault.azure.net/secrets/x", "--client-id", "abc", "--json", "--timeout", "1500", "--no-color"])).toEqual({
+    expect(
+      parseCommand([
+        "doctor",
+        "--scope",
+        VAULT_SCOPE,
+        "--url",
+        "https://a.vault.azure.net/secrets/x",
+        "--client-id",
+        "abc",
+        "--json",
+        "--timeout",
+        "1500",
+        "--no-color",
+      ]),
+    ).toEqual({
       kind: "doctor",
       scopes: [VAULT_SCOPE],
       dependencies: [{ url: "https://a.vault.azure.net/secrets/x", scope: VAULT_SCOPE }],
@@ -138,7 +154,11 @@ describe("argument rules", () => {
       { url: kv, scope: "s1" },
       { url: blob, scope: "s2" },
     ]);
-    expect(pairScopes([kv, blob, custom], [])).toEqual([{ url: kv, scope: VAULT_SCOPE }, { url: blob, scope: "https://storage.azure.com/.default" }, { url: custom }]);
+    expect(pairScopes([kv, blob, custom], [])).toEqual([
+      { url: kv, scope: VAULT_SCOPE },
+      { url: blob, scope: "https://storage.azure.com/.default" },
+      { url: custom },
+    ]);
     expect(pairScopes([kv, custom, blob], ["s1", "s2"])).toEqual([
       { url: kv, scope: VAULT_SCOPE },
       { url: custom, scope: "s1" },
@@ -151,10 +171,14 @@ describe("--service NAME=URL", () => {
   it("becomes the catalog's services option: one entry per name, each host (with its port) once", () => {
     const command = parseCommand([
       "doctor",
-      "--service", "keyvault=https://127.0.0.1:8443",
-      "--service", "KeyVault=https://127.0.0.1:8443/secrets",
-      "--service", "keyvault=https://[::1]:9443/",
-      "--service", "storage=https://devstore.internal.example",
+      "--service",
+      "keyvault=https://127.0.0.1:8443",
+      "--service",
+      "KeyVault=https://127.0.0.1:8443/secrets",
+      "--service",
+      "keyvault=https://[::1]:9443/",
+      "--service",
+      "storage=https://devstore.internal.example",
     ]);
     expect(command).toMatchObject({
       kind: "doctor",
@@ -166,9 +190,22 @@ describe("--service NAME=URL", () => {
   });
 
   it("gives a --url on that host the service's scope (no --scope needed)", () => {
-    const command = parseCommand(["doctor", "--service", "keyvault=https://127.0.0.1:8443", "--url", "https://127.0.0.1:8443/secrets/db-password", "--url", "https://127.0.0.1:9999/x"]);
-    expect(command).toMatchObject({ kind: "doctor", dependencies: [{ url: "https://127.0.0.1:8443/secrets/db-password", scope: VAULT_SCOPE }, { url: "https://127.0.0.1:9999/x" }] });
-    expect(pairScopes(["https://127.0.0.1:8443/x"], [], parseServices(["keyvault=https://127.0.0.1:8443"]) as ServiceDefinitionInput[])).toEqual([{ url: "https://127.0.0.1:8443/x", scope: VAULT_SCOPE }]);
+    const command = parseCommand([
+      "doctor",
+      "--service",
+      "keyvault=https://127.0.0.1:8443",
+      "--url",
+      "https://127.0.0.1:8443/secrets/db-password",
+      "--url",
+      "https://127.0.0.1:9999/x",
+    ]);
+    expect(command).toMatchObject({
+      kind: "doctor",
+      dependencies: [{ url: "https://127.0.0.1:8443/secrets/db-password", scope: VAULT_SCOPE }, { url: "https://127.0.0.1:9999/x" }],
+    });
+    expect(pairScopes(["https://127.0.0.1:8443/x"], [], parseServices(["keyvault=https://127.0.0.1:8443"]) as ServiceDefinitionInput[])).toEqual([
+      { url: "https://127.0.0.1:8443/x", scope: VAULT_SCOPE },
+    ]);
   });
 
   it("is documented in --help and in the one-line usage", () => {

@@ -17,7 +17,13 @@ const kvBody = (secret: string) =>
     },
   });
 
-const answer = (secret = "db-password") => ({ url: `https://kv-orders.vault.azure.net/secrets/${secret}`, status: 403, method: "GET", headers: { "content-type": "application/json" }, body: kvBody(secret) });
+const answer = (secret = "db-password") => ({
+  url: `https://kv-orders.vault.azure.net/secrets/${secret}`,
+  status: 403,
+  method: "GET",
+  headers: { "content-type": "application/json" },
+  body: kvBody(secret),
+});
 
 describe("repeated 401/403 answers", () => {
   it("an identical answer reuses the first diagnosis (the same object), and every repeat is still counted in the log", () => {

@@ -40,7 +40,12 @@ interface FlightResult {
  * In a fresh process: `CALLERS` concurrent cold calls of the wrapper (options of caller i from `optionsFor`), and with
  * `compareRaw` the same number of concurrent cold calls of a raw ManagedIdentityCredential for another scope first.
  */
-async function runFlight(setup: { emulator?: Record<string, unknown>; credentialOptions?: Record<string, unknown>; optionsFor?: string; compareRaw?: boolean }): Promise<FlightResult> {
+async function runFlight(setup: {
+  emulator?: Record<string, unknown>;
+  credentialOptions?: Record<string, unknown>;
+  optionsFor?: string;
+  compareRaw?: boolean;
+}): Promise<FlightResult> {
   const result = await runScenario({
     env: {},
     timeoutMs: 30_000,
@@ -161,7 +166,11 @@ describe("single-flight rules (in process)", () => {
     const inner = scriptedCredential(undefined);
     const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 300, logger: false });
     const started = performance.now();
-    const timeOf = (p: Promise<unknown>) => p.then(() => -1, (e: Error) => (e.name === "CredentialUnavailableError" && getDiagnosis(e)?.hypothesis === "H5" ? performance.now() - started : -2));
+    const timeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => -1,
+        (e: Error) => (e.name === "CredentialUnavailableError" && getDiagnosis(e)?.hypothesis === "H5" ? performance.now() - started : -2),
+      );
     const first = timeOf(credential.getToken(VAULT));
     await sleep(150);
     const joined = timeOf(credential.getToken(VAULT));
@@ -200,9 +209,18 @@ describe("single-flight rules (in process)", () => {
 
   it("one failure, many callers: diagnosed and logged once; every caller gets the same error object and diagnosis", async () => {
     const logs: DiagnosisLogEntry[] = [];
-    const inner = scriptedCredential(20, () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:42356"), { name: "CredentialUnavailableError", code: "ECONNREFUSED" }));
+    const inner = scriptedCredential(20, () =>
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:42356"), { name: "CredentialUnavailableError", code: "ECONNREFUSED" }),
+    );
     const credential = new DiagnosticCredential({ credential: inner, logger: (entry) => logs.push(entry) });
-    const errors = await Promise.all(Array.from({ length: CALLERS }, () => credential.getToken(VAULT).then(() => undefined, (e: unknown) => e)));
+    const errors = await Promise.all(
+      Array.from({ length: CALLERS }, () =>
+        credential.getToken(VAULT).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    );
     expect(inner.calls).toHaveLength(1);
     expect(new Set(errors).size).toBe(1);
     const diagnosis = getDiagnosis(errors[0]);
@@ -217,7 +235,13 @@ describe("single-flight rules (in process)", () => {
     const pop = { proofOfPossessionOptions: { nonce: "n", resourceRequestMethod: "GET", resourceRequestUrl: "https://example.test/" } } as GetTokenOptions;
     const newer = { someFutureOption: 1 } as GetTokenOptions;
     const harmless: GetTokenOptions = { requestOptions: { timeout: 1_000 }, tracingOptions: {}, enableCae: false };
-    const tokens = await Promise.all([credential.getToken(VAULT), credential.getToken(VAULT, harmless), credential.getToken(VAULT, pop), credential.getToken(VAULT, newer), credential.getToken(STORAGE)]);
+    const tokens = await Promise.all([
+      credential.getToken(VAULT),
+      credential.getToken(VAULT, harmless),
+      credential.getToken(VAULT, pop),
+      credential.getToken(VAULT, newer),
+      credential.getToken(STORAGE),
+    ]);
     expect(tokens.map((t) => t!.token)).toEqual(["token-1", "token-1", "token-2", "token-3", "token-4"]);
     // Without a signal (and without telemetry) the caller's options object reaches the wrapped credential as given.
     expect(inner.calls[1]).toBe(pop);

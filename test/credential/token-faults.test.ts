@@ -47,7 +47,13 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(call.diagnosis!.rule).toEqual({ id: "token-time.identity-not-found", source: "token-time" });
     expectChecks(
       call.diagnosis,
-      { kind: "identity-assignment", verdict: "fail", expected: "system-assigned identity", actual: "not found by the identity endpoint", confirmedBy: "answer" },
+      {
+        kind: "identity-assignment",
+        verdict: "fail",
+        expected: "system-assigned identity",
+        actual: "not found by the identity endpoint",
+        confirmedBy: "answer",
+      },
       { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "HTTP 400", confirmedBy: "answer" },
     );
     expect(call.diagnosis!.nextSteps.join("\n")).toMatch(/az containerapp identity assign/);
@@ -76,11 +82,19 @@ describe.concurrent("H1: identity not assigned", () => {
     expect(d.summary).toMatch(/clientId 99999999-9999-9999-9999-999999999999 .*not attached/);
     expect(d.evidence.join("\n")).toMatch(/client_id=99999999-9999-9999-9999-999999999999/);
     expect(d.rule).toEqual({ id: "token-time.identity-not-attached", source: "token-time" });
-    expectChecks(d, { kind: "identity-assignment", verdict: "fail", expected: "clientId 99999999-9999-9999-9999-999999999999" }, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 500" });
+    expectChecks(
+      d,
+      { kind: "identity-assignment", verdict: "fail", expected: "clientId 99999999-9999-9999-9999-999999999999" },
+      { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 500" },
+    );
   });
 
   it("several user-assigned identities and none chosen → H1 telling to pass the client id", async () => {
-    const r = await runCredentialScenario({ emulator: { shape: "imds", systemAssigned: false, userAssigned: [{ name: "a" }, { name: "b" }] }, constructorArg: fast, calls: [VAULT] });
+    const r = await runCredentialScenario({
+      emulator: { shape: "imds", systemAssigned: false, userAssigned: [{ name: "a" }, { name: "b" }] },
+      constructorArg: fast,
+      calls: [VAULT],
+    });
     const d = r.calls[0]!.diagnosis!;
     expect(d).toMatchObject({ hypothesis: "H1", confidence: "high" });
     expect(d.summary).toMatch(/several user-assigned identities/);
@@ -111,7 +125,9 @@ describe.concurrent("H1: identity not assigned", () => {
       { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT not set", confirmedBy: "environment" },
       { kind: "identity-assignment", verdict: "fail", confirmedBy: "environment" },
     );
-    expect(d.nextSteps).toContain('Assign a system-assigned identity to the app: az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned');
+    expect(d.nextSteps).toContain(
+      'Assign a system-assigned identity to the app: az containerapp identity assign --name "ca-billing" --resource-group "$RG" --system-assigned',
+    );
   });
 });
 
@@ -178,7 +194,11 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
   });
 
   it("5xx storm → H5 naming the status and the attempts", async () => {
-    const r = await runCredentialScenario({ emulator: { fault: { kind: "status", status: 503 } }, constructorArg: { retryOptions: { maxRetries: 2 } }, calls: [VAULT] });
+    const r = await runCredentialScenario({
+      emulator: { fault: { kind: "status", status: 503 } },
+      constructorArg: { retryOptions: { maxRetries: 2 } },
+      calls: [VAULT],
+    });
     const d = r.calls[0]!.diagnosis!;
     expect(d).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(d.summary).toMatch(/HTTP 503 on 3 attempts/);
@@ -187,7 +207,11 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
   });
 
   it("404/410 storm (IMDS not ready) → H5", async () => {
-    const r = await runCredentialScenario({ emulator: { shape: "imds", fault: { kind: "status", status: 410 } }, constructorArg: { retryOptions: { maxRetries: 1 } }, calls: [VAULT] });
+    const r = await runCredentialScenario({
+      emulator: { shape: "imds", fault: { kind: "status", status: 410 } },
+      constructorArg: { retryOptions: { maxRetries: 1 } },
+      calls: [VAULT],
+    });
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5" });
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/not ready.*HTTP 410/);
     expectChecks(r.calls[0]!.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 410" });
@@ -206,7 +230,12 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5", confidence: "high" });
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/IDENTITY_ENDPOINT is not a valid/);
     expect(r.calls[0]!.diagnosis!.rule?.id).toBe("token-time.endpoint-malformed");
-    expectChecks(r.calls[0]!.diagnosis, { kind: "identity-variables", verdict: "fail", actual: "IDENTITY_ENDPOINT=not a url (malformed)", confirmedBy: "environment" });
+    expectChecks(r.calls[0]!.diagnosis, {
+      kind: "identity-variables",
+      verdict: "fail",
+      actual: "IDENTITY_ENDPOINT=not a url (malformed)",
+      confirmedBy: "environment",
+    });
   });
 
   it("recovers: 500 twice then a token, with the early warning logged", async () => {
@@ -220,8 +249,18 @@ describe.concurrent("H3: audience and scope", () => {
   it("several scopes → H3 before the request", async () => {
     const r = await runCredentialScenario({ emulator: {}, calls: [[VAULT, "https://storage.azure.com/.default"]] });
     expect(r.calls[0]!.error!.name).toBe("CredentialUnavailableError");
-    expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H3", code: "WrongAudience", confidence: "high", rule: { id: "token-time.multiple-scopes", source: "token-time" } });
-    expectChecks(r.calls[0]!.diagnosis, { kind: "scope", verdict: "fail", expected: "exactly one scope", actual: `${VAULT}, https://storage.azure.com/.default` });
+    expect(r.calls[0]!.diagnosis).toMatchObject({
+      hypothesis: "H3",
+      code: "WrongAudience",
+      confidence: "high",
+      rule: { id: "token-time.multiple-scopes", source: "token-time" },
+    });
+    expectChecks(r.calls[0]!.diagnosis, {
+      kind: "scope",
+      verdict: "fail",
+      expected: "exactly one scope",
+      actual: `${VAULT}, https://storage.azure.com/.default`,
+    });
   });
 
   it("a scope close to a known audience (typo) → H3 warning, the token is still returned", async () => {
@@ -272,7 +311,13 @@ describe.concurrent("H4: stale token and identity mix-up at token time", () => {
     const w = r.logs.find((l) => l.source === "token-check")!;
     expect(w).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup", confidence: "high" });
     expect(w.rule?.id).toBe("token-check.identity-mixup");
-    expectChecks(w, { kind: "identity", verdict: "fail", expected: "clientId=aaaaaaaa-0000-0000-0000-000000000001", actual: expect.stringMatching(/^clientId=(?!aaaaaaaa-0000-0000-0000-000000000001)/), confirmedBy: "token" });
+    expectChecks(w, {
+      kind: "identity",
+      verdict: "fail",
+      expected: "clientId=aaaaaaaa-0000-0000-0000-000000000001",
+      actual: expect.stringMatching(/^clientId=(?!aaaaaaaa-0000-0000-0000-000000000001)/),
+      confirmedBy: "token",
+    });
   });
 
   it("no identity chosen but the token is a user-assigned identity's (IMDS picked the only one) → H4", async () => {

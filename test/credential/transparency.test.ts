@@ -6,7 +6,10 @@ import { ChainedTokenCredential, CredentialUnavailableError, AuthenticationError
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DiagnosticCredential, getDiagnosis, getInternalFaultCount, type DiagnosisLogEntry } from "../../src/index.js";
 
-const unavailable = () => new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details");
+const unavailable = () =>
+  new CredentialUnavailableError(
+    "ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details",
+  );
 
 describe("transparency", () => {
   // An app on Azure (App Service / Container Apps variables set): off Azure, a network failure of managed identity is
@@ -20,7 +23,12 @@ describe("transparency", () => {
   });
 
   it("returns the wrapped credential's AccessToken object unchanged", async () => {
-    const accessToken = { token: "opaque-token-value", expiresOnTimestamp: Date.now() + 60_000, refreshAfterTimestamp: Date.now() + 30_000, tokenType: "Bearer" as const };
+    const accessToken = {
+      token: "opaque-token-value",
+      expiresOnTimestamp: Date.now() + 60_000,
+      refreshAfterTimestamp: Date.now() + 30_000,
+      tokenType: "Bearer" as const,
+    };
     const credential = new DiagnosticCredential({ credential: { getToken: async () => accessToken }, logger: false });
     expect(await credential.getToken("https://vault.azure.net/.default")).toBe(accessToken);
     expect(await credential.getToken("https://vault.azure.net/.default")).toBe(accessToken);
@@ -30,7 +38,14 @@ describe("transparency", () => {
     const original = unavailable();
     const cause = new Error("inner");
     Object.assign(original, { cause });
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw original; } }, logger: false });
+    const credential = new DiagnosticCredential({
+      credential: {
+        getToken: async () => {
+          throw original;
+        },
+      },
+      logger: false,
+    });
     const thrown = await credential.getToken("https://vault.azure.net/.default").catch((e: unknown) => e);
     expect(thrown).toBe(original);
     expect(thrown).toBeInstanceOf(CredentialUnavailableError);
@@ -42,7 +57,14 @@ describe("transparency", () => {
 
   it("a ChainedTokenCredential moves on to the next credential after a DiagnosticCredential failure", async () => {
     const chain = new ChainedTokenCredential(
-      new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } }, logger: false }),
+      new DiagnosticCredential({
+        credential: {
+          getToken: async () => {
+            throw unavailable();
+          },
+        },
+        logger: false,
+      }),
       { getToken: async () => ({ token: "next", expiresOnTimestamp: Date.now() + 60_000 }) },
     );
     expect((await chain.getToken("https://vault.azure.net/.default"))!.token).toBe("next");
@@ -51,7 +73,14 @@ describe("transparency", () => {
   it("other error names stop the chain as they would without the wrapper", async () => {
     const authError = new AuthenticationError(400, { error: "invalid_request", error_description: "bad" });
     const chain = new ChainedTokenCredential(
-      new DiagnosticCredential({ credential: { getToken: async () => { throw authError; } }, logger: false }),
+      new DiagnosticCredential({
+        credential: {
+          getToken: async () => {
+            throw authError;
+          },
+        },
+        logger: false,
+      }),
       { getToken: async () => ({ token: "next", expiresOnTimestamp: Date.now() + 60_000 }) },
     );
     await expect(chain.getToken("https://vault.azure.net/.default")).rejects.toMatchObject({ name: "AuthenticationError" });
@@ -60,22 +89,52 @@ describe("transparency", () => {
   it("a throwing logger is swallowed and counted; the error thrown is still the original", async () => {
     const before = getInternalFaultCount();
     const original = unavailable();
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw original; } }, logger: () => { throw new Error("logger down"); } });
+    const credential = new DiagnosticCredential({
+      credential: {
+        getToken: async () => {
+          throw original;
+        },
+      },
+      logger: () => {
+        throw new Error("logger down");
+      },
+    });
     await expect(credential.getToken("https://vault.azure.net/.default")).rejects.toBe(original);
     expect(getInternalFaultCount()).toBe(before + 1);
   });
 
   it("frozen and non-Error throwables pass through untouched", async () => {
     const frozen = Object.freeze(unavailable());
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw frozen; } }, logger: false });
+    const credential = new DiagnosticCredential({
+      credential: {
+        getToken: async () => {
+          throw frozen;
+        },
+      },
+      logger: false,
+    });
     await expect(credential.getToken("https://vault.azure.net/.default")).rejects.toBe(frozen);
-    const stringThrower = new DiagnosticCredential({ credential: { getToken: async () => { throw "plain string"; } }, logger: false });
+    const stringThrower = new DiagnosticCredential({
+      credential: {
+        getToken: async () => {
+          throw "plain string";
+        },
+      },
+      logger: false,
+    });
     await expect(stringThrower.getToken("https://vault.azure.net/.default")).rejects.toBe("plain string");
   });
 
   it("folds repeats: the first line at once, the rest as one line with a count", async () => {
     const lines: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } }, logger: (e) => lines.push(e) });
+    const credential = new DiagnosticCredential({
+      credential: {
+        getToken: async () => {
+          throw unavailable();
+        },
+      },
+      logger: (e) => lines.push(e),
+    });
     for (let i = 0; i < 5; i++) await credential.getToken("https://vault.azure.net/.default").catch(() => undefined);
     expect(lines.map((l) => l.count)).toEqual([1]);
     credential.flushLogs();
@@ -85,15 +144,26 @@ describe("transparency", () => {
   it("the default logger writes one JSON line per diagnosis on stderr", async () => {
     const written: string[] = [];
     const original = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
     try {
-      const credential = new DiagnosticCredential({ credential: { getToken: async () => { throw unavailable(); } } });
+      const credential = new DiagnosticCredential({
+        credential: {
+          getToken: async () => {
+            throw unavailable();
+          },
+        },
+      });
       await credential.getToken("https://vault.azure.net/.default").catch(() => undefined);
     } finally {
       process.stderr.write = original;
     }
     const entry = JSON.parse(written.find((w) => w.includes("DiagnosticCredential ["))!);
-    expect(Object.keys(entry)).toEqual(expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]));
+    expect(Object.keys(entry)).toEqual(
+      expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]),
+    );
     expect(entry.message).toMatch(/CredentialUnavailableError/);
   });
   it("an abort signal whose listeners cannot be added or removed neither breaks nor delays the call", async () => {
@@ -101,14 +171,23 @@ describe("transparency", () => {
     const accessToken = { token: "t", expiresOnTimestamp: Date.now() + 60_000 };
     const hostileSignal = {
       aborted: false,
-      addEventListener: () => { throw new Error("no listeners here"); },
-      removeEventListener: () => { throw new Error("no listeners here"); },
+      addEventListener: () => {
+        throw new Error("no listeners here");
+      },
+      removeEventListener: () => {
+        throw new Error("no listeners here");
+      },
     };
     const credential = new DiagnosticCredential({ credential: { getToken: async () => accessToken }, tokenTimeoutMs: 200, logger: false });
     expect(await credential.getToken("https://vault.azure.net/.default", { abortSignal: hostileSignal as never })).toBe(accessToken);
     // A signal that can be listened to but not unsubscribed from: the call still settles at once, with the token.
     const sticky = new AbortController();
-    const signal = Object.assign(Object.create(sticky.signal), { addEventListener: sticky.signal.addEventListener.bind(sticky.signal), removeEventListener: () => { throw new Error("stuck"); } });
+    const signal = Object.assign(Object.create(sticky.signal), {
+      addEventListener: sticky.signal.addEventListener.bind(sticky.signal),
+      removeEventListener: () => {
+        throw new Error("stuck");
+      },
+    });
     expect(await credential.getToken("https://vault.azure.net/.default", { abortSignal: signal })).toBe(accessToken);
     await new Promise((resolve) => setTimeout(resolve, 300)); // past tokenTimeoutMs: no late timeout surfaces
     expect((credential as unknown as { calls: { deadlines: { pendingCount: number } } }).calls.deadlines.pendingCount).toBe(0);

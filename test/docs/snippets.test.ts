@@ -56,7 +56,12 @@ function extractSnippets(file: string, text: string): Snippet[] {
 function mismatches(actual: unknown, expected: unknown, at = "$"): string[] {
   if (typeof expected === "string") {
     if (typeof actual !== "string") return [`${at}: expected a string, got ${JSON.stringify(actual)}`];
-    const pattern = new RegExp(`^${expected.split("…").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*")}$`);
+    const pattern = new RegExp(
+      `^${expected
+        .split("…")
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[\\s\\S]*")}$`,
+    );
     return pattern.test(actual) ? [] : [`${at}: ${JSON.stringify(actual)} does not match ${JSON.stringify(expected)}`];
   }
   if (Array.isArray(expected)) {
@@ -82,7 +87,18 @@ const snippets = pages.flatMap((page) => extractSnippets(`docs/${page}`, readFil
 describe("the docs' snippet extraction", () => {
   it("finds the runnable blocks of docs/testing.md, each with its output", () => {
     const testing = snippets.filter((snippet) => snippet.file === "docs/testing.md");
-    expect(testing.map((snippet) => snippet.name)).toEqual(expect.arrayContaining(["identity-endpoint", "one-process-per-scenario", "key-vault", "blob-storage", "service-bus", "cosmos-db", "graph", "resource-manager"]));
+    expect(testing.map((snippet) => snippet.name)).toEqual(
+      expect.arrayContaining([
+        "identity-endpoint",
+        "one-process-per-scenario",
+        "key-vault",
+        "blob-storage",
+        "service-bus",
+        "cosmos-db",
+        "graph",
+        "resource-manager",
+      ]),
+    );
     for (const snippet of snippets) expect(snippet.expected, `${snippet.file} ${snippet.name}`).toBeDefined();
   });
 
@@ -94,8 +110,19 @@ describe("the docs' snippet extraction", () => {
   });
 
   it("links of README.md and docs/*.md reach shipped pages and existing headings", () => {
-    const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
-    const headings = (file: string) => new Set(readFileSync(file, "utf8").split("\n").filter((line) => /^#{1,6} /.test(line)).map((line) => slug(line.replace(/^#+ /, ""))));
+    const slug = (heading: string) =>
+      heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, "")
+        .replace(/ /g, "-");
+    const headings = (file: string) =>
+      new Set(
+        readFileSync(file, "utf8")
+          .split("\n")
+          .filter((line) => /^#{1,6} /.test(line))
+          .map((line) => slug(line.replace(/^#+ /, ""))),
+      );
     const broken: string[] = [];
     for (const page of ["README.md", ...pages.map((name) => `docs/${name}`)]) {
       const text = readFileSync(path.join(REPO_ROOT, page), "utf8").replace(/```[\s\S]*?```/g, "");

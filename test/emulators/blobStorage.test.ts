@@ -5,7 +5,13 @@ import { bodyOf, OTHER_TENANT, principal, restError, TENANT, useEmulators } from
 
 let nowMs = Date.now();
 const env = useEmulators((options) => ({
-  storage: startBlobStorageEmulator({ ...options, accountName: "ordersdata", containers: ["data", "archive"], propagationDelayMs: 30 * 60_000, now: () => nowMs }),
+  storage: startBlobStorageEmulator({
+    ...options,
+    accountName: "ordersdata",
+    containers: ["data", "archive"],
+    propagationDelayMs: 30 * 60_000,
+    now: () => nowMs,
+  }),
 }));
 beforeAll(() => env.storage.putBlob("data", "report.txt", "quarterly numbers", "text/plain"));
 
@@ -39,7 +45,10 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("Storage Blob Data Reader reads but cannot write: 403 AuthorizationPermissionMismatch", async () => {
     const oid = principal(2);
-    env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: `${env.storage.resourceId}/blobServices/default/containers/data` }, { propagationDelayMs: 0 });
+    env.storage.rbac.grant(
+      { principalId: oid, role: "Storage Blob Data Reader", scope: `${env.storage.resourceId}/blobServices/default/containers/data` },
+      { propagationDelayMs: 0 },
+    );
     expect((await blob({ oid }).downloadToBuffer()).toString()).toBe("quarterly numbers");
     const error = await restError(blob({ oid }, "x.txt").upload("x", 1));
     expect(error.statusCode).toBe(403);
@@ -62,7 +71,8 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
 
   test("control-plane roles (Owner, Contributor, Storage Account Contributor) on the account give no blob access", async () => {
     const oid = principal(4);
-    for (const role of ["Owner", "Contributor", "Storage Account Contributor"]) env.storage.rbac.grant({ principalId: oid, role, scope: env.storage.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Storage Account Contributor"])
+      env.storage.rbac.grant({ principalId: oid, role, scope: env.storage.resourceId }, { propagationDelayMs: 0 });
     const error = await restError(blob({ oid }).download());
     expect(error.statusCode).toBe(403);
     expect(error.code).toBe("AuthorizationPermissionMismatch");
@@ -74,7 +84,9 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
     expect(error.statusCode).toBe(401);
     expect(error.code).toBe("InvalidAuthenticationInfo");
     expect(details(error).authenticationErrorDetail).toBe("Audience validation failed. Audience did not match.");
-    expect(error.response?.headers.get("www-authenticate")).toBe(`Bearer authorization_uri=https://login.microsoftonline.com/${TENANT}/oauth2/authorize resource_id=https://storage.azure.com`);
+    expect(error.response?.headers.get("www-authenticate")).toBe(
+      `Bearer authorization_uri=https://login.microsoftonline.com/${TENANT}/oauth2/authorize resource_id=https://storage.azure.com`,
+    );
     // The SDK answered the challenge once (tenant from authorization_uri) before giving up.
     expect(credential.calls.at(-1)?.tenantId).toBe(TENANT);
   });
@@ -123,11 +135,15 @@ describe("Blob Storage emulator with the real @azure/storage-blob", () => {
   test("by address: path-style https://127.0.0.1:<port>/<account> with the trusting client; raw XML error body", async () => {
     const oid = principal(11);
     env.storage.rbac.grant({ principalId: oid, role: "Storage Blob Data Reader", scope: env.storage.resourceId }, { propagationDelayMs: 0 });
-    const svc = new BlobServiceClient(`${env.storage.url}/ordersdata`, env.issuer.credential({ oid }), { httpClient: createTrustingHttpClient(env.storage.ca) });
+    const svc = new BlobServiceClient(`${env.storage.url}/ordersdata`, env.issuer.credential({ oid }), {
+      httpClient: createTrustingHttpClient(env.storage.ca),
+    });
     expect((await svc.getContainerClient("data").getBlockBlobClient("report.txt").downloadToBuffer()).toString()).toBe("quarterly numbers");
     const missing = await restError(svc.getContainerClient("data").getBlockBlobClient("nope.txt").download());
     expect(missing.statusCode).toBe(404);
     expect(missing.code).toBe("BlobNotFound");
-    expect(bodyOf(missing)).toMatch(/^\uFEFF?<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>BlobNotFound<\/Code><Message>The specified blob does not exist\.\n/);
+    expect(bodyOf(missing)).toMatch(
+      /^\uFEFF?<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>BlobNotFound<\/Code><Message>The specified blob does not exist\.\n/,
+    );
   });
 });

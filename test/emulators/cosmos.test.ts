@@ -78,7 +78,9 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
     const create = await cosmosError(container.items.create({ id: "o3", customerId: "c3" }));
     expect(create.code).toBe(403);
     expect(create.substatus).toBe(5301);
-    expect(create.message).toContain("perform action [Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create] on resource [dbs/shop/colls/orders/docs]");
+    expect(create.message).toContain(
+      "perform action [Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create] on resource [dbs/shop/colls/orders/docs]",
+    );
     const sibling = await cosmosError(containerFor({ oid }, "audit").container.item("a1", "a1").read());
     expect(sibling.substatus).toBe(5301);
     expect(sibling.message).toContain("[Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read] on resource [dbs/shop/colls/audit/docs/a1]");
@@ -93,7 +95,8 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
 
   test("control-plane roles (Owner, Contributor, Cosmos DB Operator) give no data access", async () => {
     const oid = principal(6);
-    for (const role of ["Owner", "Contributor", "Cosmos DB Operator"]) env.cosmos.rbac.grant({ principalId: oid, role, scope: env.cosmos.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Cosmos DB Operator"])
+      env.cosmos.rbac.grant({ principalId: oid, role, scope: env.cosmos.resourceId }, { propagationDelayMs: 0 });
     const error = await cosmosError(containerFor({ oid }).container.item("o1", "c1").read());
     expect(error.code).toBe(403);
     expect(error.substatus).toBe(5301);
@@ -110,7 +113,11 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
   });
 
   test("wrong audience: 401 'Request blocked by Auth'", async () => {
-    const error = await cosmosError(containerFor({ oid: principal(8), aud: "https://vault.azure.net" }).container.item("o1", "c1").read());
+    const error = await cosmosError(
+      containerFor({ oid: principal(8), aud: "https://vault.azure.net" })
+        .container.item("o1", "c1")
+        .read(),
+    );
     expect(error.code).toBe(401);
     expect(error.body?.code).toBe("Unauthorized");
     expect(error.message).toMatch(/^Request blocked by Auth orders-db : Provided AAD token has an invalid audience \[https:\/\/vault\.azure\.net\]/);
@@ -123,13 +130,23 @@ describe("Cosmos DB emulator with the real CosmosClient (aadCredentials)", () =>
   });
 
   test("expired token: 401 'Provided AAD token has been expired since […]'", async () => {
-    const error = await cosmosError(containerFor({ oid: principal(10) }, "orders", { issuedAt: () => nowMs - 2 * 3600_000 }).container.item("o1", "c1").read());
+    const error = await cosmosError(
+      containerFor({ oid: principal(10) }, "orders", { issuedAt: () => nowMs - 2 * 3600_000 })
+        .container.item("o1", "c1")
+        .read(),
+    );
     expect(error.code).toBe(401);
-    expect(error.message).toMatch(/^Request blocked by Auth orders-db : Provided AAD token has been expired since \[\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M \(UTC\)\]\. Current server time is \[/);
+    expect(error.message).toMatch(
+      /^Request blocked by Auth orders-db : Provided AAD token has been expired since \[\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M \(UTC\)\]\. Current server time is \[/,
+    );
   });
 
   test("wrong tenant: 401", async () => {
-    const error = await cosmosError(containerFor({ oid: principal(11), tid: OTHER_TENANT }).container.item("o1", "c1").read());
+    const error = await cosmosError(
+      containerFor({ oid: principal(11), tid: OTHER_TENANT })
+        .container.item("o1", "c1")
+        .read(),
+    );
     expect(error.code).toBe(401);
     expect(error.message).toContain(`tenant [${OTHER_TENANT}]`);
   });

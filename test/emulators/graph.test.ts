@@ -8,7 +8,13 @@ const env = useEmulators((options) => ({ graph: startGraphEmulator(options) }));
 const get = async (path: string, claims: Record<string, unknown> = {}, options: { issuedAt?: number } = {}) => {
   const token = await env.issuer.mint(GRAPH, { oid: principal(1), ...claims }, options);
   const response = await send(env.graph.httpClient, `${env.graph.endpoint}${path}`, { token, headers: { "client-request-id": "req-7" } });
-  return { ...response, json: JSON.parse(response.body || "null") as { error?: { code: string; message: string; innerError: Record<string, string> }; value?: Array<{ id: string }> } };
+  return {
+    ...response,
+    json: JSON.parse(response.body || "null") as {
+      error?: { code: string; message: string; innerError: Record<string, string> };
+      value?: Array<{ id: string }>;
+    },
+  };
 };
 
 describe("Microsoft Graph emulator (REST over the emulator httpClient)", () => {
@@ -46,7 +52,10 @@ describe("Microsoft Graph emulator (REST over the emulator httpClient)", () => {
     const token = await env.issuer.mint("https://management.azure.com", { roles: ["User.Read.All"] });
     const response = await send(env.graph.httpClient, `${GRAPH}/v1.0/users`, { token });
     expect(response.status).toBe(401);
-    expect(JSON.parse(response.body).error).toMatchObject({ code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid audience." });
+    expect(JSON.parse(response.body).error).toMatchObject({
+      code: "InvalidAuthenticationToken",
+      message: "Access token validation failure. Invalid audience.",
+    });
     expect(response.headers["www-authenticate"]).toContain('client_id="00000003-0000-0000-c000-000000000000"');
   });
 

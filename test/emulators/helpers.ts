@@ -18,7 +18,10 @@ export interface TestIssuer {
   /** A token for `audience` with overrides of the default claims. */
   mint(audience: string, claims?: Record<string, unknown>, options?: { lifetimeSeconds?: number; issuedAt?: number }): Promise<string>;
   /** A TokenCredential: the audience comes from the requested scope unless `claims.aud` overrides it. */
-  credential(claims?: Record<string, unknown> | (() => Record<string, unknown>), options?: { issuedAt?: () => number; lifetimeSeconds?: number }): TokenCredential & { scopes: string[][]; calls: GetTokenOptions[] };
+  credential(
+    claims?: Record<string, unknown> | (() => Record<string, unknown>),
+    options?: { issuedAt?: () => number; lifetimeSeconds?: number },
+  ): TokenCredential & { scopes: string[][]; calls: GetTokenOptions[] };
 }
 
 export async function createTestIssuer(kid = "test-key"): Promise<TestIssuer> {

@@ -53,15 +53,20 @@ describe("Key Vault emulator with the real SecretClient", () => {
     expect(details.error.innerError?.code).toBe("ForbiddenByRbac");
     const lines = details.error.message.split("\r\n");
     expect(lines[0]).toBe("Caller is not authorized to perform action on resource.");
-    expect(lines).toContain(`Caller: appid=${CLIENT_ID};oid=${oid};iss=https://sts.windows.net/${TENANT}/;xms_mirid=/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP}/providers/Microsoft.App/containerApps/my-app`);
+    expect(lines).toContain(
+      `Caller: appid=${CLIENT_ID};oid=${oid};iss=https://sts.windows.net/${TENANT}/;xms_mirid=/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP}/providers/Microsoft.App/containerApps/my-app`,
+    );
     expect(lines).toContain("Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'");
-    expect(lines).toContain(`Resource: '/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP.toLowerCase()}/providers/microsoft.keyvault/vaults/orders-kv/secrets/db-password'`);
+    expect(lines).toContain(
+      `Resource: '/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP.toLowerCase()}/providers/microsoft.keyvault/vaults/orders-kv/secrets/db-password'`,
+    );
     expect(lines).toContain("Assignment: (not found)");
   });
 
   test("control-plane roles (Owner, Contributor, Key Vault Contributor) at the vault do not open its data", async () => {
     const oid = principal(3);
-    for (const role of ["Owner", "Contributor", "Key Vault Contributor"]) env.kv.rbac.grant({ principalId: oid, role, scope: env.kv.resourceId }, { propagationDelayMs: 0 });
+    for (const role of ["Owner", "Contributor", "Key Vault Contributor"])
+      env.kv.rbac.grant({ principalId: oid, role, scope: env.kv.resourceId }, { propagationDelayMs: 0 });
     const error = await restError(client({ oid }).client.getSecret("db-password"));
     expect(error.statusCode).toBe(403);
     expect((error.details as KeyVaultErrorDetails).error.innerError?.code).toBe("ForbiddenByRbac");
@@ -69,13 +74,19 @@ describe("Key Vault emulator with the real SecretClient", () => {
 
   test("scopes: a role on the resource group applies, one on a sibling vault or another secret does not; Secrets User cannot set", async () => {
     const parent = principal(4);
-    env.kv.rbac.grant({ principalId: parent, role: "Key Vault Secrets Officer", scope: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}` }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant(
+      { principalId: parent, role: "Key Vault Secrets Officer", scope: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP}` },
+      { propagationDelayMs: 0 },
+    );
     const officer = client({ oid: parent }).client;
     await officer.setSecret("api-key", "k1");
     expect((await officer.getSecret("api-key")).value).toBe("k1");
 
     const sibling = principal(5);
-    env.kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: env.kv.resourceId.replace("orders-kv", "orders-kv2") }, { propagationDelayMs: 0 });
+    env.kv.rbac.grant(
+      { principalId: sibling, role: "Key Vault Secrets User", scope: env.kv.resourceId.replace("orders-kv", "orders-kv2") },
+      { propagationDelayMs: 0 },
+    );
     env.kv.rbac.grant({ principalId: sibling, role: "Key Vault Secrets User", scope: `${env.kv.resourceId}/secrets/api-key` }, { propagationDelayMs: 0 });
     const c = client({ oid: sibling }).client;
     expect((await c.getSecret("api-key")).value).toBe("k1");
@@ -95,7 +106,9 @@ describe("Key Vault emulator with the real SecretClient", () => {
   test("wrong tenant: 401 AKV10032 invalid issuer", async () => {
     const error = await restError(client({ oid: principal(7), tid: OTHER_TENANT }).client.getSecret("db-password"));
     expect(error.statusCode).toBe(401);
-    expect(error.message).toMatch(new RegExp(`^AKV10032: Invalid issuer\\. Expected one of https://sts\\.windows\\.net/${TENANT}/.*found https://sts\\.windows\\.net/${OTHER_TENANT}/\\.$`));
+    expect(error.message).toMatch(
+      new RegExp(`^AKV10032: Invalid issuer\\. Expected one of https://sts\\.windows\\.net/${TENANT}/.*found https://sts\\.windows\\.net/${OTHER_TENANT}/\\.$`),
+    );
   });
 
   test("expired token (beyond the 5 minute skew): 401; inside the skew: accepted", async () => {
@@ -126,7 +139,9 @@ describe("Key Vault emulator with the real SecretClient", () => {
       expect(error.statusCode).toBe(403);
       const details = error.details as KeyVaultErrorDetails;
       expect(details.error.innerError?.code).toBe("ForbiddenByFirewall");
-      expect(details.error.message).toMatch(/^Client address is not authorized and caller is not a trusted service\.\r\nClient address: 127\.0\.0\.1\r\nCaller: appid=/);
+      expect(details.error.message).toMatch(
+        /^Client address is not authorized and caller is not a trusted service\.\r\nClient address: 127\.0\.0\.1\r\nCaller: appid=/,
+      );
     } finally {
       env.kv.setFirewall(false);
     }
@@ -147,7 +162,10 @@ describe("Key Vault emulator with the real SecretClient", () => {
   test("by address: https://127.0.0.1:<port> with disableChallengeResourceVerification and the trusting client", async () => {
     const oid = principal(12);
     env.kv.rbac.grant({ principalId: oid, role: "Key Vault Secrets User", scope: env.kv.resourceId }, { propagationDelayMs: 0 });
-    const c = new SecretClient(env.kv.url, env.issuer.credential({ oid }), { httpClient: createTrustingHttpClient(env.kv.ca), disableChallengeResourceVerification: true });
+    const c = new SecretClient(env.kv.url, env.issuer.credential({ oid }), {
+      httpClient: createTrustingHttpClient(env.kv.ca),
+      disableChallengeResourceVerification: true,
+    });
     expect((await c.getSecret("db-password")).value).toBe("s3cret");
   });
 

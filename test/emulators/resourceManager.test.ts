@@ -8,7 +8,10 @@ const RG_SCOPE = (name: string) => `/subscriptions/${SUBSCRIPTION}/resourceGroup
 const env = useEmulators((options) => ({
   arm: startResourceManagerEmulator({
     ...options,
-    resourceGroups: [{ name: "rg-app", location: "westeurope" }, { name: "rg-data", location: "northeurope" }],
+    resourceGroups: [
+      { name: "rg-app", location: "westeurope" },
+      { name: "rg-data", location: "northeurope" },
+    ],
     propagationDelayMs: 5 * 60_000,
     now: () => nowMs,
   }),
@@ -70,8 +73,12 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
     const error = await restError(client({ oid: principal(5), aud: "https://vault.azure.net" }).client.resourceGroups.get("rg-app"));
     expect(error.statusCode).toBe(401);
     expect(error.code).toBe("InvalidAuthenticationTokenAudience");
-    expect(error.message).toMatch(/^The access token has been obtained for wrong audience or resource 'https:\/\/vault\.azure\.net'\. It should exactly match with one of the allowed audiences 'https:\/\/management\.azure\.com\/','https:\/\/management\.azure\.com',/);
-    expect(error.response?.headers.get("www-authenticate")).toMatch(/^Bearer authorization_uri="https:\/\/login\.windows\.net\/", error="invalid_token", error_description="The access token has been obtained from wrong audience/);
+    expect(error.message).toMatch(
+      /^The access token has been obtained for wrong audience or resource 'https:\/\/vault\.azure\.net'\. It should exactly match with one of the allowed audiences 'https:\/\/management\.azure\.com\/','https:\/\/management\.azure\.com',/,
+    );
+    expect(error.response?.headers.get("www-authenticate")).toMatch(
+      /^Bearer authorization_uri="https:\/\/login\.windows\.net\/", error="invalid_token", error_description="The access token has been obtained from wrong audience/,
+    );
   });
 
   test("https://management.core.windows.net/ is an accepted audience", async () => {
@@ -84,14 +91,18 @@ describe("Resource Manager emulator with the real ResourceManagementClient", () 
     const error = await restError(client({ oid: principal(7) }, { issuedAt: () => nowMs - 2 * 3600_000 }).client.resourceGroups.get("rg-app"));
     expect(error.statusCode).toBe(401);
     expect(error.code).toBe("ExpiredAuthenticationToken");
-    expect(error.message).toMatch(/^The access token expiry UTC time '\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M' is earlier than current UTC time '\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M'\.$/);
+    expect(error.message).toMatch(
+      /^The access token expiry UTC time '\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M' is earlier than current UTC time '\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M'\.$/,
+    );
   });
 
   test("wrong tenant: 401 InvalidAuthenticationTokenTenant naming the right authority", async () => {
     const error = await restError(client({ oid: principal(8), tid: OTHER_TENANT }).client.resourceGroups.get("rg-app"));
     expect(error.statusCode).toBe(401);
     expect(error.code).toBe("InvalidAuthenticationTokenTenant");
-    expect(error.message).toContain(`The access token is from the wrong issuer 'https://sts.windows.net/${OTHER_TENANT}/'. It must match the tenant 'https://sts.windows.net/${TENANT}/'`);
+    expect(error.message).toContain(
+      `The access token is from the wrong issuer 'https://sts.windows.net/${OTHER_TENANT}/'. It must match the tenant 'https://sts.windows.net/${TENANT}/'`,
+    );
     expect(error.response?.headers.get("www-authenticate")).toContain(`authorization_uri="https://login.windows.net/${TENANT}"`);
   });
 

@@ -10,7 +10,12 @@ const env = useEmulators((options) => ({
 
 async function sendMessage(queue: string, claims: Record<string, unknown>, options: { audience?: string; issuedAt?: number } = {}) {
   const token = await env.issuer.mint(options.audience ?? AUDIENCE, claims, { issuedAt: options.issuedAt });
-  return send(env.sb.httpClient, `${env.sb.endpoint}/${queue}/messages`, { method: "POST", token, body: '{"orderId":1}', headers: { "content-type": "application/json" } });
+  return send(env.sb.httpClient, `${env.sb.endpoint}/${queue}/messages`, {
+    method: "POST",
+    token,
+    body: '{"orderId":1}',
+    headers: { "content-type": "application/json" },
+  });
 }
 const detail = (body: string) => /^<Error><Code>(\d+)<\/Code><Detail>([\s\S]*)<\/Detail><\/Error>$/.exec(body)?.slice(1) ?? [];
 
@@ -28,7 +33,9 @@ describe("Service Bus REST emulator", () => {
     expect(response.status).toBe(401);
     const [code, text] = detail(response.body);
     expect(code).toBe("401");
-    expect(text).toMatch(/^SubCode=40100: Unauthorized : Unauthorized access for 'Send' operation on endpoint 'sb:\/\/orders-bus\.servicebus\.windows\.net\/orders\/messages'\. TrackingId:/);
+    expect(text).toMatch(
+      /^SubCode=40100: Unauthorized : Unauthorized access for 'Send' operation on endpoint 'sb:\/\/orders-bus\.servicebus\.windows\.net\/orders\/messages'\. TrackingId:/,
+    );
     expect(response.headers["content-type"]).toBe("application/xml; charset=utf-8");
   });
 
@@ -37,7 +44,10 @@ describe("Service Bus REST emulator", () => {
     env.sb.rbac.grant({ principalId: receiver, role: "Azure Service Bus Data Receiver", scope: env.sb.resourceId }, { propagationDelayMs: 0 });
     expect((await sendMessage("orders", { oid: receiver })).status).toBe(401);
     const queueSender = principal(4);
-    env.sb.rbac.grant({ principalId: queueSender, role: "Azure Service Bus Data Sender", scope: `${env.sb.resourceId}/queues/invoices` }, { propagationDelayMs: 0 });
+    env.sb.rbac.grant(
+      { principalId: queueSender, role: "Azure Service Bus Data Sender", scope: `${env.sb.resourceId}/queues/invoices` },
+      { propagationDelayMs: 0 },
+    );
     expect((await sendMessage("invoices", { oid: queueSender })).status).toBe(201);
     expect((await sendMessage("orders", { oid: queueSender })).status).toBe(401);
     const admin = principal(5);

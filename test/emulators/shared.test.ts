@@ -43,7 +43,9 @@ describe("startServiceEmulators: six services, one CA, one httpClient with the r
     const credential = issuer.credential({ oid: principal(1), roles: ["User.Read.All"] });
     const httpClient = all.httpClient;
     expect((await new SecretClient("https://myvault.vault.azure.net", credential, { httpClient }).getSecret("greeting")).value).toBe("hello");
-    const blob = new BlobServiceClient("https://mystorageacct.blob.core.windows.net", credential, { httpClient }).getContainerClient("data").getBlockBlobClient("x.txt");
+    const blob = new BlobServiceClient("https://mystorageacct.blob.core.windows.net", credential, { httpClient })
+      .getContainerClient("data")
+      .getBlockBlobClient("x.txt");
     await blob.upload("x", 1);
     expect((await blob.downloadToBuffer()).toString()).toBe("x");
     const cosmos = new CosmosClient({ endpoint: "https://mycosmos.documents.azure.com", aadCredentials: credential, httpClient });
@@ -53,7 +55,9 @@ describe("startServiceEmulators: six services, one CA, one httpClient with the r
     const graphToken = (await credential.getToken("https://graph.microsoft.com/.default"))!.token;
     expect((await send(httpClient, "https://graph.microsoft.com/v1.0/users", { token: graphToken })).status).toBe(200);
     const sbToken = (await credential.getToken("https://servicebus.azure.net//.default"))!.token;
-    expect((await send(httpClient, "https://mynamespace.servicebus.windows.net/orders/messages", { method: "POST", token: sbToken, body: "m" })).status).toBe(201);
+    expect((await send(httpClient, "https://mynamespace.servicebus.windows.net/orders/messages", { method: "POST", token: sbToken, body: "m" })).status).toBe(
+      201,
+    );
     // The recorded hosts are the real ones, and every service saw its request.
     expect(all.all.map((e) => e.requests.some((r) => r.host === e.host && r.status < 300))).toEqual([true, true, true, true, true, true]);
     expect(new Set(all.all.map((e) => e.ca))).toEqual(new Set([all.ca]));
@@ -83,7 +87,9 @@ describe("startServiceEmulators: six services, one CA, one httpClient with the r
     const caFile = path.join(dir, "ca.pem");
     writeFileSync(caFile, all.ca);
     const code = `const r = await fetch(${JSON.stringify(`${all.keyVault.url}/secrets/greeting?api-version=7.6`)}); console.log(r.status, r.headers.get("www-authenticate"));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: caFile } });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], {
+      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: caFile },
+    });
     expect(stdout.trim()).toBe(`401 Bearer authorization="https://login.windows.net/${TENANT}", resource="https://vault.azure.net"`);
   });
 });
@@ -96,7 +102,11 @@ describe("role assignment table", () => {
 
   test("parent scopes apply, siblings and prefixes-of-names do not; case-insensitive", () => {
     let now = 0;
-    const table = createRbacTable({ now: () => now, roles, assignments: [{ principalId: "p", role: "key vault secrets user", scope: `${sub}/RESOURCEGROUPS/rg-a/` }] });
+    const table = createRbacTable({
+      now: () => now,
+      roles,
+      assignments: [{ principalId: "p", role: "key vault secrets user", scope: `${sub}/RESOURCEGROUPS/rg-a/` }],
+    });
     expect(table.allows("P", "dataAction", read, `${vault}/secrets/s`)).toBe(true);
     expect(table.allows("p", "dataAction", read, vault.replace("rg-a", "rg-b"))).toBe(false);
     expect(table.allows("p", "dataAction", read, vault.replace("rg-a", "rg-ab"))).toBe(false);
@@ -147,7 +157,10 @@ describe("token checks", () => {
     expect(await check(await issuer.mint("https://vault.azure.net"))).toMatchObject({ ok: true, claims: { aud: "https://vault.azure.net" } });
     expect(await check(await issuer.mint("https://VAULT.azure.net/"))).toMatchObject({ ok: true });
     expect(await check(await issuer.mint("https://vault.azure.cn"))).toMatchObject({ ok: false, reason: "audience" });
-    expect(await check(await issuer.mint("https://vault.azure.net", { tid: "99999999-9999-9999-9999-999999999999" }))).toMatchObject({ ok: false, reason: "tenant" });
+    expect(await check(await issuer.mint("https://vault.azure.net", { tid: "99999999-9999-9999-9999-999999999999" }))).toMatchObject({
+      ok: false,
+      reason: "tenant",
+    });
     expect(await check(await issuer.mint("https://vault.azure.net", {}, { issuedAt: t - 3600 - 299 }))).toMatchObject({ ok: true });
     expect(await check(await issuer.mint("https://vault.azure.net", {}, { issuedAt: t - 3600 - 301 }))).toMatchObject({ ok: false, reason: "expired" });
     expect(await check(await issuer.mint("https://vault.azure.net", {}, { issuedAt: t + 299 }))).toMatchObject({ ok: true });

@@ -43,11 +43,13 @@ interface FlappingResult {
 }
 
 describe("identity endpoint flapping under continuous requests", () => {
-  it("every call returns a valid token or throws CredentialUnavailableError with a diagnosis, in time; calls succeed after recovery", async () => {
-    const result = await runScenario({
-      env: {},
-      timeoutMs: FULL ? 240_000 : 60_000,
-      code: `${SCENARIO_PRELUDE}
+  it(
+    "every call returns a valid token or throws CredentialUnavailableError with a diagnosis, in time; calls succeed after recovery",
+    async () => {
+      const result = await runScenario({
+        env: {},
+        timeoutMs: FULL ? 240_000 : 60_000,
+        code: `${SCENARIO_PRELUDE}
         const { startIdentityEndpoint } = await import("diagnostic-credential/testing");
         let emulator = await startIdentityEndpoint({ tokenLifetimeSeconds: 200 });
         const first = emulator;
@@ -120,44 +122,49 @@ describe("identity endpoint flapping under continuous requests", () => {
           logs: logs.map((l) => ({ source: l.source, hypothesis: l.hypothesis, level: l.level, count: l.count, message: l.message })) });
         process.stdout.write(out + "\\n", () => process.exit(0));
       `,
-    });
-    const r = scenarioJson<FlappingResult>(result);
+      });
+      const r = scenarioJson<FlappingResult>(result);
 
-    const failures = r.calls.filter((c) => !c.ok);
-    const byPhase = new Map<string, { ok: number; failed: number; maxMs: number }>();
-    for (const call of r.calls) {
-      const entry = byPhase.get(call.phase) ?? { ok: 0, failed: 0, maxMs: 0 };
-      if (call.ok) entry.ok++;
-      else entry.failed++;
-      entry.maxMs = Math.max(entry.maxMs, call.ms);
-      byPhase.set(call.phase, entry);
-    }
-    console.info(`[faults] flapping: ${r.calls.length} calls, ${failures.length} failed, ${r.tokenRequests} identity-endpoint requests; by phase ${JSON.stringify(Object.fromEntries(byPhase))}`);
-
-    expect(r.calls.length).toBeGreaterThan(40);
-    // Calls were made during every kind of fault.
-    for (const phase of ["reset", "hang", "503", "refused", "500"]) expect((byPhase.get(phase)?.ok ?? 0) + (byPhase.get(phase)?.failed ?? 0), phase).toBeGreaterThan(0);
-    // Every call: a valid token, or CredentialUnavailableError with the diagnosis attached (H5: the endpoint).
-    for (const call of r.calls) {
-      if (call.ok) expect(call.valid, JSON.stringify(call)).toBe(true);
-      else {
-        expect(call.errorName, JSON.stringify(call)).toBe("CredentialUnavailableError");
-        expect(call.hasDiagnosis, JSON.stringify(call)).toBe(true);
-        expect(call.hypothesis, JSON.stringify(call)).toBe("H5");
+      const failures = r.calls.filter((c) => !c.ok);
+      const byPhase = new Map<string, { ok: number; failed: number; maxMs: number }>();
+      for (const call of r.calls) {
+        const entry = byPhase.get(call.phase) ?? { ok: 0, failed: 0, maxMs: 0 };
+        if (call.ok) entry.ok++;
+        else entry.failed++;
+        entry.maxMs = Math.max(entry.maxMs, call.ms);
+        byPhase.set(call.phase, entry);
       }
-      // … and in time, whatever the phase (the raw credential would hang for ever in "hang").
-      expect(call.ms, JSON.stringify(call)).toBeLessThanOrEqual(TOKEN_TIMEOUT_MS + SLACK_MS);
-    }
-    // The faults were felt: the strict wrapper failed at least once, the fallback wrapper answered through outages.
-    expect(failures.filter((c) => c.worker.startsWith("strict")).length).toBeGreaterThan(0);
-    expect(r.logs.some((l) => l.source === "last-good-token")).toBe(true);
-    // After recovery (once calls pending from the last fault have settled), every call succeeds, for both wrappers.
-    const afterRecovery = r.calls.filter((c) => c.startedAt >= r.recoveredAt + TOKEN_TIMEOUT_MS + 200);
-    expect(afterRecovery.length).toBeGreaterThan(8);
-    expect(afterRecovery.filter((c) => !c.ok)).toEqual([]);
-    expect(new Set(afterRecovery.map((c) => c.worker)).size).toBe(4);
-    // Logs: warnings and errors only about the endpoint, folded; never the identity header.
-    for (const line of r.logs) expect(["H5"]).toContain(line.hypothesis);
-    expect(JSON.stringify([r.calls, r.logs]).includes(r.identityHeader)).toBe(false);
-  }, FULL ? 300_000 : 90_000);
+      console.info(
+        `[faults] flapping: ${r.calls.length} calls, ${failures.length} failed, ${r.tokenRequests} identity-endpoint requests; by phase ${JSON.stringify(Object.fromEntries(byPhase))}`,
+      );
+
+      expect(r.calls.length).toBeGreaterThan(40);
+      // Calls were made during every kind of fault.
+      for (const phase of ["reset", "hang", "503", "refused", "500"])
+        expect((byPhase.get(phase)?.ok ?? 0) + (byPhase.get(phase)?.failed ?? 0), phase).toBeGreaterThan(0);
+      // Every call: a valid token, or CredentialUnavailableError with the diagnosis attached (H5: the endpoint).
+      for (const call of r.calls) {
+        if (call.ok) expect(call.valid, JSON.stringify(call)).toBe(true);
+        else {
+          expect(call.errorName, JSON.stringify(call)).toBe("CredentialUnavailableError");
+          expect(call.hasDiagnosis, JSON.stringify(call)).toBe(true);
+          expect(call.hypothesis, JSON.stringify(call)).toBe("H5");
+        }
+        // … and in time, whatever the phase (the raw credential would hang for ever in "hang").
+        expect(call.ms, JSON.stringify(call)).toBeLessThanOrEqual(TOKEN_TIMEOUT_MS + SLACK_MS);
+      }
+      // The faults were felt: the strict wrapper failed at least once, the fallback wrapper answered through outages.
+      expect(failures.filter((c) => c.worker.startsWith("strict")).length).toBeGreaterThan(0);
+      expect(r.logs.some((l) => l.source === "last-good-token")).toBe(true);
+      // After recovery (once calls pending from the last fault have settled), every call succeeds, for both wrappers.
+      const afterRecovery = r.calls.filter((c) => c.startedAt >= r.recoveredAt + TOKEN_TIMEOUT_MS + 200);
+      expect(afterRecovery.length).toBeGreaterThan(8);
+      expect(afterRecovery.filter((c) => !c.ok)).toEqual([]);
+      expect(new Set(afterRecovery.map((c) => c.worker)).size).toBe(4);
+      // Logs: warnings and errors only about the endpoint, folded; never the identity header.
+      for (const line of r.logs) expect(["H5"]).toContain(line.hypothesis);
+      expect(JSON.stringify([r.calls, r.logs]).includes(r.identityHeader)).toBe(false);
+    },
+    FULL ? 300_000 : 90_000,
+  );
 });

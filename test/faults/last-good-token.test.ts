@@ -156,7 +156,12 @@ interface RefreshFaultResult {
  * it the HTTP client of the first credential that sent a request, in a static (ManagedIdentityClient.identitySource),
  * so a raw credential next to a wrapper would send through the wrapper's client (and its per-request timeout).
  */
-async function refreshFaultScenario(mode: "raw" | "wrapped", fault: Record<string, unknown>, options: Record<string, unknown>, waitMs: number): Promise<RefreshFaultResult> {
+async function refreshFaultScenario(
+  mode: "raw" | "wrapped",
+  fault: Record<string, unknown>,
+  options: Record<string, unknown>,
+  waitMs: number,
+): Promise<RefreshFaultResult> {
   return shiftedClockScenario<RefreshFaultResult>(
     {},
     `

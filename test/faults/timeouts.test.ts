@@ -68,21 +68,26 @@ function deadlinesOf(credential: DiagnosticCredential): { pendingCount: number; 
 }
 
 describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concurrent callers`, () => {
-  it.each([true, false])("an inner credential that never answers: every caller fails at tokenTimeoutMs with an H5 diagnosis (singleFlight %s)", async (singleFlight) => {
-    const inner = scriptedCredential(() => undefined);
-    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 300, logger: false, singleFlight });
-    const results = await concurrently(credential, CALLERS, () => ({}));
-    const times = results.map((r) => r.ms).sort((a, b) => a - b);
-    console.info(`[faults] ${CALLERS} never-answered calls, tokenTimeoutMs 300, singleFlight ${singleFlight}: settled after ${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms`);
-    // Single-flight: the callers share one call, each keeps its own deadline.
-    expect(inner.calls).toBe(singleFlight ? 1 : CALLERS);
-    for (const r of results) {
-      expect(r).toMatchObject({ outcome: "timeout", hypothesis: "H5", settlements: 1 });
-      expect(r.ms).toBeGreaterThanOrEqual(295);
-      expect(r.ms).toBeLessThan(300 + SLACK_MS);
-    }
-    expect(deadlinesOf(credential).pendingCount).toBe(0);
-  });
+  it.each([true, false])(
+    "an inner credential that never answers: every caller fails at tokenTimeoutMs with an H5 diagnosis (singleFlight %s)",
+    async (singleFlight) => {
+      const inner = scriptedCredential(() => undefined);
+      const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 300, logger: false, singleFlight });
+      const results = await concurrently(credential, CALLERS, () => ({}));
+      const times = results.map((r) => r.ms).sort((a, b) => a - b);
+      console.info(
+        `[faults] ${CALLERS} never-answered calls, tokenTimeoutMs 300, singleFlight ${singleFlight}: settled after ${times[0]!.toFixed(0)}–${times.at(-1)!.toFixed(0)} ms`,
+      );
+      // Single-flight: the callers share one call, each keeps its own deadline.
+      expect(inner.calls).toBe(singleFlight ? 1 : CALLERS);
+      for (const r of results) {
+        expect(r).toMatchObject({ outcome: "timeout", hypothesis: "H5", settlements: 1 });
+        expect(r.ms).toBeGreaterThanOrEqual(295);
+        expect(r.ms).toBeLessThan(300 + SLACK_MS);
+      }
+      expect(deadlinesOf(credential).pendingCount).toBe(0);
+    },
+  );
 
   it("callers' abort signals fire at different times: each aborts at its own time, the others are unaffected", async () => {
     const inner = scriptedCredential(() => undefined);
@@ -105,7 +110,13 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
     const abortAt = (i: number) => (i % 3 === 0 ? 50 + ((i * 29) % 300) : undefined);
     const inner = scriptedCredential(answerAt);
     // One call of the inner credential per caller (no single-flight), so that each caller has its own answer time.
-    const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: TIMEOUT, lastGoodTokenFallback: false, logger: false, singleFlight: false });
+    const credential = new DiagnosticCredential({
+      credential: inner,
+      tokenTimeoutMs: TIMEOUT,
+      lastGoodTokenFallback: false,
+      logger: false,
+      singleFlight: false,
+    });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
@@ -186,7 +197,10 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
     };
     // Each call its own inner call (no single-flight): the calls that never answer pile up in the watchdog.
     const credential = new DiagnosticCredential({ credential: inner, tokenTimeoutMs: 60_000, logger: false, singleFlight: false });
-    const sequential = new DiagnosticCredential({ credential: { getToken: () => Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 }) }, logger: false });
+    const sequential = new DiagnosticCredential({
+      credential: { getToken: () => Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      logger: false,
+    });
     let maxHeldSequential = 0;
     for (let i = 0; i < 2_000; i++) {
       await sequential.getToken(SCOPE);
@@ -242,7 +256,10 @@ describe(`tokenTimeoutMs and abortSignal with ${CALLERS.toLocaleString()} concur
         process.stdout.write(JSON.stringify({ hanging, after }) + "\\n", () => process.exit(0));
       `,
     });
-    const r = scenarioJson<{ hanging: Array<{ ok: boolean; name?: string; hypothesis?: string; ms: number; abortAt?: number }>; after: Array<{ ok: boolean; ms: number }> }>(result);
+    const r = scenarioJson<{
+      hanging: Array<{ ok: boolean; name?: string; hypothesis?: string; ms: number; abortAt?: number }>;
+      after: Array<{ ok: boolean; ms: number }>;
+    }>(result);
     for (const call of r.hanging) {
       expect(call.ok).toBe(false);
       if (call.abortAt !== undefined) {

@@ -22,7 +22,28 @@ const MB = 1024 * 1024;
 
 // ── hostile values ───────────────────────────────────────────────────────────────────────────────────────────────
 /** Every field a classifier might read: the "getters" marker throws on each (and on Symbol.iterator). */
-const THROWING_FIELDS = ["status", "statusCode", "url", "headers", "body", "bodyAsText", "message", "name", "code", "cause", "request", "response", "get", "toJSON", "errors", "condition", "description", "method", "token", Symbol.iterator];
+const THROWING_FIELDS = [
+  "status",
+  "statusCode",
+  "url",
+  "headers",
+  "body",
+  "bodyAsText",
+  "message",
+  "name",
+  "code",
+  "cause",
+  "request",
+  "response",
+  "get",
+  "toJSON",
+  "errors",
+  "condition",
+  "description",
+  "method",
+  "token",
+  Symbol.iterator,
+];
 const materialize = materializer({ maxDepth: 5, big: () => BIG.text1 });
 const marker = hostileMarker(["callableProxy", "getters", "cycle", "big", "symbolKeys", "frozenError"], THROWING_FIELDS);
 
@@ -30,14 +51,15 @@ const marker = hostileMarker(["callableProxy", "getters", "cycle", "big", "symbo
 function randomText(bytes: number, seed: number): string {
   let state = seed;
   const chars: string[] = [];
-  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;-_/"{}[]<>=\n\r\t\'é€😀\u0000';
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;-_/\"{}[]<>=\n\r\t'é€😀\u0000";
   for (let i = 0; i < bytes; i++) {
     state = (state * 1103515245 + 12345) & 0x7fffffff;
     chars.push(alphabet[state % alphabet.length]!);
   }
   return chars.join("");
 }
-const kvMessage = "Caller is not authorized to perform action on resource.\r\nCaller: appid=x;oid=11111111-2222-3333-4444-555555555555\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nAssignment: (not found)";
+const kvMessage =
+  "Caller is not authorized to perform action on resource.\r\nCaller: appid=x;oid=11111111-2222-3333-4444-555555555555\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nAssignment: (not found)";
 const BIG = {
   text1: randomText(MB - 64, 7),
   json1: JSON.stringify({ error: { code: "Forbidden", message: `${kvMessage} ${"x".repeat(MB - 400)}`, innererror: { code: "ForbiddenByRbac" } } }),
@@ -120,9 +142,29 @@ function expectDiagnosisShape(diagnosis: Diagnosis | undefined, passedThroughCha
 const b64url = (value: string | Uint8Array) => Buffer.from(value).toString("base64url");
 const validHeader = b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
 
-const claimValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 5 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }));
+const claimValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 5 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }),
+);
 const claimsObject = fc.record(
-  { aud: claimValue, iss: claimValue, tid: claimValue, oid: claimValue, appid: claimValue, exp: claimValue, iat: claimValue, nbf: claimValue, roles: claimValue, upn: claimValue, xms_mirid: claimValue },
+  {
+    aud: claimValue,
+    iss: claimValue,
+    tid: claimValue,
+    oid: claimValue,
+    appid: claimValue,
+    exp: claimValue,
+    iat: claimValue,
+    nbf: claimValue,
+    roles: claimValue,
+    upn: claimValue,
+    xms_mirid: claimValue,
+  },
   { requiredKeys: [] },
 );
 
@@ -133,7 +175,9 @@ const jwtish: fc.Arbitrary<unknown> = fc.oneof(
   fc.tuple(claimsObject, fc.string({ maxLength: 40 })).map(([claims, sig]) => `${validHeader}.${b64url(JSON.stringify(claims))}.${b64url(sig)}`),
   fc.jsonValue().map((json) => `${validHeader}.${b64url(JSON.stringify(json) ?? "null")}.sig`),
   fc.uint8Array({ maxLength: 300 }).map((bytes) => `${validHeader}.${b64url(bytes)}.${b64url(bytes)}`),
-  fc.tuple(claimsObject, fc.constantFrom("Bearer ", "bearer ", "", " ", "Bearer  ")).map(([claims, prefix]) => `${prefix}${validHeader}.${b64url(JSON.stringify(claims))}`),
+  fc
+    .tuple(claimsObject, fc.constantFrom("Bearer ", "bearer ", "", " ", "Bearer  "))
+    .map(([claims, prefix]) => `${prefix}${validHeader}.${b64url(JSON.stringify(claims))}`),
   fc.constantFrom(
     `${validHeader}.${b64url("x".repeat(70_000))}.s`, // over the 64 KB limit
     `${validHeader}.${b64url(BIG.deepJson.slice(0, 20_000) + BIG.deepJson.slice(-20_000))}.s`, // deep nesting
@@ -149,9 +193,24 @@ const jwtish: fc.Arbitrary<unknown> = fc.oneof(
   marker,
 );
 
-const headerValue = fc.oneof(fc.string({ maxLength: 200 }), fc.integer(), fc.constant(null), fc.constant(undefined), fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), fc.constant("HUGE"), marker);
+const headerValue = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.integer(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }),
+  fc.constant("HUGE"),
+  marker,
+);
 const headersArb = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom("www-authenticate", "WWW-Authenticate", "x-ms-error-code", "content-type", "x-ms-substatus", "retry-after", "x-ms-failure-cause"), fc.string({ maxLength: 20 })), headerValue, { maxKeys: 6 }),
+  fc.dictionary(
+    fc.oneof(
+      fc.constantFrom("www-authenticate", "WWW-Authenticate", "x-ms-error-code", "content-type", "x-ms-substatus", "retry-after", "x-ms-failure-cause"),
+      fc.string({ maxLength: 20 }),
+    ),
+    headerValue,
+    { maxKeys: 6 },
+  ),
   fc.constant("headers-instance"),
   fc.constant("many"),
   marker,
@@ -162,7 +221,22 @@ const bodyArb = fc.oneof(
   { weight: 6, arbitrary: fc.string({ maxLength: 2_000 }) },
   { weight: 3, arbitrary: fc.jsonValue().map((json) => JSON.stringify(json) ?? "") },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 4_000 }) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(kvMessage, "AKV10022: Invalid audience.", "AuthorizationPermissionMismatch", "AuthorizationFailed", "Request blocked by Auth", "InvalidAuthenticationToken"), fc.string({ maxLength: 200 })).map(([a, b]) => JSON.stringify({ error: { code: b.slice(0, 10), message: `${a}${b}` } })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(
+          kvMessage,
+          "AKV10022: Invalid audience.",
+          "AuthorizationPermissionMismatch",
+          "AuthorizationFailed",
+          "Request blocked by Auth",
+          "InvalidAuthenticationToken",
+        ),
+        fc.string({ maxLength: 200 }),
+      )
+      .map(([a, b]) => JSON.stringify({ error: { code: b.slice(0, 10), message: `${a}${b}` } })),
+  },
   { weight: 1, arbitrary: bigBody.map((key) => ({ big: key })) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...HARDENING_CORPUS), fc.string({ maxLength: 100 })).map(([attack, text]) => `${text}${attack}`) },
   { weight: 1, arbitrary: fc.anything() },
@@ -170,7 +244,15 @@ const bodyArb = fc.oneof(
 );
 
 const urlArb = fc.oneof(
-  fc.constantFrom("https://kv-orders.vault.azure.net/secrets/x", "https://st.blob.core.windows.net/c/b", "https://management.azure.com/subscriptions/x", "https://acct.documents.azure.com/dbs", "https://graph.microsoft.com/v1.0/me", "http://127.0.0.1:1/", ""),
+  fc.constantFrom(
+    "https://kv-orders.vault.azure.net/secrets/x",
+    "https://st.blob.core.windows.net/c/b",
+    "https://management.azure.com/subscriptions/x",
+    "https://acct.documents.azure.com/dbs",
+    "https://graph.microsoft.com/v1.0/me",
+    "http://127.0.0.1:1/",
+    "",
+  ),
   fc.webUrl(),
   fc.string({ maxLength: 100 }),
   fc.constant("LONG"),
@@ -188,7 +270,11 @@ interface ResponseSpec {
   bodyKey: "body" | "bodyAsText";
 }
 const responseArb: fc.Arbitrary<ResponseSpec> = fc.record({
-  status: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(401, 403) }, { weight: 1, arbitrary: fc.constantFrom("403", " 401 ", 200, 404, 500, 0, -1, 1e9, Number.NaN) }, { weight: 1, arbitrary: fc.anything() }),
+  status: fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(401, 403) },
+    { weight: 1, arbitrary: fc.constantFrom("403", " 401 ", 200, 404, 500, 0, -1, 1e9, Number.NaN) },
+    { weight: 1, arbitrary: fc.anything() },
+  ),
   url: urlArb,
   headers: headersArb,
   body: bodyArb,
@@ -232,7 +318,17 @@ function buildResponse(spec: ResponseSpec): { response: Record<string, unknown>;
 
 function describeSpec(spec: unknown): string {
   try {
-    return JSON.stringify(spec, (_key, value) => (value instanceof Hostile ? `<${value.kind}>` : typeof value === "string" && value.length > 40 ? `${value.slice(0, 20)}…(${value.length})` : typeof value === "bigint" ? String(value) : value)) ?? String(spec);
+    return (
+      JSON.stringify(spec, (_key, value) =>
+        value instanceof Hostile
+          ? `<${value.kind}>`
+          : typeof value === "string" && value.length > 40
+            ? `${value.slice(0, 20)}…(${value.length})`
+            : typeof value === "bigint"
+              ? String(value)
+              : value,
+      ) ?? String(spec)
+    );
   } catch {
     return "(unprintable)";
   }
@@ -260,141 +356,231 @@ function exchangeChars(context: unknown): number {
 describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ", FULL" : ""})`, () => {
   const faultsBefore = getInternalFaultCount();
 
-  it("decodeTokenClaims: never throws; undefined or claims of the right types", () => {
-    fc.assert(
-      fc.property(jwtish, (raw) => {
-        const token = materialize(raw);
-        const claims = fast("decodeTokenClaims", 50, () => decodeTokenClaims(token));
-        if (claims === undefined) return;
-        expect(typeof claims).toBe("object");
-        for (const key of ["aud", "iss", "tid", "oid", "appid", "azp", "xms_mirid", "upn", "name"] as const) {
-          if (claims[key] !== undefined) {
-            expect(typeof claims[key]).toBe("string");
-            expect(claims[key]!.length).toBeLessThanOrEqual(2048);
+  it(
+    "decodeTokenClaims: never throws; undefined or claims of the right types",
+    () => {
+      fc.assert(
+        fc.property(jwtish, (raw) => {
+          const token = materialize(raw);
+          const claims = fast("decodeTokenClaims", 50, () => decodeTokenClaims(token));
+          if (claims === undefined) return;
+          expect(typeof claims).toBe("object");
+          for (const key of ["aud", "iss", "tid", "oid", "appid", "azp", "xms_mirid", "upn", "name"] as const) {
+            if (claims[key] !== undefined) {
+              expect(typeof claims[key]).toBe("string");
+              expect(claims[key]!.length).toBeLessThanOrEqual(2048);
+            }
           }
-        }
-        for (const key of ["exp", "iat", "nbf"] as const) if (claims[key] !== undefined) expect(Number.isFinite(claims[key])).toBe(true);
-        if (claims.roles !== undefined) expect(claims.roles.every((role) => typeof role === "string")).toBe(true);
-      }),
-      { numRuns: runs(0.2) },
-    );
-  }, TIMEOUT);
+          for (const key of ["exp", "iat", "nbf"] as const) if (claims[key] !== undefined) expect(Number.isFinite(claims[key])).toBe(true);
+          if (claims.roles !== undefined) expect(claims.roles.every((role) => typeof role === "string")).toBe(true);
+        }),
+        { numRuns: runs(0.2) },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("classifyResponse: never throws, well-formed result, < 50 ms per case up to 1 MB", () => {
-    fc.assert(
-      fc.property(responseArb, fc.boolean(), (spec, withContext) => {
-        const { response, bodyMb } = buildResponse(spec);
-        const context = withContext ? { token: materialize(spec.token), services: [{ name: "storage", hosts: ["127.0.0.1:1"] }], expectedIdentity: { clientId: "x" }, method: materialize(spec.method) } : materialize(spec.token);
-        const diagnosis = fast("classifyResponse", limitFor(bodyMb), () => classifyResponse(response as never, context as never), () => describeSpec(spec));
-        expectDiagnosisShape(diagnosis);
-      }),
-      { numRuns: runs(0.3) },
-    );
-  }, TIMEOUT);
+  it(
+    "classifyResponse: never throws, well-formed result, < 50 ms per case up to 1 MB",
+    () => {
+      fc.assert(
+        fc.property(responseArb, fc.boolean(), (spec, withContext) => {
+          const { response, bodyMb } = buildResponse(spec);
+          const context = withContext
+            ? {
+                token: materialize(spec.token),
+                services: [{ name: "storage", hosts: ["127.0.0.1:1"] }],
+                expectedIdentity: { clientId: "x" },
+                method: materialize(spec.method),
+              }
+            : materialize(spec.token);
+          const diagnosis = fast(
+            "classifyResponse",
+            limitFor(bodyMb),
+            () => classifyResponse(response as never, context as never),
+            () => describeSpec(spec),
+          );
+          expectDiagnosisShape(diagnosis);
+        }),
+        { numRuns: runs(0.3) },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("classifyCredentialError: never throws on any error shape or context", () => {
-    const errorArb = fc.oneof(
-      fc.anything(),
-      marker,
-      fc.tuple(fc.string({ maxLength: 300 }), fc.constantFrom("CredentialUnavailableError", "AuthenticationError", "AuthenticationRequiredError", "RestError", "AbortError", "Error", ""), fc.option(fc.anything())).map(([message, name, cause]) => ({ message, name, cause })),
-      bodyArb.map((body) => ({ big: body })),
-      fc.constant("aggregate"),
-      // A plain string as the error, or as its cause (read whole once; issue 15).
-      fc.tuple(bigBody, fc.boolean()).map(([key, asCause]) => ({ bigString: key, asCause })),
-    );
-    const contextArb = fc.oneof(
-      fc.anything(),
-      marker,
-      fc.record(
-        {
-          exchanges: fc.oneof(fc.array(fc.oneof(fc.record({ method: fc.anything(), url: urlArb, status: fc.anything(), bodyExcerpt: fc.anything(), errorCode: fc.anything(), errorMessage: fc.anything(), durationMs: fc.anything(), startedAt: fc.anything() }), marker), { maxLength: 40 }), fc.anything()),
-          scopes: fc.oneof(fc.string(), fc.array(fc.anything(), { maxLength: 5 }), fc.anything()),
-          timedOutAfterMs: fc.anything(),
-          credentialName: fc.anything(),
-          configuredIdentity: fc.oneof(fc.record({ clientId: fc.anything(), resourceId: fc.anything() }), marker),
-          environment: fc.oneof(fc.anything(), marker),
-        },
-        { requiredKeys: [] },
-      ),
-    );
-    fc.assert(
-      fc.property(errorArb, contextArb, (errorSpec, contextSpec) => {
-        let error: unknown;
-        let bodyMb = 0;
-        if (errorSpec === "aggregate") error = new AggregateError([new CredentialUnavailableError("a"), throwingProxy(function () {} as object), new Error(BIG.text1)], "ChainedTokenCredential authentication failed.");
-        else if (errorSpec !== null && typeof errorSpec === "object" && "bigString" in (errorSpec as object)) {
-          const { bigString, asCause } = errorSpec as { bigString: keyof typeof BIG; asCause: boolean };
-          const text = typeof BIG[bigString] === "string" ? (BIG[bigString] as string) : "binary";
-          bodyMb = sizeOf(text);
-          error = asCause ? Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: text }) : text;
-        } else if (errorSpec !== null && typeof errorSpec === "object" && "big" in (errorSpec as object)) {
-          const body = buildBody((errorSpec as { big: unknown }).big);
-          bodyMb = sizeOf(body);
-          error = new CredentialUnavailableError(typeof body === "string" ? body : "binary");
-        } else if (errorSpec !== null && typeof errorSpec === "object" && "message" in (errorSpec as object) && !(errorSpec instanceof Hostile)) {
-          const spec = errorSpec as { message: string; name: string; cause: unknown };
-          error = Object.assign(new Error(spec.message), { name: spec.name, cause: materialize(spec.cause) });
-        } else error = materialize(errorSpec);
-        const context = materialize(contextSpec);
-        const diagnosis = fast("classifyCredentialError", limitFor(bodyMb), () => classifyCredentialError(error, context as never), () => describeSpec(errorSpec));
-        expectDiagnosisShape(diagnosis, exchangeChars(context));
-      }),
-      { numRuns: runs(0.25) },
-    );
-  }, TIMEOUT);
+  it(
+    "classifyCredentialError: never throws on any error shape or context",
+    () => {
+      const errorArb = fc.oneof(
+        fc.anything(),
+        marker,
+        fc
+          .tuple(
+            fc.string({ maxLength: 300 }),
+            fc.constantFrom("CredentialUnavailableError", "AuthenticationError", "AuthenticationRequiredError", "RestError", "AbortError", "Error", ""),
+            fc.option(fc.anything()),
+          )
+          .map(([message, name, cause]) => ({ message, name, cause })),
+        bodyArb.map((body) => ({ big: body })),
+        fc.constant("aggregate"),
+        // A plain string as the error, or as its cause (read whole once; issue 15).
+        fc.tuple(bigBody, fc.boolean()).map(([key, asCause]) => ({ bigString: key, asCause })),
+      );
+      const contextArb = fc.oneof(
+        fc.anything(),
+        marker,
+        fc.record(
+          {
+            exchanges: fc.oneof(
+              fc.array(
+                fc.oneof(
+                  fc.record({
+                    method: fc.anything(),
+                    url: urlArb,
+                    status: fc.anything(),
+                    bodyExcerpt: fc.anything(),
+                    errorCode: fc.anything(),
+                    errorMessage: fc.anything(),
+                    durationMs: fc.anything(),
+                    startedAt: fc.anything(),
+                  }),
+                  marker,
+                ),
+                { maxLength: 40 },
+              ),
+              fc.anything(),
+            ),
+            scopes: fc.oneof(fc.string(), fc.array(fc.anything(), { maxLength: 5 }), fc.anything()),
+            timedOutAfterMs: fc.anything(),
+            credentialName: fc.anything(),
+            configuredIdentity: fc.oneof(fc.record({ clientId: fc.anything(), resourceId: fc.anything() }), marker),
+            environment: fc.oneof(fc.anything(), marker),
+          },
+          { requiredKeys: [] },
+        ),
+      );
+      fc.assert(
+        fc.property(errorArb, contextArb, (errorSpec, contextSpec) => {
+          let error: unknown;
+          let bodyMb = 0;
+          if (errorSpec === "aggregate")
+            error = new AggregateError(
+              [new CredentialUnavailableError("a"), throwingProxy(function () {} as object), new Error(BIG.text1)],
+              "ChainedTokenCredential authentication failed.",
+            );
+          else if (errorSpec !== null && typeof errorSpec === "object" && "bigString" in (errorSpec as object)) {
+            const { bigString, asCause } = errorSpec as { bigString: keyof typeof BIG; asCause: boolean };
+            const text = typeof BIG[bigString] === "string" ? (BIG[bigString] as string) : "binary";
+            bodyMb = sizeOf(text);
+            error = asCause ? Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: text }) : text;
+          } else if (errorSpec !== null && typeof errorSpec === "object" && "big" in (errorSpec as object)) {
+            const body = buildBody((errorSpec as { big: unknown }).big);
+            bodyMb = sizeOf(body);
+            error = new CredentialUnavailableError(typeof body === "string" ? body : "binary");
+          } else if (errorSpec !== null && typeof errorSpec === "object" && "message" in (errorSpec as object) && !(errorSpec instanceof Hostile)) {
+            const spec = errorSpec as { message: string; name: string; cause: unknown };
+            error = Object.assign(new Error(spec.message), { name: spec.name, cause: materialize(spec.cause) });
+          } else error = materialize(errorSpec);
+          const context = materialize(contextSpec);
+          const diagnosis = fast(
+            "classifyCredentialError",
+            limitFor(bodyMb),
+            () => classifyCredentialError(error, context as never),
+            () => describeSpec(errorSpec),
+          );
+          expectDiagnosisShape(diagnosis, exchangeChars(context));
+        }),
+        { numRuns: runs(0.25) },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("credential.diagnose: never throws on RestErrors, fetch Responses, ResponseLikes, AMQP-ish errors or garbage", () => {
-    let lines = 0;
-    const credential = new DiagnosticCredential({ credential: { getToken: async () => null }, logger: () => void lines++ });
-    const failureArb = fc.oneof(
-      responseArb.map((spec) => ({ shape: "response-like" as const, spec })),
-      responseArb.map((spec) => ({ shape: "rest-error" as const, spec })),
-      responseArb.map((spec) => ({ shape: "fetch" as const, spec })),
-      fc.record({ condition: fc.oneof(fc.constant("amqp:unauthorized-access"), fc.string()), description: fc.oneof(fc.string({ maxLength: 300 }), fc.anything()), code: fc.anything() }).map((amqp) => ({ shape: "amqp" as const, amqp })),
-      fc.anything().map((value) => ({ shape: "anything" as const, value })),
-      marker.map((value) => ({ shape: "anything" as const, value })),
-    );
-    fc.assert(
-      fc.property(failureArb, (failureSpec) => {
-        let failure: unknown;
-        let bodyMb = 0;
-        if (failureSpec.shape === "response-like") {
-          const built = buildResponse(failureSpec.spec);
-          failure = built.response;
-          bodyMb = built.bodyMb;
-        } else if (failureSpec.shape === "rest-error") {
-          const built = buildResponse(failureSpec.spec);
-          bodyMb = built.bodyMb;
-          const token = materialize(failureSpec.spec.token);
-          const request = { url: built.response.url, method: built.response.method, headers: { get: (name: string) => (name === "authorization" ? `Bearer ${String(typeof token === "string" ? token : "")}` : undefined) } };
-          const response = { status: built.response.status, headers: built.response.headers, bodyAsText: built.response.body ?? built.response.bodyAsText, request };
-          const error = Object.assign(new Error("RestError"), { name: "RestError", statusCode: typeof built.response.status === "number" ? built.response.status : 403 });
-          Object.defineProperty(error, "request", { value: request, enumerable: false });
-          Object.defineProperty(error, "response", { value: response, enumerable: false });
-          failure = error;
-        } else if (failureSpec.shape === "fetch") {
-          const built = buildResponse(failureSpec.spec);
-          const body = built.response.body ?? built.response.bodyAsText;
-          const status = typeof built.response.status === "number" && built.response.status >= 200 && built.response.status <= 599 ? built.response.status : 403;
-          let response: Response;
-          try {
-            response = new Response(typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : null, { status });
-          } catch {
-            response = new Response(null, { status: 403 });
-          }
-          failure = { response, body: typeof body === "string" ? body : undefined };
-          bodyMb = built.bodyMb;
-        } else if (failureSpec.shape === "amqp") {
-          failure = Object.assign(new Error(String(typeof failureSpec.amqp.description === "string" ? failureSpec.amqp.description : "x")), { name: "ServiceBusError", condition: failureSpec.amqp.condition, code: failureSpec.amqp.code, description: failureSpec.amqp.description });
-        } else failure = materialize(failureSpec.value);
-        const diagnosis = fast("credential.diagnose", limitFor(bodyMb), () => credential.diagnose(failure), () => describeSpec(failureSpec));
-        expectDiagnosisShape(diagnosis);
-      }),
-      { numRuns: runs(0.25) },
-    );
-    credential.flushLogs();
-    expect(lines).toBeGreaterThan(0);
-  }, TIMEOUT);
+  it(
+    "credential.diagnose: never throws on RestErrors, fetch Responses, ResponseLikes, AMQP-ish errors or garbage",
+    () => {
+      let lines = 0;
+      const credential = new DiagnosticCredential({ credential: { getToken: async () => null }, logger: () => void lines++ });
+      const failureArb = fc.oneof(
+        responseArb.map((spec) => ({ shape: "response-like" as const, spec })),
+        responseArb.map((spec) => ({ shape: "rest-error" as const, spec })),
+        responseArb.map((spec) => ({ shape: "fetch" as const, spec })),
+        fc
+          .record({
+            condition: fc.oneof(fc.constant("amqp:unauthorized-access"), fc.string()),
+            description: fc.oneof(fc.string({ maxLength: 300 }), fc.anything()),
+            code: fc.anything(),
+          })
+          .map((amqp) => ({ shape: "amqp" as const, amqp })),
+        fc.anything().map((value) => ({ shape: "anything" as const, value })),
+        marker.map((value) => ({ shape: "anything" as const, value })),
+      );
+      fc.assert(
+        fc.property(failureArb, (failureSpec) => {
+          let failure: unknown;
+          let bodyMb = 0;
+          if (failureSpec.shape === "response-like") {
+            const built = buildResponse(failureSpec.spec);
+            failure = built.response;
+            bodyMb = built.bodyMb;
+          } else if (failureSpec.shape === "rest-error") {
+            const built = buildResponse(failureSpec.spec);
+            bodyMb = built.bodyMb;
+            const token = materialize(failureSpec.spec.token);
+            const request = {
+              url: built.response.url,
+              method: built.response.method,
+              headers: { get: (name: string) => (name === "authorization" ? `Bearer ${String(typeof token === "string" ? token : "")}` : undefined) },
+            };
+            const response = {
+              status: built.response.status,
+              headers: built.response.headers,
+              bodyAsText: built.response.body ?? built.response.bodyAsText,
+              request,
+            };
+            const error = Object.assign(new Error("RestError"), {
+              name: "RestError",
+              statusCode: typeof built.response.status === "number" ? built.response.status : 403,
+            });
+            Object.defineProperty(error, "request", { value: request, enumerable: false });
+            Object.defineProperty(error, "response", { value: response, enumerable: false });
+            failure = error;
+          } else if (failureSpec.shape === "fetch") {
+            const built = buildResponse(failureSpec.spec);
+            const body = built.response.body ?? built.response.bodyAsText;
+            const status =
+              typeof built.response.status === "number" && built.response.status >= 200 && built.response.status <= 599 ? built.response.status : 403;
+            let response: Response;
+            try {
+              response = new Response(typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : null, { status });
+            } catch {
+              response = new Response(null, { status: 403 });
+            }
+            failure = { response, body: typeof body === "string" ? body : undefined };
+            bodyMb = built.bodyMb;
+          } else if (failureSpec.shape === "amqp") {
+            failure = Object.assign(new Error(String(typeof failureSpec.amqp.description === "string" ? failureSpec.amqp.description : "x")), {
+              name: "ServiceBusError",
+              condition: failureSpec.amqp.condition,
+              code: failureSpec.amqp.code,
+              description: failureSpec.amqp.description,
+            });
+          } else failure = materialize(failureSpec.value);
+          const diagnosis = fast(
+            "credential.diagnose",
+            limitFor(bodyMb),
+            () => credential.diagnose(failure),
+            () => describeSpec(failureSpec),
+          );
+          expectDiagnosisShape(diagnosis);
+        }),
+        { numRuns: runs(0.25) },
+      );
+      credential.flushLogs();
+      expect(lines).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
 
   it("a 401 whose JSON body has 40,000 top-level keys (560 KB) is classified in < 50 ms of CPU", () => {
     const response = { status: 401, url: "https://kv-orders.vault.azure.net/secrets/x", body: BIG.manyKeys };
@@ -402,7 +588,15 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
   });
 
   it("classifyCredentialError keeps its Diagnosis bounded whatever the caller-supplied exchanges hold", () => {
-    const exchange = { method: "GET", url: `http://localhost:42356/msi/token?x=${"u".repeat(MB)}`, status: 500, bodyExcerpt: "b".repeat(MB), errorMessage: "m".repeat(MB), durationMs: 1, startedAt: Date.now() };
+    const exchange = {
+      method: "GET",
+      url: `http://localhost:42356/msi/token?x=${"u".repeat(MB)}`,
+      status: 500,
+      bodyExcerpt: "b".repeat(MB),
+      errorMessage: "m".repeat(MB),
+      durationMs: 1,
+      startedAt: Date.now(),
+    };
     const diagnosis = classifyCredentialError(new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed."), { exchanges: [exchange] });
     expectDiagnosisShape(diagnosis);
   });
@@ -410,7 +604,9 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
   // Issue 15 ("Hardening, round 2"): inputs that once held the event loop for seconds.
   it("a 1 MB string error or string cause repeating 'resource principal named' is classified in < 50 ms of CPU (was 37-40 s)", () => {
     fast("classifyCredentialError(string error)", 50, () => classifyCredentialError(BIG.principal1));
-    fast("classifyCredentialError(string cause)", 50, () => classifyCredentialError(Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: BIG.principal1 })));
+    fast("classifyCredentialError(string cause)", 50, () =>
+      classifyCredentialError(Object.assign(new CredentialUnavailableError("ManagedIdentityCredential: failed"), { cause: BIG.principal1 })),
+    );
     // The check it replaced still holds where a line says so.
     const said = classifyCredentialError(`x\n${"resource principal named ".repeat(3)}https://vault.azure.nett was not found in the tenant`);
     expect(said?.code).toBe("WrongAudience");
@@ -425,8 +621,12 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
 
   it("reports the slowest case per entry point", () => {
     const report = Object.fromEntries([...slowest].map(([label, ms]) => [label, `${ms.toFixed(1)} ms`]));
-    console.info(`[fuzz] slowest case (CPU ms, best of up to 5 runs): ${JSON.stringify(report)}; inputs: ${JSON.stringify(Object.fromEntries(slowestInput))}; internal faults swallowed: ${getInternalFaultCount() - faultsBefore}`);
-    expect(slowest.has("classifyResponse") && slowest.has("classifyCredentialError") && slowest.has("credential.diagnose") && slowest.has("decodeTokenClaims")).toBe(true);
+    console.info(
+      `[fuzz] slowest case (CPU ms, best of up to 5 runs): ${JSON.stringify(report)}; inputs: ${JSON.stringify(Object.fromEntries(slowestInput))}; internal faults swallowed: ${getInternalFaultCount() - faultsBefore}`,
+    );
+    expect(
+      slowest.has("classifyResponse") && slowest.has("classifyCredentialError") && slowest.has("credential.diagnose") && slowest.has("decodeTokenClaims"),
+    ).toBe(true);
     // A throwing getter or Proxy trap in the caller's object is bad input, not a fault of ours: the count (what
     // getInternalFaultCount() reports to users as bugs of the library) stays at 0.
     expect(getInternalFaultCount() - faultsBefore).toBe(0);

@@ -27,7 +27,10 @@ function register(secret: EmbeddedSecret): void {
 function expectNoLeak(where: string, output: unknown, secret: EmbeddedSecret, input: string): void {
   const text = typeof output === "string" ? output : (JSON.stringify(output) ?? "");
   const run = leakedRun(text, secret);
-  if (run !== undefined) throw new Error(`${where} leaks ${JSON.stringify(run)} of a ${secret.how}\ninput:  ${JSON.stringify(input.slice(0, 600))}\noutput: ${JSON.stringify(text.slice(0, 1200))}`);
+  if (run !== undefined)
+    throw new Error(
+      `${where} leaks ${JSON.stringify(run)} of a ${secret.how}\ninput:  ${JSON.stringify(input.slice(0, 600))}\noutput: ${JSON.stringify(text.slice(0, 1200))}`,
+    );
 }
 
 /** Text around a secret: generated, with the corpus of past attacks mixed in. */
@@ -35,10 +38,12 @@ const filler = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("", " ", "
 /** What separates a secret from its surroundings (a word glued to "Bearer" is not the scheme). */
 const gap = fc.constantFrom(" ", "\n", "\t", ": ", "=", '"', "(", "[", "{", ">", ", ");
 
-const placed = fc.record({ secret: embeddedSecret, before: filler, after: filler, gapBefore: gap, gapAfter: gap }).map(({ secret, before, after, gapBefore, gapAfter }) => ({
-  secret,
-  text: `${before}${gapBefore}${secret.text}${gapAfter}${after}`,
-}));
+const placed = fc
+  .record({ secret: embeddedSecret, before: filler, after: filler, gapBefore: gap, gapAfter: gap })
+  .map(({ secret, before, after, gapBefore, gapAfter }) => ({
+    secret,
+    text: `${before}${gapBefore}${secret.text}${gapAfter}${after}`,
+  }));
 
 describe("hostile secrets never reach an output (issue 15)", () => {
   it("redact(text)", () => {
@@ -70,19 +75,33 @@ describe("hostile secrets never reach an output (issue 15)", () => {
   it("classifyResponse: a Diagnosis of an answer that echoes it in the body, the challenge or the error-code header", () => {
     const shapes = fc.constantFrom("text", "json", "xml", "www-authenticate", "x-ms-error-code");
     fc.assert(
-      fc.property(placed, shapes, fc.constantFrom(401, 403), fc.constantFrom("https://kv-orders.vault.azure.net/secrets/x", "https://storders.blob.core.windows.net/c/b", "https://management.azure.com/subscriptions/x"), ({ secret, text }, shape, status, url) => {
-        register(secret);
-        const body =
-          shape === "json" ? JSON.stringify({ error: { code: "Forbidden", message: `Caller is not authorized. ${text}`, innererror: { code: "ForbiddenByRbac" } } })
-          : shape === "xml" ? `<?xml version="1.0"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>${text}</Message><AuthenticationErrorDetail>${text}</AuthenticationErrorDetail></Error>`
-          : shape === "text" ? `Forbidden: ${text}`
-          : '{"error":{"code":"Unauthorized","message":"AKV10022: Invalid audience."}}';
-        const headers: Record<string, string> = {};
-        if (shape === "www-authenticate") headers["www-authenticate"] = `Bearer authorization="https://login.windows.net/t", error="invalid_token", error_description="${text}"`;
-        if (shape === "x-ms-error-code") headers["x-ms-error-code"] = text;
-        const diagnosis = classifyResponse({ url, status, headers, body });
-        expectNoLeak(`classifyResponse(${shape})`, diagnosis, secret, text);
-      }),
+      fc.property(
+        placed,
+        shapes,
+        fc.constantFrom(401, 403),
+        fc.constantFrom(
+          "https://kv-orders.vault.azure.net/secrets/x",
+          "https://storders.blob.core.windows.net/c/b",
+          "https://management.azure.com/subscriptions/x",
+        ),
+        ({ secret, text }, shape, status, url) => {
+          register(secret);
+          const body =
+            shape === "json"
+              ? JSON.stringify({ error: { code: "Forbidden", message: `Caller is not authorized. ${text}`, innererror: { code: "ForbiddenByRbac" } } })
+              : shape === "xml"
+                ? `<?xml version="1.0"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>${text}</Message><AuthenticationErrorDetail>${text}</AuthenticationErrorDetail></Error>`
+                : shape === "text"
+                  ? `Forbidden: ${text}`
+                  : '{"error":{"code":"Unauthorized","message":"AKV10022: Invalid audience."}}';
+          const headers: Record<string, string> = {};
+          if (shape === "www-authenticate")
+            headers["www-authenticate"] = `Bearer authorization="https://login.windows.net/t", error="invalid_token", error_description="${text}"`;
+          if (shape === "x-ms-error-code") headers["x-ms-error-code"] = text;
+          const diagnosis = classifyResponse({ url, status, headers, body });
+          expectNoLeak(`classifyResponse(${shape})`, diagnosis, secret, text);
+        },
+      ),
       { numRuns: runs(0.1) },
     );
   });
@@ -102,14 +121,40 @@ describe("hostile secrets never reach an output (issue 15)", () => {
         else if (shape === "aggregate") error = new AggregateError([new CredentialUnavailableError(message)], "ChainedTokenCredential authentication failed.");
         else {
           error = new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed. AADSTS500011 multiple scopes are not supported");
-          const exchange = { method: "GET", url: `http://localhost:42356/msi/token?resource=https://vault.azure.net&x=${text}`, status: 401, bodyExcerpt: text, errorMessage: text, errorCode: "ECONNRESET", durationMs: 3, startedAt: 0 };
+          const exchange = {
+            method: "GET",
+            url: `http://localhost:42356/msi/token?resource=https://vault.azure.net&x=${text}`,
+            status: 401,
+            bodyExcerpt: text,
+            errorMessage: text,
+            errorCode: "ECONNRESET",
+            durationMs: 3,
+            startedAt: 0,
+          };
           if (shape === "exchange") context = { exchanges: [exchange] };
           else if (shape === "exchange-url") context = { exchanges: [{ ...exchange, url: text, errorCode: "" }] };
-          else if (shape === "scopes") context = { scopes: [text, `https://vault.azure.net/.default ${text}`], scopeFinding: { scope: text, explanation: text, suggestion: text } };
+          else if (shape === "scopes")
+            context = { scopes: [text, `https://vault.azure.net/.default ${text}`], scopeFinding: { scope: text, explanation: text, suggestion: text } };
           else if (shape === "credential-name") context = { credentialName: text, timedOutAfterMs: 5 };
           else {
             error = new CredentialUnavailableError("ManagedIdentityCredential: failed");
-            context = { timedOutAfterMs: 5, environment: { source: "AppService", sourceReason: text, identityEndpoint: text, identityEndpointMalformed: true, identityHeaderSet: true, imdsHostOverride: text, containerApp: { name: text, revision: text, replica: text }, appServiceName: text, azureClientId: text, expectsIdentityVariables: true, workloadIdentity: false, hostKind: "container-apps" } as never };
+            context = {
+              timedOutAfterMs: 5,
+              environment: {
+                source: "AppService",
+                sourceReason: text,
+                identityEndpoint: text,
+                identityEndpointMalformed: true,
+                identityHeaderSet: true,
+                imdsHostOverride: text,
+                containerApp: { name: text, revision: text, replica: text },
+                appServiceName: text,
+                azureClientId: text,
+                expectsIdentityVariables: true,
+                workloadIdentity: false,
+                hostKind: "container-apps",
+              } as never,
+            };
           }
         }
         expectNoLeak(`classifyCredentialError(${shape})`, classifyCredentialError(error, context), secret, text);

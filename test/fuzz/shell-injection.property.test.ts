@@ -40,34 +40,44 @@ const runs = fuzzRuns(1, 200);
 describe("hostile values never reach a command", () => {
   it("Key Vault's Resource line (a 403 body)", () => {
     fc.assert(
-      fc.property(hostile.filter((v) => !v.value.includes("'")), (value) => {
-        const body = JSON.stringify({
-          error: {
-            code: "Forbidden",
-            message: `Caller is not authorized to perform action on resource. Caller: appid=${OID};oid=${OID} Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action' Resource: '/subscriptions/${SUB}/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv${value.value}' Assignment: (not found)`,
-            innererror: { code: "ForbiddenByRbac" },
-          },
-        });
-        const diagnosis = classifyResponse({ url: "https://kv.vault.azure.net/secrets/s", status: 403, body });
-        expectNoAttackIn(diagnosis, value);
-        expect(diagnosis!.hypothesis).toBe("H2");
-      }),
+      fc.property(
+        hostile.filter((v) => !v.value.includes("'")),
+        (value) => {
+          const body = JSON.stringify({
+            error: {
+              code: "Forbidden",
+              message: `Caller is not authorized to perform action on resource. Caller: appid=${OID};oid=${OID} Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action' Resource: '/subscriptions/${SUB}/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv${value.value}' Assignment: (not found)`,
+              innererror: { code: "ForbiddenByRbac" },
+            },
+          });
+          const diagnosis = classifyResponse({ url: "https://kv.vault.azure.net/secrets/s", status: 403, body });
+          expectNoAttackIn(diagnosis, value);
+          expect(diagnosis!.hypothesis).toBe("H2");
+        },
+      ),
       { numRuns: runs },
     );
   });
 
   it("ARM's AuthorizationFailed scope", () => {
     fc.assert(
-      fc.property(hostile.filter((v) => !v.value.includes("'")), (value) => {
-        const body = JSON.stringify({
-          error: {
-            code: "AuthorizationFailed",
-            message: `The client '${OID}' with object id '${OID}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/${SUB}/resourceGroups/rg${value.value}' or the scope is invalid.`,
-          },
-        });
-        const diagnosis = classifyResponse({ url: `https://management.azure.com/subscriptions/${SUB}/resourcegroups/rg?api-version=2022-12-01`, status: 403, body });
-        expectNoAttackIn(diagnosis, value);
-      }),
+      fc.property(
+        hostile.filter((v) => !v.value.includes("'")),
+        (value) => {
+          const body = JSON.stringify({
+            error: {
+              code: "AuthorizationFailed",
+              message: `The client '${OID}' with object id '${OID}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/${SUB}/resourceGroups/rg${value.value}' or the scope is invalid.`,
+            },
+          });
+          const diagnosis = classifyResponse({
+            url: `https://management.azure.com/subscriptions/${SUB}/resourcegroups/rg?api-version=2022-12-01`,
+            status: 403,
+            body,
+          });
+          expectNoAttackIn(diagnosis, value);
+        },
+      ),
       { numRuns: runs },
     );
   });
@@ -76,9 +86,21 @@ describe("hostile values never reach a command", () => {
     fc.assert(
       fc.property(hostile, hostile, hostile, hostile, (oid, name, resourceGroup, revision) => {
         const now = Date.now();
-        const token = fakeJwt({ aud: "https://vault.azure.net", oid: oid.value, tid: "72f988bf-86f1-41af-91ab-2d7cd011db47", iat: now / 1000 - 60, exp: now / 1000 + 3600, idtyp: "app" });
-        const body = JSON.stringify({ error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } });
-        const diagnosis = classifyResponse({ url: "https://kv.vault.azure.net/secrets/s", status: 403, body }, { token, app: { name: name.value, resourceGroup: resourceGroup.value, revision: revision.value } });
+        const token = fakeJwt({
+          aud: "https://vault.azure.net",
+          oid: oid.value,
+          tid: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+          iat: now / 1000 - 60,
+          exp: now / 1000 + 3600,
+          idtyp: "app",
+        });
+        const body = JSON.stringify({
+          error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } },
+        });
+        const diagnosis = classifyResponse(
+          { url: "https://kv.vault.azure.net/secrets/s", status: 403, body },
+          { token, app: { name: name.value, resourceGroup: resourceGroup.value, revision: revision.value } },
+        );
         for (const value of [oid, name, resourceGroup, revision]) expectNoAttackIn(diagnosis, value);
         expect(diagnosis!.evidence.some((line) => line.startsWith("command values left as placeholders:"))).toBe(true);
       }),

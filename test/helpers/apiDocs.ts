@@ -78,7 +78,10 @@ export function undocumented(text: string, fileName: string): Finding[] {
       note(statement, name);
       walkTypeLiterals(statement, name);
     } else {
-      findings.push({ path: `unexpected ${ts.SyntaxKind[statement.kind]}: extend this test`, line: source.getLineAndCharacterOfPosition(statement.getStart(source)).line + 1 });
+      findings.push({
+        path: `unexpected ${ts.SyntaxKind[statement.kind]}: extend this test`,
+        line: source.getLineAndCharacterOfPosition(statement.getStart(source)).line + 1,
+      });
     }
   }
   return findings;

@@ -82,7 +82,13 @@ export function throwingProxy(target: object = {}): object {
 /** An object whose `keys` are getters that throw (enumerable, but for symbol keys). */
 export function throwingGetters(keys: readonly PropertyKey[]): object {
   const object: Record<PropertyKey, unknown> = {};
-  for (const key of keys) Object.defineProperty(object, key, { enumerable: typeof key !== "symbol", get: () => { throw new Error(`getter ${String(key)}`); } });
+  for (const key of keys)
+    Object.defineProperty(object, key, {
+      enumerable: typeof key !== "symbol",
+      get: () => {
+        throw new Error(`getter ${String(key)}`);
+      },
+    });
   return object;
 }
 
@@ -101,7 +107,12 @@ function build(marker: Hostile, big: () => unknown): unknown {
       return error;
     }
     case "symbolKeys":
-      return { [Symbol("x")]: 1, [Symbol.toPrimitive]: () => { throw new Error("toPrimitive"); } };
+      return {
+        [Symbol("x")]: 1,
+        [Symbol.toPrimitive]: () => {
+          throw new Error("toPrimitive");
+        },
+      };
     case "frozenError":
       return Object.freeze(new CredentialUnavailableError("frozen"));
     case "big":
@@ -125,7 +136,11 @@ export function materializer(options: MaterializeOptions): (value: unknown) => u
   const materialize = (value: unknown, depth: number): unknown => {
     if (value instanceof Hostile) return build(value, big);
     if (depth > options.maxDepth) return value;
-    if (value instanceof AggregateError) return new AggregateError(value.errors.map((item: unknown) => materialize(item, depth + 1)), value.message);
+    if (value instanceof AggregateError)
+      return new AggregateError(
+        value.errors.map((item: unknown) => materialize(item, depth + 1)),
+        value.message,
+      );
     if (Array.isArray(value)) return value.map((item) => materialize(item, depth + 1));
     if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
@@ -204,18 +219,33 @@ const jwtSecret: fc.Arbitrary<EmbeddedSecret> = fc
   .map(({ header, payload, signature, padding, form, dot, start, keep }) => {
     const raw = `${header}.${payload}.${signature}${padding}`;
     const kept = keep === undefined ? raw : raw.slice(0, Math.max(3, Math.floor(raw.length * keep)));
-    const text = start + kept.slice(3).split(".").map((segment) => encodeBase64(segment, form)).join(dot);
+    const text =
+      start +
+      kept
+        .slice(3)
+        .split(".")
+        .map((segment) => encodeBase64(segment, form))
+        .join(dot);
     // The header (algorithm, key id) is public: the payload and the signature are what must not leak.
     const [, ...secretSegments] = kept.split(".");
     const firstDot = text.indexOf(dot);
-    const material = [...(firstDot === -1 ? [] : [text.slice(firstDot + dot.length)]), ...secretSegments.map((segment) => encodeBase64(segment, form === "url" ? "url" : "standard"))];
-    return { kind: "jwt" as const, text, secret: raw, material, how: `jwt ${form} dot=${JSON.stringify(dot)} start=${start} kept=${kept.length}/${raw.length}` };
+    const material = [
+      ...(firstDot === -1 ? [] : [text.slice(firstDot + dot.length)]),
+      ...secretSegments.map((segment) => encodeBase64(segment, form === "url" ? "url" : "standard")),
+    ];
+    return {
+      kind: "jwt" as const,
+      text,
+      secret: raw,
+      material,
+      how: `jwt ${form} dot=${JSON.stringify(dot)} start=${start} kept=${kept.length}/${raw.length}`,
+    };
   });
 
 /** Characters of an opaque bearer value (RFC 6750 b64token). */
 const TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
 /** What may follow a bearer value. */
-const BEARER_CLOSERS = [" ", "\n", ",", ";", '"', "'", ")", "}", "]", ">", "<", "\\", "&", "|", ":", "*", "\\n", "\\\""];
+const BEARER_CLOSERS = [" ", "\n", ",", ";", '"', "'", ")", "}", "]", ">", "<", "\\", "&", "|", ":", "*", "\\n", '\\"'];
 
 const bearerSecret: fc.Arbitrary<EmbeddedSecret> = fc
   .record({
@@ -230,7 +260,13 @@ const bearerSecret: fc.Arbitrary<EmbeddedSecret> = fc
   .map(({ value, padding, scheme, jsonSlash, closer, keep }) => {
     const kept = keep === undefined ? `${value}${padding}` : value.slice(0, 16 + (keep % (value.length - 15)));
     const embedded = jsonSlash ? kept.replace(/\//g, "\\/") : kept;
-    return { kind: "bearer" as const, text: `${scheme}${embedded}${closer}`, secret: kept, material: [embedded, kept], how: `bearer ${JSON.stringify(scheme)} closer=${JSON.stringify(closer)} kept=${kept.length}` };
+    return {
+      kind: "bearer" as const,
+      text: `${scheme}${embedded}${closer}`,
+      secret: kept,
+      material: [embedded, kept],
+      how: `bearer ${JSON.stringify(scheme)} closer=${JSON.stringify(closer)} kept=${kept.length}`,
+    };
   });
 
 /** How a registered secret may be cut: whole, a prefix (with or without "…"), a suffix, a middle part. */
@@ -238,7 +274,14 @@ const registeredSecret = (kind: "identity-header" | "opaque-token", value: fc.Ar
   fc.record({ value, cut: fc.constantFrom("whole", "prefix", "prefix…", "suffix", "middle"), a: fc.nat(), b: fc.nat() }).map(({ value, cut, a, b }) => {
     const length = LEAK_RUN + (a % (value.length - LEAK_RUN + 1));
     const start = b % (value.length - length + 1);
-    const part = cut === "whole" ? value : cut.startsWith("prefix") ? value.slice(0, length) : cut === "suffix" ? value.slice(value.length - length) : value.slice(start, start + length);
+    const part =
+      cut === "whole"
+        ? value
+        : cut.startsWith("prefix")
+          ? value.slice(0, length)
+          : cut === "suffix"
+            ? value.slice(value.length - length)
+            : value.slice(start, start + length);
     const text = cut === "prefix…" ? `${part}…` : part;
     return { kind, text, secret: value, material: [part], how: `${kind} ${cut} ${part.length}/${value.length}` };
   });

@@ -130,7 +130,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : 1);
-      const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+      const lines = stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0);
       let json: unknown;
       const last = lines.at(-1);
       if (last !== undefined) {

@@ -25,7 +25,10 @@ export interface CredentialScenarioResult {
   raw?: CredentialCall[];
   /** With an in-child emulator: its requests, identities and identity header (to prove it never leaks). */
   requests?: Array<{ path: string; status?: number }>;
-  identities?: { systemAssigned?: { clientId: string; objectId: string; resourceId: string }; userAssigned: Array<{ clientId: string; objectId: string; resourceId: string; name: string }> };
+  identities?: {
+    systemAssigned?: { clientId: string; objectId: string; resourceId: string };
+    userAssigned: Array<{ clientId: string; objectId: string; resourceId: string; name: string }>;
+  };
   identityHeader?: string;
   process: ScenarioResult;
 }
@@ -55,10 +58,7 @@ export interface CredentialScenarioOptions {
 
 export async function runCredentialScenario(options: CredentialScenarioOptions): Promise<CredentialScenarioResult> {
   const arg = options.constructorArg;
-  const ctorArgs =
-    typeof arg === "string"
-      ? `${JSON.stringify(arg)}, { ...extra }`
-      : `{ ...${JSON.stringify(arg ?? {})}, ...extra }`;
+  const ctorArgs = typeof arg === "string" ? `${JSON.stringify(arg)}, { ...extra }` : `{ ...${JSON.stringify(arg ?? {})}, ...extra }`;
   const rawArgs = typeof arg === "string" ? JSON.stringify(arg) : JSON.stringify(arg ?? {});
   const ctor = options.constructorExpression ? `{ ...(${options.constructorExpression}), ...extra }` : ctorArgs;
   const code = `
@@ -103,9 +103,11 @@ emit({ calls, logs, raw, requests, identities, identityHeader });
 process.exit(0);
 `;
   const result = await runScenario({ env: options.env ?? {}, code, timeoutMs: options.timeoutMs ?? 40_000 });
-  const json = result.json as (Omit<CredentialScenarioResult, "process">) | undefined;
+  const json = result.json as Omit<CredentialScenarioResult, "process"> | undefined;
   if (json === undefined || !Array.isArray(json.calls)) {
-    throw new Error(`scenario produced no result (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}\n${result.stdout.slice(-2000)}`);
+    throw new Error(
+      `scenario produced no result (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}\n${result.stdout.slice(-2000)}`,
+    );
   }
   return { ...json, process: result };
 }

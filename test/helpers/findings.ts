@@ -11,13 +11,17 @@ export type ExpectedCheck = { kind: CheckKind; verdict: DiagnosisCheck["verdict"
 /** The diagnosis (or log line) has a check matching each of `checks`; returns the first match of the first. */
 export function expectChecks(diagnosis: Pick<Diagnosis | DiagnosisLogEntry, "checks"> | undefined, ...checks: ExpectedCheck[]): DiagnosisCheck {
   const found = diagnosis?.checks ?? [];
-  for (const check of checks) expect(found, `a ${check.kind} check (${check.verdict}) in ${JSON.stringify(found)}`).toContainEqual(expect.objectContaining(check));
+  for (const check of checks)
+    expect(found, `a ${check.kind} check (${check.verdict}) in ${JSON.stringify(found)}`).toContainEqual(expect.objectContaining(check));
   return found.find((c) => c.kind === checks[0]?.kind && c.verdict === checks[0]?.verdict)!;
 }
 
 /** The diagnosis has no check of this kind. */
 export function expectNoCheck(diagnosis: Pick<Diagnosis, "checks"> | undefined, kind: CheckKind): void {
-  expect((diagnosis?.checks ?? []).filter((check) => check.kind === kind), `no ${kind} check`).toEqual([]);
+  expect(
+    (diagnosis?.checks ?? []).filter((check) => check.kind === kind),
+    `no ${kind} check`,
+  ).toEqual([]);
 }
 
 /** The failing checks' kinds, in order: what a diagnosis blames. */

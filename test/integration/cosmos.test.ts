@@ -8,7 +8,22 @@ import type { TokenCredential } from "@azure/core-auth";
 import { CosmosClient, ErrorResponse, type Container } from "@azure/cosmos";
 import { diagnosticHttpClient, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startCosmosEmulator, type CosmosEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, settledDownstream, testReportedOnce, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstreamLog,
+  expectDiagnosis,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  failure,
+  failWithAndWithoutLibrary,
+  newIdentity,
+  settledDownstream,
+  testReportedOnce,
+  uniqueName,
+  useEmulators,
+  type TokenPlan,
+} from "./helpers.js";
 
 const READER = "00000000-0000-0000-0000-000000000001";
 const CONTRIBUTOR = "00000000-0000-0000-0000-000000000002";
@@ -35,7 +50,9 @@ function orders(credential: TokenCredential, options: { diagnose?: DiagnosticCre
 async function createItem(plan: TokenPlan, options: { policy: boolean; account?: CosmosEmulator; configured?: TokenPlan["identity"] }) {
   const account = options.account ?? (options.policy ? env.cosmos : env.observed);
   const id = uniqueName("o");
-  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) => orders(credential, { account, diagnose }).items.create({ id }));
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) =>
+    orders(credential, { account, diagnose }).items.create({ id }),
+  );
   expect(result.error).toBeInstanceOf(ErrorResponse);
   return { ...result, id };
 }
@@ -55,7 +72,13 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
     expect(diagnosis.evidence).toContain("x-ms-substatus: 5301");
     expectRoleAdvice(diagnosis, { role: "Cosmos DB Built-in Data Reader", scope: '--scope "/"', principalId: identity.objectId, command: commandFor(READER) });
     expect(diagnosis.nextSteps[0]).toContain("not an Azure RBAC role");
-    expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: "orders-db.documents.azure.com", source: "response" });
+    expectLogLine(await downstreamLog(logs), {
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      status: 403,
+      host: "orders-db.documents.azure.com",
+      source: "response",
+    });
   });
 
   test("H2 control-plane roles only (Owner, Cosmos DB Operator): 403 5301, named as giving no data access", async () => {
@@ -78,7 +101,9 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
     expect(diagnosis.evidence.join("\n")).toContain("on resource [dbs/shop/colls/orders]");
     // The account scope "/" covers it; the container's own scope would be the least privilege.
     expectRoleAdvice(diagnosis, { role: "Cosmos DB Built-in Data Reader", scope: "--scope", principalId: identity.objectId, command: commandFor(READER) });
-    expect(diagnosis.nextSteps.find((step) => step.startsWith("Grant ") && step.includes(": az cosmosdb"))).toMatch(/--scope "(\/|\/dbs\/shop\/colls\/orders)"$/);
+    expect(diagnosis.nextSteps.find((step) => step.startsWith("Grant ") && step.includes(": az cosmosdb"))).toMatch(
+      /--scope "(\/|\/dbs\/shop\/colls\/orders)"$/,
+    );
   });
 
   test("H3 token for the wrong audience: 401 'Request blocked by Auth' → WrongAudience", async () => {
@@ -122,7 +147,11 @@ describe.concurrent("Cosmos DB with diagnosticHttpClient (items.create)", () => 
     const identity = newIdentity();
     grant(env.cosmos, identity.objectId, CONTRIBUTOR);
     const { credential } = diagnosticSetup(env.mi, { identity });
-    const client = new CosmosClient({ endpoint: env.cosmos.endpoint, aadCredentials: credential, httpClient: diagnosticHttpClient(credential, env.cosmos.httpClient) });
+    const client = new CosmosClient({
+      endpoint: env.cosmos.endpoint,
+      aadCredentials: credential,
+      httpClient: diagnosticHttpClient(credential, env.cosmos.httpClient),
+    });
     const error = await failure(client.database("shop").containers.create({ id: "new-container" }));
     expect(error).toMatchObject({ code: 403, substatus: 5300 });
     const diagnosis = expectDiagnosis(error, { service: "cosmos", status: 403 });
@@ -149,17 +178,34 @@ describe.concurrent("Cosmos DB with zero-config observation only (node:http, its
     const identity = newIdentity();
     grant(env.observed, identity.objectId, READER);
     const { error, logs, credential } = await createItem({ identity }, { policy: false });
-    expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: "orders-db-observed.documents.azure.com", source: "observed" });
+    expectLogLine(await downstreamLog(logs), {
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      status: 403,
+      host: "orders-db-observed.documents.azure.com",
+      source: "observed",
+    });
     expect(getDiagnosis(error)).toBeUndefined();
     const diagnosis = credential.diagnose(error);
     expect(diagnosis).toMatchObject({ hypothesis: "H2", service: "cosmos", status: 403 });
     expect(diagnosis!.evidence).toContain("x-ms-substatus: 5301");
-    expectRoleAdvice(diagnosis!, { role: "Cosmos DB Built-in Data Contributor", scope: "--scope", principalId: identity.objectId, command: commandFor(CONTRIBUTOR) });
+    expectRoleAdvice(diagnosis!, {
+      role: "Cosmos DB Built-in Data Contributor",
+      scope: "--scope",
+      principalId: identity.objectId,
+      command: commandFor(CONTRIBUTOR),
+    });
   });
 
   test("H3 wrong audience", async () => {
     const identity = newIdentity();
     const { logs } = await createItem({ identity, audience: "https://management.azure.com" }, { policy: false });
-    expectLogLine(await downstreamLog(logs), { hypothesis: "H3", code: "WrongAudience", status: 401, host: "orders-db-observed.documents.azure.com", source: "observed" });
+    expectLogLine(await downstreamLog(logs), {
+      hypothesis: "H3",
+      code: "WrongAudience",
+      status: 401,
+      host: "orders-db-observed.documents.azure.com",
+      source: "observed",
+    });
   });
 });

@@ -37,7 +37,9 @@ describe.concurrent("credential.diagnose(failure)", () => {
       url: "https://diag-kv.vault.azure.net/secrets/x?api-version=7.6",
       status: 401,
       headers: { "www-authenticate": `Bearer authorization="https://login.windows.net/${env.mi.tenantId}", resource="https://vault.azure.net"` },
-      body: JSON.stringify({ error: { code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://storage.azure.com." } }),
+      body: JSON.stringify({
+        error: { code: "Unauthorized", message: "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://storage.azure.com." },
+      }),
     });
     expect(diagnosis).toMatchObject({ hypothesis: "H3", code: "WrongAudience", service: "keyvault", status: 401 });
     // Correlated: the credential's own Key Vault token (right audience) is in the evidence, so the request carried another.
@@ -48,7 +50,12 @@ describe.concurrent("credential.diagnose(failure)", () => {
     const logs: DiagnosisLogEntry[] = [];
     const credential = new DiagnosticCredential({
       credential: {
-        getToken: () => Promise.reject(new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details")),
+        getToken: () =>
+          Promise.reject(
+            new CredentialUnavailableError(
+              "ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details",
+            ),
+          ),
       },
       logger: (entry) => logs.push(entry),
       tokenTimeoutMs: 0,
@@ -64,7 +71,9 @@ describe.concurrent("credential.diagnose(failure)", () => {
 
   test("an error thrown by another credential (a ManagedIdentityCredential the app also uses) is classified", async () => {
     const { credential } = diagnosticSetup(env.mi, { identity: newIdentity() });
-    const error = new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details");
+    const error = new CredentialUnavailableError(
+      "ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details",
+    );
     expect(credential.diagnose(error)).toMatchObject({ hypothesis: "H5", code: "IdentityEndpointUnreachable" });
     expect(getDiagnosis(error)).toMatchObject({ hypothesis: "H5" });
   });
@@ -73,7 +82,9 @@ describe.concurrent("credential.diagnose(failure)", () => {
     const identity = newIdentity();
     env.kv.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: env.kv.resourceId });
     const { credential } = diagnosticSetup(env.mi, { identity });
-    const notFound = await failure(new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient, additionalPolicies: [diagnosticPolicy(credential)] }).getSecret("missing"));
+    const notFound = await failure(
+      new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient, additionalPolicies: [diagnosticPolicy(credential)] }).getSecret("missing"),
+    );
     expect(notFound.statusCode).toBe(404);
     expect(getDiagnosis(notFound)).toBeUndefined();
     expect(credential.diagnose(notFound)).toBeUndefined();
@@ -85,7 +96,10 @@ describe.concurrent("credential.diagnose(failure)", () => {
     // Tokens 1 and 2 expired (401 with a challenge), token 3 good: the retry reaches the vault, which has no such secret.
     const identity = newIdentity();
     env.kv.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: env.kv.resourceId });
-    const { credential, logs } = wrap(rotatingCredential(env.mi, identity, () => ({ exp: Math.floor(Date.now() / 1000) - 3600 }), 2), identity);
+    const { credential, logs } = wrap(
+      rotatingCredential(env.mi, identity, () => ({ exp: Math.floor(Date.now() / 1000) - 3600 }), 2),
+      identity,
+    );
     const client = new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient, additionalPolicies: [diagnosticPolicy(credential)] });
     env.kv.setSecret("warm", "x");
     expect(getDiagnosis(await failure(client.getSecret("warm")))).toMatchObject({ hypothesis: "H4", status: 401 }); // challenge, token 1: 401

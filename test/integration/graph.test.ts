@@ -7,14 +7,30 @@ import { describe, expect, test } from "vitest";
 import { bearerTokenAuthenticationPolicy, createPipelineFromOptions, createPipelineRequest, type HttpClient } from "@azure/core-rest-pipeline";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startGraphEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstream, downstreamLog, expectLogLine, expectRoleAdvice, expiredClaims, fetchWithToken, newIdentity, QUIET_MS, settledDownstream, sleep, useEmulators, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstream,
+  downstreamLog,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  fetchWithToken,
+  newIdentity,
+  QUIET_MS,
+  settledDownstream,
+  sleep,
+  useEmulators,
+  type TokenPlan,
+} from "./helpers.js";
 
 const env = useEmulators((base) => ({ graph: startGraphEmulator(base) }), { routeFetch: ({ graph }) => [graph.host] });
 /** `https://graph.microsoft.com:<port><path>`: fetch reaches the emulator with the real name (see routeFetchToEmulators). */
 const graphUrl = (path: string) => `https://${env.graph.host}:${env.graph.port}${path}`;
 const SCOPE = "https://graph.microsoft.com/.default";
 
-const withRoles = (...roles: string[]) => () => ({ roles });
+const withRoles =
+  (...roles: string[]) =>
+  () => ({ roles });
 
 /** GET /v1.0/users/<id> with fetch and a token from the credential: what the app sees, and the log. */
 async function fetchUser(plan: TokenPlan, configured?: TokenPlan["identity"]) {
@@ -43,7 +59,12 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
     expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: `graph.microsoft.com:${env.graph.port}`, source: "observed" });
     const diagnosis = credential.diagnose({ response, body });
     expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "graph", status: 403, errorCode: "AccessDenied" });
-    expectRoleAdvice(diagnosis!, { role: "User.Read.All", scope: `servicePrincipals/${identity.objectId}/appRoleAssignments`, principalId: identity.objectId, command: / && az rest --method POST/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "User.Read.All",
+      scope: `servicePrincipals/${identity.objectId}/appRoleAssignments`,
+      principalId: identity.objectId,
+      command: / && az rest --method POST/,
+    });
     expect(diagnosis!.nextSteps[0]).toContain("Azure RBAC roles do not apply to Graph");
   });
 
@@ -71,7 +92,12 @@ describe.concurrent("Graph with fetch: zero-config observation (undici) and cred
 
   test("H4 expired token: 401 'Lifetime validation failed'", async () => {
     const { response, body, logs, credential } = await fetchUser({ identity: newIdentity(), claims: expiredClaims });
-    expectLogLine(await downstreamLog(logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: `graph.microsoft.com:${env.graph.port}` });
+    expectLogLine(await downstreamLog(logs), {
+      hypothesis: "H4",
+      code: "StaleTokenOrIdentityMixup",
+      status: 401,
+      host: `graph.microsoft.com:${env.graph.port}`,
+    });
     expect(credential.diagnose({ response, body })).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup" });
   });
 

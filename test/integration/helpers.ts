@@ -142,7 +142,12 @@ export function wrap(inner: TokenCredential, configured: EmulatedIdentity): { cr
  * Tokens that go stale and get fixed: the first `badCount` carry `bad` claims, the later ones are good; each is handed
  * out as valid for 0.5 s only, so the SDK's token cache asks again on every request (and on a challenge's retry).
  */
-export function rotatingCredential(mi: IdentityEndpointEmulator, identity: EmulatedIdentity, bad: () => Record<string, unknown>, badCount: number): TokenCredential {
+export function rotatingCredential(
+  mi: IdentityEndpointEmulator,
+  identity: EmulatedIdentity,
+  bad: () => Record<string, unknown>,
+  badCount: number,
+): TokenCredential {
   const good = mintingCredential(mi, { identity });
   const stale = mintingCredential(mi, { identity, claims: bad });
   let calls = 0;
@@ -173,7 +178,12 @@ export async function failWithAndWithoutLibrary(
 }
 
 /** A `fetch` whose only header is the credential's token for `scope`: the response, and its body read as text. */
-export async function fetchWithToken(credential: TokenCredential, scope: string, url: string, init: RequestInit = {}): Promise<{ response: Response; body: string }> {
+export async function fetchWithToken(
+  credential: TokenCredential,
+  scope: string,
+  url: string,
+  init: RequestInit = {},
+): Promise<{ response: Response; body: string }> {
   const token = (await credential.getToken(scope))!.token;
   const response = await fetch(url, { ...init, headers: { authorization: `Bearer ${token}` } });
   return { response, body: await response.text() };
@@ -254,7 +264,12 @@ const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidd
 
 /** The log line a user sees: `DiagnosticCredential [H2 RoleMissingOrWrongScope] 403 Forbidden from <host>`. */
 export function expectLogLine(entry: DiagnosisLogEntry, expected: { hypothesis: string; code: string; status: number; host: string; source?: string }): void {
-  expect(entry.message.startsWith(`DiagnosticCredential [${expected.hypothesis} ${expected.code}] ${expected.status} ${STATUS_TEXT[expected.status]} from ${expected.host}`), entry.message).toBe(true);
+  expect(
+    entry.message.startsWith(
+      `DiagnosticCredential [${expected.hypothesis} ${expected.code}] ${expected.status} ${STATUS_TEXT[expected.status]} from ${expected.host}`,
+    ),
+    entry.message,
+  ).toBe(true);
   expect(entry).toMatchObject({ hypothesis: expected.hypothesis, code: expected.code, status: expected.status, host: expected.host });
   if (expected.source) expect(entry.source).toBe(expected.source);
   // Never a token, whatever else is logged.

@@ -9,7 +9,28 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startKeyVaultEmulator, type KeyVaultEmulator } from "../../src/testing.js";
 import { expectChecks, expectNoCheck, failedKinds } from "../helpers/findings.js";
-import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, RESOURCE_GROUP, resourceIdOf, rotatingCredential, settledDownstream, SUBSCRIPTION, testReportedOnce, uniqueName, useEmulators, wrap, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstreamLog,
+  expectDiagnosis,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  failure,
+  failWithAndWithoutLibrary,
+  newIdentity,
+  otherTenantClaims,
+  RESOURCE_GROUP,
+  resourceIdOf,
+  rotatingCredential,
+  settledDownstream,
+  SUBSCRIPTION,
+  testReportedOnce,
+  uniqueName,
+  useEmulators,
+  wrap,
+  type TokenPlan,
+} from "./helpers.js";
 
 const env = useEmulators((base) => ({
   kv: startKeyVaultEmulator({ ...base, vaultName: "orders-kv" }),
@@ -31,7 +52,7 @@ function client(credential: TokenCredential, options: { policy?: DiagnosticCrede
  * Reads a secret with the policy (or with zero-config only), then the same read without the library: the thrown
  * errors must look the same to the caller.
  */
-async function readSecret(plan: TokenPlan, options: { policy: boolean; vault?: KeyVaultEmulator; configured?: TokenPlan["identity"]; secret?: string } ) {
+async function readSecret(plan: TokenPlan, options: { policy: boolean; vault?: KeyVaultEmulator; configured?: TokenPlan["identity"]; secret?: string }) {
   const vault = options.vault ?? env.kv;
   const secret = options.secret ?? uniqueName("s");
   vault.setSecret(secret, "value");
@@ -48,10 +69,22 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const identity = newIdentity();
     const { error, logs } = await readSecret({ identity }, { policy: true });
     expect(error).toMatchObject({ name: "RestError", statusCode: 403, code: "Forbidden" });
-    const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "keyvault", status: 403, errorCode: "ForbiddenByRbac", confidence: "high" });
+    const diagnosis = expectDiagnosis(error, {
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      service: "keyvault",
+      status: 403,
+      errorCode: "ForbiddenByRbac",
+      confidence: "high",
+    });
     expect(diagnosis.identity).toMatchObject({ objectId: identity.objectId, clientId: identity.clientId });
     expect(diagnosis.evidence).toContain("operation named by the service: Microsoft.KeyVault/vaults/secrets/getSecret/action");
-    expectRoleAdvice(diagnosis, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Key Vault Secrets User"/ });
+    expectRoleAdvice(diagnosis, {
+      role: "Key Vault Secrets User",
+      scope: VAULT_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create .*--role "Key Vault Secrets User"/,
+    });
     // In structure: the catalog entry that decided, the token's audience and lifetime fine, the role missing.
     expect(diagnosis.rule).toEqual({ id: "keyvault.forbidden-by-rbac", source: "catalog:keyvault" });
     expectChecks(
@@ -92,10 +125,23 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     grant(identity.objectId, "Key Vault Secrets User");
     const { error, logs } = await readSecret({ identity, audience: "https://management.azure.com" }, { policy: true });
     expect(error).toMatchObject({ statusCode: 401, code: "Unauthorized" });
-    const diagnosis = expectDiagnosis(error, { hypothesis: "H3", code: "WrongAudience", service: "keyvault", status: 401, errorCode: "Unauthorized", confidence: "high" });
+    const diagnosis = expectDiagnosis(error, {
+      hypothesis: "H3",
+      code: "WrongAudience",
+      service: "keyvault",
+      status: 401,
+      errorCode: "Unauthorized",
+      confidence: "high",
+    });
     expect(diagnosis.evidence.join("\n")).toContain("AKV10022: Invalid audience");
     expect(diagnosis.rule).toEqual({ id: "claims.wrong-audience", source: "claims" });
-    expectChecks(diagnosis, { kind: "audience", verdict: "fail", expected: "https://vault.azure.net/.default", actual: expect.stringMatching(/^https:\/\/management\.azure\.com\/?$/), confirmedBy: "token" });
+    expectChecks(diagnosis, {
+      kind: "audience",
+      verdict: "fail",
+      expected: "https://vault.azure.net/.default",
+      actual: expect.stringMatching(/^https:\/\/management\.azure\.com\/?$/),
+      confirmedBy: "token",
+    });
     expect(failedKinds(diagnosis)).not.toContain("lifetime");
     expect(diagnosis.nextSteps[0]).toContain('Request the token for "https://vault.azure.net/.default"');
     const entry = await downstreamLog(logs);
@@ -110,7 +156,17 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", service: "keyvault", status: 401 });
     expect(diagnosis.summary).toMatch(/the token sent had expired at .* \(60 min before the request\)/);
     expect(diagnosis.rule).toEqual({ id: "claims.expired", source: "claims" });
-    expectChecks(diagnosis, { kind: "lifetime", verdict: "fail", expected: expect.stringMatching(/^valid at /), actual: expect.stringMatching(/^expired at \d{4}-/), confirmedBy: "token" }, { kind: "audience", verdict: "pass" });
+    expectChecks(
+      diagnosis,
+      {
+        kind: "lifetime",
+        verdict: "fail",
+        expected: expect.stringMatching(/^valid at /),
+        actual: expect.stringMatching(/^expired at \d{4}-/),
+        confirmedBy: "token",
+      },
+      { kind: "audience", verdict: "pass" },
+    );
     expectLogLine(await downstreamLog(logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: HOST });
   });
 
@@ -121,7 +177,13 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", errorCode: "Unauthorized" });
     expect(diagnosis.evidence.join("\n")).toContain("AKV10032: Invalid issuer");
     expect(diagnosis.rule).toEqual({ id: "claims.wrong-tenant", source: "claims" });
-    expectChecks(diagnosis, { kind: "tenant", verdict: "fail", expected: env.mi.tenantId, actual: "99999999-9999-4999-8999-999999999999", confirmedBy: "token" });
+    expectChecks(diagnosis, {
+      kind: "tenant",
+      verdict: "fail",
+      expected: env.mi.tenantId,
+      actual: "99999999-9999-4999-8999-999999999999",
+      confirmedBy: "token",
+    });
     expect(diagnosis.summary).toContain(`the token is from tenant 99999999-9999-4999-8999-999999999999 but ${HOST} belongs to tenant ${env.mi.tenantId}`);
   });
 
@@ -131,18 +193,32 @@ describe.concurrent("Key Vault with diagnosticPolicy (SecretClient.getSecret)", 
     grant(configured.objectId, "Key Vault Secrets User");
     const { error } = await readSecret({ identity: other }, { policy: true, configured });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", errorCode: "ForbiddenByRbac" });
-    expect(diagnosis.summary).toContain(`request made as clientId ${other.clientId} (the token sent) but the app is configured for clientId ${configured.clientId}`);
+    expect(diagnosis.summary).toContain(
+      `request made as clientId ${other.clientId} (the token sent) but the app is configured for clientId ${configured.clientId}`,
+    );
     expect(diagnosis.evidence).toContain(`caller seen by the service: oid=${other.objectId} appid=${other.clientId}`);
     expect(diagnosis.nextSteps[0]).toContain(`new DiagnosticCredential("${configured.clientId}")`);
     expect(diagnosis.rule).toEqual({ id: "claims.identity-mixup", source: "claims" });
-    expectChecks(diagnosis, { kind: "identity", verdict: "fail", expected: `clientId=${configured.clientId}`, actual: `clientId=${other.clientId}`, confirmedBy: "token" });
+    expectChecks(diagnosis, {
+      kind: "identity",
+      verdict: "fail",
+      expected: `clientId=${configured.clientId}`,
+      actual: `clientId=${other.clientId}`,
+      confirmedBy: "token",
+    });
   });
 
   test("not-identity: the vault firewall (403 ForbiddenByFirewall) even with the right role", async () => {
     const identity = newIdentity();
     env.locked.rbac.grant({ principalId: identity.objectId, role: "Key Vault Secrets User", scope: env.locked.resourceId });
     const { error, logs } = await readSecret({ identity }, { policy: true, vault: env.locked });
-    const diagnosis = expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "keyvault", status: 403, errorCode: "ForbiddenByFirewall" });
+    const diagnosis = expectDiagnosis(error, {
+      hypothesis: "not-identity",
+      code: "NotAnIdentityProblem",
+      service: "keyvault",
+      status: 403,
+      errorCode: "ForbiddenByFirewall",
+    });
     expect(diagnosis.nextSteps.join("\n")).toContain("Not an identity problem");
     expect(diagnosis.rule).toEqual({ id: "keyvault.forbidden-by-firewall", source: "catalog:keyvault" });
     expectChecks(diagnosis, { kind: "service-code", verdict: "fail", expected: "ForbiddenByFirewall" }, { kind: "audience", verdict: "pass" });
@@ -194,7 +270,12 @@ describe.concurrent("Key Vault with zero-config observation only (no policy, nod
     const diagnosis = credential.diagnose(error);
     expect(diagnosis).toMatchObject({ hypothesis: "H2", errorCode: "ForbiddenByRbac", service: "keyvault" });
     expect(getDiagnosis(error)).toBe(diagnosis);
-    expectRoleAdvice(diagnosis!, { role: "Key Vault Secrets User", scope: VAULT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "Key Vault Secrets User",
+      scope: VAULT_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
   });
 
   test("H3 wrong audience: the token's audience decides without the body", async () => {

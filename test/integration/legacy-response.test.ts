@@ -10,7 +10,12 @@ import { createEmulatorHttpClient } from "../../src/testing.js";
 
 /** Answers 200 with two headers, without any network. */
 const inner: HttpClient = {
-  sendRequest: async (request) => ({ request, status: 200, headers: createHttpHeaders({ "Content-Type": "text/plain", "x-ms-request-id": "r1" }), bodyAsText: "ok" }),
+  sendRequest: async (request) => ({
+    request,
+    status: 200,
+    headers: createHttpHeaders({ "Content-Type": "text/plain", "x-ms-request-id": "r1" }),
+    bodyAsText: "ok",
+  }),
 };
 
 const clients = {
@@ -38,7 +43,10 @@ describe.each(Object.entries(clients))("%s answers a core-http v1 request in the
     expect(headers.contains("x-ms-request-id")).toBe(true);
     expect(headers.toJson({ preserveCase: true })).toEqual({ "Content-Type": "text/plain", "x-ms-request-id": "r1" });
     expect(headers.rawHeaders()).toEqual({ "Content-Type": "text/plain", "x-ms-request-id": "r1" });
-    expect(headers.headersArray()).toEqual([{ name: "Content-Type", value: "text/plain" }, { name: "x-ms-request-id", value: "r1" }]);
+    expect(headers.headersArray()).toEqual([
+      { name: "Content-Type", value: "text/plain" },
+      { name: "x-ms-request-id", value: "r1" },
+    ]);
     expect(headers.headerNames()).toEqual(["content-type", "x-ms-request-id"]);
     expect(headers.headerValues()).toEqual(["text/plain", "r1"]);
   });

@@ -39,7 +39,13 @@ beforeAll(async () => {
   signer = await createTokenSigner();
   const authority = createTestCertificateAuthority();
   ca = authority.cert;
-  const base = { issuerKeys: signer.jwks(), tenantId: signer.tenantId, subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, certificateAuthority: authority };
+  const base = {
+    issuerKeys: signer.jwks(),
+    tenantId: signer.tenantId,
+    subscriptionId: SUBSCRIPTION,
+    resourceGroup: RESOURCE_GROUP,
+    certificateAuthority: authority,
+  };
   emulators = [
     (kv = await startKeyVaultEmulator({ ...base, vaultName: "mi-kv", secrets: { granted: "hello", other: "x", "other-zc": "x" } })),
     (lockedKv = await startKeyVaultEmulator({ ...base, vaultName: "mi-locked-kv", firewall: true, secrets: { granted: "x" } })),
@@ -56,7 +62,13 @@ afterAll(async () => {
 });
 
 async function identityEndpoint(fault?: IdentityEndpointFault): Promise<IdentityEndpointEmulator> {
-  const endpoint = await startIdentityEndpoint({ signer, systemAssigned: false, userAssigned: [APP], containerApp: { name: "ca-orders" }, ...(fault ? { fault } : {}) });
+  const endpoint = await startIdentityEndpoint({
+    signer,
+    systemAssigned: false,
+    userAssigned: [APP],
+    containerApp: { name: "ca-orders" },
+    ...(fault ? { fault } : {}),
+  });
   endpoints.push(endpoint);
   return endpoint;
 }
@@ -72,9 +84,23 @@ interface Outcome {
 }
 
 /** Runs the operations in a child process whose identity endpoint is `endpoint`; returns outcomes and log entries. */
-async function runChild(endpoint: IdentityEndpointEmulator, operations: Operation[]): Promise<{ outcomes: Record<Operation, Outcome>; logs: DiagnosisLogEntry[] }> {
+async function runChild(
+  endpoint: IdentityEndpointEmulator,
+  operations: Operation[],
+): Promise<{ outcomes: Record<Operation, Outcome>; logs: DiagnosisLogEntry[] }> {
   const routes = Object.assign({}, ...emulators.map((e) => e.routes));
-  const config = { ca, routes, clientId: APP.clientId, operations, kv: kv.endpoint, lockedKv: lockedKv.endpoint, storage: storage.endpoint, cosmos: cosmos.endpoint, subscription: SUBSCRIPTION, group: RESOURCE_GROUP };
+  const config = {
+    ca,
+    routes,
+    clientId: APP.clientId,
+    operations,
+    kv: kv.endpoint,
+    lockedKv: lockedKv.endpoint,
+    storage: storage.endpoint,
+    cosmos: cosmos.endpoint,
+    subscription: SUBSCRIPTION,
+    group: RESOURCE_GROUP,
+  };
   const code = `
 ${SCENARIO_PRELUDE}
 import { DiagnosticCredential, diagnosticPolicy, diagnosticHttpClient, getDiagnosis } from "diagnostic-credential";
@@ -142,13 +168,28 @@ const downstream = (logs: DiagnosisLogEntry[], host: string, source: string) => 
 
 describe.concurrent("the real ManagedIdentityCredential (identity emulator, child processes)", () => {
   test("healthy endpoint: H2 on Key Vault (policy and zero-config), Storage, Cosmos, ARM; not-identity behind the firewall; a 2xx stays silent", async () => {
-    const { outcomes, logs } = await runChild(await identityEndpoint(), ["kvPolicy", "kvZeroConfig", "kvGranted", "kvFirewall", "storage", "cosmos", "armPolicy"]);
+    const { outcomes, logs } = await runChild(await identityEndpoint(), [
+      "kvPolicy",
+      "kvZeroConfig",
+      "kvGranted",
+      "kvFirewall",
+      "storage",
+      "cosmos",
+      "armPolicy",
+    ]);
     for (const name of ["kvPolicy", "kvZeroConfig", "kvFirewall", "storage", "cosmos", "armPolicy"] as const) expectUnchanged(outcomes[name]);
     expect(outcomes.kvGranted).toMatchObject({ ok: true, raw: { ok: true } });
 
-    expect(outcomes.kvPolicy.diagnosis).toMatchObject({ hypothesis: "H2", service: "keyvault", errorCode: "ForbiddenByRbac", identity: { objectId: APP.objectId, clientId: APP.clientId } });
+    expect(outcomes.kvPolicy.diagnosis).toMatchObject({
+      hypothesis: "H2",
+      service: "keyvault",
+      errorCode: "ForbiddenByRbac",
+      identity: { objectId: APP.objectId, clientId: APP.clientId },
+    });
     const steps = outcomes.kvPolicy.diagnosis!.nextSteps.join("\n");
-    expect(steps).toContain(`az role assignment create --assignee-object-id ${APP.objectId} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "${`/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP}`.toLowerCase()}/providers/microsoft.keyvault/vaults/mi-kv"`);
+    expect(steps).toContain(
+      `az role assignment create --assignee-object-id ${APP.objectId} --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "${`/subscriptions/${SUBSCRIPTION}/resourcegroups/${RESOURCE_GROUP}`.toLowerCase()}/providers/microsoft.keyvault/vaults/mi-kv"`,
+    );
     expect(outcomes.storage.diagnosis).toMatchObject({ hypothesis: "H2", service: "storage", errorCode: "AuthorizationPermissionMismatch" });
     expect(outcomes.cosmos.diagnosis).toMatchObject({ hypothesis: "H2", service: "cosmos", status: 403 });
     expect(outcomes.cosmos.diagnosis!.nextSteps.join("\n")).toContain(`--principal-id ${APP.objectId}`);

@@ -7,14 +7,34 @@ import type { TokenCredential } from "@azure/core-auth";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startResourceManagerEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, RESOURCE_GROUP, settledDownstream, testReportedOnce, SUBSCRIPTION, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstreamLog,
+  expectDiagnosis,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  failWithAndWithoutLibrary,
+  newIdentity,
+  otherTenantClaims,
+  RESOURCE_GROUP,
+  settledDownstream,
+  testReportedOnce,
+  SUBSCRIPTION,
+  uniqueName,
+  useEmulators,
+  type TokenPlan,
+} from "./helpers.js";
 
 const env = useEmulators((base) => ({ arm: startResourceManagerEmulator(base) }));
 const HOST = "management.azure.com";
 const groupScope = (name: string) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/${name}`;
 
 function client(credential: TokenCredential, policy?: DiagnosticCredential): ResourceManagementClient {
-  return new ResourceManagementClient(credential, SUBSCRIPTION, { httpClient: env.arm.httpClient, ...(policy ? { additionalPolicies: [diagnosticPolicy(policy)] } : {}) });
+  return new ResourceManagementClient(credential, SUBSCRIPTION, {
+    httpClient: env.arm.httpClient,
+    ...(policy ? { additionalPolicies: [diagnosticPolicy(policy)] } : {}),
+  });
 }
 
 /** Reads a resource group (a name of its own per test) with the policy or zero-config only, then without the library. */
@@ -29,10 +49,22 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
     const identity = newIdentity();
     const { error, logs, group } = await getGroup({ identity }, { policy: true });
     expect(error).toMatchObject({ name: "RestError", statusCode: 403, code: "AuthorizationFailed" });
-    const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "arm", status: 403, errorCode: "AuthorizationFailed", confidence: "high" });
+    const diagnosis = expectDiagnosis(error, {
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      service: "arm",
+      status: 403,
+      errorCode: "AuthorizationFailed",
+      confidence: "high",
+    });
     expect(diagnosis.evidence).toContain(`resource named by the service: ${groupScope(group)}`);
     expect(diagnosis.evidence).toContain("operation named by the service: Microsoft.Resources/subscriptions/resourceGroups/read");
-    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create .*--role "Reader"/ });
+    expectRoleAdvice(diagnosis, {
+      role: "Reader",
+      scope: `--scope "${groupScope(group)}"`,
+      principalId: identity.objectId,
+      command: /: az role assignment create .*--role "Reader"/,
+    });
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
   });
 
@@ -49,7 +81,12 @@ describe.concurrent("Resource Manager with diagnosticPolicy (resourceGroups.get)
     env.arm.rbac.grant({ principalId: identity.objectId, role: "Reader", scope: groupScope("rg-billing") });
     const { error, group } = await getGroup({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope" });
-    expectRoleAdvice(diagnosis, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis, {
+      role: "Reader",
+      scope: `--scope "${groupScope(group)}"`,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
   });
 
   test("H3 token for the wrong audience: 401 InvalidAuthenticationTokenAudience", async () => {
@@ -100,7 +137,12 @@ describe.concurrent("Resource Manager with zero-config observation only (node:ht
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "observed" });
     expect(getDiagnosis(error)).toBeUndefined();
     const diagnosis = credential.diagnose(error);
-    expectRoleAdvice(diagnosis!, { role: "Reader", scope: `--scope "${groupScope(group)}"`, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "Reader",
+      scope: `--scope "${groupScope(group)}"`,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
   });
 
   test("H3 wrong audience and H4 expired token", async () => {

@@ -10,7 +10,21 @@ import { MessagingError, translate } from "@azure/core-amqp";
 import { ServiceBusError } from "@azure/service-bus";
 import { getDiagnosis } from "../../src/index.js";
 import { startServiceBusEmulator, type ServiceBusEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstreamLog, expectLogLine, expectRoleAdvice, expiredClaims, fetchWithToken, newIdentity, otherTenantClaims, resourceIdOf, settledDownstream, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstreamLog,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  fetchWithToken,
+  newIdentity,
+  otherTenantClaims,
+  resourceIdOf,
+  settledDownstream,
+  uniqueName,
+  useEmulators,
+  type TokenPlan,
+} from "./helpers.js";
 
 const env = useEmulators(
   (base) => ({
@@ -28,7 +42,10 @@ async function send(plan: TokenPlan, options: { configured?: TokenPlan["identity
   const setup = diagnosticSetup(env.mi, plan, options.configured);
   const bus = options.bus ?? env.sb;
   const queue = options.queue ?? uniqueName("q");
-  const { response, body } = await fetchWithToken(setup.credential, SCOPE, `https://${bus.host}:${bus.port}/${queue}/messages`, { method: "POST", body: "order 1" });
+  const { response, body } = await fetchWithToken(setup.credential, SCOPE, `https://${bus.host}:${bus.port}/${queue}/messages`, {
+    method: "POST",
+    body: "order 1",
+  });
   return { ...setup, response, body, queue, host: `${bus.host}:${bus.port}` };
 }
 
@@ -41,7 +58,12 @@ describe.concurrent("Service Bus over REST (fetch): zero-config observation and 
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 401, host, source: "observed" });
     const diagnosis = credential.diagnose({ response, body });
     expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "servicebus", status: 401, confidence: "high" });
-    expectRoleAdvice(diagnosis!, { role: "Azure Service Bus Data Sender", scope: NAMESPACE_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Azure Service Bus Data Sender"/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "Azure Service Bus Data Sender",
+      scope: NAMESPACE_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create .*--role "Azure Service Bus Data Sender"/,
+    });
   });
 
   test("H2 control-plane roles only (Owner, Contributor on the namespace)", async () => {
@@ -63,7 +85,12 @@ describe.concurrent("Service Bus over REST (fetch): zero-config observation and 
     const diagnosis = credential.diagnose({ response, body });
     expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope" });
     expect(diagnosis!.evidence).toContain("entity: sb://orders-bus.servicebus.windows.net/orders/messages");
-    expectRoleAdvice(diagnosis!, { role: "Azure Service Bus Data Sender", scope: NAMESPACE_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "Azure Service Bus Data Sender",
+      scope: NAMESPACE_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
   });
 
   test("H3 a token for another audience: 401 InvalidAudience → WrongAudience", async () => {
@@ -73,7 +100,10 @@ describe.concurrent("Service Bus over REST (fetch): zero-config observation and 
   });
 
   test("H4 expired token and token from another tenant (InvalidIssuer)", async () => {
-    const [expired, tenant] = await Promise.all([send({ identity: newIdentity(), claims: expiredClaims }), send({ identity: newIdentity(), claims: otherTenantClaims })]);
+    const [expired, tenant] = await Promise.all([
+      send({ identity: newIdentity(), claims: expiredClaims }),
+      send({ identity: newIdentity(), claims: otherTenantClaims }),
+    ]);
     expectLogLine(await downstreamLog(expired.logs), { hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401, host: expired.host });
     expect(expired.credential.diagnose({ response: expired.response, body: expired.body })).toMatchObject({ hypothesis: "H4" });
     expect(tenant.body).toContain("InvalidIssuer");
@@ -121,12 +151,20 @@ describe.concurrent("Service Bus and Event Hubs over AMQP: credential.diagnose(e
     const identity = newIdentity();
     const { credential, logs } = diagnosticSetup(env.mi, { identity });
     await credential.getToken(SCOPE); // what the sender did before connecting
-    const error = serviceBusError("amqp:unauthorized-access", `Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: 'sb://orders-bus.servicebus.windows.net/orders'. ${tracking}`);
+    const error = serviceBusError(
+      "amqp:unauthorized-access",
+      `Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: 'sb://orders-bus.servicebus.windows.net/orders'. ${tracking}`,
+    );
     expect(error).toMatchObject({ name: "ServiceBusError", code: "UnauthorizedAccess" });
     const diagnosis = credential.diagnose(error);
     expect(diagnosis).toMatchObject({ hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "servicebus" });
     expect(diagnosis!.identity).toMatchObject({ objectId: identity.objectId });
-    expectRoleAdvice(diagnosis!, { role: "Azure Service Bus Data Sender", scope: NAMESPACE_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis!, {
+      role: "Azure Service Bus Data Sender",
+      scope: NAMESPACE_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
     expect(getDiagnosis(error)).toBe(diagnosis);
     const entry = logs.find((e) => e.source === "diagnose")!;
     expectLogLine(entry, { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 401, host: "orders-bus.servicebus.windows.net", source: "diagnose" });
@@ -139,7 +177,10 @@ describe.concurrent("Service Bus and Event Hubs over AMQP: credential.diagnose(e
     const js = serviceBusError("amqp:unauthorized-access", `InvalidIssuer: Token issuer is invalid. ${tracking}`);
     expect(js.code).toBe("UnauthorizedAccess");
     expect(credential.diagnose(js)).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup" });
-    const dotnet = serviceBusError("amqp:unauthorized-access", `Put token failed. status-code: 401, status-description: InvalidIssuer: Token issuer is invalid. ${tracking}`);
+    const dotnet = serviceBusError(
+      "amqp:unauthorized-access",
+      `Put token failed. status-code: 401, status-description: InvalidIssuer: Token issuer is invalid. ${tracking}`,
+    );
     expect(credential.diagnose(dotnet)).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup", status: 401 });
   });
 
@@ -179,7 +220,11 @@ describe.concurrent("Service Bus and Event Hubs over AMQP: credential.diagnose(e
   test("not an authorization failure (entity not found, server busy): no diagnosis", async () => {
     const { credential } = diagnosticSetup(env.mi, { identity: newIdentity() });
     await credential.getToken(SCOPE);
-    expect(credential.diagnose(serviceBusError("amqp:not-found", `The messaging entity 'sb://orders-bus.servicebus.windows.net/nope' could not be found. ${tracking}`))).toBeUndefined();
+    expect(
+      credential.diagnose(
+        serviceBusError("amqp:not-found", `The messaging entity 'sb://orders-bus.servicebus.windows.net/nope' could not be found. ${tracking}`),
+      ),
+    ).toBeUndefined();
     expect(credential.diagnose(serviceBusError("com.microsoft:server-busy", `The server is busy. ${tracking}`))).toBeUndefined();
   });
 });

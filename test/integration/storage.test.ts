@@ -8,7 +8,24 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { diagnosticHttpClient, diagnosticPolicy, getDiagnosis, type DiagnosticCredential } from "../../src/index.js";
 import { startBlobStorageEmulator, type BlobStorageEmulator } from "../../src/testing.js";
-import { diagnosticSetup, downstreamLog, expectDiagnosis, expectLogLine, expectRoleAdvice, expiredClaims, failure, failWithAndWithoutLibrary, newIdentity, otherTenantClaims, resourceIdOf, settledDownstream, testReportedOnce, uniqueName, useEmulators, type TokenPlan } from "./helpers.js";
+import {
+  diagnosticSetup,
+  downstreamLog,
+  expectDiagnosis,
+  expectLogLine,
+  expectRoleAdvice,
+  expiredClaims,
+  failure,
+  failWithAndWithoutLibrary,
+  newIdentity,
+  otherTenantClaims,
+  resourceIdOf,
+  settledDownstream,
+  testReportedOnce,
+  uniqueName,
+  useEmulators,
+  type TokenPlan,
+} from "./helpers.js";
 
 const env = useEmulators((base) => ({
   storage: startBlobStorageEmulator({ ...base, accountName: "ordersdata", containers: ["data", "archive"] }),
@@ -18,7 +35,10 @@ const ACCOUNT_ID = resourceIdOf("Microsoft.Storage/storageAccounts/ordersdata");
 const ACCOUNT_SCOPE = "$(az storage account show --name ordersdata --query id --output tsv)";
 const HOST = "ordersdata.blob.core.windows.net";
 
-function container(credential: TokenCredential, options: { diagnose?: DiagnosticCredential; account?: BlobStorageEmulator; name?: string } = {}): ContainerClient {
+function container(
+  credential: TokenCredential,
+  options: { diagnose?: DiagnosticCredential; account?: BlobStorageEmulator; name?: string } = {},
+): ContainerClient {
   const account = options.account ?? env.storage;
   const httpClient = options.diagnose ? diagnosticHttpClient(options.diagnose, account.httpClient) : account.httpClient;
   return new BlobServiceClient(account.endpoint, credential, { httpClient }).getContainerClient(options.name ?? "data");
@@ -27,7 +47,9 @@ function container(credential: TokenCredential, options: { diagnose?: Diagnostic
 /** Uploads a blob with the diagnosing httpClient (or zero-config only), then without the library: same error. */
 async function upload(plan: TokenPlan, options: { policy: boolean; account?: BlobStorageEmulator; configured?: TokenPlan["identity"] }) {
   const blob = `${uniqueName("b")}.txt`;
-  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) => container(credential, { diagnose, account: options.account }).getBlockBlobClient(blob).upload("x", 1));
+  const result = await failWithAndWithoutLibrary(env.mi, plan, options, (credential, diagnose) =>
+    container(credential, { diagnose, account: options.account }).getBlockBlobClient(blob).upload("x", 1),
+  );
   return { ...result, blob };
 }
 
@@ -42,7 +64,9 @@ describe.concurrent("Storage: the additionalPolicies trap and the diagnosticHttp
     const { credential } = diagnosticSetup(env.mi, { identity });
     const options = { httpClient: env.storage.httpClient, additionalPolicies: [diagnosticPolicy(credential)] };
     const service = new BlobServiceClient(env.storage.endpoint, credential, options);
-    await expect(service.getContainerClient("data").getBlockBlobClient("trap.txt").upload("x", 1)).rejects.toThrow("Duplicate policy names not allowed in pipeline");
+    await expect(service.getContainerClient("data").getBlockBlobClient("trap.txt").upload("x", 1)).rejects.toThrow(
+      "Duplicate policy names not allowed in pipeline",
+    );
     const direct = new ContainerClient(`${env.storage.endpoint}/data`, credential, options);
     await expect(direct.getBlockBlobClient("trap.txt").upload("x", 1)).rejects.toThrow("Duplicate policy names not allowed in pipeline");
   });
@@ -80,8 +104,20 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     const { error, logs } = await upload({ identity }, { policy: true });
     expect(error).toMatchObject({ name: "RestError", statusCode: 403, code: "AuthorizationPermissionMismatch" });
     expect(error.details.errorCode).toBe("AuthorizationPermissionMismatch");
-    const diagnosis = expectDiagnosis(error, { hypothesis: "H2", code: "RoleMissingOrWrongScope", service: "storage", status: 403, errorCode: "AuthorizationPermissionMismatch", confidence: "high" });
-    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /: az role assignment create .*--role "Storage Blob Data Contributor"/ });
+    const diagnosis = expectDiagnosis(error, {
+      hypothesis: "H2",
+      code: "RoleMissingOrWrongScope",
+      service: "storage",
+      status: 403,
+      errorCode: "AuthorizationPermissionMismatch",
+      confidence: "high",
+    });
+    expectRoleAdvice(diagnosis, {
+      role: "Storage Blob Data Contributor",
+      scope: ACCOUNT_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create .*--role "Storage Blob Data Contributor"/,
+    });
     expect(diagnosis.nextSteps.join("\n")).toContain("up to 30 minutes");
     expectLogLine(await downstreamLog(logs), { hypothesis: "H2", code: "RoleMissingOrWrongScope", status: 403, host: HOST, source: "response" });
   });
@@ -92,7 +128,9 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     grant(identity.objectId, "Storage Account Contributor");
     const { error } = await upload({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "AuthorizationPermissionMismatch" });
-    expect(diagnosis.nextSteps.join("\n")).toContain('"Owner", "Contributor", "Storage Account Contributor" are control-plane roles: they give no data access to Azure Storage');
+    expect(diagnosis.nextSteps.join("\n")).toContain(
+      '"Owner", "Contributor", "Storage Account Contributor" are control-plane roles: they give no data access to Azure Storage',
+    );
   });
 
   test("H2 data role at a sibling scope (another container) and a read-only role: 403 → the write role", async () => {
@@ -101,7 +139,12 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     grant(identity.objectId, "Storage Blob Data Reader", `${ACCOUNT_ID}/blobServices/default/containers/data`);
     const { error } = await upload({ identity }, { policy: true });
     const diagnosis = expectDiagnosis(error, { hypothesis: "H2", errorCode: "AuthorizationPermissionMismatch" });
-    expectRoleAdvice(diagnosis, { role: "Storage Blob Data Contributor", scope: ACCOUNT_SCOPE, principalId: identity.objectId, command: /: az role assignment create/ });
+    expectRoleAdvice(diagnosis, {
+      role: "Storage Blob Data Contributor",
+      scope: ACCOUNT_SCOPE,
+      principalId: identity.objectId,
+      command: /: az role assignment create/,
+    });
   });
 
   test("H2 on a download: the HEAD 403 has no body, the code comes from x-ms-error-code (error.details.errorCode)", async () => {
@@ -155,7 +198,12 @@ describe.concurrent("Storage with diagnosticHttpClient (upload through getContai
     const { error, logs } = await upload({ identity }, { policy: true, account: env.locked });
     expect(error).toMatchObject({ statusCode: 403, code: "AuthorizationFailure" });
     expectDiagnosis(error, { hypothesis: "not-identity", code: "NotAnIdentityProblem", service: "storage", errorCode: "AuthorizationFailure" });
-    expectLogLine(await downstreamLog(logs), { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "lockeddata.blob.core.windows.net" });
+    expectLogLine(await downstreamLog(logs), {
+      hypothesis: "not-identity",
+      code: "NotAnIdentityProblem",
+      status: 403,
+      host: "lockeddata.blob.core.windows.net",
+    });
   });
 
   testReportedOnce("with diagnosticHttpClient AND zero-config observation active, one failure is reported once", (plan) => upload(plan, { policy: true }));
@@ -187,6 +235,12 @@ describe.concurrent("Storage with zero-config observation only (node:http)", () 
     env.locked.rbac.grant({ principalId: identity.objectId, role: "Storage Blob Data Contributor", scope: env.locked.resourceId });
     const { logs } = await upload({ identity }, { policy: false, account: env.locked });
     const entry = await downstreamLog(logs);
-    expectLogLine(entry, { hypothesis: "not-identity", code: "NotAnIdentityProblem", status: 403, host: "lockeddata.blob.core.windows.net", source: "observed" });
+    expectLogLine(entry, {
+      hypothesis: "not-identity",
+      code: "NotAnIdentityProblem",
+      status: 403,
+      host: "lockeddata.blob.core.windows.net",
+      source: "observed",
+    });
   });
 });

@@ -11,7 +11,9 @@ import { disableZeroConfigObservation, enableZeroConfigObservation } from "../..
 import { startGraphEmulator, startKeyVaultEmulator } from "../../src/testing.js";
 import { diagnosticSetup, downstreamLog, failure, mintingCredential, newIdentity, QUIET_MS, settledDownstream, sleep, useEmulators } from "./helpers.js";
 
-const env = useEmulators((base) => ({ kv: startKeyVaultEmulator({ ...base, vaultName: "zc-kv" }), graph: startGraphEmulator(base) }), { routeFetch: ({ graph }) => [graph.host] });
+const env = useEmulators((base) => ({ kv: startKeyVaultEmulator({ ...base, vaultName: "zc-kv" }), graph: startGraphEmulator(base) }), {
+  routeFetch: ({ graph }) => [graph.host],
+});
 
 /** A logger that blocks the event loop for `ms` on every entry: any work on the request path would show in its latency. */
 function slowLogger(ms: number, into: DiagnosisLogEntry[]) {
@@ -29,10 +31,16 @@ describe("zero-config observation: never on the request path", () => {
   test("node:http (SecretClient): the 403 reaches the caller before the (slow) diagnosis is even made", async () => {
     const identity = newIdentity();
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: mintingCredential(env.mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
+    const credential = new DiagnosticCredential({
+      credential: mintingCredential(env.mi, { identity }),
+      clientId: identity.clientId,
+      logger: slowLogger(1_500, logs),
+    });
     env.kv.setSecret("slow", "x");
     // Warm up the connection with a token that is not ours (not observed).
-    await new SecretClient(env.kv.endpoint, mintingCredential(env.mi, { identity }), { httpClient: env.kv.httpClient }).getSecret("slow").catch(() => undefined);
+    await new SecretClient(env.kv.endpoint, mintingCredential(env.mi, { identity }), { httpClient: env.kv.httpClient })
+      .getSecret("slow")
+      .catch(() => undefined);
     const started = Date.now();
     const error = await failure(new SecretClient(env.kv.endpoint, credential, { httpClient: env.kv.httpClient }).getSecret("slow"));
     const elapsed = Date.now() - started;
@@ -46,7 +54,11 @@ describe("zero-config observation: never on the request path", () => {
   test("fetch (undici): same, and the URL in the diagnosis is the one the app fetched", async () => {
     const identity = newIdentity();
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: mintingCredential(env.mi, { identity }), clientId: identity.clientId, logger: slowLogger(1_500, logs) });
+    const credential = new DiagnosticCredential({
+      credential: mintingCredential(env.mi, { identity }),
+      clientId: identity.clientId,
+      logger: slowLogger(1_500, logs),
+    });
     const token = (await credential.getToken("https://graph.microsoft.com/.default"))!.token;
     const url = `https://graph.microsoft.com:${env.graph.port}/v1.0/applications`;
     await (await fetch(url)).text(); // warm up the connection (no token: not observed)
@@ -60,7 +72,6 @@ describe("zero-config observation: never on the request path", () => {
     expect(entry).toMatchObject({ source: "observed", host: `graph.microsoft.com:${env.graph.port}`, status: 403 });
     expect(entry.evidence[0]).toBe(`HTTP 403 from graph.microsoft.com:${env.graph.port} (GET /v1.0/applications)`);
   });
-
 });
 
 describe.concurrent("zero-config observation: faults and foreign requests", () => {
@@ -103,7 +114,9 @@ describe("zero-config observation: never alters a request", () => {
       const error = await failure(new SecretClient(env.kv.endpoint, setup.credential, { httpClient: env.kv.httpClient }).getSecret("same"));
       const response = await fetch(`https://graph.microsoft.com:${env.graph.port}/v1.0/users`, { headers: { authorization: `Bearer ${graphToken}` } });
       const stable = (headers: Record<string, string>) =>
-        Object.fromEntries(Object.entries(headers).filter(([name]) => !/date|request-id|client-request-id|x-ms-ags-diagnostic|keep-alive|connection/.test(name)));
+        Object.fromEntries(
+          Object.entries(headers).filter(([name]) => !/date|request-id|client-request-id|x-ms-ags-diagnostic|keep-alive|connection/.test(name)),
+        );
       return {
         kv: { status: error.statusCode, code: error.code, details: error.details, headers: stable(error.response.headers.toJSON()) },
         graph: { status: response.status, headers: stable(Object.fromEntries(response.headers)), body: JSON.parse(await response.text()).error.code },

@@ -118,7 +118,9 @@ emit({ names });
       timeoutMs: 60_000,
     });
     scenarioJson(result);
-    const levels = logLines(result.stderr).filter((line) => line.source === "getToken").map((line) => line.level);
+    const levels = logLines(result.stderr)
+      .filter((line) => line.source === "getToken")
+      .map((line) => line.level);
     expect(levels.length).toBeGreaterThan(0);
     expect(levels.every((level) => level === "error")).toBe(true);
   });

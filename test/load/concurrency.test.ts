@@ -9,7 +9,9 @@ import { runScenario, SCENARIO_PRELUDE, scenarioJson } from "../helpers/childSce
 import { FULL } from "./helpers.js";
 
 const CALLERS = FULL ? 5_000 : 1_000;
-const SCOPES = FULL ? ["https://vault.azure.net/.default", "https://storage.azure.com/.default", "https://management.azure.com/.default"] : ["https://vault.azure.net/.default"];
+const SCOPES = FULL
+  ? ["https://vault.azure.net/.default", "https://storage.azure.com/.default", "https://management.azure.com/.default"]
+  : ["https://vault.azure.net/.default"];
 
 interface WaveResult {
   ok: number;
@@ -76,29 +78,33 @@ function concurrencyScenario(mode: "raw" | "wrapped"): Promise<ConcurrencyResult
 }
 
 describe(`${CALLERS.toLocaleString()} concurrent getToken callers`, () => {
-  it("every caller gets a valid token; the raw credential sends one identity-endpoint request per caller, the wrapper one per scope (single-flight)", async () => {
-    // Separate processes: a fresh MSAL cache each (it is a per-process static).
-    const [raw, wrapped] = await Promise.all([concurrencyScenario("raw"), concurrencyScenario("wrapped")]);
-    console.info(
-      `[load] ${CALLERS} concurrent callers, ${SCOPES.length} scope(s): identity-endpoint requests raw ${raw.first.requests} / wrapped ${wrapped.first.requests} ` +
-        `(first wave ${raw.first.ms} / ${wrapped.first.ms} ms; cached wave ${raw.cached.requests} / ${wrapped.cached.requests} requests, ${raw.cached.ms} / ${wrapped.cached.ms} ms)`,
-    );
-    for (const r of [raw, wrapped]) {
-      expect(r.first.errors).toEqual([]);
-      expect(r.first.ok).toBe(CALLERS);
-      // Every distinct token handed out was issued by the emulator (signature checks) for the scope asked for.
-      expect(r.first.verified).toBe(r.first.distinctTokens);
-      expect(r.first.wrongAudience).toBe(0);
-      expect(r.cached.ok).toBe(CALLERS);
-      expect(r.cached.verified).toBe(r.cached.distinctTokens);
-      // Second wave: every scope is cached, one token per scope, no request at all.
-      expect(r.cached.requests).toBe(0);
-      expect(r.cached.distinctTokens).toBe(SCOPES.length);
-    }
-    // MSAL does not coalesce concurrent acquisitions: one request per caller. The wrapper's callers share one per scope.
-    expect(raw.first.requests).toBe(CALLERS);
-    expect(wrapped.first.requests).toBe(SCOPES.length);
-    // A healthy run logs nothing.
-    expect(wrapped.logs).toBe(0);
-  }, FULL ? 400_000 : 120_000);
+  it(
+    "every caller gets a valid token; the raw credential sends one identity-endpoint request per caller, the wrapper one per scope (single-flight)",
+    async () => {
+      // Separate processes: a fresh MSAL cache each (it is a per-process static).
+      const [raw, wrapped] = await Promise.all([concurrencyScenario("raw"), concurrencyScenario("wrapped")]);
+      console.info(
+        `[load] ${CALLERS} concurrent callers, ${SCOPES.length} scope(s): identity-endpoint requests raw ${raw.first.requests} / wrapped ${wrapped.first.requests} ` +
+          `(first wave ${raw.first.ms} / ${wrapped.first.ms} ms; cached wave ${raw.cached.requests} / ${wrapped.cached.requests} requests, ${raw.cached.ms} / ${wrapped.cached.ms} ms)`,
+      );
+      for (const r of [raw, wrapped]) {
+        expect(r.first.errors).toEqual([]);
+        expect(r.first.ok).toBe(CALLERS);
+        // Every distinct token handed out was issued by the emulator (signature checks) for the scope asked for.
+        expect(r.first.verified).toBe(r.first.distinctTokens);
+        expect(r.first.wrongAudience).toBe(0);
+        expect(r.cached.ok).toBe(CALLERS);
+        expect(r.cached.verified).toBe(r.cached.distinctTokens);
+        // Second wave: every scope is cached, one token per scope, no request at all.
+        expect(r.cached.requests).toBe(0);
+        expect(r.cached.distinctTokens).toBe(SCOPES.length);
+      }
+      // MSAL does not coalesce concurrent acquisitions: one request per caller. The wrapper's callers share one per scope.
+      expect(raw.first.requests).toBe(CALLERS);
+      expect(wrapped.first.requests).toBe(SCOPES.length);
+      // A healthy run logs nothing.
+      expect(wrapped.logs).toBe(0);
+    },
+    FULL ? 400_000 : 120_000,
+  );
 });

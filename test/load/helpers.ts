@@ -107,7 +107,21 @@ let unsignedSerial = 0;
 export function unsignedToken(resource: string, lifetimeSeconds = 86_399): string {
   const now = Math.floor(Date.now() / 1000);
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const payload = { aud: resource, iss: `https://sts.windows.net/${TENANT}/`, iat: now - 5, nbf: now - 5, exp: now + lifetimeSeconds, appid: CLIENT_ID, idtyp: "app", oid: OID, sub: OID, tid: TENANT, ver: "1.0", xms_mirid: UAMI_ID, uti: String(unsignedSerial++) };
+  const payload = {
+    aud: resource,
+    iss: `https://sts.windows.net/${TENANT}/`,
+    iat: now - 5,
+    nbf: now - 5,
+    exp: now + lifetimeSeconds,
+    appid: CLIENT_ID,
+    idtyp: "app",
+    oid: OID,
+    sub: OID,
+    tid: TENANT,
+    ver: "1.0",
+    xms_mirid: UAMI_ID,
+    uti: String(unsignedSerial++),
+  };
   return `${part({ alg: "RS256", typ: "JWT" })}.${part(payload)}.${Buffer.from(crypto.getRandomValues(new Uint8Array(256))).toString("base64url")}`;
 }
 

@@ -8,10 +8,29 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DiagnosticCredential, TELEMETRY_ATTRIBUTES, type DiagnosisLogEntry } from "../../src/index.js";
-import { ERROR_TYPES, EVENT_DIAGNOSIS, EVENT_RECOVERED, METRIC_DIAGNOSES, METRIC_GET_TOKEN_DURATION, METRIC_RECOVERY_DURATION, SPAN_GET_TOKEN } from "../../src/telemetry/telemetry.js";
+import {
+  ERROR_TYPES,
+  EVENT_DIAGNOSIS,
+  EVENT_RECOVERED,
+  METRIC_DIAGNOSES,
+  METRIC_GET_TOKEN_DURATION,
+  METRIC_RECOVERY_DURATION,
+  SPAN_GET_TOKEN,
+} from "../../src/telemetry/telemetry.js";
 import { REPO_ROOT } from "../helpers/childScenario.js";
 import { createSdk, enableContext } from "../telemetry/otel.js";
-import { accessToken, CONTAINER_APP, identityNotFound, networkUnreachable, PRINCIPAL, scriptedCredential, setContainerAppEnv, sleep, startVault, vaultClient } from "../telemetry/fixtures.js";
+import {
+  accessToken,
+  CONTAINER_APP,
+  identityNotFound,
+  networkUnreachable,
+  PRINCIPAL,
+  scriptedCredential,
+  setContainerAppEnv,
+  sleep,
+  startVault,
+  vaultClient,
+} from "../telemetry/fixtures.js";
 
 setContainerAppEnv();
 enableContext();
@@ -27,7 +46,12 @@ function tableAfter(heading: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith("|")) break;
-    rows.push(line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
+    rows.push(
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -37,7 +61,9 @@ function codeBlocks(language: string): string[] {
 }
 
 function valueAt(entry: unknown, dotted: string): unknown {
-  return dotted.split(".").reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined), entry);
+  return dotted
+    .split(".")
+    .reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined), entry);
 }
 
 function typeOf(value: unknown): string {
@@ -50,7 +76,11 @@ beforeAll(async () => {
   const vault = await startVault();
   const sdk = createSdk();
   try {
-    const { client, logs, credential } = vaultClient(vault, {}, { credentialOptions: { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider } });
+    const { client, logs, credential } = vaultClient(
+      vault,
+      {},
+      { credentialOptions: { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider } },
+    );
     await sdk.tracerProvider.getTracer("app").startActiveSpan("request", async (span) => {
       await client.getSecret("db-password").catch(() => undefined);
       vault.kv.rbac.grant({ principalId: PRINCIPAL, role: "Key Vault Secrets User", scope: vault.kv.resourceId }, { propagationDelayMs: 0 });
@@ -64,18 +94,26 @@ beforeAll(async () => {
     await vault.close();
   }
   for (const outcomes of [[identityNotFound()], [networkUnreachable()]]) {
-    const credential = new DiagnosticCredential({ credential: scriptedCredential(outcomes), logger: (e) => entries.push(e), tracerProvider: sdk.tracerProvider });
+    const credential = new DiagnosticCredential({
+      credential: scriptedCredential(outcomes),
+      logger: (e) => entries.push(e),
+      tracerProvider: sdk.tracerProvider,
+    });
     await credential.getToken("https://vault.azure.net/.default").catch(() => undefined);
   }
   const header = Buffer.from('{"alg":"none"}').toString("base64url");
-  const payload = Buffer.from(JSON.stringify({ aud: "https://storage.azure.com", oid: PRINCIPAL, tid: "t", exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({ aud: "https://storage.azure.com", oid: PRINCIPAL, tid: "t", exp: Math.floor(Date.now() / 1000) + 3600 }),
+  ).toString("base64url");
   const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(`${header}.${payload}.sig`)]), logger: (e) => entries.push(e) });
   await credential.getToken("https://vault.azure.net/.default");
 });
 
 describe("the captured lines", () => {
   it("cover a downstream failure, a recovery, getToken failures and a token warning", () => {
-    expect(entries.map((e) => `${e.source}:${e.hypothesis}`)).toEqual(expect.arrayContaining(["response:H2", "recovery:H2", "getToken:H1", "getToken:H5", "token-check:H3"]));
+    expect(entries.map((e) => `${e.source}:${e.hypothesis}`)).toEqual(
+      expect.arrayContaining(["response:H2", "recovery:H2", "getToken:H1", "getToken:H5", "token-check:H3"]),
+    );
     for (const entry of entries) expect(entry.containerApp).toEqual(CONTAINER_APP);
     expect(entries.find((e) => e.source === "response")!.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
@@ -107,7 +145,9 @@ describe("docs/observability.md: the log schema", () => {
 
   it("every field documented as always present is in every line; the documented fields are the API.md ones and more", () => {
     const always = [...fields].filter(([, info]) => info.always).map(([name]) => name);
-    expect(always).toEqual(expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]));
+    expect(always).toEqual(
+      expect.arrayContaining(["time", "level", "message", "hypothesis", "code", "confidence", "evidence", "nextSteps", "containerApp", "count"]),
+    );
     for (const entry of entries) for (const name of always) expect(entry, `${name} in ${entry.message}`).toHaveProperty(name);
     for (const apiField of ["service", "status", "errorCode", "identity"]) expect(fields.has(apiField)).toBe(true);
   });
@@ -139,13 +179,23 @@ describe("docs/observability.md: the KQL", () => {
 
   it("every field a query reads exists in a real log entry", () => {
     for (const ref of refs) {
-      expect(entries.some((entry) => valueAt(entry, ref) !== undefined), `d.${ref}`).toBe(true);
+      expect(
+        entries.some((entry) => valueAt(entry, ref) !== undefined),
+        `d.${ref}`,
+      ).toBe(true);
     }
   });
 
   it("the queries the runbook asks for are there: by hypothesis, revision, replica, after a deploy, recovery times, an alert", () => {
     const all = queries.join("\n");
-    for (const needle of ["by hypothesis = tostring(d.hypothesis)", "by revision = tostring(d.containerApp.revision)", "replica = tostring(d.containerApp.replica)", "minutesAfterDeploy", "d.recovery.afterMinutes", "toint(d.status) in (401, 403)"]) {
+    for (const needle of [
+      "by hypothesis = tostring(d.hypothesis)",
+      "by revision = tostring(d.containerApp.revision)",
+      "replica = tostring(d.containerApp.replica)",
+      "minutesAfterDeploy",
+      "d.recovery.afterMinutes",
+      "toint(d.status) in (401, 403)",
+    ]) {
       expect(all).toContain(needle);
     }
     expect(DOC).toMatch(/az monitor scheduled-query create/);

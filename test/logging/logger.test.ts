@@ -10,7 +10,14 @@ import { formatRecoveryMessage, minutesOf, toRecoveryLogEntry } from "../../src/
 import { makeDiagnosis } from "../../src/diagnosis/build.js";
 import { accessToken, CONTAINER_APP, identityNotFound, scriptedCredential, setContainerAppEnv, VAULT_SCOPE } from "../telemetry/fixtures.js";
 
-const diagnosis = makeDiagnosis("RoleMissingOrWrongScope", { confidence: "high", summary: "403 from kv: no role", evidence: ["e1"], nextSteps: ["n1"], service: "keyvault", status: 403 });
+const diagnosis = makeDiagnosis("RoleMissingOrWrongScope", {
+  confidence: "high",
+  summary: "403 from kv: no role",
+  evidence: ["e1"],
+  nextSteps: ["n1"],
+  service: "keyvault",
+  status: 403,
+});
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -87,7 +94,9 @@ describe("DiagnosisLogger", () => {
   it("a credential that only succeeds writes nothing", async () => {
     const lines: DiagnosisLogEntry[] = [];
     const header = Buffer.from('{"alg":"none"}').toString("base64url");
-    const payload = Buffer.from(JSON.stringify({ aud: "https://vault.azure.net", oid: "o", tid: "t", exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ aud: "https://vault.azure.net", oid: "o", tid: "t", exp: Math.floor(Date.now() / 1000) + 3600 })).toString(
+      "base64url",
+    );
     const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(`${header}.${payload}.sig`)]), logger: (e) => lines.push(e) });
     for (let i = 0; i < 10; i++) await credential.getToken(VAULT_SCOPE);
     credential.flushLogs();
@@ -131,7 +140,15 @@ describe("the [recovered] line", () => {
       count: 1,
       nextSteps: [],
       containerApp: CONTAINER_APP,
-      recovery: { kind: "dependency", firstFailureAt: "2025-06-02T09:00:00.000Z", lastFailureAt: "2025-06-02T09:04:00.000Z", recoveredAt: "2025-06-02T09:07:30.000Z", afterMs: 450_000, afterMinutes: 7.5, failures: 14 },
+      recovery: {
+        kind: "dependency",
+        firstFailureAt: "2025-06-02T09:00:00.000Z",
+        lastFailureAt: "2025-06-02T09:04:00.000Z",
+        recoveredAt: "2025-06-02T09:07:30.000Z",
+        afterMs: 450_000,
+        afterMinutes: 7.5,
+        failures: 14,
+      },
     });
     expect(entry.internalFaults).toBeUndefined();
   });

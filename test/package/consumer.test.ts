@@ -35,7 +35,12 @@ let packed: PackResult;
  * environment is PATH (Node 22 first), HOME and `env`; `inherit` passes this process's whole environment on (npm's
  * install needs the machine's registry and certificate settings).
  */
-async function inConsumer(command: string, args: string[], env: Record<string, string> = {}, inherit = false): Promise<{ stdout: string; stderr: string; code: number }> {
+async function inConsumer(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  inherit = false,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const { stdout, stderr } = await run(command, args, {
       cwd: dir,
@@ -66,18 +71,23 @@ beforeAll(async () => {
   const pack = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
   packed = (JSON.parse(pack.stdout) as PackResult[])[0]!;
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }, null, 2));
-  const install = await inConsumer("npm", [
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--loglevel=error",
-    `./${packed.filename}`,
-    "@azure/identity",
-    "@azure/core-auth",
-    "@azure/core-rest-pipeline",
-    "@opentelemetry/api",
-    "@types/node@22",
-  ], {}, true);
+  const install = await inConsumer(
+    "npm",
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      `./${packed.filename}`,
+      "@azure/identity",
+      "@azure/core-auth",
+      "@azure/core-rest-pipeline",
+      "@opentelemetry/api",
+      "@types/node@22",
+    ],
+    {},
+    true,
+  );
   if (install.code !== 0) throw new Error(`npm install in the consumer failed:\n${install.stderr}`);
 }, 240_000);
 
@@ -87,13 +97,27 @@ afterAll(() => {
 
 describe("the packed tarball", () => {
   it(`weighs at most ${MAX_PACKED_BYTES / 1024} kB packed and holds only the build, the README, the licence and the docs`, () => {
-    console.log(`tarball ${packed.filename}: ${(packed.size / 1024).toFixed(1)} kB packed, ${(packed.unpackedSize / 1024).toFixed(1)} kB unpacked, ${packed.files.length} files`);
+    console.log(
+      `tarball ${packed.filename}: ${(packed.size / 1024).toFixed(1)} kB packed, ${(packed.unpackedSize / 1024).toFixed(1)} kB unpacked, ${packed.files.length} files`,
+    );
     console.log(packed.files.map((file) => `  ${file.path} ${file.size}`).join("\n"));
     expect(packed.size).toBeLessThanOrEqual(MAX_PACKED_BYTES);
     const allowed = /^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|dist\/[A-Za-z0-9_-]+\.(js|cjs|d\.ts|d\.cts))$/;
     expect(packed.files.map((file) => file.path).filter((file) => !allowed.test(file))).toEqual([]);
     const names = new Set(packed.files.map((file) => file.path));
-    for (const required of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/testing.js", "dist/testing.cjs", "dist/testing.d.ts", "dist/testing.d.cts", "dist/cli.js", "README.md", "docs/testing.md"]) {
+    for (const required of [
+      "dist/index.js",
+      "dist/index.cjs",
+      "dist/index.d.ts",
+      "dist/index.d.cts",
+      "dist/testing.js",
+      "dist/testing.cjs",
+      "dist/testing.d.ts",
+      "dist/testing.d.cts",
+      "dist/cli.js",
+      "README.md",
+      "docs/testing.md",
+    ]) {
       expect(names.has(required), required).toBe(true);
     }
   });
@@ -151,7 +175,9 @@ console.log(JSON.stringify({
       expect(command[0]).toBe(". ./emulator-env.sh");
       const doctor = command[1]!.replace(/^npx diagnostic-credential /, "npx --no-install diagnostic-credential ");
       // The README's lines as a user types them (sh, sourcing the env file), plus --json to read the outcome.
-      const result = await inConsumer("sh", ["-c", `${command[0]} && ${doctor} --json`], { AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${await unusedPort()}` });
+      const result = await inConsumer("sh", ["-c", `${command[0]} && ${doctor} --json`], {
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${await unusedPort()}`,
+      });
       expect(result.code).toBe(1);
       const report = JSON.parse(result.stdout) as { diagnoses: Array<{ hypothesis: string; confidence: string; service: string; nextSteps: string[] }> };
       expect(report.diagnoses).toEqual([expect.objectContaining({ hypothesis: "H2", confidence: "high", service: "keyvault" })]);
@@ -175,7 +201,15 @@ const started: Promise<IdentityEndpointEmulator> = startIdentityEndpoint({});
 export const used = [chain, policy, hypothesis, started, runSmokeTest];
 `;
 
-  const strictOptions = { strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, noEmit: true, types: ["node"], target: "ES2022", lib: ["ES2023", "DOM"] };
+  const strictOptions = {
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: ["node"],
+    target: "ES2022",
+    lib: ["ES2023", "DOM"],
+  };
   const configs: Record<string, object> = {
     "nodenext (ESM)": { ...strictOptions, module: "NodeNext", moduleResolution: "NodeNext" },
     bundler: { ...strictOptions, module: "ESNext", moduleResolution: "Bundler" },
@@ -204,7 +238,10 @@ export const used = [chain, policy, hypothesis, started, runSmokeTest];
 
   it("the README's adoption snippet runs as written", async () => {
     const snippet = readmeBlock("// after", "ts").replace(/^[\s\S]*?\/\/ after\n/, "");
-    writeFileSync(path.join(dir, "adopt.mjs"), `${snippet}\nconsole.log(JSON.stringify({ getToken: typeof credential.getToken, name: credential.constructor.name }));\n`);
+    writeFileSync(
+      path.join(dir, "adopt.mjs"),
+      `${snippet}\nconsole.log(JSON.stringify({ getToken: typeof credential.getToken, name: credential.constructor.name }));\n`,
+    );
     const result = await inConsumer(NODE, ["adopt.mjs"]);
     expect(result.stderr).toBe("");
     expect(JSON.parse(result.stdout)).toEqual({ getToken: "function", name: "DiagnosticCredential" });

@@ -53,6 +53,8 @@ describe("package", () => {
       const text = readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
       expect(text.length).toBeGreaterThan(100);
     }
-    expect(readFileSync(new URL("../../dist/index.d.ts", import.meta.url), "utf8")).toMatch(/export declare class DiagnosticCredential implements TokenCredential/);
+    expect(readFileSync(new URL("../../dist/index.d.ts", import.meta.url), "utf8")).toMatch(
+      /export declare class DiagnosticCredential implements TokenCredential/,
+    );
   });
 });

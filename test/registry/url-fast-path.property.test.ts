@@ -28,19 +28,30 @@ const viaParser = {
 const urls = fc.oneof(
   fc.webUrl({ withQueryParameters: true, withFragments: true }),
   fc
-    .tuple(fc.constantFrom("https://", "http://", "HTTPS://"), fc.stringMatching(/^[A-Za-z0-9.-]{1,20}$/), fc.stringMatching(/^(\/[A-Za-z0-9._~%-]{0,8}|\/\.\.?|\/)*$/), fc.constantFrom("", "?a=1", "#x", ":443/x", "@h/"))
+    .tuple(
+      fc.constantFrom("https://", "http://", "HTTPS://"),
+      fc.stringMatching(/^[A-Za-z0-9.-]{1,20}$/),
+      fc.stringMatching(/^(\/[A-Za-z0-9._~%-]{0,8}|\/\.\.?|\/)*$/),
+      fc.constantFrom("", "?a=1", "#x", ":443/x", "@h/"),
+    )
     .map(([scheme, host, path, tail]) => `${scheme}${host}${path}${tail}`),
 );
 
 describe("URL fast paths equal the URL parser", () => {
   it("hostOf", () => {
-    fc.assert(fc.property(urls, (url) => {
-      expect(hostOf(url)).toBe(viaParser.host(url));
-    }), { numRuns: 5_000 });
+    fc.assert(
+      fc.property(urls, (url) => {
+        expect(hostOf(url)).toBe(viaParser.host(url));
+      }),
+      { numRuns: 5_000 },
+    );
   });
   it("responseKey", () => {
-    fc.assert(fc.property(urls, (url) => {
-      expect(responseKey({ url, status: 403 })).toBe(viaParser.key(url));
-    }), { numRuns: 5_000 });
+    fc.assert(
+      fc.property(urls, (url) => {
+        expect(responseKey({ url, status: 403 })).toBe(viaParser.key(url));
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });

@@ -96,7 +96,14 @@ describe("downstream diagnoses are events on the active span", () => {
       },
     ]);
     expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatchObject({ level: "error", hypothesis: "H2", status: 403, host: "orders-kv.vault.azure.net", containerApp: CONTAINER_APP, traceId: app.spanContext().traceId });
+    expect(logs[0]).toMatchObject({
+      level: "error",
+      hypothesis: "H2",
+      status: 403,
+      host: "orders-kv.vault.azure.net",
+      containerApp: CONTAINER_APP,
+      traceId: app.spanContext().traceId,
+    });
     expect(logs[0]!.message).toMatch(/^DiagnosticCredential \[H2 RoleMissingOrWrongScope\] 403 Forbidden from orders-kv\.vault\.azure\.net/);
   });
 
@@ -108,11 +115,13 @@ describe("downstream diagnoses are events on the active span", () => {
     expect((error as { statusCode?: number }).statusCode).toBe(403);
     const app = appSpan(sdk);
     expect(app.status.code).toBe(SpanStatusCode.UNSET);
-    expect(eventsOf(app, EVENT_DIAGNOSIS).map((e) => [e["diagnostic_credential.hypothesis"], e["diagnostic_credential.code"]])).toEqual([["not-identity", "NotAnIdentityProblem"]]);
-    const counted = await sdk.points(METRIC_DIAGNOSES);
-    expect(counted.map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["error.type"], p.attributes["http.response.status_code"]])).toEqual([
-      ["not-identity", "NotAnIdentityProblem", 403],
+    expect(eventsOf(app, EVENT_DIAGNOSIS).map((e) => [e["diagnostic_credential.hypothesis"], e["diagnostic_credential.code"]])).toEqual([
+      ["not-identity", "NotAnIdentityProblem"],
     ]);
+    const counted = await sdk.points(METRIC_DIAGNOSES);
+    expect(
+      counted.map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["error.type"], p.attributes["http.response.status_code"]]),
+    ).toEqual([["not-identity", "NotAnIdentityProblem", 403]]);
     expect(logs.map((l) => [l.hypothesis, l.containerApp.revision])).toEqual([["not-identity", CONTAINER_APP.revision]]);
   });
 
@@ -128,8 +137,15 @@ describe("downstream diagnoses are events on the active span", () => {
     expect(downstream.map((e) => [e["diagnostic_credential.hypothesis"], e["http.response.status_code"]])).toEqual([["H3", 401]]);
     const tokenSpans = sdk.spans(SPAN_GET_TOKEN);
     expect(tokenSpans.every((s) => s.status.code === SpanStatusCode.UNSET)).toBe(true);
-    expect(eventsOf(tokenSpans[0]!, EVENT_DIAGNOSIS).map((e) => [e["diagnostic_credential.hypothesis"], e["diagnostic_credential.source"]])).toEqual([["H3", "token-check"]]);
-    expect(logs.map((l) => [l.hypothesis, l.source])).toEqual(expect.arrayContaining([["H3", "token-check"], ["H3", "response"]]));
+    expect(eventsOf(tokenSpans[0]!, EVENT_DIAGNOSIS).map((e) => [e["diagnostic_credential.hypothesis"], e["diagnostic_credential.source"]])).toEqual([
+      ["H3", "token-check"],
+    ]);
+    expect(logs.map((l) => [l.hypothesis, l.source])).toEqual(
+      expect.arrayContaining([
+        ["H3", "token-check"],
+        ["H3", "response"],
+      ]),
+    );
   });
 
   it("H4: an expired token → 401 → an H4 event", async () => {
@@ -140,7 +156,11 @@ describe("downstream diagnoses are events on the active span", () => {
     expect((error as { statusCode?: number }).statusCode).toBe(401);
     const app = appSpan(sdk);
     expect(app.status.code).toBe(SpanStatusCode.UNSET);
-    expect(eventsOf(app, EVENT_DIAGNOSIS).filter((e) => e["diagnostic_credential.source"] === "response").map((e) => e["diagnostic_credential.hypothesis"])).toEqual(["H4"]);
+    expect(
+      eventsOf(app, EVENT_DIAGNOSIS)
+        .filter((e) => e["diagnostic_credential.source"] === "response")
+        .map((e) => e["diagnostic_credential.hypothesis"]),
+    ).toEqual(["H4"]);
     expect((await sdk.points(METRIC_DIAGNOSES)).map((p) => p.attributes["diagnostic_credential.hypothesis"])).toContain("H4");
   });
 });
@@ -191,7 +211,9 @@ describe("global registration and no SDK", () => {
       const { client } = vaultClient(vault, {});
       await inAppSpan(sdk, () => client.getSecret("db-password"));
       expect(eventsOf(appSpan(sdk), EVENT_DIAGNOSIS).map((e) => e["diagnostic_credential.hypothesis"])).toEqual(["H2"]);
-      expect((await sdk.points(METRIC_DIAGNOSES)).map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.replica"]])).toEqual([["H2", CONTAINER_APP.replica]]);
+      expect(
+        (await sdk.points(METRIC_DIAGNOSES)).map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.replica"]]),
+      ).toEqual([["H2", CONTAINER_APP.replica]]);
     } finally {
       sdk.unregister();
     }

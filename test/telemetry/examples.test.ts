@@ -46,10 +46,17 @@ describe.concurrent("examples", () => {
     expect(r.stdout).toMatch(/'error\.type': 'IdentityNotAssigned'/);
     expect(r.stdout).toMatch(/name: 'diagnostic_credential\.recovered'/);
     expect(r.stdout).toMatch(/'azure\.container_app\.revision': 'ca-orders--r7x2k9q'/);
-    for (const [metric, unit] of [["diagnostic_credential.get_token.duration", "s"], ["diagnostic_credential.diagnoses", "{diagnosis}"], ["diagnostic_credential.recovery.duration", "s"]]) {
+    for (const [metric, unit] of [
+      ["diagnostic_credential.get_token.duration", "s"],
+      ["diagnostic_credential.diagnoses", "{diagnosis}"],
+      ["diagnostic_credential.recovery.duration", "s"],
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`name: '${metric.replace(/\./g, "\\.")}',[\\s\\S]{0,200}unit: '${unit.replace(/[{}]/g, "\\$&")}'`));
     }
-    const lines = r.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { message: string; level: string; containerApp: unknown });
+    const lines = r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { message: string; level: string; containerApp: unknown });
     expect(lines.map((l) => l.message.slice(0, 52))).toEqual([
       "DiagnosticCredential [H1 IdentityNotAssigned] Manage",
       "DiagnosticCredential [recovered] H1 IdentityNotAssig",

@@ -52,8 +52,10 @@ export function scriptedCredential(outcomes: Array<AccessToken | Error | (() => 
   };
 }
 
-export const identityNotFound = () => new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found");
-export const networkUnreachable = () => new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: connect ECONNREFUSED 169.254.169.254:80");
+export const identityNotFound = () =>
+  new CredentialUnavailableError("ManagedIdentityCredential: Authentication failed. Message invalid_request: Identity not found");
+export const networkUnreachable = () =>
+  new CredentialUnavailableError("ManagedIdentityCredential: Network unreachable. Message: connect ECONNREFUSED 169.254.169.254:80");
 
 export function accessToken(token: string, lifetimeMs = 3_600_000): AccessToken {
   return { token, expiresOnTimestamp: Date.now() + lifetimeMs, tokenType: "Bearer" };

@@ -110,7 +110,9 @@ process.exit(0);
   const result = await runScenario({ env: {}, code, timeoutMs: options.timeoutMs ?? 40_000 });
   const json = result.json as Omit<OtelScenarioResult, "process"> | undefined;
   if (json === undefined || !Array.isArray(json.spans)) {
-    throw new Error(`scenario produced no result (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}\n${result.stdout.slice(-2000)}`);
+    throw new Error(
+      `scenario produced no result (exit ${result.exitCode}${result.timedOut ? ", timed out" : ""}):\n${result.stderr.slice(-3000)}\n${result.stdout.slice(-2000)}`,
+    );
   }
   return { ...json, process: result };
 }

@@ -62,7 +62,12 @@ describe.concurrent("the real ManagedIdentityCredential, one process per scenari
   });
 
   it("H1 (global registration): status ERROR, error.type IdentityNotAssigned, a counted H1 with Container Apps attributes, a log line", async () => {
-    const r = await runOtelScenario({ emulator: { containerApp: APP, systemAssigned: false }, credentialOptions: fast, calls: [VAULT], registration: "global" });
+    const r = await runOtelScenario({
+      emulator: { containerApp: APP, systemAssigned: false },
+      credentialOptions: fast,
+      calls: [VAULT],
+      registration: "global",
+    });
     expect(r.calls[0]).toMatchObject({ ok: false, hypothesis: "H1", error: { name: "CredentialUnavailableError" } });
     const [span] = getTokenSpans(r);
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
@@ -99,11 +104,17 @@ describe.concurrent("the real ManagedIdentityCredential, one process per scenari
     expect(failed!.attributes).toMatchObject({ ...CA, "error.type": "IdentityEndpointUnreachable" });
     expect(recovered!.status.code).toBe(SpanStatusCode.UNSET);
     expect(recovered!.events.filter((e) => e.name === "diagnostic_credential.recovered").map((e) => e.attributes)).toEqual([
-      expect.objectContaining({ "diagnostic_credential.hypothesis": "H5", "diagnostic_credential.source": "identity-endpoint", "diagnostic_credential.recovery.failures": 1 }),
+      expect.objectContaining({
+        "diagnostic_credential.hypothesis": "H5",
+        "diagnostic_credential.source": "identity-endpoint",
+        "diagnostic_credential.recovery.failures": 1,
+      }),
     ]);
     const recoveryLine = r.logs.find((l) => l.source === "recovery")!;
     expect(recoveryLine).toMatchObject({ level: "info", hypothesis: "H5", containerApp: CONTAINER_APP, recovery: { kind: "identity-endpoint", failures: 1 } });
-    expect(recoveryLine.message).toMatch(/^DiagnosticCredential \[recovered\] H5 IdentityEndpointUnreachable: ManagedIdentityCredential returns tokens again; first failure .*: recovered after 0 min$/);
+    expect(recoveryLine.message).toMatch(
+      /^DiagnosticCredential \[recovered\] H5 IdentityEndpointUnreachable: ManagedIdentityCredential returns tokens again; first failure .*: recovered after 0 min$/,
+    );
     expect(points(r, "diagnostic_credential.recovery.duration").map((p) => p.attributes)).toEqual([
       { ...CA, "diagnostic_credential.hypothesis": "H5", "diagnostic_credential.code": "IdentityEndpointUnreachable" },
     ]);
@@ -112,7 +123,11 @@ describe.concurrent("the real ManagedIdentityCredential, one process per scenari
   });
 
   it("H3 (a token minted for another audience): the call succeeds, status UNSET, an H3 event and count from the token check", async () => {
-    const r = await runOtelScenario({ emulator: { containerApp: APP, fault: { kind: "wrong-audience", audience: "https://management.azure.com/" } }, calls: [VAULT], registration: "global" });
+    const r = await runOtelScenario({
+      emulator: { containerApp: APP, fault: { kind: "wrong-audience", audience: "https://management.azure.com/" } },
+      calls: [VAULT],
+      registration: "global",
+    });
     expect(r.calls[0]!.ok).toBe(true);
     const [span] = getTokenSpans(r);
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
@@ -121,7 +136,9 @@ describe.concurrent("the real ManagedIdentityCredential, one process per scenari
       "H3",
       "token-check",
     ]);
-    expect(points(r, "diagnostic_credential.diagnoses").map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.replica"]])).toContainEqual(["H3", APP.replicaName]);
+    expect(
+      points(r, "diagnostic_credential.diagnoses").map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.replica"]]),
+    ).toContainEqual(["H3", APP.replicaName]);
     expect(r.logs.find((l) => l.hypothesis === "H3")).toMatchObject({ level: "warn", source: "token-check", containerApp: CONTAINER_APP });
     expectNoSecrets(r);
   });

@@ -67,7 +67,11 @@ describe("RecoveryTracker", () => {
     expect(tracker.noteSuccess("https://other.vault.azure.net/secrets/x", `Bearer ${fakeJwt({ oid: "oid-a" })}`)).toBeUndefined();
     expect(tracker.noteSuccess("https://orders-kv.vault.azure.net/secrets/x", `Bearer ${fakeJwt({ oid: "oid-b" })}`)).toBeUndefined();
     expect(tracker.watching).toBe(true);
-    const recovery = tracker.noteSuccess("https://ORDERS-KV.vault.azure.net/secrets/x?api-version=7.6", { get: () => `Bearer ${fakeJwt({ oid: "OID-A" })}` }, 200);
+    const recovery = tracker.noteSuccess(
+      "https://ORDERS-KV.vault.azure.net/secrets/x?api-version=7.6",
+      { get: () => `Bearer ${fakeJwt({ oid: "OID-A" })}` },
+      200,
+    );
     expect(recovery).toEqual({
       kind: "dependency",
       hypothesis: "H2",
@@ -152,7 +156,11 @@ describe("dependency recovery after H2 (Key Vault emulator: a role granted at ru
     const secret = "recover-policy";
     vault.kv.setSecret(secret, "s3cret");
     vault.kv.rbac.grant({ principalId: PRINCIPAL, role: "Key Vault Secrets User", scope: `${vault.kv.resourceId}/secrets/${secret}` });
-    const { client, logs, credential } = vaultClient(vault, {}, { credentialOptions: { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider } });
+    const { client, logs, credential } = vaultClient(
+      vault,
+      {},
+      { credentialOptions: { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider } },
+    );
 
     // Zero-config observation sees the same answers and stands down for the policy's within a few (real) seconds:
     // let its grace timer run before the fake clock jumps, as real time would.
@@ -223,7 +231,12 @@ describe("dependency recovery after H2 (Key Vault emulator: a role granted at ru
     expect(sdk.spans("attempt 4")[0]!.events).toEqual([]);
     const points = await sdk.points(METRIC_RECOVERY_DURATION);
     expect(points).toHaveLength(1);
-    expect(points[0]!.attributes).toEqual({ ...CA_ATTRIBUTES, "diagnostic_credential.hypothesis": "H2", "diagnostic_credential.code": "RoleMissingOrWrongScope", "diagnostic_credential.service": "keyvault" });
+    expect(points[0]!.attributes).toEqual({
+      ...CA_ATTRIBUTES,
+      "diagnostic_credential.hypothesis": "H2",
+      "diagnostic_credential.code": "RoleMissingOrWrongScope",
+      "diagnostic_credential.service": "keyvault",
+    });
     expect(points[0]!.value).toMatchObject({ count: 1, sum: 11 * 60 });
     expect(watchedHosts.size).toBe(0);
   });
@@ -275,18 +288,33 @@ describe("identity-endpoint recovery (getToken works again)", () => {
     const spans = sdk.spans(SPAN_GET_TOKEN);
     expect(spans.map((s) => s.status.code)).toEqual([SpanStatusCode.ERROR, SpanStatusCode.ERROR, SpanStatusCode.UNSET, SpanStatusCode.UNSET]);
     expect(spans.map((s) => eventsOf(s, EVENT_RECOVERED).length)).toEqual([0, 0, 1, 0]);
-    expect(eventsOf(spans[2]!, EVENT_RECOVERED)[0]).toMatchObject({ "diagnostic_credential.hypothesis": "H5", "diagnostic_credential.source": "identity-endpoint", "diagnostic_credential.recovery.failures": 2 });
+    expect(eventsOf(spans[2]!, EVENT_RECOVERED)[0]).toMatchObject({
+      "diagnostic_credential.hypothesis": "H5",
+      "diagnostic_credential.source": "identity-endpoint",
+      "diagnostic_credential.recovery.failures": 2,
+    });
     const recovered = logs.filter((l) => l.source === "recovery");
     expect(recovered).toHaveLength(1);
-    expect(recovered[0]).toMatchObject({ level: "info", hypothesis: "H5", code: "IdentityEndpointUnreachable", containerApp: CONTAINER_APP, recovery: { kind: "identity-endpoint", failures: 2 } });
-    expect(recovered[0]!.message).toMatch(/^DiagnosticCredential \[recovered\] H5 IdentityEndpointUnreachable: .*returns tokens again; first failure \S+Z, 2 failures: recovered after 0 min$/);
+    expect(recovered[0]).toMatchObject({
+      level: "info",
+      hypothesis: "H5",
+      code: "IdentityEndpointUnreachable",
+      containerApp: CONTAINER_APP,
+      recovery: { kind: "identity-endpoint", failures: 2 },
+    });
+    expect(recovered[0]!.message).toMatch(
+      /^DiagnosticCredential \[recovered\] H5 IdentityEndpointUnreachable: .*returns tokens again; first failure \S+Z, 2 failures: recovered after 0 min$/,
+    );
     expect(recovered[0]!.spanId).toBe(spans[2]!.spanContext().spanId);
     expect((await sdk.points(METRIC_RECOVERY_DURATION)).map((p) => p.attributes["diagnostic_credential.hypothesis"])).toEqual(["H5"]);
   });
 
   it("after H1 (identity assigned later)", async () => {
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: scriptedCredential([identityNotFound(), accessToken(fakeJwt({ oid: PRINCIPAL }))]), logger: (e) => logs.push(e) });
+    const credential = new DiagnosticCredential({
+      credential: scriptedCredential([identityNotFound(), accessToken(fakeJwt({ oid: PRINCIPAL }))]),
+      logger: (e) => logs.push(e),
+    });
     await expect(credential.getToken(VAULT_SCOPE)).rejects.toThrow();
     await credential.getToken(VAULT_SCOPE);
     expect(logs.map((l) => [l.source, l.hypothesis, l.level])).toEqual([
@@ -298,7 +326,11 @@ describe("identity-endpoint recovery (getToken works again)", () => {
   it("nothing failed: no recovery line, no event, and 2xx answers cost one field read (nothing watched)", async () => {
     const sdk = createSdk();
     const logs: DiagnosisLogEntry[] = [];
-    const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(fakeJwt({ oid: PRINCIPAL }))]), tracerProvider: sdk.tracerProvider, logger: (e) => logs.push(e) });
+    const credential = new DiagnosticCredential({
+      credential: scriptedCredential([accessToken(fakeJwt({ oid: PRINCIPAL }))]),
+      tracerProvider: sdk.tracerProvider,
+      logger: (e) => logs.push(e),
+    });
     await credential.getToken(VAULT_SCOPE);
     for (let i = 0; i < 1000; i++) credentialInternalsOf(credential)!.noteSuccess("https://kv1.vault.azure.net/secrets/a", "not-read");
     expect(logs).toEqual([]);

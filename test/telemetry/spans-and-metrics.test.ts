@@ -16,7 +16,18 @@ import {
 } from "../../src/index.js";
 import { ERROR_TYPES, errorTypeOf, EVENT_DIAGNOSIS } from "../../src/telemetry/telemetry.js";
 import { createSdk, eventsOf, spanText } from "./otel.js";
-import { accessToken, CA_ATTRIBUTES, CONTAINER_APP, identityNotFound, networkUnreachable, scriptedCredential, secretParts, setContainerAppEnv, sleep, VAULT_SCOPE } from "./fixtures.js";
+import {
+  accessToken,
+  CA_ATTRIBUTES,
+  CONTAINER_APP,
+  identityNotFound,
+  networkUnreachable,
+  scriptedCredential,
+  secretParts,
+  setContainerAppEnv,
+  sleep,
+  VAULT_SCOPE,
+} from "./fixtures.js";
 
 setContainerAppEnv();
 
@@ -49,7 +60,13 @@ function make(outcomes: Parameters<typeof scriptedCredential>[0], options: Recor
   const sdk = createSdk();
   const logs: DiagnosisLogEntry[] = [];
   const inner = scriptedCredential(outcomes);
-  const credential = new DiagnosticCredential({ credential: inner, tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, logger: (e) => logs.push(e), ...options });
+  const credential = new DiagnosticCredential({
+    credential: inner,
+    tracerProvider: sdk.tracerProvider,
+    meterProvider: sdk.meterProvider,
+    logger: (e) => logs.push(e),
+    ...options,
+  });
   return { sdk, logs, inner, credential };
 }
 
@@ -91,7 +108,9 @@ describe("getToken spans with explicit providers", () => {
     const [first, second, third] = sdk.spans();
     expect(first!.attributes["diagnostic_credential.token.cache_age_ms"]).toBe(0);
     expect(second!.attributes["diagnostic_credential.token.cache_age_ms"]).toBeGreaterThanOrEqual(20);
-    expect(third!.attributes["diagnostic_credential.token.cache_age_ms"]).toBeGreaterThanOrEqual(second!.attributes["diagnostic_credential.token.cache_age_ms"] as number);
+    expect(third!.attributes["diagnostic_credential.token.cache_age_ms"]).toBeGreaterThanOrEqual(
+      second!.attributes["diagnostic_credential.token.cache_age_ms"] as number,
+    );
     expect(second!.attributes["diagnostic_credential.identity.object_id"]).toBe("o1");
     const [point] = await sdk.points(METRIC_GET_TOKEN_DURATION);
     expect((point!.value as { count: number }).count).toBe(3);
@@ -104,7 +123,10 @@ describe("getToken spans with explicit providers", () => {
     expect(spanText(plain.sdk.spans()[0]!)).not.toMatch(/alice|Alice/);
     const optedIn = make([accessToken(userToken)], { includePersonalClaims: true });
     await optedIn.credential.getToken(VAULT_SCOPE);
-    expect(optedIn.sdk.spans()[0]!.attributes).toMatchObject({ "diagnostic_credential.identity.upn": "alice@contoso.com", "diagnostic_credential.identity.name": "Alice Example" });
+    expect(optedIn.sdk.spans()[0]!.attributes).toMatchObject({
+      "diagnostic_credential.identity.upn": "alice@contoso.com",
+      "diagnostic_credential.identity.name": "Alice Example",
+    });
   });
 
   it("the configured identity kind when the token does not tell: user-assigned for a client id", async () => {
@@ -131,17 +153,35 @@ describe("failures: status ERROR, error.type, a diagnosis event, a counted diagn
       "diagnostic_credential.identity_endpoint.attempts": 0,
     });
     expect(span!.attributes["diagnostic_credential.token.expires_at"]).toBeUndefined();
-    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([expect.objectContaining({ "diagnostic_credential.hypothesis": "H1", "diagnostic_credential.source": "getToken", "diagnostic_credential.rule.id": "token-time.identity-not-found" })]);
+    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([
+      expect.objectContaining({
+        "diagnostic_credential.hypothesis": "H1",
+        "diagnostic_credential.source": "getToken",
+        "diagnostic_credential.rule.id": "token-time.identity-not-found",
+      }),
+    ]);
     const counted = await sdk.points(METRIC_DIAGNOSES);
     expect(counted).toEqual([
       {
         ...counted[0],
         value: 1,
-        attributes: { ...CA_ATTRIBUTES, "diagnostic_credential.hypothesis": "H1", "diagnostic_credential.code": "IdentityNotAssigned", "error.type": "IdentityNotAssigned", "diagnostic_credential.source": "getToken" },
+        attributes: {
+          ...CA_ATTRIBUTES,
+          "diagnostic_credential.hypothesis": "H1",
+          "diagnostic_credential.code": "IdentityNotAssigned",
+          "error.type": "IdentityNotAssigned",
+          "diagnostic_credential.source": "getToken",
+        },
       },
     ]);
     const [duration] = await sdk.points(METRIC_GET_TOKEN_DURATION);
-    expect(duration!.attributes).toEqual({ ...CA_ATTRIBUTES, "diagnostic_credential.service": "keyvault", "error.type": "IdentityNotAssigned", "diagnostic_credential.hypothesis": "H1", "diagnostic_credential.code": "IdentityNotAssigned" });
+    expect(duration!.attributes).toEqual({
+      ...CA_ATTRIBUTES,
+      "diagnostic_credential.service": "keyvault",
+      "error.type": "IdentityNotAssigned",
+      "diagnostic_credential.hypothesis": "H1",
+      "diagnostic_credential.code": "IdentityNotAssigned",
+    });
     const [line] = logs;
     expect(line).toMatchObject({ level: "error", hypothesis: "H1", code: "IdentityNotAssigned", source: "getToken", containerApp: CONTAINER_APP, count: 1 });
     // The log line names the getToken span, so logs and traces join.
@@ -156,7 +196,9 @@ describe("failures: status ERROR, error.type, a diagnosis event, a counted diagn
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(span!.attributes["error.type"]).toBe("IdentityEndpointUnreachable");
     const counted = await sdk.points(METRIC_DIAGNOSES);
-    expect(counted.map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.revision"], p.value])).toEqual([["H5", CONTAINER_APP.revision, 1]]);
+    expect(counted.map((p) => [p.attributes["diagnostic_credential.hypothesis"], p.attributes["azure.container_app.revision"], p.value])).toEqual([
+      ["H5", CONTAINER_APP.revision, 1],
+    ]);
     expect(logs.map((l) => [l.hypothesis, l.containerApp.replica])).toEqual([["H5", CONTAINER_APP.replica]]);
   });
 
@@ -167,13 +209,23 @@ describe("failures: status ERROR, error.type, a diagnosis event, a counted diagn
     await expect(credential.getToken(VAULT_SCOPE, { abortSignal: controller.signal })).rejects.toMatchObject({ name: "AbortError" });
     expect(sdk.spans()[0]!.attributes["error.type"]).toBe("AbortError");
     expect(sdk.spans()[0]!.status.code).toBe(SpanStatusCode.ERROR);
-    expect((await sdk.points(METRIC_DIAGNOSES))).toEqual([]);
+    expect(await sdk.points(METRIC_DIAGNOSES)).toEqual([]);
   });
 
   it("error.type is always one of the documented values", () => {
     expect(errorTypeOf(undefined, "TypeError")).toBe("_OTHER");
     expect(errorTypeOf(undefined, "AbortError")).toBe("AbortError");
-    expect(ERROR_TYPES).toEqual(["IdentityNotAssigned", "RoleMissingOrWrongScope", "WrongAudience", "StaleTokenOrIdentityMixup", "IdentityEndpointUnreachable", "NotAnIdentityProblem", "Unknown", "AbortError", "_OTHER"]);
+    expect(ERROR_TYPES).toEqual([
+      "IdentityNotAssigned",
+      "RoleMissingOrWrongScope",
+      "WrongAudience",
+      "StaleTokenOrIdentityMixup",
+      "IdentityEndpointUnreachable",
+      "NotAnIdentityProblem",
+      "Unknown",
+      "AbortError",
+      "_OTHER",
+    ]);
   });
 });
 
@@ -185,7 +237,9 @@ describe("a suspicious token (H3, H4): the call succeeds, status UNSET, the warn
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
     expect(span!.attributes["error.type"]).toBeUndefined();
     expect(span!.attributes).toMatchObject({ "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.code": "WrongAudience" });
-    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([expect.objectContaining({ "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.source": "token-check" })]);
+    expect(eventsOf(span!, EVENT_DIAGNOSIS)).toEqual([
+      expect.objectContaining({ "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.source": "token-check" }),
+    ]);
     const counted = await sdk.points(METRIC_DIAGNOSES);
     expect(counted[0]!.attributes).toMatchObject({ ...CA_ATTRIBUTES, "diagnostic_credential.hypothesis": "H3", "diagnostic_credential.source": "token-check" });
     // The call succeeded: no error.type anywhere (semantic conventions 1.45: absent on success).
@@ -243,8 +297,12 @@ describe("global registration and no SDK", () => {
     const credential = new DiagnosticCredential({ credential: scriptedCredential([accessToken(token)]), logger: (e) => logs.push(e) });
     expect((await credential.getToken(VAULT_SCOPE))!.token).toBe(token);
     expect((await credential.getToken(VAULT_SCOPE))!.token).toBe(token);
-    await expect(new DiagnosticCredential({ credential: scriptedCredential([identityNotFound()]), logger: (e) => logs.push(e) }).getToken(VAULT_SCOPE)).rejects.toThrow(/Identity not found/);
-    await expect(new DiagnosticCredential({ credential: scriptedCredential([accessToken(storageToken)]), logger: false }).getToken(VAULT_SCOPE)).resolves.toBeTruthy();
+    await expect(
+      new DiagnosticCredential({ credential: scriptedCredential([identityNotFound()]), logger: (e) => logs.push(e) }).getToken(VAULT_SCOPE),
+    ).rejects.toThrow(/Identity not found/);
+    await expect(
+      new DiagnosticCredential({ credential: scriptedCredential([accessToken(storageToken)]), logger: false }).getToken(VAULT_SCOPE),
+    ).resolves.toBeTruthy();
     // Logging does not depend on OpenTelemetry: the line is there, without trace ids.
     expect(logs.map((l) => [l.hypothesis, l.traceId])).toEqual([["H1", undefined]]);
     expect(getInternalFaultCount()).toBe(before);
@@ -255,7 +313,12 @@ describe("no token in any attribute, event, data point or log line", () => {
   it("across success, cached, failure, H3 and H4 calls", async () => {
     const sdk = createSdk();
     const logs: DiagnosisLogEntry[] = [];
-    const options = { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, logger: (e: DiagnosisLogEntry) => logs.push(e), includePersonalClaims: true };
+    const options = {
+      tracerProvider: sdk.tracerProvider,
+      meterProvider: sdk.meterProvider,
+      logger: (e: DiagnosisLogEntry) => logs.push(e),
+      includePersonalClaims: true,
+    };
     for (const outcomes of [[accessToken(token)], [accessToken(userToken)], [accessToken(storageToken)], [accessToken(expiredToken)], [identityNotFound()]]) {
       const credential = new DiagnosticCredential({ credential: scriptedCredential(outcomes), ...options });
       await credential.getToken(VAULT_SCOPE).catch(() => undefined);

@@ -12,7 +12,13 @@ import type { IdentityEndpointEmulator, IdentityEndpointFault, IdentityEndpointO
 
 const VAULT = "https://vault.azure.net";
 const SYSTEM = { clientId: "11111111-0000-0000-0000-000000000001", objectId: "11111111-0000-0000-0000-000000000002" };
-const OTHER = { kind: "user-assigned" as const, name: "other", clientId: "44444444-0000-0000-0000-000000000001", objectId: "44444444-0000-0000-0000-000000000002", resourceId: "/other" };
+const OTHER = {
+  kind: "user-assigned" as const,
+  name: "other",
+  clientId: "44444444-0000-0000-0000-000000000001",
+  objectId: "44444444-0000-0000-0000-000000000002",
+  resourceId: "/other",
+};
 const signer = await createTokenSigner();
 
 /** Random parts of a body replaced by placeholders; everything else, key order included, kept as sent. */
@@ -36,20 +42,52 @@ const EXPIRES_IN_ONLY = `{"access_token":"<token>","expires_in":"86399","resourc
 type Seen = { status: number; body: string } | "hang" | "reset";
 
 const CASES: Array<{ fault: IdentityEndpointFault; "container-apps": Seen; imds: Seen }> = [
-  { fault: { kind: "no-identity" }, "container-apps": { status: 400, body: caError(400, "No managed identity found for the app") }, imds: { status: 400, body: imdsError("invalid_request", "Identity not found") } },
-  { fault: { kind: "unknown-client-id" }, "container-apps": { status: 500, body: caError(500, "An unexpected error occured while fetching the AAD Token.") }, imds: { status: 400, body: imdsError("invalid_request", "Identity not found") } },
+  {
+    fault: { kind: "no-identity" },
+    "container-apps": { status: 400, body: caError(400, "No managed identity found for the app") },
+    imds: { status: 400, body: imdsError("invalid_request", "Identity not found") },
+  },
+  {
+    fault: { kind: "unknown-client-id" },
+    "container-apps": { status: 500, body: caError(500, "An unexpected error occured while fetching the AAD Token.") },
+    imds: { status: 400, body: imdsError("invalid_request", "Identity not found") },
+  },
   { fault: { kind: "legacy-no-msi" }, "container-apps": { status: 400, body: LEGACY }, imds: { status: 400, body: LEGACY } },
-  { fault: { kind: "several-identities" }, "container-apps": { status: 400, body: caError(400, SEVERAL) }, imds: { status: 400, body: imdsError("invalid_request", SEVERAL) } },
-  { fault: { kind: "status", status: 503 }, "container-apps": { status: 503, body: caError(503, "Service Unavailable") }, imds: { status: 503, body: imdsError("server_error", "Service Unavailable") } },
-  { fault: { kind: "status", status: 429 }, "container-apps": { status: 429, body: caError(429, "Too Many Requests") }, imds: { status: 429, body: imdsError("invalid_request", "Too Many Requests") } },
+  {
+    fault: { kind: "several-identities" },
+    "container-apps": { status: 400, body: caError(400, SEVERAL) },
+    imds: { status: 400, body: imdsError("invalid_request", SEVERAL) },
+  },
+  {
+    fault: { kind: "status", status: 503 },
+    "container-apps": { status: 503, body: caError(503, "Service Unavailable") },
+    imds: { status: 503, body: imdsError("server_error", "Service Unavailable") },
+  },
+  {
+    fault: { kind: "status", status: 429 },
+    "container-apps": { status: 429, body: caError(429, "Too Many Requests") },
+    imds: { status: 429, body: imdsError("invalid_request", "Too Many Requests") },
+  },
   { fault: { kind: "status", status: 410, body: "" }, "container-apps": { status: 410, body: "" }, imds: { status: 410, body: "" } },
-  { fault: { kind: "status", status: 500, body: { custom: true } }, "container-apps": { status: 500, body: '{"custom":true}' }, imds: { status: 500, body: '{"custom":true}' } },
+  {
+    fault: { kind: "status", status: 500, body: { custom: true } },
+    "container-apps": { status: 500, body: '{"custom":true}' },
+    imds: { status: 500, body: '{"custom":true}' },
+  },
   { fault: { kind: "hang" }, "container-apps": "hang", imds: "hang" },
   { fault: { kind: "reset" }, "container-apps": "reset", imds: "reset" },
   { fault: { kind: "delay", ms: 20 }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
-  { fault: { kind: "wrong-audience", audience: "https://storage.azure.com" }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
+  {
+    fault: { kind: "wrong-audience", audience: "https://storage.azure.com" },
+    "container-apps": { status: 200, body: CA_TOKEN },
+    imds: { status: 200, body: IMDS_TOKEN },
+  },
   { fault: { kind: "wrong-identity", identity: OTHER }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
-  { fault: { kind: "wrong-tenant", tenantId: "55555555-0000-0000-0000-000000000000" }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
+  {
+    fault: { kind: "wrong-tenant", tenantId: "55555555-0000-0000-0000-000000000000" },
+    "container-apps": { status: 200, body: CA_TOKEN },
+    imds: { status: 200, body: IMDS_TOKEN },
+  },
   { fault: { kind: "expired" }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
   { fault: { kind: "not-yet-valid" }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
   { fault: { kind: "expires-in-only" }, "container-apps": { status: 200, body: EXPIRES_IN_ONLY }, imds: { status: 200, body: EXPIRES_IN_ONLY } },
@@ -89,7 +127,10 @@ describe("identity endpoint: every fault kind, both shapes, on the wire", () => 
   });
 
   it.for(SHAPES)("%s: a status fault's headers are sent, its Content-Type replacing the default", async (shape, ctx) => {
-    const mi = await start(ctx, { shape, fault: { kind: "status", status: 429, body: "slow down", headers: { "Retry-After": "7", "Content-Type": "text/plain" } } });
+    const mi = await start(ctx, {
+      shape,
+      fault: { kind: "status", status: 429, body: "slow down", headers: { "Retry-After": "7", "Content-Type": "text/plain" } },
+    });
     const { response, seen } = await tokenRequest(mi);
     expect(seen).toEqual({ status: 429, body: "slow down" });
     expect(response?.headers.get("retry-after")).toBe("7");
@@ -129,7 +170,10 @@ describe("identity endpoint: token faults bend the claims, not the body", () => 
     expect(decodeJwt((JSON.parse(second.text!) as { access_token: string }).access_token).oid).toBe(firstOid); // fixed while set
 
     const tenant = await claimsUnder(ctx, shape, { kind: "wrong-tenant", tenantId: "55555555-0000-0000-0000-000000000000" });
-    expect(decodeJwt(tenant.body.access_token)).toMatchObject({ tid: "55555555-0000-0000-0000-000000000000", iss: "https://sts.windows.net/55555555-0000-0000-0000-000000000000/" });
+    expect(decodeJwt(tenant.body.access_token)).toMatchObject({
+      tid: "55555555-0000-0000-0000-000000000000",
+      iss: "https://sts.windows.net/55555555-0000-0000-0000-000000000000/",
+    });
 
     const expired = await claimsUnder(ctx, shape, { kind: "expired", secondsAgo: 100 });
     const e = decodeJwt(expired.body.access_token);

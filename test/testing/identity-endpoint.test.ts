@@ -148,7 +148,13 @@ describe("startIdentityEndpoint: emulator surface", () => {
 
     const ua = mi.identities.userAssigned[0];
     const uaClaims = decodeJwt(await mi.mintToken({ identity: ua, lifetimeSeconds: 60, roles: ["x"] }));
-    expect(uaClaims).toMatchObject({ aud: "https://management.azure.com/", appid: ua.clientId, xms_mirid: ua.resourceId, xms_az_rid: mi.hostResourceId, roles: ["x"] });
+    expect(uaClaims).toMatchObject({
+      aud: "https://management.azure.com/",
+      appid: ua.clientId,
+      xms_mirid: ua.resourceId,
+      xms_az_rid: mi.hostResourceId,
+      roles: ["x"],
+    });
     expect(uaClaims.exp! - uaClaims.iat!).toBe(60);
 
     const v2 = await start({ tokenVersion: "2.0", tenantId: "11111111-1111-1111-1111-111111111111" });
@@ -203,7 +209,14 @@ describe("startIdentityEndpoint: wire protocol (direct HTTP)", () => {
     expect(records).toHaveLength(6);
     expect(records[0]).toMatchObject({ identityHeaderPresent: false, identityHeaderValid: false, status: 401, outcome: "error" });
     expect(records[1]).toMatchObject({ identityHeaderPresent: true, identityHeaderValid: false, status: 401 });
-    expect(records[2]).toMatchObject({ path: "/msi/token", apiVersion: "2019-08-01", resource: VAULT, identityHeaderValid: true, status: 200, outcome: "token" });
+    expect(records[2]).toMatchObject({
+      path: "/msi/token",
+      apiVersion: "2019-08-01",
+      resource: VAULT,
+      identityHeaderValid: true,
+      status: 200,
+      outcome: "token",
+    });
     expect(records[2].identity?.clientId).toBe(a.clientId);
     expect(records[3].resourceId).toBe(a.resourceId);
     expect(records[5].fault).toBe("legacy-no-msi");
@@ -234,7 +247,16 @@ describe("startIdentityEndpoint: wire protocol (direct HTTP)", () => {
     const res = await fetch(`${mi.endpoint}/?api-version=2018-02-01&resource=${encodeURIComponent(VAULT)}`, { headers: { Metadata: "true" } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, string>;
-    expect(Object.keys(body).sort()).toEqual(["access_token", "client_id", "expires_in", "expires_on", "ext_expires_in", "not_before", "resource", "token_type"]);
+    expect(Object.keys(body).sort()).toEqual([
+      "access_token",
+      "client_id",
+      "expires_in",
+      "expires_on",
+      "ext_expires_in",
+      "not_before",
+      "resource",
+      "token_type",
+    ]);
     expect(body).toMatchObject({ client_id: solo.clientId, expires_in: "86399", resource: VAULT, token_type: "Bearer" });
 
     const byRes = await fetch(mi.tokenUrl(VAULT, { resourceId: solo.resourceId }), { headers: mi.requestHeaders() });
@@ -397,14 +419,20 @@ describe.concurrent("the real ManagedIdentityCredential against the emulator (on
     const mi = await start({ shape: "imds", systemAssigned: false, userAssigned: [{ name: "a" }, { name: "b" }] });
     const { results } = await credentialInChild(mi);
     expect(results[0].err?.name).toBe("CredentialUnavailableError");
-    expect(results[0].err!.message).toContain("Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request");
+    expect(results[0].err!.message).toContain(
+      "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
+    );
   });
 
   it("legacy-no-msi → AuthenticationRequiredError (MSAL does not read `Message`)", async (ctx) => {
     const start = starter(ctx);
     const mi = await start({ fault: { kind: "legacy-no-msi" } });
     const { results } = await credentialInChild(mi);
-    expect(results[0].err).toEqual({ name: "AuthenticationRequiredError", message: 'Response had no "expiresOn" property.', constructorName: "AuthenticationRequiredError" });
+    expect(results[0].err).toEqual({
+      name: "AuthenticationRequiredError",
+      message: 'Response had no "expiresOn" property.',
+      constructorName: "AuthenticationRequiredError",
+    });
   });
 
   it("500 twice then healthy → token after retries, same client request id", async (ctx) => {
@@ -471,7 +499,13 @@ describe.concurrent("the real ManagedIdentityCredential against the emulator (on
 
   it("token faults: wrong audience, wrong identity, wrong tenant, expired, not yet valid, opaque", async (ctx) => {
     const start = starter(ctx);
-    const other = { kind: "user-assigned" as const, name: "x", clientId: "aaaaaaaa-0000-0000-0000-000000000001", objectId: "aaaaaaaa-0000-0000-0000-000000000002", resourceId: "/x" };
+    const other = {
+      kind: "user-assigned" as const,
+      name: "x",
+      clientId: "aaaaaaaa-0000-0000-0000-000000000001",
+      objectId: "aaaaaaaa-0000-0000-0000-000000000002",
+      resourceId: "/x",
+    };
     const emulators = await Promise.all([
       start({ fault: { kind: "wrong-audience", audience: "https://storage.azure.com" } }),
       start({ fault: { kind: "wrong-identity", identity: other } }),

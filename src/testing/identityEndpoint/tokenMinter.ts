@@ -77,19 +77,20 @@ export function createTokenMinter(settings: TokenMinterSettings): TokenMinter {
   const appIds: Record<string, string> = { ...WELL_KNOWN_APP_IDS };
   for (const [k, v] of Object.entries(settings.audienceAppIds ?? {})) appIds[appIdKey(k)] = v;
   const claimsOf = settings.tokenVersion === "2.0" ? v2Claims(appIds) : v1Claims;
-  const buildClaims = (plan: TokenPlan): Record<string, unknown> =>
-    claimsOf(plan, settings.tokenVersion, app.hostResourceId);
+  const buildClaims = (plan: TokenPlan): Record<string, unknown> => claimsOf(plan, settings.tokenVersion, app.hostResourceId);
 
   return {
     sign: (plan) => signer.sign(buildClaims(plan)),
     mint: async (mintOptions = {}) => {
       const { identity, resource, lifetimeSeconds: lifetime, ...overrides } = mintOptions;
-      const who =
-        identity ??
-        app.identities.systemAssigned ??
-        app.identities.userAssigned[0] ??
-        app.unattachedUserAssigned(`uami-${randomChars(6)}`);
-      const plan = { identity: who, resource: resource ?? DEFAULT_MINT_RESOURCE, issuedAt: nowSeconds(), lifetimeSeconds: lifetime ?? lifetimeSeconds, tenantId };
+      const who = identity ?? app.identities.systemAssigned ?? app.identities.userAssigned[0] ?? app.unattachedUserAssigned(`uami-${randomChars(6)}`);
+      const plan = {
+        identity: who,
+        resource: resource ?? DEFAULT_MINT_RESOURCE,
+        issuedAt: nowSeconds(),
+        lifetimeSeconds: lifetime ?? lifetimeSeconds,
+        tenantId,
+      };
       return signer.sign({ ...buildClaims(plan), ...overrides });
     },
   };

@@ -16,7 +16,6 @@ export type { EmulatedIdentity };
  */
 export type IdentityEndpointShape = "container-apps" | "imds";
 
-
 /** The Container Apps replica the emulator pretends to serve (only used for `env`). */
 export interface EmulatedContainerApp {
   /** `CONTAINER_APP_NAME`; also the system-assigned identity's name. Default `"diag-app"`. */
@@ -53,10 +52,12 @@ export interface IdentityEndpointOptions {
    */
   systemAssigned?: boolean | Partial<EmulatedIdentity>;
   /** User-assigned identities attached to the app. Each needs a `name`; ids are random unless given. */
-  userAssigned?: Array<Partial<EmulatedIdentity> & {
-    /** The identity resource's name: its resource id ends in it. */
-    name: string;
-  }>;
+  userAssigned?: Array<
+    Partial<EmulatedIdentity> & {
+      /** The identity resource's name: its resource id ends in it. */
+      name: string;
+    }
+  >;
   /** The `IDENTITY_HEADER` secret (container-apps shape). Default 32 random hex characters. */
   identityHeader?: string;
   /** Token lifetime in seconds (`exp - iat`, `expires_in`). Default 86399, like the platform. */

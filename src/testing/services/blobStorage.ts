@@ -1,6 +1,16 @@
 import { createHash } from "node:crypto";
 import { BUILT_IN_ROLES } from "./rbac.js";
-import { resourceIdOf, startEmulatorServer, xmlText, header, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
+import {
+  resourceIdOf,
+  startEmulatorServer,
+  xmlText,
+  header,
+  type EmulatorEnv,
+  type IncomingCall,
+  type Reply,
+  type ServiceEmulator,
+  type ServiceEmulatorOptions,
+} from "./server.js";
 import type { TokenFailureReason } from "./tokenCheck.js";
 
 /** Options of {@link startBlobStorageEmulator}. */
@@ -75,7 +85,15 @@ export async function startBlobStorageEmulator(options: BlobStorageEmulatorOptio
   };
   const hostStyleNames = new Set([host, ...(options.hostNames ?? []).map((h) => h.toLowerCase())]);
 
-  const error = (call: IncomingCall, env: EmulatorEnv, status: number, code: string, message: string, extra = "", headers: Record<string, string> = {}): Reply => ({
+  const error = (
+    call: IncomingCall,
+    env: EmulatorEnv,
+    status: number,
+    code: string,
+    message: string,
+    extra = "",
+    headers: Record<string, string> = {},
+  ): Reply => ({
     status,
     errorCode: code,
     headers: { "content-type": "application/xml", "x-ms-error-code": code, ...headers },
@@ -83,7 +101,8 @@ export async function startBlobStorageEmulator(options: BlobStorageEmulatorOptio
       `\uFEFF<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${xmlText(message)}\n` +
       `RequestId:${call.requestId}\nTime:${new Date(env.now()).toISOString().replace("Z", "0000Z")}</Message>${extra}</Error>`,
   });
-  const challenge = (env: EmulatorEnv) => `Bearer authorization_uri=https://login.microsoftonline.com/${env.tenantId}/oauth2/authorize resource_id=${STORAGE_AUDIENCE}`;
+  const challenge = (env: EmulatorEnv) =>
+    `Bearer authorization_uri=https://login.microsoftonline.com/${env.tenantId}/oauth2/authorize resource_id=${STORAGE_AUDIENCE}`;
 
   const emulator = await startEmulatorServer(
     {
@@ -105,7 +124,15 @@ export async function startBlobStorageEmulator(options: BlobStorageEmulatorOptio
       tokenFailure(call, failure, env) {
         const wwwAuthenticate = { "www-authenticate": challenge(env) };
         if (failure.reason === "missing") {
-          return error(call, env, 401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.", "", wwwAuthenticate);
+          return error(
+            call,
+            env,
+            401,
+            "NoAuthenticationInformation",
+            "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            "",
+            wwwAuthenticate,
+          );
         }
         return error(
           call,
@@ -121,7 +148,8 @@ export async function startBlobStorageEmulator(options: BlobStorageEmulatorOptio
         const segments = call.url.pathname.split("/").slice(1).map(decodeURIComponent);
         if (!hostStyleNames.has(call.hostname)) {
           // Path style (IP or localhost): the first segment is the account.
-          if ((segments.shift() ?? "").toLowerCase() !== accountName) return error(call, env, 400, "InvalidUri", "The requested URI does not represent any resource on the server.");
+          if ((segments.shift() ?? "").toLowerCase() !== accountName)
+            return error(call, env, 400, "InvalidUri", "The requested URI does not represent any resource on the server.");
         }
         const [container = "", ...blobParts] = segments;
         const blobName = blobParts.join("/");
@@ -144,7 +172,8 @@ export async function startBlobStorageEmulator(options: BlobStorageEmulatorOptio
         if (!blobs) return error(call, env, 404, "ContainerNotFound", "The specified container does not exist.");
         if (isListing) return listBlobs(call, container, blobs);
         if (call.method === "PUT") {
-          if (header(call.headers, "x-ms-blob-type") !== "BlockBlob") return error(call, env, 400, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.");
+          if (header(call.headers, "x-ms-blob-type") !== "BlockBlob")
+            return error(call, env, 400, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.");
           const blob = putBlob(container, blobName, call.body, header(call.headers, "x-ms-blob-content-type") ?? "application/octet-stream");
           return {
             status: 201,

@@ -1,6 +1,17 @@
 import { createHash } from "node:crypto";
 import { COSMOS_BUILT_IN_ROLES } from "./rbac.js";
-import { dotnetUtc, header, json, resourceIdOf, startEmulatorServer, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
+import {
+  dotnetUtc,
+  header,
+  json,
+  resourceIdOf,
+  startEmulatorServer,
+  type EmulatorEnv,
+  type IncomingCall,
+  type Reply,
+  type ServiceEmulator,
+  type ServiceEmulatorOptions,
+} from "./server.js";
 
 /** Options of {@link startCosmosEmulator}. */
 export interface CosmosEmulatorOptions extends ServiceEmulatorOptions {
@@ -60,14 +71,24 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
   for (const spec of options.containers ?? [{ database: "appdb", container: "items", partitionKeyPath: "/id" }]) {
     const db = databases.get(spec.database) ?? { rid: rid(spec.database), containers: new Map() };
     databases.set(spec.database, db);
-    db.containers.set(spec.container, { id: spec.container, rid: rid(`${spec.database}/${spec.container}`), partitionKeyPath: spec.partitionKeyPath ?? "/id", items: new Map() });
+    db.containers.set(spec.container, {
+      id: spec.container,
+      rid: rid(`${spec.database}/${spec.container}`),
+      partitionKeyPath: spec.partitionKeyPath ?? "/id",
+      items: new Map(),
+    });
   }
   const regionName = displayRegion(options.region ?? "westeurope");
 
   const error = (call: IncomingCall, status: number, code: string, message: string, substatus?: number): Reply =>
-    json(status, { code, message: `${message}\r\nActivityId: ${activityId(call)}, Microsoft.Azure.Documents.Common/2.14.0` }, substatus !== undefined ? `${code}/${substatus}` : code, {
-      ...(substatus !== undefined ? { "x-ms-substatus": String(substatus) } : {}),
-    });
+    json(
+      status,
+      { code, message: `${message}\r\nActivityId: ${activityId(call)}, Microsoft.Azure.Documents.Common/2.14.0` },
+      substatus !== undefined ? `${code}/${substatus}` : code,
+      {
+        ...(substatus !== undefined ? { "x-ms-substatus": String(substatus) } : {}),
+      },
+    );
   const blocked = (text: string) => `Request blocked by Auth ${accountName} : ${text}`;
 
   const emulator = await startEmulatorServer(
@@ -118,15 +139,34 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
               call,
               401,
               "Unauthorized",
-              blocked(`Provided AAD token has been expired since [${dotnetUtc((claims?.exp ?? 0) * 1000)} (UTC)]. Current server time is [${dotnetUtc(env.now())} (UTC)]. Please refresh the AAD token.`),
+              blocked(
+                `Provided AAD token has been expired since [${dotnetUtc((claims?.exp ?? 0) * 1000)} (UTC)]. Current server time is [${dotnetUtc(env.now())} (UTC)]. Please refresh the AAD token.`,
+              ),
             );
           // The texts below follow the shape of the expired-token one; their exact wording is unverified.
           case "not-yet-valid":
-            return error(call, 401, "Unauthorized", blocked(`Provided AAD token is not valid before [${dotnetUtc((claims?.nbf ?? 0) * 1000)} (UTC)]. Current server time is [${dotnetUtc(env.now())} (UTC)].`));
+            return error(
+              call,
+              401,
+              "Unauthorized",
+              blocked(
+                `Provided AAD token is not valid before [${dotnetUtc((claims?.nbf ?? 0) * 1000)} (UTC)]. Current server time is [${dotnetUtc(env.now())} (UTC)].`,
+              ),
+            );
           case "audience":
-            return error(call, 401, "Unauthorized", blocked(`Provided AAD token has an invalid audience [${claims?.aud ?? ""}]. Expected [${AUDIENCE}] or [https://${host}].`));
+            return error(
+              call,
+              401,
+              "Unauthorized",
+              blocked(`Provided AAD token has an invalid audience [${claims?.aud ?? ""}]. Expected [${AUDIENCE}] or [https://${host}].`),
+            );
           case "tenant":
-            return error(call, 401, "Unauthorized", blocked(`Provided AAD token was issued by a tenant [${claims?.tid ?? ""}] that does not own this account [${env.tenantId}].`));
+            return error(
+              call,
+              401,
+              "Unauthorized",
+              blocked(`Provided AAD token was issued by a tenant [${claims?.tid ?? ""}] that does not own this account [${env.tenantId}].`),
+            );
           case "signature":
             return error(call, 401, "Unauthorized", blocked("Provided AAD token signature could not be validated."));
         }
@@ -135,9 +175,18 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
         const segments = call.url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
         const op = classify(call, segments);
         if (op.kind === "management") {
-          return error(call, 403, "Forbidden", blocked(`The given request [${call.method} ${call.url.pathname}] cannot be authorized by AAD token in data plane. Learn more: https://aka.ms/cosmos-native-rbac.`), 5300);
+          return error(
+            call,
+            403,
+            "Forbidden",
+            blocked(
+              `The given request [${call.method} ${call.url.pathname}] cannot be authorized by AAD token in data plane. Learn more: https://aka.ms/cosmos-native-rbac.`,
+            ),
+            5300,
+          );
         }
-        if (op.kind === "unsupported") return error(call, 400, "BadRequest", `The request [${call.method} ${call.url.pathname}] is not supported by the emulator.`);
+        if (op.kind === "unsupported")
+          return error(call, 400, "BadRequest", `The request [${call.method} ${call.url.pathname}] is not supported by the emulator.`);
         const scopePath = op.containerPath ?? (segments.length ? `/${segments.join("/")}` : "");
         // The account read (the SDK's first call) needs readMetadata somewhere in the account, so that a role scoped to
         // one container is enough to start a client.
@@ -148,7 +197,9 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
             call,
             403,
             "Forbidden",
-            blocked(`Request is blocked because principal [${caller.oid}] does not have required RBAC permissions to perform action [${op.action}] on resource [${resource}]. Learn more: https://aka.ms/cosmos-native-rbac.`),
+            blocked(
+              `Request is blocked because principal [${caller.oid}] does not have required RBAC permissions to perform action [${op.action}] on resource [${resource}]. Learn more: https://aka.ms/cosmos-native-rbac.`,
+            ),
             5301,
           );
         }
@@ -163,15 +214,32 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
     if (segments.length === 0) return json(200, databaseAccount(call, accountName, regionName));
     const db = databases.get(dbName ?? "");
     if (!db) return error(call, 404, "NotFound", "Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found");
-    if (segments.length === 1) return json(200, listing("Databases", [...databases.entries()].map(([id, d]) => databaseBody(id, d.rid, env))));
+    if (segments.length === 1)
+      return json(
+        200,
+        listing(
+          "Databases",
+          [...databases.entries()].map(([id, d]) => databaseBody(id, d.rid, env)),
+        ),
+      );
     if (segments.length === 2) return json(200, databaseBody(dbName!, db.rid, env));
     const coll = db.containers.get(collName ?? "");
-    if (segments.length === 3) return json(200, listing("DocumentCollections", [...db.containers.values()].map((c) => containerBody(db.rid, c, env))));
+    if (segments.length === 3)
+      return json(
+        200,
+        listing(
+          "DocumentCollections",
+          [...db.containers.values()].map((c) => containerBody(db.rid, c, env)),
+        ),
+      );
     if (!coll) return error(call, 404, "NotFound", "Resource Not Found. Learn more: https://aka.ms/cosmosdb-tsg-not-found");
     if (segments.length === 4) return json(200, containerBody(db.rid, coll, env));
     if (segments[4] === "pkranges") {
       if (header(call.headers, "if-none-match")) return { status: 304, headers: { etag: `"${coll.rid}-pk"` } };
-      return json(200, { _rid: coll.rid, PartitionKeyRanges: [pkRange(coll, env)], _count: 1 }, undefined, { etag: `"${coll.rid}-pk"`, "x-ms-item-count": "1" });
+      return json(200, { _rid: coll.rid, PartitionKeyRanges: [pkRange(coll, env)], _count: 1 }, undefined, {
+        etag: `"${coll.rid}-pk"`,
+        "x-ms-item-count": "1",
+      });
     }
     const partitionKey = header(call.headers, "x-ms-documentdb-partitionkey") ?? "[]";
     if (action === ACTIONS.query || (call.method === "GET" && segments.length === 5)) {
@@ -198,7 +266,8 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
     }
     const key = itemKey(partitionKey, docId ?? "");
     const existing = coll.items.get(key);
-    if (!existing) return error(call, 404, "NotFound", "Entity with the specified id does not exist in the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+    if (!existing)
+      return error(call, 404, "NotFound", "Entity with the specified id does not exist in the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
     if (action === ACTIONS.delete) {
       coll.items.delete(key);
       return { status: 204 };
@@ -262,7 +331,24 @@ function databaseAccount(call: IncomingCall, accountName: string, regionName: st
     userConsistencyPolicy: { defaultConsistencyLevel: "Session" },
     systemReplicationPolicy: { minReplicaSetSize: 3, maxReplicasetSize: 4 },
     readPolicy: { primaryReadCoefficient: 1, secondaryReadCoefficient: 1 },
-    queryEngineConfiguration: JSON.stringify({ maxSqlQueryInputLength: 262144, maxJoinsPerSqlQuery: 10, queryMaxInMemorySortDocumentCount: -1000, maxQueryRequestTimeoutFraction: 0.9, sqlAllowNonFiniteNumbers: false, sqlAllowAggregateFunctions: true, sqlAllowSubQuery: true, sqlAllowScalarSubQuery: true, allowNewKeywords: true, sqlAllowLike: true, sqlAllowGroupByClause: true, maxSpatialQueryCells: 12, spatialMaxGeometryPointCount: 256, sqlDisableOptimizationFlags: 0, sqlAllowTop: true, enableSpatialIndexing: true }),
+    queryEngineConfiguration: JSON.stringify({
+      maxSqlQueryInputLength: 262144,
+      maxJoinsPerSqlQuery: 10,
+      queryMaxInMemorySortDocumentCount: -1000,
+      maxQueryRequestTimeoutFraction: 0.9,
+      sqlAllowNonFiniteNumbers: false,
+      sqlAllowAggregateFunctions: true,
+      sqlAllowSubQuery: true,
+      sqlAllowScalarSubQuery: true,
+      allowNewKeywords: true,
+      sqlAllowLike: true,
+      sqlAllowGroupByClause: true,
+      maxSpatialQueryCells: 12,
+      spatialMaxGeometryPointCount: 256,
+      sqlDisableOptimizationFlags: 0,
+      sqlAllowTop: true,
+      enableSpatialIndexing: true,
+    }),
   };
 }
 
@@ -313,7 +399,15 @@ function pkRange(coll: Container, env: EmulatorEnv) {
 
 function withSystemProperties(doc: Record<string, unknown>, coll: Container, id: string, env: EmulatorEnv): Record<string, unknown> {
   const docRid = `${coll.rid}${Buffer.from(id).toString("base64url").slice(0, 8)}`;
-  return { ...doc, id, _rid: docRid, _self: `${coll.rid}/docs/${docRid}/`, _etag: `"${rid(`${id}${env.now()}`)}"`, _attachments: "attachments/", _ts: Math.floor(env.now() / 1000) };
+  return {
+    ...doc,
+    id,
+    _rid: docRid,
+    _self: `${coll.rid}/docs/${docRid}/`,
+    _etag: `"${rid(`${id}${env.now()}`)}"`,
+    _attachments: "attachments/",
+    _ts: Math.floor(env.now() / 1000),
+  };
 }
 
 function itemKey(partitionKeyHeader: string, id: string): string {
@@ -337,6 +431,13 @@ function safeDecode(value: string): string {
 }
 
 function displayRegion(region: string): string {
-  const known: Record<string, string> = { westeurope: "West Europe", northeurope: "North Europe", eastus: "East US", eastus2: "East US 2", westus: "West US", westus2: "West US 2" };
+  const known: Record<string, string> = {
+    westeurope: "West Europe",
+    northeurope: "North Europe",
+    eastus: "East US",
+    eastus2: "East US 2",
+    westus: "West US",
+    westus2: "West US 2",
+  };
   return known[region.toLowerCase()] ?? region;
 }

@@ -4,15 +4,19 @@ import type { TokenFailureReason } from "./tokenCheck.js";
 /** Options of {@link startGraphEmulator}. */
 export interface GraphEmulatorOptions extends ServiceEmulatorOptions {
   /** Users returned by `/v1.0/users`. Default: two sample users. */
-  users?: ReadonlyArray<Record<string, unknown> & {
-    /** The user's id: `/v1.0/users/{id}` finds it. */
-    id: string;
-  }>;
+  users?: ReadonlyArray<
+    Record<string, unknown> & {
+      /** The user's id: `/v1.0/users/{id}` finds it. */
+      id: string;
+    }
+  >;
   /** Applications returned by `/v1.0/applications`. Default: one sample application. */
-  applications?: ReadonlyArray<Record<string, unknown> & {
-    /** The application's id: `/v1.0/applications/{id}` finds it. */
-    id: string;
-  }>;
+  applications?: ReadonlyArray<
+    Record<string, unknown> & {
+      /** The application's id: `/v1.0/applications/{id}` finds it. */
+      id: string;
+    }
+  >;
 }
 
 /** A running Microsoft Graph emulator. */
@@ -49,13 +53,25 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       { id: "6e7b768e-07e2-4810-8459-485f84f8f204", displayName: "Adele Vance", userPrincipalName: "AdeleV@contoso.com", mail: "AdeleV@contoso.com" },
       { id: "87d349ed-44d7-43e1-9a83-5f2406dee5bd", displayName: "Alex Wilber", userPrincipalName: "AlexW@contoso.com", mail: "AlexW@contoso.com" },
     ],
-    applications: options.applications ?? [{ id: "c6ab6e39-7e1c-4f2b-9a39-2c4e5a5b1e0e", appId: "5b9f1a9b-8f2e-4c9e-9f76-0d1f3c0f5b6a", displayName: "orders-api" }],
+    applications: options.applications ?? [
+      { id: "c6ab6e39-7e1c-4f2b-9a39-2c4e5a5b1e0e", appId: "5b9f1a9b-8f2e-4c9e-9f76-0d1f3c0f5b6a", displayName: "orders-api" },
+    ],
   };
 
   const error = (call: IncomingCall, env: EmulatorEnv, status: number, code: string, message: string, headers: Record<string, string> = {}): Reply =>
     json(
       status,
-      { error: { code, message, innerError: { date: new Date(env.now()).toISOString().slice(0, 19), "request-id": call.requestId, "client-request-id": call.clientRequestId ?? call.requestId } } },
+      {
+        error: {
+          code,
+          message,
+          innerError: {
+            date: new Date(env.now()).toISOString().slice(0, 19),
+            "request-id": call.requestId,
+            "client-request-id": call.clientRequestId ?? call.requestId,
+          },
+        },
+      },
       code,
       headers,
     );
@@ -70,7 +86,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       headers: (call) => ({
         "request-id": call.requestId,
         "client-request-id": call.clientRequestId ?? call.requestId,
-        "x-ms-ags-diagnostic": JSON.stringify({ ServerInfo: { DataCenter: "West Europe", Slice: "E", Ring: "5", ScaleUnit: "001", RoleInstance: "AM4PEPF0000A3C6" } }),
+        "x-ms-ags-diagnostic": JSON.stringify({
+          ServerInfo: { DataCenter: "West Europe", Slice: "E", Ring: "5", ScaleUnit: "001", RoleInstance: "AM4PEPF0000A3C6" },
+        }),
         "strict-transport-security": "max-age=31536000",
         "x-ms-resource-unit": "1",
         "cache-control": "no-cache",
@@ -97,7 +115,14 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
         if (match[2]) {
           const id = decodeURIComponent(match[2]);
           const item = items.find((i) => i.id === id || i.userPrincipalName === id);
-          if (!item) return error(call, env, 404, "Request_ResourceNotFound", `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+          if (!item)
+            return error(
+              call,
+              env,
+              404,
+              "Request_ResourceNotFound",
+              `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+            );
           return json(200, { "@odata.context": `${context}/$entity`, ...item }, undefined, ODATA);
         }
         return json(200, { "@odata.context": context, value: items }, undefined, ODATA);

@@ -65,8 +65,7 @@ export function createEmulatorHttpClient(options: EmulatorHttpClientOptions): Em
     }
   }
 
-  const sendRequest = (request: PipelineRequest | LegacyWebResourceLike) =>
-    isLegacyRequest(request) ? sendLegacy(request) : send(request);
+  const sendRequest = (request: PipelineRequest | LegacyWebResourceLike) => (isLegacyRequest(request) ? sendLegacy(request) : send(request));
 
   async function sendLegacy(webResource: LegacyWebResourceLike) {
     return legacyResponse(await send(pipelineRequestFromLegacy(webResource)), webResource);

@@ -1,7 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { clientIdOf, type TokenClaims } from "../../jwt/claims.js";
 import { BUILT_IN_ROLES } from "./rbac.js";
-import { json, resourceIdOf, startEmulatorServer, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
+import {
+  json,
+  resourceIdOf,
+  startEmulatorServer,
+  type EmulatorEnv,
+  type IncomingCall,
+  type Reply,
+  type ServiceEmulator,
+  type ServiceEmulatorOptions,
+} from "./server.js";
 
 /** Options of {@link startKeyVaultEmulator}. */
 export interface KeyVaultEmulatorOptions extends ServiceEmulatorOptions {

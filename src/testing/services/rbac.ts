@@ -29,17 +29,22 @@ export interface RoleDefinition {
 /** The live table of an emulator. */
 export interface RoleAssignmentTable {
   /** Adds an assignment. It takes effect after `propagationDelayMs` (default: the emulator's `propagationDelayMs`). */
-  grant(assignment: RoleAssignment, options?: {
-    /** Milliseconds before the grant takes effect, overriding the emulator's default for this one. */
-    propagationDelayMs?: number;
-  }): void;
+  grant(
+    assignment: RoleAssignment,
+    options?: {
+      /** Milliseconds before the grant takes effect, overriding the emulator's default for this one. */
+      propagationDelayMs?: number;
+    },
+  ): void;
   /** Removes matching assignments (fields left out match anything); effective at once. Returns how many went. */
   revoke(match: Partial<RoleAssignment>): number;
   /** The assignments, with the time each takes (took) effect (epoch ms, emulator clock). */
-  list(): Array<RoleAssignment & {
-    /** When the assignment takes (took) effect, epoch ms on the emulator clock. */
-    effectiveAt: number;
-  }>;
+  list(): Array<
+    RoleAssignment & {
+      /** When the assignment takes (took) effect, epoch ms on the emulator clock. */
+      effectiveAt: number;
+    }
+  >;
 }
 
 /** Built-in Azure roles the emulators know (subset of each role's permissions that the emulators check). */
@@ -54,7 +59,10 @@ export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = {
   "DocumentDB Account Contributor": { actions: ["Microsoft.DocumentDb/databaseAccounts/*", "Microsoft.Resources/subscriptions/resourceGroups/read"] },
   "Azure Service Bus Data Owner": { actions: ["Microsoft.ServiceBus/*"], dataActions: ["Microsoft.ServiceBus/*"] },
   // Key Vault (RBAC permission model).
-  "Key Vault Administrator": { actions: ["Microsoft.KeyVault/checkNameAvailability/read", "Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/*"] },
+  "Key Vault Administrator": {
+    actions: ["Microsoft.KeyVault/checkNameAvailability/read", "Microsoft.KeyVault/vaults/*/read"],
+    dataActions: ["Microsoft.KeyVault/vaults/*"],
+  },
   "Key Vault Secrets Officer": { actions: ["Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/secrets/*"] },
   "Key Vault Secrets User": { dataActions: ["Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"] },
   "Key Vault Reader": { actions: ["Microsoft.KeyVault/vaults/*/read"], dataActions: ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"] },
@@ -77,8 +85,14 @@ export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = {
     dataActions: ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
   },
   // Service Bus.
-  "Azure Service Bus Data Sender": { actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"], dataActions: ["Microsoft.ServiceBus/*/send/action"] },
-  "Azure Service Bus Data Receiver": { actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"], dataActions: ["Microsoft.ServiceBus/*/receive/action"] },
+  "Azure Service Bus Data Sender": {
+    actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"],
+    dataActions: ["Microsoft.ServiceBus/*/send/action"],
+  },
+  "Azure Service Bus Data Receiver": {
+    actions: ["Microsoft.ServiceBus/*/queues/read", "Microsoft.ServiceBus/*/topics/read"],
+    dataActions: ["Microsoft.ServiceBus/*/receive/action"],
+  },
 };
 
 /**
@@ -178,7 +192,13 @@ const patternCache = new Map<string, RegExp>();
 function wildcard(pattern: string): RegExp {
   let re = patternCache.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+    re = new RegExp(
+      `^${pattern
+        .split("*")
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+      "i",
+    );
     patternCache.set(pattern, re);
   }
   return re;

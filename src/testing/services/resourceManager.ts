@@ -1,5 +1,15 @@
 import { BUILT_IN_ROLES } from "./rbac.js";
-import { DEFAULT_RESOURCE_GROUP, DEFAULT_REGION, DEFAULT_SUBSCRIPTION_ID, dotnetUtc, json, startEmulatorServer, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
+import {
+  DEFAULT_RESOURCE_GROUP,
+  DEFAULT_REGION,
+  DEFAULT_SUBSCRIPTION_ID,
+  dotnetUtc,
+  json,
+  startEmulatorServer,
+  type Reply,
+  type ServiceEmulator,
+  type ServiceEmulatorOptions,
+} from "./server.js";
 
 /** Options of {@link startResourceManagerEmulator}. */
 export interface ResourceManagerEmulatorOptions extends ServiceEmulatorOptions {
@@ -72,13 +82,21 @@ export async function startResourceManagerEmulator(options: ResourceManagerEmula
         const claims = failure.claims;
         switch (failure.reason) {
           case "missing":
-            return unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.", "The authentication failed because of missing 'Authorization' header.");
+            return unauthorized(
+              "AuthenticationFailed",
+              "Authentication failed. The 'Authorization' header is missing.",
+              "The authentication failed because of missing 'Authorization' header.",
+            );
           case "malformed":
           case "signature":
             return unauthorized("InvalidAuthenticationToken", "The access token is invalid.", "The access token is invalid.");
           case "audience": {
             const text = `wrong audience or resource '${claims?.aud ?? ""}'. It should exactly match with one of the allowed audiences ${audienceList}.`;
-            return unauthorized("InvalidAuthenticationTokenAudience", `The access token has been obtained for ${text}`, `The access token has been obtained from ${text}`);
+            return unauthorized(
+              "InvalidAuthenticationTokenAudience",
+              `The access token has been obtained for ${text}`,
+              `The access token has been obtained from ${text}`,
+            );
           }
           case "tenant":
             return unauthorized(
@@ -109,7 +127,11 @@ export async function startResourceManagerEmulator(options: ResourceManagerEmula
         }
         const match = /^\/subscriptions\/([^/]+)\/resourcegroups(?:\/([^/]+))?\/?$/i.exec(call.url.pathname);
         if (!match || call.method !== "GET") {
-          return error(400, "InvalidResourceType", `The resource type could not be found for the request '${call.method} ${call.url.pathname}' (the emulator serves resource group reads only).`);
+          return error(
+            400,
+            "InvalidResourceType",
+            `The resource type could not be found for the request '${call.method} ${call.url.pathname}' (the emulator serves resource group reads only).`,
+          );
         }
         if (match[1]!.toLowerCase() !== subscriptionId.toLowerCase()) {
           return error(404, "SubscriptionNotFound", `The subscription '${match[1]}' could not be found.`);

@@ -212,7 +212,12 @@ export async function startEmulatorServer(spec: ServiceSpec, options: ServiceEmu
     try {
       reply = await answer(call);
     } catch (error) {
-      reply = { status: 500, headers: { "content-type": "text/plain" }, body: `emulator error: ${(error as Error)?.message ?? error}`, errorCode: "InternalError" };
+      reply = {
+        status: 500,
+        headers: { "content-type": "text/plain" },
+        body: `emulator error: ${(error as Error)?.message ?? error}`,
+        errorCode: "InternalError",
+      };
     }
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body, "utf8");
     const headers: Record<string, string> = {

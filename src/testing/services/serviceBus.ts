@@ -1,6 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { BUILT_IN_ROLES } from "./rbac.js";
-import { header, resourceIdOf, startEmulatorServer, xmlText, type EmulatorEnv, type IncomingCall, type Reply, type ServiceEmulator, type ServiceEmulatorOptions } from "./server.js";
+import {
+  header,
+  resourceIdOf,
+  startEmulatorServer,
+  xmlText,
+  type EmulatorEnv,
+  type IncomingCall,
+  type Reply,
+  type ServiceEmulator,
+  type ServiceEmulatorOptions,
+} from "./server.js";
 import type { TokenFailureReason } from "./tokenCheck.js";
 
 /** Options of {@link startServiceBusEmulator}. */
@@ -97,7 +107,13 @@ export async function startServiceBusEmulator(options: ServiceBusEmulatorOptions
         }
         const messages = queues.get(queue);
         if (!messages) {
-          return error(call, env, 404, `The messaging entity 'sb://${host}/${queue}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.`, "404");
+          return error(
+            call,
+            env,
+            404,
+            `The messaging entity 'sb://${host}/${queue}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.`,
+            "404",
+          );
         }
         if (isSend) {
           messages.push(call.body.toString("utf8"));

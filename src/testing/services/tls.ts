@@ -144,7 +144,9 @@ function ipv6Bytes(value: string): Buffer {
 }
 
 function keyIdentifier(publicKey: KeyObject): Buffer {
-  return createHash("sha1").update(publicKey.export({ type: "spki", format: "der" })).digest();
+  return createHash("sha1")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest();
 }
 
 function toPem(der: Buffer): string {

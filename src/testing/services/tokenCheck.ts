@@ -2,18 +2,19 @@ import { compactVerify, createLocalJWKSet, type JWK } from "jose";
 import { decodeTokenClaims, type TokenClaims } from "../../jwt/claims.js";
 
 /** The keys tokens are signed with: one JWK, several, or a JWKS document (`{ keys: [...] }`). */
-export type IssuerKeys = JWK | readonly JWK[] | {
-  /** The public keys. */
-  keys: readonly JWK[];
-};
+export type IssuerKeys =
+  | JWK
+  | readonly JWK[]
+  | {
+      /** The public keys. */
+      keys: readonly JWK[];
+    };
 
 /** Why a token was refused, in the order the checks run. */
 export type TokenFailureReason = "missing" | "malformed" | "signature" | "audience" | "tenant" | "expired" | "not-yet-valid";
 
 /** The outcome of checking one request's token. Never carries the token itself. */
-export type TokenCheckResult =
-  | { ok: true; claims: TokenClaims }
-  | { ok: false; reason: TokenFailureReason; claims?: TokenClaims };
+export type TokenCheckResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailureReason; claims?: TokenClaims };
 
 export interface TokenCheckerOptions {
   issuerKeys: IssuerKeys;

@@ -55,9 +55,7 @@ const FAULT_TABLE: { readonly [K in IdentityEndpointFaultKind]: FaultEntry<K> } 
   status: (fault) => ({
     preempt: (shape) => {
       const answer =
-        fault.body !== undefined
-          ? { status: fault.status, body: fault.body }
-          : shape.statusError(fault.status, STATUS_CODES[fault.status] ?? "Error");
+        fault.body !== undefined ? { status: fault.status, body: fault.body } : shape.statusError(fault.status, STATUS_CODES[fault.status] ?? "Error");
       return { ...answer, headers: fault.headers };
     },
   }),

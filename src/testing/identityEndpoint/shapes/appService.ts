@@ -42,10 +42,7 @@ export const appServiceShape: EndpointShape = {
   }),
   rejection: (request) => {
     if (!request.identityHeaderValid) {
-      return appServiceError(
-        401,
-        request.identityHeaderPresent ? "The X-IDENTITY-HEADER value is not valid." : "The X-IDENTITY-HEADER header is missing.",
-      );
+      return appServiceError(401, request.identityHeaderPresent ? "The X-IDENTITY-HEADER value is not valid." : "The X-IDENTITY-HEADER header is missing.");
     }
     if (!request.apiVersion) return appServiceError(400, "The api-version query parameter is required.");
     if (!request.resource) return appServiceError(400, "The resource query parameter is required.");
