@@ -108,6 +108,22 @@ describe("hostile values never reach a command", () => {
     );
   });
 
+  it("the caller's expected identity (object id and client id) when no token was sent", () => {
+    fc.assert(
+      fc.property(hostile, hostile, (objectId, clientId) => {
+        const body = JSON.stringify({
+          error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } },
+        });
+        const diagnosis = classifyResponse(
+          { url: "https://kv.vault.azure.net/secrets/s", status: 403, body },
+          { expectedIdentity: { objectId: objectId.value, clientId: clientId.value } },
+        );
+        for (const value of [objectId, clientId]) expectNoAttackIn(diagnosis, value);
+      }),
+      { numRuns: runs },
+    );
+  });
+
   it("the Container Apps variables and the configured client id (token time)", () => {
     fc.assert(
       fc.property(hostile, hostile, hostile, (name, revision, clientId) => {
