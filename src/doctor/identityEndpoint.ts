@@ -4,7 +4,7 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { redact } from "../util/redact.js";
+import { excerpt } from "../util/redact.js";
 import { sanitizeEndpoint, type HostEnvironment } from "../environment/hostEnvironment.js";
 import type { SmokeTestIdentityEndpoint } from "./types.js";
 
@@ -88,7 +88,8 @@ export async function probeIdentityEndpoint(target: ProbeTarget, timeoutMs: numb
     });
     request.on("error", (error: NodeJS.ErrnoException) => {
       const code = typeof error.code === "string" ? error.code : "ERROR";
-      finish({ reachable: false, errorCode: code, error: redact(`${code}: ${error.message}`.slice(0, 300)) });
+      // Redacted before it is cut (excerpt): a secret cut in half would no longer be recognised.
+      finish({ reachable: false, errorCode: code, error: excerpt(`${code}: ${error.message}`, 300) });
     });
     const timer = setTimeout(() => {
       finish({
