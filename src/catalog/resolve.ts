@@ -15,6 +15,7 @@ import type {
   ServiceProbeRule,
 } from "./types.js";
 import { ACCESS_MODELS } from "./accessModels.js";
+import { decodeUriComponentSafe } from "../util/headers.js";
 
 /** Lower case, no trailing slashes: `https://servicebus.azure.net/` and `https://servicebus.azure.net` are one audience. */
 export function normalizeAudience(audience: string): string {
@@ -74,7 +75,7 @@ export class ServiceCatalog {
   tokenOfAuthorization(value: string | undefined | null): string | undefined {
     if (typeof value !== "string") return undefined;
     if (/^bearer\s+/i.test(value)) return value.replace(/^bearer\s+/i, "").trim();
-    const decoded = value.includes("%") ? safeDecode(value) : value;
+    const decoded = value.includes("%") ? decodeUriComponentSafe(value) : value;
     for (const form of (this.authorizationForms ??= authorizationFormsOf(this.services))) {
       const match = form.exec(decoded);
       if (match?.[1]) return match[1];
@@ -452,14 +453,6 @@ function authorizationFormsOf(services: readonly ServiceDefinition[]): RegExp[] 
     forms.push(new RegExp(`^${escape(before)}([^&\\s]+)${escape(after)}$`, "i"));
   }
   return forms;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 /** A compiled quote: its pattern (global for list facts, not for single ones) and the literal it needs. */

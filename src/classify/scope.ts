@@ -7,7 +7,7 @@
 import { GUID_PATTERN } from "../catalog/services.js";
 import { ServiceCatalog, catalogFor, cloudOf, hostOf, normalizeAudience, type CloudName } from "../catalog/resolve.js";
 import type { ServiceDefinition, ServiceDefinitionInput } from "../catalog/types.js";
-import { safeInstanceOf } from "../util/headers.js";
+import { decodeUriComponentSafe, safeInstanceOf } from "../util/headers.js";
 import { recordInternalFault } from "../util/safe.js";
 
 export type ScopeProblemReason =
@@ -267,7 +267,7 @@ function notAUrl(scope: string, catalog: ServiceCatalog): ScopeProblem {
 }
 
 function portalUrl(scope: string, url: URL, catalog: ServiceCatalog): ScopeProblem {
-  const text = decodeURIComponentSafe(`${url.pathname}${url.hash}`);
+  const text = decodeUriComponentSafe(`${url.pathname}${url.hash}`);
   const provider = /\/providers\/(microsoft\.[a-z0-9]+\/[a-z0-9]+)/i.exec(text)?.[1]?.toLowerCase();
   const service = provider !== undefined ? catalog.services.find((s) => s.resourceProvider?.toLowerCase() === provider) : undefined;
   return {
@@ -287,14 +287,6 @@ function resourceIdOwner(catalog: ServiceCatalog): ServiceDefinition | undefined
 
 function ownerHint(owner: ServiceDefinition | undefined): string {
   return owner !== undefined ? ` (${owner.displayName.replace(/^Azure /, "")}: ${owner.scope})` : "";
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** The `/.default` scope for a known audience of a service: the service's own spelling when it has one (Service Bus `//.default`). */

@@ -108,3 +108,12 @@ export function readHeaders(input: unknown): HeaderBag {
 export function headersToRecord(headers: unknown): Record<string, string> {
   return Object.fromEntries(readHeaders(headers));
 }
+
+/** `decodeURIComponent`, or the text as it is when it is not valid percent-encoding. */
+export function decodeUriComponentSafe(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
