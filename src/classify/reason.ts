@@ -29,7 +29,7 @@ import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
-import { refusedValuesEvidence, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
+import { checkedShellValue, refusedValuesEvidence, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
 export interface ClassifyContext {
@@ -978,10 +978,7 @@ class Builder {
 
   /** `value` when it is a valid value of `kind` for a command; else undefined, and it is named in the evidence. */
   private checked(name: string, value: string | undefined, kind: ShellValueKind): string | undefined {
-    if (value === undefined) return undefined;
-    const valid = validShellValue(value, kind);
-    if (valid === undefined) this.refused.push({ name, kind });
-    return valid;
+    return checkedShellValue(name, value, kind, this.refused);
   }
 
   /** The fingerprint's named groups (text from the service's answer) that are plain words. */

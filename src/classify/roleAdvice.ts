@@ -7,7 +7,7 @@ import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { planeOf } from "../catalog/resolve.js";
 import type { RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
-import { validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
+import { checkedShellValue, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 export interface OperationFacts {
   /** Actions/claims/permissions named by the service. */
@@ -189,12 +189,7 @@ export function placeholderValues(
   },
   refused: RefusedShellValue[] = [],
 ): Record<string, string | undefined> {
-  const check = (name: string, value: string | undefined, kind: ShellValueKind): string | undefined => {
-    if (value === undefined) return undefined;
-    const valid = validShellValue(value, kind);
-    if (valid === undefined) refused.push({ name, kind });
-    return valid;
-  };
+  const check = (name: string, value: string | undefined, kind: ShellValueKind) => checkedShellValue(name, value, kind, refused);
   const host = check("host", input.host, "host");
   const principalId = check("principalId", input.principalId, "guid");
   const resourceGroup = check("rg", input.app?.resourceGroup, "resourceGroup");

@@ -1,5 +1,5 @@
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
-import { validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
+import { checkedShellValue, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /**
  * The runbook's commands, filled in with what the process knows. A value the app cannot know (resource group,
@@ -38,11 +38,7 @@ export function commandContextOf(env: HostEnvironment | undefined, extra: Partia
   if (env?.appServiceName !== undefined && context.appName === undefined) context.appName = env.appServiceName;
   const refused: RefusedShellValue[] = [...(context.refused ?? [])];
   for (const [key, kind] of Object.entries(CONTEXT_KINDS) as Array<[keyof typeof CONTEXT_KINDS, ShellValueKind]>) {
-    const value = context[key];
-    if (value !== undefined && validShellValue(value, kind) === undefined) {
-      delete context[key];
-      refused.push({ name: key, kind });
-    }
+    if (context[key] !== undefined && checkedShellValue(key, context[key], kind, refused) === undefined) delete context[key];
   }
   if (refused.length > 0) context.refused = refused;
   return context;

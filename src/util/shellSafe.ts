@@ -32,6 +32,17 @@ export function validShellValue(value: unknown, kind: ShellValueKind): string | 
   return typeof value === "string" && PATTERNS[kind].test(value) ? value : undefined;
 }
 
+/**
+ * The value when it is a valid value of `kind`; otherwise undefined, and `{ name, kind }` is added to `refused` (for
+ * the evidence line). An absent value is neither.
+ */
+export function checkedShellValue(name: string, value: string | undefined, kind: ShellValueKind, refused: RefusedShellValue[]): string | undefined {
+  if (value === undefined) return undefined;
+  const valid = validShellValue(value, kind);
+  if (valid === undefined) refused.push({ name, kind });
+  return valid;
+}
+
 /** A value refused for a command, and why: the evidence line that says so. */
 export interface RefusedShellValue {
   /** The placeholder's name (`scope`, `principalId`). */
