@@ -432,7 +432,7 @@ function h5(
       "Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator",
     );
   }
-  steps.push(restartRevisionStep(ctx, "A fault local to one instance, in its identity endpoint or its network, clears with fresh instances"));
+  steps.push(restartRevisionStep(ctx, "Restart (a fault local to one instance, in its identity endpoint or its network, clears with fresh instances)"));
   const compare = listInstancesStep(ctx, "If other instances get tokens, the fault is local to this one; list them to compare");
   if (compare !== undefined) steps.push(compare);
   return makeDiagnosis("IdentityEndpointUnreachable", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: steps });

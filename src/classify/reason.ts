@@ -429,13 +429,17 @@ class Builder {
       revision: this.checked("revision", context.app?.revision, "resourceName") ?? '"$REVISION_NAME"',
       ...this.checkedGroups(match?.groups),
     };
+    // A caller that names the Container App (`app`) and no environment says the platform is Container Apps.
     this.commands = commandContextOf(context.environment, {
+      ...(context.environment === undefined && context.app !== undefined ? { platformKey: "container-apps" as const } : {}),
       ...(context.app?.name !== undefined ? { appName: context.app.name } : {}),
       ...(context.app?.revision !== undefined ? { revision: context.app.revision } : {}),
       ...(context.app?.resourceGroup !== undefined ? { resourceGroup: context.app.resourceGroup } : {}),
     });
     // The host's commands (the platform's, or each candidate's): `{showIdentityCommand}` etc. in catalog templates.
     Object.assign(this.values, hostCommandValues(this.commands));
+    // The instance names come from the environment only (the caller's `app` values are checked above).
+    this.refused.push(...(this.commands.refused ?? []).filter((entry) => ["instance", "pod", "namespace"].includes(entry.name)));
   }
 
   /** The command context of the host (platform, app, instance), values validated; refused ones stay placeholders. */

@@ -124,6 +124,16 @@ export function fillCommand(template: string, ctx: CommandContext, scope?: strin
 
 type StepName = Exclude<keyof PlatformEntry["commands"], "principalId" | "outboundIps">;
 
+/** A step's sentence when it lists several platforms' commands (each platform's own names its resource). */
+const CANDIDATE_SENTENCES: Readonly<Record<StepName, string>> = {
+  showIdentity: "See which managed identities the host has",
+  assignSystemIdentity: "Assign a system-assigned identity to the host",
+  assignUserIdentity: "Attach the user-assigned identity the code asks for to the host",
+  restart: "Start fresh instances (they drop cached tokens and see the identity as configured now)",
+  doctorInInstance: "Check from inside the host (environment, identity endpoint, a token request, as the app sees them)",
+  listInstances: "List the instances, to compare this one with the others",
+};
+
 /** One platform's step: its sentence (or `sentence` when given) and its command. */
 function platformStep(entry: PlatformEntry, name: StepName, ctx: CommandContext, scope?: string, url?: string): PlatformStep | undefined {
   const step = entry.commands[name];
@@ -140,7 +150,7 @@ function stepFor(ctx: CommandContext, name: StepName, options: { sentence?: stri
   if (steps.length === 0) return undefined;
   if (entries.length === 1) return withCommand(options.sentence ?? steps[0]!.step!.sentence, steps[0]!.step!.command);
   const why = ctx.platformReason ?? "no platform variable is set";
-  const sentence = `${(options.sentence ?? steps[0]!.step!.sentence).replace(/[\s:.]+$/, "")} (the hosting platform is unknown: ${why}; run the one for this host)`;
+  const sentence = `${(options.sentence ?? CANDIDATE_SENTENCES[name]).replace(/[\s:.]+$/, "")} (the hosting platform is unknown: ${why}; run the one for this host)`;
   return withCommand(sentence, steps.map(({ entry, step }) => `on ${entry.displayName}: ${step!.command}`).join(" | "));
 }
 
@@ -226,12 +236,10 @@ export function listRoleAssignmentsStep(principalId: string | undefined): string
 
 /**
  * Fresh instances, with the platform's command (H4 advice: a new revision or restart on Container Apps, a restart on
- * App Service and Functions, a rollout restart on AKS). `why` leads the platform's own sentence when given.
+ * App Service and Functions, a rollout restart on AKS). `why`, when given, is the sentence instead of the platform's.
  */
 export function restartRevisionStep(ctx: CommandContext, why?: string): string {
-  const entries = platformsOf(ctx);
-  const own = entries.length === 1 ? entries[0]!.commands.restart.sentence : "Start fresh instances";
-  return stepFor(ctx, "restart", { sentence: why !== undefined ? `${why.replace(/[\s:.;]+$/, "")}; ${lowerFirst(own)}` : own })!;
+  return stepFor(ctx, "restart", why !== undefined ? { sentence: why } : {})!;
 }
 
 /** Run the doctor where the app runs; `url`: a dependency to probe instead of a scope. */
@@ -248,5 +256,3 @@ export function replicaListCommand(ctx: CommandContext): string {
 export function listInstancesStep(ctx: CommandContext, why?: string): string | undefined {
   return stepFor(ctx, "listInstances", why !== undefined ? { sentence: why } : {});
 }
-
-const lowerFirst = (text: string) => (text.length > 0 ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text);

@@ -35,7 +35,9 @@ export function describeEnvironment(env: HostEnvironment, configured: Configured
   out.platformCandidates = [...env.platformCandidates];
   out.functionsIdentitySettings = env.functionsIdentitySettings.map((setting) => ({ ...setting }));
   if (entry?.injectsIdentityVariables === true && env.identityEndpoint === undefined) {
-    out.notes.push(`${entry.displayName} sets IDENTITY_ENDPOINT and IDENTITY_HEADER only when a managed identity is assigned: none is set here`);
+    out.notes.push(
+      `${entry.displayName.replace(/^Azure /, "")} sets IDENTITY_ENDPOINT and IDENTITY_HEADER only when a managed identity is assigned to the app: none is set here`,
+    );
   }
   if (entry === undefined) out.notes.push(`Hosting platform unknown: ${env.platformReason}`);
   out.notes.push(...functionsSettingsEvidence(env.functionsIdentitySettings));
