@@ -215,7 +215,10 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
           checks: [
             { kind: CHECK_KINDS.identity, expected: `objectId=${previous.objectId}`, actual: `objectId=${claims.oid}`, verdict: "fail", confirmedBy: "token" },
           ],
-          nextSteps: [restartRevisionStep(ctx, "An identity swap leaves instances with tokens of both identities; restart so every instance uses the new one"), listRoleAssignmentsStep(claims.oid)],
+          nextSteps: [
+            restartRevisionStep(ctx, "An identity swap leaves instances with tokens of both identities; restart so every instance uses the new one"),
+            listRoleAssignmentsStep(claims.oid),
+          ],
         }),
       );
     }

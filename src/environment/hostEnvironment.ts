@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { registerSecret } from "../util/redact.js";
+import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { environmentMatches, IDENTITY_SOURCES, identitySourceEntry, type IdentitySource } from "../hosting/identitySources.js";
 import {
   KUBERNETES_NAMESPACE_FILE,
@@ -282,4 +283,47 @@ export function platformAttributes(env: Pick<HostEnvironment, "platform" | "plat
     if (typeof value === "string" && value.length > 0) out[name.attribute] = value;
   }
   return out;
+}
+
+/** What a classifier reads of a caller's `environment` (the classifiers are public: any object may come in). */
+export const HOST_ENVIRONMENT_SHAPE: PlainShape = {
+  source: "string",
+  sourceReason: "string",
+  identityEndpoint: "string",
+  identityEndpointMalformed: "boolean",
+  identityHeaderSet: "boolean",
+  msiEndpoint: "string",
+  msiSecretSet: "boolean",
+  imdsHostOverride: "string",
+  containerApp: { name: "string", revision: "string", replica: "string", hostname: "string", jobName: "string", jobExecution: "string" },
+  appServiceName: "string",
+  workloadIdentity: "boolean",
+  azureClientId: "string",
+  expectsIdentityVariables: "boolean",
+  hostKind: "string",
+  platform: "string",
+  platformKey: "string",
+  platformReason: "string",
+  platformCandidates: ["string"],
+  instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
+  functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
+};
+
+/**
+ * A caller's environment as plain, well-typed values; undefined when it lacks what readHostEnvironment always sets.
+ * Lists a caller left out become empty, objects `{}`.
+ */
+export function copyHostEnvironment(value: unknown): HostEnvironment | undefined {
+  const copied = plainCopy(value, HOST_ENVIRONMENT_SHAPE) as Partial<HostEnvironment> | undefined;
+  if (copied === undefined || typeof copied.source !== "string" || typeof copied.sourceReason !== "string" || copied.containerApp === undefined)
+    return undefined;
+  if (typeof copied.hostKind !== "string") return undefined;
+  return {
+    ...copied,
+    platform: copied.platform ?? "unknown",
+    platformReason: copied.platformReason ?? "not given",
+    platformCandidates: copied.platformCandidates ?? [],
+    instance: copied.instance ?? {},
+    functionsIdentitySettings: copied.functionsIdentitySettings ?? [],
+  } as HostEnvironment;
 }

@@ -71,8 +71,6 @@ export interface PlatformEntry {
   injectsIdentityVariables: boolean;
   instanceNames: readonly InstanceName[];
   commands: PlatformCommands;
-  /** For docs/platforms/<key>.md: what a failure usually looks like here, and what it means. One line each. */
-  symptoms: readonly string[];
 }
 
 const RG = "--resource-group {rg}";
@@ -87,6 +85,9 @@ const POD_NAMES: readonly InstanceName[] = [
   { field: "pod", variables: ["POD_NAME", "HOSTNAME"], attribute: "k8s.pod.name", label: "pod" },
   { field: "namespace", variables: ["POD_NAMESPACE"], attribute: "k8s.namespace.name", label: "namespace" },
 ];
+/** The federated credential that lets the pod's service account get tokens as a user-assigned identity. */
+const FEDERATE =
+  'az identity federated-credential create --name "$FEDERATED_CREDENTIAL_NAME" --identity-name "$IDENTITY_NAME" --resource-group {rg} --issuer "$(az aks show --name "$CLUSTER_NAME" --resource-group {rg} --query oidcIssuerProfile.issuerUrl --output tsv)" --subject "system:serviceaccount:{namespaceBare}:$SERVICE_ACCOUNT" --audience api://AzureADTokenExchange';
 const KUBECTL_STEPS = {
   restart: {
     sentence: "Restart the pods (a rollout: new pods get fresh tokens and the identity as configured now)",
@@ -136,10 +137,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: `az containerapp job execution list --name {app} ${RG} --output table`,
       },
     },
-    symptoms: [
-      "Connection refused to localhost:42356 in the first seconds of an execution: the identity endpoint is not ready yet.",
-      "IDENTITY_ENDPOINT not set: no identity is assigned to the job.",
-    ],
   },
   {
     key: "container-apps",
@@ -179,11 +176,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: `az containerapp replica list --name {app} ${RG} --revision {revision} --output table`,
       },
     },
-    symptoms: [
-      "Connection refused to localhost:42356 in the first seconds of a replica: the identity endpoint is not ready yet.",
-      "IDENTITY_ENDPOINT not set: no identity is assigned to the app (or it was added after this revision was created).",
-      'HTTP 500 "unexpected error occured while fetching the AAD Token": an unknown client id, or a scope that is no audience.',
-    ],
   },
   {
     key: "functions",
@@ -219,10 +211,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: `az rest --method get --url "https://management.azure.com/subscriptions/$SUBSCRIPTION_ID/resourceGroups/$RG/providers/Microsoft.Web/sites/{app}/instances?api-version=2023-12-01"`,
       },
     },
-    symptoms: [
-      "A connection setting `<name>__clientId` or `__managedIdentityResourceId` selects another identity than the code's credential.",
-      "IDENTITY_ENDPOINT not set: no identity is assigned to the function app.",
-    ],
   },
   {
     key: "app-service",
@@ -258,10 +246,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: `az webapp list-instances --name {app} ${RG} --output table`,
       },
     },
-    symptoms: [
-      "IDENTITY_ENDPOINT not set: no identity is assigned to the web app.",
-      "HTTP 500 from the identity endpoint for a user-assigned client id the app does not have.",
-    ],
   },
   {
     key: "aks-workload-identity",
@@ -282,20 +266,14 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       },
       assignSystemIdentity: {
         sentence: "Federate a user-assigned identity with the pod's service account (workload identity has no system-assigned identity)",
-        command:
-          'az identity federated-credential create --name "$FEDERATED_CREDENTIAL_NAME" --identity-name "$IDENTITY_NAME" --resource-group {rg} --issuer "$(az aks show --name "$CLUSTER_NAME" --resource-group {rg} --query oidcIssuerProfile.issuerUrl --output tsv)" --subject "system:serviceaccount:{namespace}:$SERVICE_ACCOUNT" --audience api://AzureADTokenExchange',
+        command: FEDERATE,
       },
       assignUserIdentity: {
         sentence: "Federate the user-assigned identity the code asks for with the pod's service account",
-        command:
-          'az identity federated-credential create --name "$FEDERATED_CREDENTIAL_NAME" --identity-name "$IDENTITY_NAME" --resource-group {rg} --issuer "$(az aks show --name "$CLUSTER_NAME" --resource-group {rg} --query oidcIssuerProfile.issuerUrl --output tsv)" --subject "system:serviceaccount:{namespace}:$SERVICE_ACCOUNT" --audience api://AzureADTokenExchange',
+        command: FEDERATE,
       },
       ...KUBECTL_STEPS,
     },
-    symptoms: [
-      "AADSTS70021: no federated credential matches the token's issuer, subject and audience.",
-      "AZURE_FEDERATED_TOKEN_FILE missing: the webhook did not mutate the pod.",
-    ],
   },
   {
     key: "aks",
@@ -325,10 +303,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       },
       ...KUBECTL_STEPS,
     },
-    symptoms: [
-      "IMDS answers for the node's identity, not the app's: a 403 names the kubelet identity.",
-      "With pod identity, the NMI pod intercepts IMDS: its errors are not IMDS's.",
-    ],
   },
   {
     key: "arc",
@@ -361,10 +335,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
           'az connectedmachine run-command create --machine-name "$MACHINE_NAME" --resource-group {rg} --name diagnostic-credential-doctor --script "{doctor}"',
       },
     },
-    symptoms: [
-      "user_assigned_managed_identity_not_confirmed: the agent returned the system identity for a user-assigned request.",
-      'EACCES on the challenge key file: the process needs admin or the "Hybrid agent extension applications" group.',
-    ],
   },
   {
     key: "vm",
@@ -395,10 +365,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: 'az vm run-command invoke --name "$VM_NAME" --resource-group {rg} --command-id RunShellScript --scripts "{doctor}"',
       },
     },
-    symptoms: [
-      'IMDS answers 400 "Identity not found": no identity (or not the requested one) is assigned to the VM.',
-      "IMDS 410 while it is being upgraded: transient, retry for 70 s.",
-    ],
   },
   {
     key: "vmss",
@@ -434,7 +400,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
         command: 'az vmss list-instances --name "$VMSS_NAME" --resource-group {rg} --output table',
       },
     },
-    symptoms: ['IMDS answers 400 "Identity not found": the identity is assigned to the VM, not the scale set (or not yet to every instance).'],
   },
 ];
 
