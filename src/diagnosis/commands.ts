@@ -124,21 +124,21 @@ export function fillCommand(template: string, ctx: CommandContext, scope?: strin
 
 type StepName = Exclude<keyof PlatformEntry["commands"], "principalId" | "outboundIps">;
 
-/** A step's sentence when it lists several platforms' commands (each platform's own names its resource). */
-const CANDIDATE_SENTENCES: Readonly<Record<StepName, string>> = {
-  showIdentity: "See which managed identities the host has",
-  assignSystemIdentity: "Assign a system-assigned identity to the host",
-  assignUserIdentity: "Attach the user-assigned identity the code asks for to the host",
-  restart: "Start fresh instances (they drop cached tokens and see the identity as configured now)",
-  doctorInInstance: "Check from inside the host (environment, identity endpoint, a token request, as the app sees them)",
-  listInstances: "List the instances, to compare this one with the others",
-};
-
 /** One platform's step: its sentence (or `sentence` when given) and its command. */
-function platformStep(entry: PlatformEntry, name: StepName, ctx: CommandContext, scope?: string, url?: string): PlatformStep | undefined {
+function platformStep(entry: PlatformEntry, name: StepName, ctx: CommandContext, scope?: string, url?: string): Required<PlatformStep> | undefined {
   const step = entry.commands[name];
-  return step === undefined ? undefined : { sentence: step.sentence, command: fillCommand(step.command, ctx, scope, url) };
+  return step === undefined ? undefined : { sentence: step.sentence ?? USUAL_SENTENCES[name](entry.noun), command: fillCommand(step.command, ctx, scope, url) };
 }
+
+/** The sentence of a step whose platform has no sentence of its own. */
+const USUAL_SENTENCES: Readonly<Record<StepName, (noun: string) => string>> = {
+  showIdentity: (noun) => `See which managed identities the ${noun} has`,
+  assignSystemIdentity: (noun) => `Assign a system-assigned identity to the ${noun}`,
+  assignUserIdentity: (noun) => `Attach the user-assigned identity the code asks for to the ${noun}`,
+  restart: (noun) => `Restart the ${noun} so its instances request new tokens`,
+  doctorInInstance: () => "Check from inside the host (environment, identity endpoint, a token request, as the app sees them)",
+  listInstances: (noun) => `List the ${noun}'s instances, to compare this one with the others`,
+};
 
 /**
  * The next step for the detected platform; when it is unknown, one step that says so and gives each candidate's
@@ -150,7 +150,7 @@ function stepFor(ctx: CommandContext, name: StepName, options: { sentence?: stri
   if (steps.length === 0) return undefined;
   if (entries.length === 1) return withCommand(options.sentence ?? steps[0]!.step!.sentence, steps[0]!.step!.command);
   const why = ctx.platformReason ?? "no platform variable is set";
-  const sentence = `${(options.sentence ?? CANDIDATE_SENTENCES[name]).replace(/[\s:.]+$/, "")} (the hosting platform is unknown: ${why}; run the one for this host)`;
+  const sentence = `${(options.sentence ?? USUAL_SENTENCES[name]("host")).replace(/[\s:.]+$/, "")} (the hosting platform is unknown: ${why}; run the one for this host)`;
   return withCommand(sentence, steps.map(({ entry, step }) => `on ${entry.displayName}: ${step!.command}`).join(" | "));
 }
 

@@ -35,7 +35,8 @@ export interface InstanceName {
 
 /** A command and the sentence that says why, as a next step prints them (`sentence: command`). */
 export interface PlatformStep {
-  sentence: string;
+  /** Absent: the step's usual sentence about the platform's `noun` (diagnosis/commands.ts). */
+  sentence?: string;
   command: string;
 }
 
@@ -61,6 +62,8 @@ export interface PlatformEntry {
   key: PlatformKey;
   platform: HostingPlatform;
   displayName: string;
+  /** What the identity belongs to, in the usual sentences: "web app", "job", "VM". */
+  noun: string;
   /** The variables that say the process runs here. Absent: the environment cannot tell (a VM); only named candidates. */
   detect?: EnvironmentMatch;
   /** Why, for the evidence: the variables that decided. */
@@ -74,7 +77,6 @@ export interface PlatformEntry {
 }
 
 const RG = "--resource-group {rg}";
-const DOCTOR_WHY = "Check from inside the app (environment, identity endpoint, a token request, as the app sees them)";
 
 const CONTAINER_APP_NAMES: readonly InstanceName[] = [
   { field: "app", variables: ["CONTAINER_APP_NAME"], attribute: "azure.container_app.name", label: "app" },
@@ -93,9 +95,21 @@ const KUBECTL_STEPS = {
     sentence: "Restart the pods (a rollout: new pods get fresh tokens and the identity as configured now)",
     command: 'kubectl rollout restart deployment "$DEPLOYMENT" --namespace {namespace}',
   },
-  doctorInInstance: { sentence: DOCTOR_WHY, command: "kubectl exec {pod} --namespace {namespace} -- {doctor}" },
-  listInstances: { sentence: "List the pods, to compare this one with the others", command: "kubectl get pods --namespace {namespace} --output wide" },
+  doctorInInstance: { command: "kubectl exec {pod} --namespace {namespace} -- {doctor}" },
+  listInstances: { command: "kubectl get pods --namespace {namespace} --output wide" },
 };
+
+/** The identity commands az has for a resource kind (`webapp`, `functionapp`, `vm`, `vmss`): show, assign, restart. */
+function identityCommands(cli: string, name: string) {
+  const identity = `az ${cli} identity`;
+  return {
+    principalId: `${identity} show --name ${name} ${RG} --query principalId --output tsv`,
+    showIdentity: { command: `${identity} show --name ${name} ${RG}` },
+    assignSystemIdentity: { command: `${identity} assign --name ${name} ${RG} --identities "[system]"` },
+    assignUserIdentity: { command: `${identity} assign --name ${name} ${RG} --identities {identity}` },
+    restart: { command: `az ${cli} restart --name ${name} ${RG}` },
+  };
+}
 
 /** In detection order: the first entry whose variables are set wins. */
 export const PLATFORMS: readonly PlatformEntry[] = [
@@ -103,6 +117,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "container-apps-job",
     platform: "azure.container_apps",
     displayName: "Azure Container Apps job",
+    noun: "job",
     detect: { all: ["CONTAINER_APP_JOB_NAME"] },
     detectedBy: "CONTAINER_APP_JOB_NAME is set",
     sources: ["AppService"],
@@ -142,6 +157,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "container-apps",
     platform: "azure.container_apps",
     displayName: "Azure Container Apps",
+    noun: "app",
     detect: { all: ["CONTAINER_APP_NAME"] },
     detectedBy: "CONTAINER_APP_NAME is set",
     sources: ["AppService"],
@@ -181,6 +197,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "functions",
     platform: "azure.functions",
     displayName: "Azure Functions",
+    noun: "function app",
     detect: { all: ["WEBSITE_SITE_NAME"], any: ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"] },
     detectedBy: "WEBSITE_SITE_NAME with FUNCTIONS_WORKER_RUNTIME or FUNCTIONS_EXTENSION_VERSION is set",
     sources: ["AppService"],
@@ -190,25 +207,14 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       { field: "instance", variables: ["WEBSITE_INSTANCE_ID"], attribute: "faas.instance", label: "instance" },
     ],
     commands: {
-      principalId: "az functionapp identity show --name {app} --resource-group {rg} --query principalId --output tsv",
+      ...identityCommands("functionapp", "{app}"),
       outboundIps: "az functionapp show --name {app} --resource-group {rg} --query possibleOutboundIpAddresses --output tsv",
-      showIdentity: { sentence: "See which managed identities the function app has", command: `az functionapp identity show --name {app} ${RG}` },
-      assignSystemIdentity: {
-        sentence: "Assign a system-assigned identity to the function app",
-        command: `az functionapp identity assign --name {app} ${RG} --identities "[system]"`,
-      },
-      assignUserIdentity: {
-        sentence: "Attach the user-assigned identity the code asks for to the function app",
-        command: `az functionapp identity assign --name {app} ${RG} --identities {identity}`,
-      },
-      restart: { sentence: "Restart the function app so its instances request new tokens", command: `az functionapp restart --name {app} ${RG}` },
       doctorInInstance: {
-        sentence: "Check from inside the app: open its console (Kudu, Advanced Tools) and run the doctor there",
+        sentence: "Check from inside the app: run the doctor in its console (Kudu)",
         command: "https://{appBare}.scm.azurewebsites.net/DebugConsole, then: {doctor}",
       },
       listInstances: {
-        sentence: "List the function app's instances, to compare this one with the others",
-        command: `az rest --method get --url "https://management.azure.com/subscriptions/$SUBSCRIPTION_ID/resourceGroups/$RG/providers/Microsoft.Web/sites/{app}/instances?api-version=2023-12-01"`,
+        command: `az rest --method get --url "https://management.azure.com/subscriptions/$SUBSCRIPTION_ID/resourceGroups/$RG/providers/Microsoft.Web/sites/{appBare}/instances?api-version=2023-12-01"`,
       },
     },
   },
@@ -216,6 +222,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "app-service",
     platform: "azure.app_service",
     displayName: "Azure App Service",
+    noun: "web app",
     detect: { all: ["WEBSITE_SITE_NAME"] },
     detectedBy: "WEBSITE_SITE_NAME is set (without the Functions variables)",
     sources: ["AppService"],
@@ -225,32 +232,20 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       { field: "instance", variables: ["WEBSITE_INSTANCE_ID"], attribute: "service.instance.id", label: "instance" },
     ],
     commands: {
-      principalId: "az webapp identity show --name {app} --resource-group {rg} --query principalId --output tsv",
+      ...identityCommands("webapp", "{app}"),
       outboundIps: "az webapp show --name {app} --resource-group {rg} --query possibleOutboundIpAddresses --output tsv",
-      showIdentity: { sentence: "See which managed identities the web app has", command: `az webapp identity show --name {app} ${RG}` },
-      assignSystemIdentity: {
-        sentence: "Assign a system-assigned identity to the web app",
-        command: `az webapp identity assign --name {app} ${RG} --identities "[system]"`,
-      },
-      assignUserIdentity: {
-        sentence: "Attach the user-assigned identity the code asks for to the web app",
-        command: `az webapp identity assign --name {app} ${RG} --identities {identity}`,
-      },
-      restart: { sentence: "Restart the web app so its instances request new tokens", command: `az webapp restart --name {app} ${RG}` },
       doctorInInstance: {
-        sentence: "Check from inside the instance: open an SSH session and run npx diagnostic-credential doctor there",
+        sentence: "Check from inside the instance: run npx diagnostic-credential doctor in an SSH session",
         command: `az webapp ssh --name {app} ${RG} --instance {instance}`,
       },
-      listInstances: {
-        sentence: "List the web app's instances, to compare this one with the others",
-        command: `az webapp list-instances --name {app} ${RG} --output table`,
-      },
+      listInstances: { command: `az webapp list-instances --name {app} ${RG} --output table` },
     },
   },
   {
     key: "aks-workload-identity",
     platform: "azure.aks",
     displayName: "Azure Kubernetes Service, workload identity",
+    noun: "deployment",
     detect: { all: ["KUBERNETES_SERVICE_HOST", "AZURE_FEDERATED_TOKEN_FILE"] },
     detectedBy: "KUBERNETES_SERVICE_HOST and AZURE_FEDERATED_TOKEN_FILE are set",
     sources: ["WorkloadIdentity"],
@@ -279,6 +274,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "aks",
     platform: "azure.aks",
     displayName: "Azure Kubernetes Service, pod or node identity (IMDS)",
+    noun: "deployment",
     detect: { all: ["KUBERNETES_SERVICE_HOST"] },
     detectedBy: "KUBERNETES_SERVICE_HOST is set without AZURE_FEDERATED_TOKEN_FILE (IMDS: pod identity or the node's kubelet identity)",
     sources: ["DefaultToImds"],
@@ -308,6 +304,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "arc",
     platform: "azure.arc",
     displayName: "Azure Arc-enabled server",
+    noun: "machine",
     detect: { all: ["IDENTITY_ENDPOINT", "IMDS_ENDPOINT"] },
     detectedBy: "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set (the Arc agent)",
     sources: ["AzureArc"],
@@ -330,7 +327,6 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       },
       restart: { sentence: "Restart the Arc agent's identity service on the machine", command: "sudo systemctl restart himdsd" },
       doctorInInstance: {
-        sentence: DOCTOR_WHY,
         command:
           'az connectedmachine run-command create --machine-name "$MACHINE_NAME" --resource-group {rg} --name diagnostic-credential-doctor --script "{doctor}"',
       },
@@ -340,28 +336,15 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "vm",
     platform: "azure.vm",
     displayName: "Azure virtual machine",
-    detectedBy: "named by DIAGNOSTIC_CREDENTIAL_PLATFORM (the environment of a VM does not say so)",
+    noun: "VM",
+    detectedBy: "named by DIAGNOSTIC_CREDENTIAL_PLATFORM (a VM's environment does not say)",
     sources: ["DefaultToImds"],
     injectsIdentityVariables: false,
     instanceNames: [],
     commands: {
-      principalId: 'az vm identity show --name "$VM_NAME" --resource-group {rg} --query principalId --output tsv',
+      ...identityCommands("vm", '"$VM_NAME"'),
       outboundIps: 'az vm list-ip-addresses --name "$VM_NAME" --resource-group {rg} --output table',
-      showIdentity: { sentence: "See which managed identities the VM has", command: 'az vm identity show --name "$VM_NAME" --resource-group {rg}' },
-      assignSystemIdentity: {
-        sentence: "Assign a system-assigned identity to the VM",
-        command: 'az vm identity assign --name "$VM_NAME" --resource-group {rg} --identities "[system]"',
-      },
-      assignUserIdentity: {
-        sentence: "Attach the user-assigned identity the code asks for to the VM",
-        command: 'az vm identity assign --name "$VM_NAME" --resource-group {rg} --identities {identity}',
-      },
-      restart: {
-        sentence: "Restart the app's process (IMDS caches tokens per identity for up to 24 hours; a VM restart is rarely needed)",
-        command: 'az vm restart --name "$VM_NAME" --resource-group {rg}',
-      },
       doctorInInstance: {
-        sentence: DOCTOR_WHY,
         command: 'az vm run-command invoke --name "$VM_NAME" --resource-group {rg} --command-id RunShellScript --scripts "{doctor}"',
       },
     },
@@ -370,35 +353,20 @@ export const PLATFORMS: readonly PlatformEntry[] = [
     key: "vmss",
     platform: "azure.vm",
     displayName: "Azure virtual machine scale set",
-    detectedBy: "named by DIAGNOSTIC_CREDENTIAL_PLATFORM (the environment of a VMSS instance does not say so)",
+    noun: "scale set",
+    detectedBy: "named by DIAGNOSTIC_CREDENTIAL_PLATFORM (a VMSS instance's environment does not say)",
     sources: ["DefaultToImds"],
     injectsIdentityVariables: false,
     instanceNames: [],
     commands: {
-      principalId: 'az vmss identity show --name "$VMSS_NAME" --resource-group {rg} --query principalId --output tsv',
+      ...identityCommands("vmss", '"$VMSS_NAME"'),
       outboundIps: 'az vmss list-instance-public-ips --name "$VMSS_NAME" --resource-group {rg} --output table',
-      showIdentity: { sentence: "See which managed identities the scale set has", command: 'az vmss identity show --name "$VMSS_NAME" --resource-group {rg}' },
-      assignSystemIdentity: {
-        sentence: "Assign a system-assigned identity to the scale set",
-        command: 'az vmss identity assign --name "$VMSS_NAME" --resource-group {rg} --identities "[system]"',
-      },
-      assignUserIdentity: {
-        sentence: "Attach the user-assigned identity the code asks for to the scale set",
-        command: 'az vmss identity assign --name "$VMSS_NAME" --resource-group {rg} --identities {identity}',
-      },
-      restart: {
-        sentence: "Restart the instance (or the app's process on it)",
-        command: 'az vmss restart --name "$VMSS_NAME" --resource-group {rg} --instance-ids "$INSTANCE_ID"',
-      },
+      restart: { command: 'az vmss restart --name "$VMSS_NAME" --resource-group {rg} --instance-ids "$INSTANCE_ID"' },
       doctorInInstance: {
-        sentence: DOCTOR_WHY,
         command:
           'az vmss run-command invoke --name "$VMSS_NAME" --resource-group {rg} --instance-id "$INSTANCE_ID" --command-id RunShellScript --scripts "{doctor}"',
       },
-      listInstances: {
-        sentence: "List the scale set's instances, to compare this one with the others",
-        command: 'az vmss list-instances --name "$VMSS_NAME" --resource-group {rg} --output table',
-      },
+      listInstances: { command: 'az vmss list-instances --name "$VMSS_NAME" --resource-group {rg} --output table' },
     },
   },
 ];
