@@ -80,7 +80,7 @@ describe("an unknown platform: said so, each candidate's command named", () => {
       expect(step).not.toMatch(/containerapp|webapp|functionapp|kubectl/);
     }
     // The VM has no instance list; the scale set has.
-    expect(steps[4]).toMatch(/^List the instances.*: on Azure virtual machine scale set: az vmss list-instances/);
+    expect(steps[4]).toMatch(/^List the host's instances.*: on Azure virtual machine scale set: az vmss list-instances/);
   });
 
   it("the identity endpoint and no platform variable: Container Apps (app or job), Functions, App Service", () => {
