@@ -1,0 +1,103 @@
+import type { ServiceDefinition } from "../types.js";
+import { GUID, quote } from "./shared.js";
+
+export const OPENAI: ServiceDefinition = {
+  name: "openai",
+  displayName: "Azure OpenAI / Cognitive Services",
+  quotes: [
+    quote("callerObjectId", new RegExp(`principal [\`'"](${GUID})[\`'"]`, "i"), "principal "),
+    quote("action", /data action [`'"]([^`'"]{1,256})[`'"]/gi, "data action "),
+  ],
+  hostSuffixes: [
+    ".openai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".services.ai.azure.com",
+    ".openai.azure.us",
+    ".cognitiveservices.azure.us",
+    ".cognitiveservices.azure.cn",
+    ".openai.azure.cn",
+  ],
+  hosts: [],
+  audiences: ["https://cognitiveservices.azure.com", "https://cognitiveservices.azure.us", "https://cognitiveservices.azure.cn", "https://ai.azure.com"],
+  audiencePatterns: [],
+  scope: "https://cognitiveservices.azure.com/.default",
+  scopeByHostSuffix: {
+    ".openai.azure.us": "https://cognitiveservices.azure.us/.default",
+    ".cognitiveservices.azure.us": "https://cognitiveservices.azure.us/.default",
+  },
+  accessModel: "azure-rbac",
+  roles: [
+    { operation: "inference", role: "Cognitive Services OpenAI User" },
+    { operation: "inference", role: "Cognitive Services OpenAI User", when: { action: /openai/i } },
+    { operation: "inference", role: "Cognitive Services OpenAI User", when: { path: /^\/openai\//i } },
+    { operation: "cognitive", role: "Cognitive Services User", when: { host: /\.cognitiveservices\./i } },
+  ],
+  controlPlaneRoles: ["Cognitive Services Contributor", "Contributor", "Owner"],
+  propagation: "up to ~10 minutes",
+  propagationMinutes: 10,
+  unauthorizedMeansForbidden: true,
+  resourceProvider: "Microsoft.CognitiveServices/accounts",
+  docs: "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
+  scopeHints: [
+    {
+      from: "resource",
+      pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/[^/'\s]+/i,
+      template: "{0}",
+    },
+    { from: "host", template: "$(az cognitiveservices account list --query \"[?name=='{name}'].id\" --output tsv)", label: "account {name}" },
+  ],
+  fingerprints: [
+    {
+      id: "openai.firewall",
+      code: "NotAnIdentityProblem",
+      confidence: "high",
+      status: 403,
+      message: /access denied due to virtual network\/firewall rules/i,
+      meaning: "the account's firewall or VNet rules rejected the client",
+    },
+    {
+      id: "openai.private-endpoint",
+      code: "NotAnIdentityProblem",
+      confidence: "high",
+      status: 403,
+      message: /traffic is not from an approved private endpoint/i,
+      meaning: "the account only accepts traffic through its private endpoint",
+    },
+    {
+      id: "openai.key-auth-disabled",
+      code: "NotAnIdentityProblem",
+      confidence: "medium",
+      message: /key based authentication is disabled/i,
+      meaning: "the client used an API key while key access is disabled: build the client with the credential instead",
+    },
+    {
+      id: "openai.lacks-data-action",
+      code: "RoleMissingOrWrongScope",
+      confidence: "high",
+      message: /lacks the required data action/i,
+      meaning: "the token was accepted but the identity has no role with this data action (the service answers 401 for this)",
+    },
+    {
+      id: "openai.permission-denied",
+      code: "RoleMissingOrWrongScope",
+      confidence: "high",
+      errorCode: "PermissionDenied",
+      meaning: "the token was accepted but the identity has no role allowing this operation (the service answers 401 for this)",
+    },
+    {
+      id: "openai.principal-no-access",
+      code: "RoleMissingOrWrongScope",
+      confidence: "high",
+      message: /principal does not have access to api\/operation/i,
+      meaning: "the token was accepted but the identity has no role allowing this operation (the service answers 401 for this)",
+    },
+    {
+      id: "openai.token-invalid",
+      code: "WrongAudience",
+      confidence: "low",
+      status: 401,
+      message: /access token is missing, invalid, audience is incorrect/i,
+      meaning: "the token is missing, has the wrong audience or has expired (the service does not say which; wrong audience is the usual cause)",
+    },
+  ],
+};
