@@ -1,16 +1,21 @@
 import type { ServiceDefinition } from "./types.js";
 import { CONTAINER_REGISTRY } from "./services/acr.js";
-import { OPENAI } from "./services/ai.js";
+import { AI_FOUNDRY, OPENAI } from "./services/ai.js";
+import { BATCH } from "./services/batch.js";
 import { APP_CONFIGURATION } from "./services/appconfig.js";
 import { ARM } from "./services/arm.js";
 import { COSMOS } from "./services/cosmos.js";
 import { MYSQL, POSTGRES, SQL } from "./services/databases.js";
-import { EVENT_GRID } from "./services/eventgrid.js";
+import { EVENT_GRID, EVENT_GRID_NAMESPACES } from "./services/eventgrid.js";
 import { GRAPH } from "./services/graph.js";
 import { KEY_VAULT, MANAGED_HSM } from "./services/keyvault.js";
+import { DATA_EXPLORER } from "./services/kusto.js";
+import { LOG_ANALYTICS } from "./services/loganalytics.js";
 import { EVENT_HUBS, SERVICE_BUS } from "./services/messaging.js";
 import { MONITOR } from "./services/monitor.js";
 import { REDIS } from "./services/redis.js";
+import { SEARCH } from "./services/search.js";
+import { SIGNALR, WEB_PUBSUB } from "./services/signalr.js";
 import { STORAGE } from "./services/storage.js";
 
 export { AMQP_ERROR_NAMES, GENERIC_FINGERPRINTS, GENERIC_QUOTES, GUID_PATTERN, REQUEST_ID_EVIDENCE_HEADERS } from "./services/shared.js";
@@ -51,4 +56,12 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
   EVENT_GRID,
   MONITOR,
   CONTAINER_REGISTRY,
+  SEARCH,
+  LOG_ANALYTICS,
+  AI_FOUNDRY,
+  DATA_EXPLORER,
+  SIGNALR,
+  WEB_PUBSUB,
+  BATCH,
+  EVENT_GRID_NAMESPACES,
 ];

@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from "../types.js";
-import { quote } from "./shared.js";
+import { op, quote } from "./shared.js";
 
 export const CONTAINER_REGISTRY: ServiceDefinition = {
   name: "acr",
@@ -34,6 +34,29 @@ export const CONTAINER_REGISTRY: ServiceDefinition = {
     },
     { from: "host", template: "$(az acr show --name {name} --query id --output tsv)", label: "registry {name}" },
   ],
+  // Operation → action: the registry's Docker v2 API. A registry in ABAC mode checks repository data actions instead.
+  operations: [
+    op("GET", /^\/v2\/_catalog\/?$/i, "Microsoft.ContainerRegistry/registries/pull/read", {
+      control: true,
+      alternative: { action: "Microsoft.ContainerRegistry/registries/catalog/read", mode: "RBAC Registry + ABAC Repository Permissions" },
+    }),
+    op("GET,HEAD", /^\/v2\/.+\/tags\/list\/?$|^\/acr\/v1\//i, "Microsoft.ContainerRegistry/registries/pull/read", {
+      control: true,
+      alternative: { action: "Microsoft.ContainerRegistry/registries/repositories/metadata/read", mode: "RBAC Registry + ABAC Repository Permissions" },
+    }),
+    op("GET,HEAD", /^\/v2\//i, "Microsoft.ContainerRegistry/registries/pull/read", {
+      control: true,
+      alternative: { action: "Microsoft.ContainerRegistry/registries/repositories/content/read", mode: "RBAC Registry + ABAC Repository Permissions" },
+    }),
+    op("PUT,POST,PATCH", /^\/v2\//i, "Microsoft.ContainerRegistry/registries/push/write", {
+      control: true,
+      alternative: { action: "Microsoft.ContainerRegistry/registries/repositories/content/write", mode: "RBAC Registry + ABAC Repository Permissions" },
+    }),
+    op("DELETE", /^\/v2\/|^\/acr\/v1\//i, "Microsoft.ContainerRegistry/registries/artifacts/delete", {
+      control: true,
+      alternative: { action: "Microsoft.ContainerRegistry/registries/repositories/content/delete", mode: "RBAC Registry + ABAC Repository Permissions" },
+    }),
+  ],
   fingerprints: [
     {
       id: "acr.firewall",
@@ -50,6 +73,9 @@ export const CONTAINER_REGISTRY: ServiceDefinition = {
       status: 401,
       errorCode: "UNAUTHORIZED",
       meaning: "the registry token carries no permission for this repository: the identity lacks AcrPull/AcrPush (or the token exchange failed)",
+      nextSteps: [
+        'If the registry runs in "RBAC Registry + ABAC Repository Permissions" mode, AcrPull/AcrPush/AcrDelete are not honored: check the mode and assign "Container Registry Repository Reader" (pull) or "Container Registry Repository Writer" (push) instead, optionally with a repository condition: az acr show --name {name} --query roleAssignmentMode --output tsv',
+      ],
     },
     {
       id: "acr.denied",
@@ -58,6 +84,9 @@ export const CONTAINER_REGISTRY: ServiceDefinition = {
       status: [401, 403],
       errorCode: "DENIED",
       meaning: "the registry denied this repository action to the identity",
+      nextSteps: [
+        'If the registry runs in "RBAC Registry + ABAC Repository Permissions" mode, AcrPull/AcrPush/AcrDelete are not honored: check the mode and assign "Container Registry Repository Reader" (pull) or "Container Registry Repository Writer" (push) instead, optionally with a repository condition: az acr show --name {name} --query roleAssignmentMode --output tsv',
+      ],
     },
   ],
 };

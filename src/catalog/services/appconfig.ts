@@ -1,4 +1,5 @@
 import type { ServiceDefinition } from "../types.js";
+import { op } from "./shared.js";
 
 export const APP_CONFIGURATION: ServiceDefinition = {
   name: "appconfig",
@@ -31,6 +32,14 @@ export const APP_CONFIGURATION: ServiceDefinition = {
       template: "{0}",
     },
     { from: "host", template: "$(az appconfig show --name {name} --query id --output tsv)", label: "store {name}" },
+  ],
+  // Operation → action: App Configuration's data roles grant `configurationStores/*/read|write|delete`.
+  operations: [
+    op("GET,HEAD", /^\/snapshots/i, "Microsoft.AppConfiguration/configurationStores/snapshots/read"),
+    op("PUT,PATCH", /^\/snapshots/i, "Microsoft.AppConfiguration/configurationStores/snapshots/write"),
+    op("GET,HEAD", undefined, "Microsoft.AppConfiguration/configurationStores/keyValues/read"),
+    op("PUT,PATCH", undefined, "Microsoft.AppConfiguration/configurationStores/keyValues/write"),
+    op("DELETE", undefined, "Microsoft.AppConfiguration/configurationStores/keyValues/delete"),
   ],
   fingerprints: [
     {

@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from "../types.js";
-import { GUID, quote } from "./shared.js";
+import { GUID, op, quote } from "./shared.js";
 
 export const COSMOS: ServiceDefinition = {
   name: "cosmos",
@@ -57,6 +57,17 @@ export const COSMOS: ServiceDefinition = {
       alternative: { template: "/", label: "the whole account {name}" },
     },
     { from: "host", template: "/", label: "account {name}" },
+  ],
+  // Operation → action: Cosmos DB's own data actions (what its 403 names: "perform action [Microsoft.DocumentDB/…]").
+  operations: [
+    op("POST", /\/colls\/[^/]+\/sprocs\/[^/]+\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/executeStoredProcedure"),
+    op("GET", /\/colls\/[^/]+\/docs\/[^/]+\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read"),
+    op("GET", /\/colls\/[^/]+\/docs\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/readChangeFeed"),
+    op("POST", /\/colls\/[^/]+\/docs\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create"),
+    op("PUT", /\/colls\/[^/]+\/docs\/[^/]+\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/replace"),
+    op("PATCH", /\/colls\/[^/]+\/docs\/[^/]+\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert"),
+    op("DELETE", /\/colls\/[^/]+\/docs\/[^/]+\/?$/i, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/delete"),
+    op("GET", undefined, "Microsoft.DocumentDB/databaseAccounts/readMetadata"),
   ],
   fingerprints: [
     {

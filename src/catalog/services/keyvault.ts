@@ -1,5 +1,5 @@
 import type { QuotedFact, ServiceDefinition } from "../types.js";
-import { GUID, quote } from "./shared.js";
+import { GUID, op, quote } from "./shared.js";
 
 /** Key Vault's caller line ("Caller: appid=…;oid=…;iss=…;xms_mirid=…"), its Action/Resource lines and access policies. */
 const KEY_VAULT_QUOTES: QuotedFact[] = [
@@ -88,6 +88,34 @@ export const KEY_VAULT: ServiceDefinition = {
   scopeHints: [
     { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.keyvault\/vaults\/[^/'\s]+/i, template: "{0}" },
     { from: "host", template: "$(az keyvault show --name {name} --query id --output tsv)", label: "vault {name}" },
+  ],
+  // Operation → action (Key Vault REST paths; the `Action:` line of a 403 names the same strings).
+  operations: [
+    op("GET", /^\/secrets\/?$|^\/secrets\/[^/]+\/versions\/?$|^\/deletedsecrets/i, "Microsoft.KeyVault/vaults/secrets/readMetadata/action"),
+    op("GET", /^\/secrets\/[^/]+(\/[^/]+)?\/?$/i, "Microsoft.KeyVault/vaults/secrets/getSecret/action"),
+    op("PUT", /^\/secrets\/[^/]+\/?$/i, "Microsoft.KeyVault/vaults/secrets/setSecret/action"),
+    op("DELETE", /^\/secrets\/[^/]+\/?$/i, "Microsoft.KeyVault/vaults/secrets/delete"),
+    op("POST", /^\/secrets\/[^/]+\/backup\/?$/i, "Microsoft.KeyVault/vaults/secrets/backup/action"),
+    op("POST", /^\/secrets\/restore\/?$/i, "Microsoft.KeyVault/vaults/secrets/restore/action"),
+    op("POST", /^\/keys\/[^/]+\/create\/?$/i, "Microsoft.KeyVault/vaults/keys/create/action"),
+    op("PUT", /^\/keys\/[^/]+\/?$/i, "Microsoft.KeyVault/vaults/keys/import/action"),
+    op("POST", /^\/keys\/[^/]+\/rotate\/?$/i, "Microsoft.KeyVault/vaults/keys/rotate/action"),
+    op("POST", /^\/keys\/[^/]+\/backup\/?$/i, "Microsoft.KeyVault/vaults/keys/backup/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/encrypt\/?$/i, "Microsoft.KeyVault/vaults/keys/encrypt/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/decrypt\/?$/i, "Microsoft.KeyVault/vaults/keys/decrypt/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/sign\/?$/i, "Microsoft.KeyVault/vaults/keys/sign/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/verify\/?$/i, "Microsoft.KeyVault/vaults/keys/verify/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/wrapkey\/?$/i, "Microsoft.KeyVault/vaults/keys/wrap/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/unwrapkey\/?$/i, "Microsoft.KeyVault/vaults/keys/unwrap/action"),
+    op("POST", /^\/keys\/[^/]+(\/[^/]+)?\/release\/?$/i, "Microsoft.KeyVault/vaults/keys/release/action"),
+    op("PATCH", /^\/keys\/[^/]+(\/[^/]+)?\/?$/i, "Microsoft.KeyVault/vaults/keys/update/action"),
+    op("DELETE", /^\/keys\/[^/]+\/?$/i, "Microsoft.KeyVault/vaults/keys/delete"),
+    op("GET", /^\/keys(\/|$)|^\/deletedkeys/i, "Microsoft.KeyVault/vaults/keys/read"),
+    op("POST", /^\/certificates\/[^/]+\/create\/?$/i, "Microsoft.KeyVault/vaults/certificates/create/action"),
+    op("POST", /^\/certificates\/[^/]+\/import\/?$/i, "Microsoft.KeyVault/vaults/certificates/import/action"),
+    op("PATCH", /^\/certificates\/[^/]+(\/[^/]+)?\/?$/i, "Microsoft.KeyVault/vaults/certificates/update/action"),
+    op("DELETE", /^\/certificates\/[^/]+\/?$/i, "Microsoft.KeyVault/vaults/certificates/delete"),
+    op("GET", /^\/certificates(\/|$)|^\/deletedcertificates/i, "Microsoft.KeyVault/vaults/certificates/read"),
   ],
   fingerprints: [
     {

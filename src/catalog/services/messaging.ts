@@ -1,5 +1,5 @@
 import type { ErrorFingerprint, QuotedFact, ServiceDefinition } from "../types.js";
-import { quote } from "./shared.js";
+import { op, quote } from "./shared.js";
 
 /** Service Bus and Event Hubs: the claims an AMQP answer names, the REST operation, the entity. */
 const MESSAGING_QUOTES: QuotedFact[] = [
@@ -73,6 +73,17 @@ function messagingFingerprints(prefix: "servicebus" | "eventhubs", cli: string):
       meaning: "the token's signature could not be validated (a token of another cloud or tenant, or a SAS key that no longer matches)",
     },
     {
+      // "claim is empty or token is invalid" (Service Bus/Event Hubs REST, 401): seen from the management client
+      // (creating or reading entities) with a token that carries only Send/Listen rights.
+      id: `${prefix}.claim-empty`,
+      code: "RoleMissingOrWrongScope",
+      confidence: "medium",
+      message: /claim is empty/i,
+      protocols: both,
+      meaning:
+        "the token carries none of the claims this operation needs: managing entities (creating, reading or deleting a queue, topic, event hub or subscription) needs the Manage claim, which only the Data Owner role grants",
+    },
+    {
       id: `${prefix}.foreign-tenant`,
       code: "StaleTokenOrIdentityMixup",
       confidence: "medium",
@@ -97,7 +108,13 @@ export const SERVICE_BUS: ServiceDefinition = {
   accessModel: "azure-rbac",
   roles: [
     { operation: "send", role: "Azure Service Bus Data Sender" },
-    { operation: "manage", role: "Azure Service Bus Data Owner", when: { action: /manage|entityread/i } },
+    { operation: "manage", role: "Azure Service Bus Data Owner", when: { action: /manage|entity(read|write|delete)/i } },
+    // Creating, reading or deleting a queue, topic, subscription or rule on the data plane needs the Manage claim: Data Owner only.
+    {
+      operation: "manage",
+      role: "Azure Service Bus Data Owner",
+      when: { methods: ["PUT", "DELETE", "GET"], path: /^\/[^/$]+(\/subscriptions\/[^/]+(\/rules\/[^/]+)?)?\/?$|^\/\$resources\//i },
+    },
     { operation: "send", role: "Azure Service Bus Data Sender", when: { action: /send/i } },
     { operation: "receive", role: "Azure Service Bus Data Receiver", when: { action: /listen|receive/i } },
     { operation: "receive", role: "Azure Service Bus Data Receiver", when: { path: /\/messages\/head|\/\$deadletterqueue/i } },
@@ -114,6 +131,24 @@ export const SERVICE_BUS: ServiceDefinition = {
   scopeHints: [
     { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.servicebus\/namespaces\/[^/'\s]+/i, template: "{0}" },
     { from: "host", template: "$(az servicebus namespace list --query \"[?name=='{name}'].id\" --output tsv)", label: "namespace {name}" },
+  ],
+  // Operation → action: REST paths and the AMQP claims answers name (strongest first). Entity management has no
+  // data action of its own: the data plane asks for the Manage claim, which only Data Owner's `Microsoft.ServiceBus/*`
+  // grants; the entity's control-plane action names it (a queue and a topic share the path form `/{name}`).
+  operations: [
+    op("POST,DELETE", /\/messages\/head\/?$|\/\$deadletterqueue\/messages\/head/i, "Microsoft.ServiceBus/namespaces/messages/receive/action"),
+    op("PUT,DELETE", /\/messages\/[^/]+\/[^/]+\/?$/i, "Microsoft.ServiceBus/namespaces/messages/receive/action"),
+    op("POST", /\/messages\/?$/i, "Microsoft.ServiceBus/namespaces/messages/send/action"),
+    op("PUT,DELETE", /^\/[^/$]+\/subscriptions\/[^/]+\/rules\/[^/]+\/?$/i, "Microsoft.ServiceBus/namespaces/topics/subscriptions/rules/write"),
+    op("PUT,DELETE", /^\/[^/$]+\/subscriptions\/[^/]+\/?$/i, "Microsoft.ServiceBus/namespaces/topics/subscriptions/write"),
+    op("PUT,DELETE", /^\/[^/$]+\/?$/, "Microsoft.ServiceBus/namespaces/queues/write"),
+    op("GET", /^\/[^/$]+(\/subscriptions\/[^/]+)?\/?$|^\/\$resources\//i, "Microsoft.ServiceBus/namespaces/queues/read"),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/queues/write", { claim: "Manage" }),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/queues/write", { claim: "EntityWrite" }),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/queues/write", { claim: "EntityDelete" }),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/queues/read", { claim: "EntityRead" }),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/messages/send/action", { claim: "Send" }),
+    op(undefined, undefined, "Microsoft.ServiceBus/namespaces/messages/receive/action", { claim: "Listen" }),
   ],
   fingerprints: messagingFingerprints("servicebus", "servicebus"),
 };
@@ -132,7 +167,13 @@ export const EVENT_HUBS: ServiceDefinition = {
   accessModel: "azure-rbac",
   roles: [
     { operation: "send", role: "Azure Event Hubs Data Sender" },
-    { operation: "manage", role: "Azure Event Hubs Data Owner", when: { action: /manage|entityread/i } },
+    { operation: "manage", role: "Azure Event Hubs Data Owner", when: { action: /manage|entity(read|write|delete)/i } },
+    // Creating or deleting an event hub or consumer group needs the Manage claim: Data Owner only.
+    {
+      operation: "manage",
+      role: "Azure Event Hubs Data Owner",
+      when: { methods: ["PUT", "DELETE"], path: /^\/[^/$]+(\/consumergroups\/[^/]+)?\/?$/i },
+    },
     { operation: "send", role: "Azure Event Hubs Data Sender", when: { action: /send/i } },
     { operation: "receive", role: "Azure Event Hubs Data Receiver", when: { action: /listen|receive/i } },
     { operation: "receive", role: "Azure Event Hubs Data Receiver", when: { path: /\/consumergroups\//i } },
@@ -148,6 +189,19 @@ export const EVENT_HUBS: ServiceDefinition = {
   scopeHints: [
     { from: "resource", pattern: /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.eventhub\/namespaces\/[^/'\s]+/i, template: "{0}" },
     { from: "host", template: "$(az eventhubs namespace list --query \"[?name=='{name}'].id\" --output tsv)", label: "namespace {name}" },
+  ],
+  // Operation → action: REST paths and the AMQP claims answers name (strongest first); entity management needs the
+  // Manage claim, which only Data Owner's `Microsoft.EventHub/*` grants.
+  operations: [
+    op("POST", /\/messages\/?$/i, "Microsoft.EventHub/namespaces/messages/send/action"),
+    op("PUT,DELETE", /^\/[^/$]+\/consumergroups\/[^/]+\/?$/i, "Microsoft.EventHub/namespaces/eventhubs/consumergroups/write"),
+    op("PUT,DELETE", /^\/[^/$]+\/?$/, "Microsoft.EventHub/namespaces/eventhubs/write"),
+    op("GET", /\/consumergroups(\/|$)|\/partitions(\/|$)/i, "Microsoft.EventHub/namespaces/messages/receive/action"),
+    op(undefined, undefined, "Microsoft.EventHub/namespaces/eventhubs/write", { claim: "Manage" }),
+    op(undefined, undefined, "Microsoft.EventHub/namespaces/eventhubs/write", { claim: "EntityWrite" }),
+    op(undefined, undefined, "Microsoft.EventHub/namespaces/eventhubs/read", { claim: "EntityRead" }),
+    op(undefined, undefined, "Microsoft.EventHub/namespaces/messages/send/action", { claim: "Send" }),
+    op(undefined, undefined, "Microsoft.EventHub/namespaces/messages/receive/action", { claim: "Listen" }),
   ],
   fingerprints: messagingFingerprints("eventhubs", "eventhubs"),
 };

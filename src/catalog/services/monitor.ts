@@ -1,4 +1,5 @@
 import type { ServiceDefinition } from "../types.js";
+import { op } from "./shared.js";
 
 export const MONITOR: ServiceDefinition = {
   name: "monitor",
@@ -39,6 +40,8 @@ export const MONITOR: ServiceDefinition = {
       label: "data collection rule {dcr}",
     },
   ],
+  // Operation → action: the Logs Ingestion API checks `Microsoft.Insights/Telemetry/Write` on the data collection rule.
+  operations: [op("POST", /^\/datacollectionrules\/[^/]+\/streams\//i, "Microsoft.Insights/Telemetry/Write")],
   fingerprints: [
     {
       id: "monitor.dcr-access",

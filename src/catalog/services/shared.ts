@@ -1,8 +1,13 @@
-import type { ErrorFingerprint, QuotedFact, QuotedFactKind } from "../types.js";
+import type { ErrorFingerprint, OperationAction, QuotedFact, QuotedFactKind } from "../types.js";
 
 /** Facts, fingerprints and helpers shared by the catalog entries (one module per service family beside this). */
 
 export const GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+/** A row of an operation → action table: methods (comma-separated, upper case) and path, then the action. */
+export function op(methods: string | undefined, path: RegExp | undefined, action: string, extra: Omit<OperationAction, "action"> = {}): OperationAction {
+  return { ...(methods !== undefined ? { methods: methods.split(",") } : {}), ...(path !== undefined ? { path } : {}), ...extra, action };
+}
 
 export const quote = (fact: QuotedFactKind, pattern: RegExp, needs: string): QuotedFact => ({ fact, pattern, needs });
 

@@ -1,4 +1,5 @@
 import type { ServiceDefinition } from "../types.js";
+import { op } from "./shared.js";
 
 export const STORAGE: ServiceDefinition = {
   name: "storage",
@@ -46,6 +47,46 @@ export const STORAGE: ServiceDefinition = {
       template: "{0}",
     },
     { from: "host", template: "$(az storage account show --name {name} --query id --output tsv)", label: "storage account {name}" },
+  ],
+  // Operation → action: the Storage REST operations and the actions the data roles list (blob, dfs, queue, table, file).
+  operations: [
+    op("PUT", /^\/[^/]+\/?$/, "Microsoft.Storage/storageAccounts/blobServices/containers/write", {
+      host: /\.(blob|dfs)\./i,
+      query: /restype=container/i,
+      control: true,
+    }),
+    op("DELETE", /^\/[^/]+\/?$/, "Microsoft.Storage/storageAccounts/blobServices/containers/delete", {
+      host: /\.(blob|dfs)\./i,
+      query: /restype=container/i,
+      control: true,
+    }),
+    op("GET", /^\/?$/, "Microsoft.Storage/storageAccounts/blobServices/containers/read", { host: /\.(blob|dfs)\./i, query: /comp=list/i, control: true }),
+    op("PUT", undefined, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action", { host: /\.blob\./i, query: /comp=appendblock/i }),
+    op("GET,HEAD", undefined, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", { host: /\.(blob|dfs)\./i }),
+    op("PUT,PATCH,POST", undefined, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write", { host: /\.(blob|dfs)\./i }),
+    op("DELETE", undefined, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete", { host: /\.(blob|dfs)\./i }),
+    op("POST", /^\/[^/]+\/messages\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action", { host: /\.queue\./i }),
+    op("GET", /^\/[^/]+\/messages\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read", {
+      host: /\.queue\./i,
+      query: /peekonly=true/i,
+    }),
+    op("GET", /^\/[^/]+\/messages\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/process/action", { host: /\.queue\./i }),
+    op("DELETE", /^\/[^/]+\/messages\/[^/]+\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/process/action", { host: /\.queue\./i }),
+    op("PUT", /^\/[^/]+\/messages\/[^/]+\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/write", { host: /\.queue\./i }),
+    op("DELETE", /^\/[^/]+\/messages\/?$/i, "Microsoft.Storage/storageAccounts/queueServices/queues/messages/delete", { host: /\.queue\./i }),
+    op("PUT", /^\/[^/]+\/?$/, "Microsoft.Storage/storageAccounts/queueServices/queues/write", { host: /\.queue\./i, control: true }),
+    op("DELETE", /^\/[^/]+\/?$/, "Microsoft.Storage/storageAccounts/queueServices/queues/delete", { host: /\.queue\./i, control: true }),
+    op("GET", undefined, "Microsoft.Storage/storageAccounts/queueServices/queues/read", { host: /\.queue\./i, control: true }),
+    op("POST", /^\/tables\/?$/i, "Microsoft.Storage/storageAccounts/tableServices/tables/write", { host: /\.table\./i, control: true }),
+    op("DELETE", /^\/tables\(/i, "Microsoft.Storage/storageAccounts/tableServices/tables/delete", { host: /\.table\./i, control: true }),
+    op("GET", /^\/tables(\(|\/?$)/i, "Microsoft.Storage/storageAccounts/tableServices/tables/read", { host: /\.table\./i, control: true }),
+    op("GET", undefined, "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read", { host: /\.table\./i }),
+    op("POST", undefined, "Microsoft.Storage/storageAccounts/tableServices/tables/entities/add/action", { host: /\.table\./i }),
+    op("PUT,MERGE,PATCH", undefined, "Microsoft.Storage/storageAccounts/tableServices/tables/entities/update/action", { host: /\.table\./i }),
+    op("DELETE", undefined, "Microsoft.Storage/storageAccounts/tableServices/tables/entities/delete", { host: /\.table\./i }),
+    op("GET,HEAD", undefined, "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/read", { host: /\.file\./i }),
+    op("PUT,POST,PATCH", undefined, "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/write", { host: /\.file\./i }),
+    op("DELETE", undefined, "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/delete", { host: /\.file\./i }),
   ],
   fingerprints: [
     {
