@@ -891,7 +891,8 @@ export const SHAPES: Shape[] = [
       hypothesis: "H2",
       confidence: "high",
       service: "graph",
-      steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, "appRoles[?value=='User.Read.All']"],
+      // The endpoint names the permission (GET /users → User.Read.All) and its app role id is filled in.
+      steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, 'APP_ROLE_ID="df021288-bdef-4463-88db-98f22de89214"'],
       checks: [{ kind: "role", verdict: "fail", actual: "roles: Group.Read.All" }],
     },
   },
