@@ -24,7 +24,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUTPUT = join(root, "src/catalog/graphPermissions.ts");
 const IDS = join(root, "scripts/data/graph-app-role-ids.json");
 /** The paths managed identities call (directory objects, mail, sites and files); `/me` has no meaning without a user. */
-const COVERED = /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|directory\/deleteditems|sites|drives|organization)(\/|$)/;
+const COVERED =
+  /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|directory\/deleteditems|sites|drives|organization)(\/|$)/;
 
 function parseArgs(argv) {
   const args = { check: false };
@@ -58,7 +59,13 @@ export function normalizePath(path) {
 }
 
 function marksLeast(value) {
-  if (typeof value === "string") return /(^|;)\s*least=([^;]*)/i.exec(value)?.[2]?.split(",").some((s) => s.trim() === "Application") ?? false;
+  if (typeof value === "string")
+    return (
+      /(^|;)\s*least=([^;]*)/i
+        .exec(value)?.[2]
+        ?.split(",")
+        .some((s) => s.trim() === "Application") ?? false
+    );
   return Array.isArray(value?.leastPrivilegePermission) && value.leastPrivilegePermission.includes("Application");
 }
 
