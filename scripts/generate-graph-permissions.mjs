@@ -14,7 +14,7 @@
 // "least=Application;…" | { leastPrivilegePermission: ["Application"] } } }] } } }. Only the Application scheme counts
 // (a managed identity has no signed-in user). The least-privileged permission of a path and method is the one the
 // source marks `least=Application`; without a mark, a read permission before a write one, then the one granting the
-// fewest (method, path) pairs of the covered paths, then the shorter name. App role ids come from scripts/data/graph-app-role-ids.json.
+// fewest (method, path) pairs (all of its Application pairs), then the shorter name. App role ids come from scripts/data/graph-app-role-ids.json.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -24,8 +24,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUTPUT = join(root, "src/catalog/graphPermissions.ts");
 const IDS = join(root, "scripts/data/graph-app-role-ids.json");
 /** The paths managed identities call (directory objects, mail, sites and files); `/me` has no meaning without a user. */
-const COVERED =
-  /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|directory\/deleteditems|sites|drives|organization)(\/|$)/;
+const COVERED = /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|sites|drives)(\/|$)/;
+/** Sub-resources an app seldom calls with an application permission: left out to keep the shipped table small. */
+const LEFT_OUT =
+  /\/(owneddevices|registereddevices|ownedobjects|createdobjects|usagerights|joinedteams|licensedetails|delegatedpermissionclassifications|synchronization|claimsmappingpolicies|homerealmdiscoverypolicies|tokenlifetimepolicies|tokenissuancepolicies|transitivereports|checkmemberobjects|getmemberobjects|translateexchangeids|exportpersonaldata|inferenceclassification|childfolders|(add|remove)(key|password|tokensigningcertificate)|\w*passwordsinglesignoncredentials|extensionproperties|permissiongrants|reprocesslicenseassignment|revokesigninsessions|assignlicense|getmailtips|copy|move|create(forward|reply|replyall)|unsubscribe|attachments)(\/|$)|\/delta$|microsoft\.graph\./;
 
 function parseArgs(argv) {
   const args = { check: false };
@@ -79,16 +81,19 @@ export function collect(documents) {
         if (!Array.isArray(pathSet?.schemes) || !pathSet.schemes.includes("Application")) continue;
         for (const [rawPath, value] of Object.entries(pathSet.paths ?? {})) {
           const path = normalizePath(rawPath);
-          if (path === undefined || !COVERED.test(path)) continue;
+          if (path === undefined) continue;
+          // Every pair counts for the ranking (how much a permission grants); only covered paths reach the table.
+          const listed = COVERED.test(path) && !LEFT_OUT.test(path);
           for (const method of pathSet.methods ?? []) {
             const key = `${String(method).toUpperCase()} ${path}`;
+            const granted = grantedBy.get(permission) ?? new Set();
+            granted.add(key);
+            grantedBy.set(permission, granted);
+            if (!listed) continue;
             const entry = pairs.get(key) ?? { candidates: new Set(), marked: new Set() };
             entry.candidates.add(permission);
             if (marksLeast(value)) entry.marked.add(permission);
             pairs.set(key, entry);
-            const granted = grantedBy.get(permission) ?? new Set();
-            granted.add(key);
-            grantedBy.set(permission, granted);
           }
         }
       }

@@ -189,7 +189,14 @@ export interface OperationAction {
    * The same operation's action when the resource runs in its other authorization mode (a Container Registry in
    * "RBAC Registry + ABAC Repository Permissions" mode checks repository data actions instead of `pull/read`).
    */
-  alternative?: { action: string; control?: boolean; mode: string };
+  alternative?: {
+    /** The action in that mode. */
+    action: string;
+    /** A control-plane action. Default false. */
+    control?: boolean;
+    /** The mode's name: "RBAC Registry + ABAC Repository Permissions". */
+    mode: string;
+  };
 }
 
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */

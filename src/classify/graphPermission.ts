@@ -18,8 +18,6 @@ export interface GraphPermission {
   template: string;
   /** The method, upper case. */
   method: string;
-  /** How many permissions the table lists for this path (all methods): for the "why" line. */
-  alternatives: number;
 }
 
 interface CompiledTemplate {
@@ -78,7 +76,6 @@ export function graphPermissionFor(method: string | undefined, path: string | un
     ...(appRoleId !== undefined ? { appRoleId } : {}),
     template: best.template,
     method: verb,
-    alternatives: new Set(Object.values(best.methods)).size,
   };
 }
 
@@ -105,5 +102,5 @@ export function graphGrantStep(found: GraphPermission, input: { host?: string; p
 
 /** One line saying why this permission: the least privileged the Graph metadata names for this call. */
 export function graphWhyLine(found: GraphPermission): string {
-  return `Why "${found.permission}": Microsoft Graph accepts it for ${found.method} ${found.template} and it is the least-privileged application permission the Graph permissions metadata lists for that call${found.appRoleId !== undefined ? ` (app role id ${found.appRoleId})` : ""}.`;
+  return `Why "${found.permission}": the least-privileged application permission Microsoft Graph accepts for ${found.method} ${found.template} (Graph permissions metadata).`;
 }

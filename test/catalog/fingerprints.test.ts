@@ -310,9 +310,6 @@ const SAMPLES: Record<string, Sample> = {
       }),
     },
   },
-  "loganalytics.insufficient-access-message": {
-    http: { url: LA, status: 403, body: "The provided credentials have insufficient access to perform the requested operation" },
-  },
   "loganalytics.token-refused": {
     http: { url: LA, status: 401, body: j({ error: { message: "Valid authentication was not provided", code: "AuthorizationRequiredError" } }) },
   },

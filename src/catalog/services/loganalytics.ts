@@ -56,14 +56,6 @@ export const LOG_ANALYTICS: ServiceDefinition = {
       meaning: "the identity has no role allowing queries on this workspace (or on the resource a resource-centric query names)",
     },
     {
-      id: "loganalytics.insufficient-access-message",
-      code: "RoleMissingOrWrongScope",
-      confidence: "high",
-      status: 403,
-      message: /provided credentials have insufficient access/i,
-      meaning: "the identity has no role allowing queries on this workspace (or on the resource a resource-centric query names)",
-    },
-    {
       // "Valid authentication was not provided" (AuthorizationRequiredError), "InvalidTokenError": the token was refused.
       id: "loganalytics.token-refused",
       code: "Unknown",
