@@ -290,7 +290,8 @@ export class DiagnosticCredential implements TokenCredential {
     } catch (error) {
       recordInternalFault(error);
     }
-    if (this.verifyOptions !== undefined && VERIFIED_SOURCES.has(context.source) && isVerifiable(diagnosis)) this.#scheduleVerification(diagnosis, context.url, span);
+    if (this.verifyOptions !== undefined && VERIFIED_SOURCES.has(context.source) && isVerifiable(diagnosis))
+      this.#scheduleVerification(diagnosis, context.url, span);
   }
 
   /** Verifies a reported diagnosis after the caller got its answer; the verdict is logged and traced when it comes. */
@@ -337,7 +338,9 @@ export class DiagnosticCredential implements TokenCredential {
       credential: this.inner,
       systemAssigned: () => {
         if (this.systemAssignedOptions === undefined) return undefined;
-        this.systemAssigned ??= new ManagedIdentityCredential(this.systemAssignedOptions as unknown as ConstructorParameters<typeof ManagedIdentityCredential>[0]);
+        this.systemAssigned ??= new ManagedIdentityCredential(
+          this.systemAssignedOptions as unknown as ConstructorParameters<typeof ManagedIdentityCredential>[0],
+        );
         return this.systemAssigned;
       },
       configured: this.configured,

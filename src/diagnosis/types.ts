@@ -173,15 +173,7 @@ export interface Diagnosis {
  * - `not-applicable`: nothing to verify (not H1/H2, or no scope or principal known).
  */
 export type VerificationOutcome =
-  | "confirmed"
-  | "propagating"
-  | "sibling-scope"
-  | "denied"
-  | "access-policies"
-  | "refuted"
-  | "not-permitted"
-  | "unavailable"
-  | "not-applicable";
+  "confirmed" | "propagating" | "sibling-scope" | "denied" | "access-policies" | "refuted" | "not-permitted" | "unavailable" | "not-applicable";
 
 /** What verification against Azure Resource Manager found (see {@link Diagnosis.verification}). */
 export interface DiagnosisVerification {

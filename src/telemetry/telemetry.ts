@@ -342,7 +342,11 @@ export class CredentialTelemetry {
     try {
       if (this.tracingOff()) return;
       const link = failureSpan?.spanContext();
-      const span = this.tracer.startSpan(SPAN_VERIFY, { kind: SpanKind.INTERNAL, attributes: this.baseAttributes, ...(link ? { links: [{ context: link }] } : {}) });
+      const span = this.tracer.startSpan(SPAN_VERIFY, {
+        kind: SpanKind.INTERNAL,
+        attributes: this.baseAttributes,
+        ...(link ? { links: [{ context: link }] } : {}),
+      });
       if (span.isRecording()) {
         const event = diagnosisAttributes(verified);
         if (verified.verification !== undefined) {

@@ -72,7 +72,11 @@ export class ArmSession {
     } catch (error) {
       const code = (error as { code?: unknown; name?: unknown } | undefined)?.code;
       const name = (error as { name?: unknown } | undefined)?.name;
-      return { status: 0, failure: controller.signal.aborted || name === "AbortError" ? "TIMEOUT" : typeof code === "string" && /^[A-Z_]{2,40}$/.test(code) ? code : "REQUEST_FAILED" };
+      return {
+        status: 0,
+        failure:
+          controller.signal.aborted || name === "AbortError" ? "TIMEOUT" : typeof code === "string" && /^[A-Z_]{2,40}$/.test(code) ? code : "REQUEST_FAILED",
+      };
     } finally {
       clearTimeout(timer);
     }

@@ -36,7 +36,9 @@ export function patternMatches(pattern: string, operation: string): boolean {
 export function entryAllows(entry: PermissionEntry, operation: string, plane: OperationPlane): boolean {
   const allowed = (plane === "data" ? entry.dataActions : entry.actions) ?? [];
   const excluded = (plane === "data" ? entry.notDataActions : entry.notActions) ?? [];
-  return allowed.some((p) => typeof p === "string" && patternMatches(p, operation)) && !excluded.some((p) => typeof p === "string" && patternMatches(p, operation));
+  return (
+    allowed.some((p) => typeof p === "string" && patternMatches(p, operation)) && !excluded.some((p) => typeof p === "string" && patternMatches(p, operation))
+  );
 }
 
 /** Whether any entry allows `operation` (the union of entries is what a principal holds). */
@@ -51,7 +53,9 @@ export function permissionsAllow(entries: readonly PermissionEntry[], operation:
  */
 export function planeOfOperation(operation: string, servicePlane?: OperationPlane): OperationPlane {
   if (servicePlane !== undefined) return servicePlane;
-  return /\/(secrets|keys|certificates|blobs|messages|entities)\//i.test(operation) || /\/(send|receive|getSecret)\/action$/i.test(operation) ? "data" : "control";
+  return /\/(secrets|keys|certificates|blobs|messages|entities)\//i.test(operation) || /\/(send|receive|getSecret)\/action$/i.test(operation)
+    ? "data"
+    : "control";
 }
 
 /** How an assignment's scope relates to the target's: at it, above it (it applies), below it, or elsewhere (a sibling). */

@@ -223,7 +223,13 @@ export function accessVerdict(facts: AccessFacts): Verdict {
   if (facts.rbacAuthorization === false) {
     const vault = validShellValue(facts.vaultName, "resourceName") ?? "<vault>";
     const principal = validShellValue(facts.principalId, "guid") ?? "<principal-id>";
-    checks.push({ kind: CHECK_KINDS.accessModel, expected: "Azure RBAC", actual: "access policies (enableRbacAuthorization: false)", verdict: "fail", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.accessModel,
+      expected: "Azure RBAC",
+      actual: "access policies (enableRbacAuthorization: false)",
+      verdict: "fail",
+      confirmedBy: "arm",
+    });
     return {
       outcome: "access-policies",
       summary: `Confirmed: the vault uses access policies, not RBAC (enableRbacAuthorization: false): role assignments do not apply to it`,
@@ -236,12 +242,24 @@ export function accessVerdict(facts: AccessFacts): Verdict {
     };
   }
   if (facts.rbacAuthorization === true) {
-    checks.push({ kind: CHECK_KINDS.accessModel, expected: "Azure RBAC", actual: "Azure RBAC (enableRbacAuthorization: true)", verdict: "pass", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.accessModel,
+      expected: "Azure RBAC",
+      actual: "Azure RBAC (enableRbacAuthorization: true)",
+      verdict: "pass",
+      confirmedBy: "arm",
+    });
   }
 
   const deny = facts.denies?.find((d) => denyBlocks(d, facts));
   if (deny !== undefined) {
-    checks.push({ kind: CHECK_KINDS.denyAssignment, expected: `no deny assignment for ${what}`, actual: `'${deny.name}' at ${deny.scope}`, verdict: "fail", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.denyAssignment,
+      expected: `no deny assignment for ${what}`,
+      actual: `'${deny.name}' at ${deny.scope}`,
+      verdict: "fail",
+      confirmedBy: "arm",
+    });
     return {
       outcome: "denied",
       summary: `Confirmed: a deny assignment blocks it: '${deny.name}' at ${deny.scope} denies ${what} (a role assignment cannot override it)`,
@@ -276,7 +294,13 @@ export function accessVerdict(facts: AccessFacts): Verdict {
     if (recent !== undefined) {
       const age = minutes(facts.now - recent.createdOn!);
       const left = Math.max(1, Math.ceil(facts.propagationMinutes - (facts.now - recent.createdOn!) / 60_000));
-      checks.push({ kind: CHECK_KINDS.role, expected: `${what} at ${target}`, actual: `${roleLabel(recent)} at ${recent.scope}, created ${age} min ago`, verdict: "unknown", confirmedBy: "arm" });
+      checks.push({
+        kind: CHECK_KINDS.role,
+        expected: `${what} at ${target}`,
+        actual: `${roleLabel(recent)} at ${recent.scope}, created ${age} min ago`,
+        verdict: "unknown",
+        confirmedBy: "arm",
+      });
       return {
         outcome: "propagating",
         summary: `Verified: granted by ${roleLabel(recent)} assigned ${age} min ago at ${recent.scope}: still propagating, expect it within ~${left} min`,
@@ -286,7 +310,13 @@ export function accessVerdict(facts: AccessFacts): Verdict {
       };
     }
     const by = granting[0];
-    checks.push({ kind: CHECK_KINDS.role, expected: `${what} at ${target}`, actual: by ? `${roleLabel(by)} at ${by.scope}` : "granted (permissions list)", verdict: "pass", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.role,
+      expected: `${what} at ${target}`,
+      actual: by ? `${roleLabel(by)} at ${by.scope}` : "granted (permissions list)",
+      verdict: "pass",
+      confirmedBy: "arm",
+    });
     return {
       outcome: "refuted",
       summary: `Resource Manager shows ${what} granted at ${target}${by ? ` by ${roleLabel(by)} at ${by.scope}` : ""}: the refusal has another cause (a condition on the assignment, a token issued before the grant, another identity)`,
@@ -303,7 +333,13 @@ export function accessVerdict(facts: AccessFacts): Verdict {
   const elsewhere = assignments.filter((a) => !appliesTo(a.scope, target) && grantsAction(a, action, plane) !== false);
   const sibling = elsewhere.find((a) => grantsAction(a, action, plane) === true) ?? (action === undefined ? elsewhere[0] : undefined);
   if (sibling !== undefined) {
-    checks.push({ kind: CHECK_KINDS.role, expected: `${what} at ${target} or above`, actual: `${roleLabel(sibling)} at ${sibling.scope} (${scopeRelation(sibling.scope, target)})`, verdict: "fail", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.role,
+      expected: `${what} at ${target} or above`,
+      actual: `${roleLabel(sibling)} at ${sibling.scope} (${scopeRelation(sibling.scope, target)})`,
+      verdict: "fail",
+      confirmedBy: "arm",
+    });
     return {
       outcome: "sibling-scope",
       summary: `Confirmed: granted at a sibling scope: ${roleLabel(sibling)} is assigned at ${sibling.scope}, which does not contain ${target}`,
@@ -314,7 +350,13 @@ export function accessVerdict(facts: AccessFacts): Verdict {
   }
   // Without the action named, an assignment that applies may or may not grant it.
   if (action === undefined && applying.length > 0) {
-    checks.push({ kind: CHECK_KINDS.role, expected: `a role for the operation at ${target}`, actual: applying.map((a) => `${roleLabel(a)} at ${a.scope}`).join(", "), verdict: "unknown", confirmedBy: "arm" });
+    checks.push({
+      kind: CHECK_KINDS.role,
+      expected: `a role for the operation at ${target}`,
+      actual: applying.map((a) => `${roleLabel(a)} at ${a.scope}`).join(", "),
+      verdict: "unknown",
+      confirmedBy: "arm",
+    });
     return {
       outcome: "refuted",
       summary: `Resource Manager shows ${applying.map((a) => roleLabel(a)).join(", ")} at or above ${target}; the service did not name the operation, so whether it covers it is not known`,

@@ -18,7 +18,16 @@ import { ArmSession, describeAnswer, type ArmAnswer } from "./armReader.js";
 import { resourceManagerFor } from "./endpoint.js";
 import { planeOfOperation, resourceTypeOf, scopeParts, topLevelResource, type PermissionEntry } from "./permissions.js";
 import type { ResolvedVerifyOptions } from "./types.js";
-import { accessVerdict, identityVerdict, readAttachedIdentities, type AccessFacts, type AssignmentFact, type DenyFact, type RequestedIdentity, type Verdict } from "./verdict.js";
+import {
+  accessVerdict,
+  identityVerdict,
+  readAttachedIdentities,
+  type AccessFacts,
+  type AssignmentFact,
+  type DenyFact,
+  type RequestedIdentity,
+  type Verdict,
+} from "./verdict.js";
 
 const AUTHORIZATION_API = "2022-04-01";
 
@@ -113,7 +122,11 @@ export class Verifier {
 
   private verdictFor(diagnosis: Diagnosis, request: VerifyRequest): Promise<{ verdict: Verdict; endpoint: string; calls: number }> {
     if (!isVerifiable(diagnosis)) {
-      return Promise.resolve({ verdict: { outcome: "not-applicable", summary: "Nothing to verify for this hypothesis", checks: [], evidence: [], nextSteps: [] }, endpoint: "", calls: 0 });
+      return Promise.resolve({
+        verdict: { outcome: "not-applicable", summary: "Nothing to verify for this hypothesis", checks: [], evidence: [], nextSteps: [] },
+        endpoint: "",
+        calls: 0,
+      });
     }
     const arm = resourceManagerFor([request.url, diagnosis.token?.issuer, diagnosis.token?.audience], this.options.resourceManagerEndpoint);
     const key = cacheKey(diagnosis, this.host.configured, arm.endpoint);
@@ -131,7 +144,11 @@ export class Verifier {
     return verdict;
   }
 
-  private async run(diagnosis: Diagnosis, request: VerifyRequest, arm: { endpoint: string; scope: string }): Promise<{ verdict: Verdict; endpoint: string; calls: number }> {
+  private async run(
+    diagnosis: Diagnosis,
+    request: VerifyRequest,
+    arm: { endpoint: string; scope: string },
+  ): Promise<{ verdict: Verdict; endpoint: string; calls: number }> {
     const deadline = Date.now() + this.options.timeoutMs;
     const h1 = diagnosis.code === "IdentityNotAssigned";
     const candidates = this.options.credential
@@ -202,7 +219,11 @@ export class Verifier {
     }
     // The caller's own permissions speak for the principal only when the caller is the principal.
     if (claims.oid !== undefined && claims.oid.toLowerCase() === principalId.toLowerCase()) {
-      const answer = await read(`${target}/providers/Microsoft.Authorization/permissions?api-version=${AUTHORIZATION_API}`, "Microsoft.Authorization/permissions/read", target);
+      const answer = await read(
+        `${target}/providers/Microsoft.Authorization/permissions?api-version=${AUTHORIZATION_API}`,
+        "Microsoft.Authorization/permissions/read",
+        target,
+      );
       if (answer !== undefined) facts.permissions = listOf(answer.body) as PermissionEntry[];
       else if (unreachable(failed)) return refusedOrFailed(failed, claims);
     }
@@ -210,15 +231,27 @@ export class Verifier {
     const filter = `$filter=${encodeURIComponent(`principalId eq '${principalId}'`)}`;
     let assignments =
       subscription !== undefined
-        ? await read(`/subscriptions/${subscription}/providers/Microsoft.Authorization/roleAssignments?api-version=${AUTHORIZATION_API}&${filter}`, "Microsoft.Authorization/roleAssignments/read", `/subscriptions/${subscription}`)
+        ? await read(
+            `/subscriptions/${subscription}/providers/Microsoft.Authorization/roleAssignments?api-version=${AUTHORIZATION_API}&${filter}`,
+            "Microsoft.Authorization/roleAssignments/read",
+            `/subscriptions/${subscription}`,
+          )
         : undefined;
     // Without a role on the subscription: the assignments at, above and below the target itself (siblings unseen).
     if (assignments === undefined && !unreachable(failed)) {
-      assignments = await read(`${target}/providers/Microsoft.Authorization/roleAssignments?api-version=${AUTHORIZATION_API}&${filter}`, "Microsoft.Authorization/roleAssignments/read", target);
+      assignments = await read(
+        `${target}/providers/Microsoft.Authorization/roleAssignments?api-version=${AUTHORIZATION_API}&${filter}`,
+        "Microsoft.Authorization/roleAssignments/read",
+        target,
+      );
     }
     if (assignments !== undefined) facts.assignments = await this.withRoles(assignmentFacts(assignments.body, principalId), read);
     if (facts.action !== undefined && (facts.permissions !== undefined || facts.assignments !== undefined)) {
-      const denies = await read(`${target}/providers/Microsoft.Authorization/denyAssignments?api-version=${AUTHORIZATION_API}&$filter=atScope()`, "Microsoft.Authorization/denyAssignments/read", target);
+      const denies = await read(
+        `${target}/providers/Microsoft.Authorization/denyAssignments?api-version=${AUTHORIZATION_API}&$filter=atScope()`,
+        "Microsoft.Authorization/denyAssignments/read",
+        target,
+      );
       if (denies !== undefined) facts.denies = denyFacts(denies.body);
     }
     if (facts.permissions === undefined && facts.assignments === undefined) return refusedOrFailed(failed, claims);
@@ -228,7 +261,10 @@ export class Verifier {
   }
 
   /** Reads the role definitions of the assignments (distinct, at most 4; the rest stay unnamed). */
-  private async withRoles(assignments: AssignmentFact[], read: (path: string, permission: string, scope: string) => Promise<ArmAnswer | undefined>): Promise<AssignmentFact[]> {
+  private async withRoles(
+    assignments: AssignmentFact[],
+    read: (path: string, permission: string, scope: string) => Promise<ArmAnswer | undefined>,
+  ): Promise<AssignmentFact[]> {
     const ids = [...new Set(assignments.map((a) => a.roleDefinitionId.toLowerCase()))].slice(0, 4);
     const definitions = new Map<string, { roleName?: string; permissions?: PermissionEntry[] }>();
     for (const id of ids) {
@@ -290,8 +326,10 @@ function appResourceOf(claims: TokenClaims, environment: HostEnvironment): strin
   const { subscriptionId, resourceGroup } = scopeParts(claims.xms_mirid ?? "");
   if (subscriptionId === undefined || resourceGroup === undefined) return undefined;
   const name = environment.containerApp.name;
-  if (name && environment.hostKind === "container-apps") return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.App/containerApps/${name}`;
-  if (environment.appServiceName) return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Web/sites/${environment.appServiceName}`;
+  if (name && environment.hostKind === "container-apps")
+    return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.App/containerApps/${name}`;
+  if (environment.appServiceName)
+    return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Web/sites/${environment.appServiceName}`;
   return undefined;
 }
 
@@ -309,7 +347,12 @@ async function findResource(
   const filter = encodeURIComponent(`resourceType eq '${resourceType}' and name eq '${name}'`);
   const path = `/subscriptions/${subscription}/resources?api-version=${RESOURCES_API}&$filter=${filter}`;
   const answer = await session.get(path);
-  const attempt: Attempt = { answer, permission: `${resourceType}/read`, scope: `/subscriptions/${subscription}`, read: `GET /subscriptions/${subscription}/resources` };
+  const attempt: Attempt = {
+    answer,
+    permission: `${resourceType}/read`,
+    scope: `/subscriptions/${subscription}`,
+    read: `GET /subscriptions/${subscription}/resources`,
+  };
   if (answer.status !== 200) return { attempt };
   const id = (listOf(answer.body)[0] as { id?: unknown } | undefined)?.id;
   return typeof id === "string" ? { id, attempt } : { attempt };
@@ -333,7 +376,8 @@ function assignmentFacts(body: unknown, principalId: string): AssignmentFact[] {
 }
 
 function denyFacts(body: unknown): DenyFact[] {
-  const ids = (list: unknown): string[] => (Array.isArray(list) ? list.map((p) => (p as { id?: unknown })?.id).filter((id): id is string => typeof id === "string") : []);
+  const ids = (list: unknown): string[] =>
+    Array.isArray(list) ? list.map((p) => (p as { id?: unknown })?.id).filter((id): id is string => typeof id === "string") : [];
   const out: DenyFact[] = [];
   for (const item of listOf(body)) {
     const p = (item as { properties?: Record<string, unknown>; name?: unknown } | undefined)?.properties;
