@@ -151,11 +151,10 @@ export class Verifier {
   ): Promise<{ verdict: Verdict; endpoint: string; calls: number }> {
     const deadline = Date.now() + this.options.timeoutMs;
     const h1 = diagnosis.code === "IdentityNotAssigned";
-    const candidates = this.options.credential
-      ? [this.options.credential]
-      : h1
-        ? [this.host.credential, this.host.systemAssigned?.()].filter((c): c is TokenCredential => c !== undefined)
-        : [this.host.credential];
+    // H1: the identity asked for just failed to get a token (and would again, after its retries): the host's
+    // system-assigned identity reads instead, when the credential has one to fall back to.
+    const fallback = h1 ? this.host.systemAssigned?.() : undefined;
+    const candidates = this.options.credential ? [this.options.credential] : [fallback ?? this.host.credential];
     const token = await firstToken(candidates, arm.scope, deadline);
     if (typeof token !== "string") {
       const verdict = unavailable(`Not verified: no token for Resource Manager (${token.reason})`);
