@@ -63,10 +63,15 @@ export interface EmulatedDenyAssignment {
   principalIds: string[];
   /** Object ids it spares. */
   excludePrincipalIds?: string[];
+  /** Control-plane operations denied (wildcards allowed). */
   actions?: string[];
+  /** Operations taken out of `actions`. */
   notActions?: string[];
+  /** Data-plane operations denied (`Microsoft.KeyVault/vaults/secrets/*`). */
   dataActions?: string[];
+  /** Operations taken out of `dataActions`. */
   notDataActions?: string[];
+  /** Applies at `scope` only, not below it. Default false. */
   doNotApplyToChildScopes?: boolean;
 }
 
