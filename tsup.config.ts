@@ -4,6 +4,8 @@ import { defineConfig } from "tsup";
 // which also writes the public API report (review/*.api.md). The bin is an ESM entry of the same build as the
 // library, so it shares its chunks instead of bundling a copy; build.mjs adds its `#!` line.
 // No source maps in the package: they pointed at src/, which is not shipped, and were most of its weight.
+// Whitespace is minified (identifiers and syntax are not: stack traces keep their function names): with verification
+// (issue 17) the package weighed 423 kB packed against its 400 kB budget; without the whitespace it weighs 383 kB.
 export default defineConfig([
   {
     entry: { index: "src/index.ts", testing: "src/testing.ts", cli: "src/cli.ts" },
@@ -13,6 +15,7 @@ export default defineConfig([
     dts: false,
     clean: true,
     sourcemap: false,
+    minifyWhitespace: true,
     splitting: true,
     outDir: "dist",
   },
@@ -23,6 +26,7 @@ export default defineConfig([
     platform: "node",
     dts: false,
     sourcemap: false,
+    minifyWhitespace: true,
     splitting: true,
     outDir: "dist",
   },
