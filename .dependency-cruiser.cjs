@@ -12,6 +12,7 @@ const LAYERS = [
   ["telemetry"], // OpenTelemetry spans, metrics, recovery tracking
   ["logging"], // the log line and its folding
   ["observe"], // zero-config observation (node:diagnostics_channel), talks to credentials through the registry
+  ["verify"], // verification of H1/H2 against Azure Resource Manager: reads with the wrapped credential's token, pure verdicts
   ["credential"], // DiagnosticCredential, its calls, deadlines, identity-endpoint recording, its internals registry
   ["pipeline"], // the policy and the HttpClient wrapper, through the credential's internals
   ["doctor"], // the smoke test and its report

@@ -143,6 +143,21 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
     lines.push("", ...problemLines(diagnosis, index + 1, problems.length, { p, cut }));
   });
 
+  // Verified (--verify): what Resource Manager said about each H1/H2 finding
+  if (report.verified !== undefined) {
+    lines.push("", p.bold("Verified"));
+    if (report.verified.length === 0) lines.push(`  ${p.dim("nothing to verify (no H1/H2 finding)")}`);
+    for (const verified of report.verified) {
+      const v = verified.verification;
+      if (v === undefined) continue;
+      const settled = v.outcome !== "unavailable" && v.outcome !== "not-permitted" && v.outcome !== "not-applicable";
+      lines.push(`  ${settled ? ok : bad} [${verified.hypothesis} ${v.outcome}] ${cut(v.summary)}`);
+      for (const need of v.needs ?? []) lines.push(`      ${p.dim(`needs ${need.permission} on ${need.scope}`)}`);
+      if (!settled && verified.nextSteps[0] !== undefined) lines.push(`      ${cut(verified.nextSteps[0])}`);
+      lines.push(`      ${p.dim(`${v.calls} Resource Manager call${v.calls === 1 ? "" : "s"}, ${v.durationMs} ms${v.endpoint ? `, ${v.endpoint}` : ""}`)}`);
+    }
+  }
+
   // Verdict
   lines.push("");
   if (report.ok) {

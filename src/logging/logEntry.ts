@@ -1,5 +1,5 @@
 import { hostOf } from "../catalog/resolve.js";
-import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisPlatform, DiagnosisRule } from "../diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisPlatform, DiagnosisRule, DiagnosisVerification } from "../diagnosis/types.js";
 import { redact } from "../util/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
@@ -57,7 +57,8 @@ export interface DiagnosisLogEntry {
   count: number;
   /**
    * Where the diagnosis came from: "getToken", "token-check", "scope-check", "identity-endpoint", "last-good-token",
-   * "response" (the pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines.
+   * "response" (the pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines;
+   * "verification" on the follow-up line of a verification (option `verify`).
    */
   source?: string;
   /** The target host of a downstream failure. */
@@ -70,6 +71,8 @@ export interface DiagnosisLogEntry {
   spanId?: string;
   /** Only on `[recovered]` lines (level info, source "recovery"): the episode that ended. */
   recovery?: RecoveryLogFields;
+  /** Only on `source: "verification"` lines: what Resource Manager said (see {@link DiagnosisVerification}). */
+  verification?: DiagnosisVerification;
 }
 
 /** The `recovery` object of a `[recovered]` line. */
@@ -167,6 +170,7 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
   if (platform !== undefined) entry.platform = platform;
   if (diagnosis.rule !== undefined) entry.rule = { id: redact(diagnosis.rule.id), source: redact(diagnosis.rule.source) };
   if (Array.isArray(diagnosis.checks) && diagnosis.checks.length > 0) entry.checks = diagnosis.checks.map(redactCheck);
+  if (diagnosis.verification !== undefined) entry.verification = { ...diagnosis.verification, summary: redact(diagnosis.verification.summary) };
   const host = context.url !== undefined ? hostOf(context.url) : undefined;
   if (host !== undefined) entry.host = host;
   if (internalFaults > 0) entry.internalFaults = internalFaults;

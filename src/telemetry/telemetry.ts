@@ -34,6 +34,10 @@ export const SPAN_GET_TOKEN = "DiagnosticCredential.getToken";
 export const EVENT_DIAGNOSIS = "diagnostic_credential.diagnosis";
 /** Span event of a recovery: the first success after a diagnosed failure episode. */
 export const EVENT_RECOVERED = "diagnostic_credential.recovered";
+/** Span of one verification against Resource Manager (option `verify`), linked to the span of the failure it verifies. */
+export const SPAN_VERIFY = "DiagnosticCredential.verify";
+/** Span event with a verification's verdict, on the `DiagnosticCredential.verify` span. */
+export const EVENT_VERIFIED = "diagnostic_credential.verified";
 /**
  * The attribute names the library sets on spans, span events and metrics, by role: `TELEMETRY_ATTRIBUTES.code` is
  * `"diagnostic_credential.code"`. The Container Apps ones are set on the getToken span and every data point, when known.
@@ -65,6 +69,10 @@ export const ATTR = {
   recoveryFirstFailureAt: "diagnostic_credential.recovery.first_failure_at",
   recoveryAfterMs: "diagnostic_credential.recovery.after_ms",
   recoveryFailures: "diagnostic_credential.recovery.failures",
+  /** A verification's outcome: `confirmed`, `propagating`, `not-permitted`, … */
+  verificationOutcome: "diagnostic_credential.verification.outcome",
+  /** Resource Manager calls a verification made. */
+  verificationCalls: "diagnostic_credential.verification.calls",
   httpStatus: "http.response.status_code",
   serverAddress: "server.address",
   containerAppName: "azure.container_app.name",
@@ -336,6 +344,34 @@ export class CredentialTelemetry {
         if (host !== undefined) event[ATTR.serverAddress] = host;
         target.addEvent(EVENT_DIAGNOSIS, event);
       }
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /**
+   * A verification's verdict: a `DiagnosticCredential.verify` span (linked to `failureSpan`, the span of the failure
+   * when there was one) carrying the `diagnostic_credential.verified` event. Nothing without a tracing SDK.
+   */
+  recordVerification(verified: Diagnosis, failureSpan?: Span): void {
+    try {
+      if (this.tracingOff()) return;
+      const link = failureSpan?.spanContext();
+      const span = this.tracer.startSpan(SPAN_VERIFY, {
+        kind: SpanKind.INTERNAL,
+        attributes: this.baseAttributes,
+        ...(link ? { links: [{ context: link }] } : {}),
+      });
+      if (span.isRecording()) {
+        const event = diagnosisAttributes(verified);
+        if (verified.verification !== undefined) {
+          event[ATTR.verificationOutcome] = verified.verification.outcome;
+          event[ATTR.verificationCalls] = verified.verification.calls;
+          span.setAttribute(ATTR.verificationOutcome, verified.verification.outcome);
+        }
+        span.addEvent(EVENT_VERIFIED, event);
+      }
+      span.end();
     } catch (error) {
       recordInternalFault(error);
     }
