@@ -14,7 +14,10 @@ run(bin("tsup"), ["--silent"]);
 // CommonJS entries: require() of the ESM build (Node.js >= 22.12), so a process that loads both gets one copy of the
 // library and its process-wide state, and the package carries each module once.
 for (const entry of ["index", "testing"]) {
-  writeFileSync(path.join(root, "dist", `${entry}.cjs`), `"use strict";\n// The ES module build, loaded with require() (Node.js >= 22.12).\nmodule.exports = require("./${entry}.js");\n`);
+  writeFileSync(
+    path.join(root, "dist", `${entry}.cjs`),
+    `"use strict";\n// The ES module build, loaded with require() (Node.js >= 22.12).\nmodule.exports = require("./${entry}.js");\n`,
+  );
 }
 // The built-in role definitions: data read on the first diagnosed missing role, never bundled into the code.
 copyFileSync(path.join(root, "src", "catalog", "builtin-roles.json"), path.join(root, "dist", "builtin-roles.json"));

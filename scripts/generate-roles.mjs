@@ -84,7 +84,8 @@ const data = {
     roles: roles.length,
     actions: strings.length,
   },
-  format: "actions: sorted, front-coded (base-36 shared length, space, rest; newline-separated); roles: [name, id, (actions, notActions, dataActions, notDataActions) per permission block], each list base-36 index gaps joined by ','",
+  format:
+    "actions: sorted, front-coded (base-36 shared length, space, rest; newline-separated); roles: [name, id, (actions, notActions, dataActions, notDataActions) per permission block], each list base-36 index gaps joined by ','",
   actions,
   roles,
 };
@@ -99,5 +100,7 @@ if (check) {
   console.log(`${path.relative(root, OUTPUT)} is up to date (${roles.length} roles, ${strings.length} action strings).`);
 } else {
   writeFileSync(OUTPUT, text);
-  console.log(`wrote ${path.relative(root, OUTPUT)}: ${roles.length} roles, ${strings.length} action strings, ${text.length} bytes (source ${sha256.slice(0, 12)}…, ${date}).`);
+  console.log(
+    `wrote ${path.relative(root, OUTPUT)}: ${roles.length} roles, ${strings.length} action strings, ${text.length} bytes (source ${sha256.slice(0, 12)}…, ${date}).`,
+  );
 }

@@ -5,7 +5,7 @@
  *
  * Ranking, in order:
  * 1. Only roles that grant the action in its plane (Actions − NotActions, or DataActions − NotDataActions).
- * 2. Among them, the roles of the most specific family whose prefix covers the action (Key Vault's secrets roles
+ * 2. Among them, the roles of the most specific family (for a control-plane read, only roles that cannot write it) whose prefix covers the action (Key Vault's secrets roles
  *    for a secret, then every Key Vault role); failing every family, the roles whose own namespace is the action's
  *    (the namespace most of their non-supporting actions belong to); failing that, for a control-plane action only,
  *    the generic roles (Reader, Contributor, Owner…). A data action never gets a generic role.
@@ -66,16 +66,21 @@ export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptio
     candidates = granting;
     basis = "service";
   }
+  // A control-plane read is what read-only roles are made for: a family role that can also write the resource
+  // (Website Contributor for `Microsoft.Web/sites/read`) is not a candidate for it; Reader is, at the end.
+  const writeOfRead = !dataAction && /\/read$/i.test(action) ? action.replace(/\/read$/i, "/write") : undefined;
+  const madeFor = (role: RoleDefinition) => writeOfRead === undefined || !roleGrants(role, writeOfRead, false);
   for (const family of options.roles === undefined ? familiesFor(lower) : []) {
-    candidates = granting.filter((role) => family.roles.test(role.name));
+    candidates = granting.filter((role) => family.roles.test(role.name) && madeFor(role));
     if (candidates.length > 0) {
       basis = family.prefix;
       break;
     }
   }
   const namespace = action.split("/")[0] as string;
-  if (candidates.length === 0) {
-    candidates = granting.filter((role) => !GENERIC_ROLES.includes(role.name) && homeNamespaces(role).has(namespace.toLowerCase()));
+  // The own-namespace rule only for namespaces no family names: a family is the service's word on its roles.
+  if (candidates.length === 0 && (options.roles !== undefined || familiesFor(lower).length === 0)) {
+    candidates = granting.filter((role) => !GENERIC_ROLES.includes(role.name) && madeFor(role) && homeNamespaces(role).has(namespace.toLowerCase()));
     basis = `namespace ${namespace}`;
   }
   if (candidates.length === 0 && !dataAction) {
@@ -106,10 +111,17 @@ export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptio
   const second = ranked[1];
   const close = second !== undefined && second.escalates === best.escalates && (second.plane <= best.plane * 2 || second.plane - best.plane <= 4);
   const permissions = best.plane + best.other;
-  const group = basis === "generic" ? "generic built-in roles" : basis === "service" ? "roles of the service" : `roles made for ${basis.startsWith("namespace ") ? namespace : basis}`;
+  const group =
+    basis === "generic"
+      ? "generic built-in roles"
+      : basis === "service"
+        ? "roles of the service"
+        : `roles made for ${basis.startsWith("namespace ") ? namespace : basis}`;
   const why =
     `grants \`${action}\`${dataAction ? " (a data action)" : ""}; ` +
-    (candidates.length === 1 ? `the only one of the ${group} that does` : `the smallest of ${candidates.length} ${group} that do (${permissions} permissions)`) +
+    (candidates.length === 1
+      ? `the only one of the ${group} that does`
+      : `the smallest of ${candidates.length} ${group} that do (${permissions} permissions)`) +
     (close && second !== undefined ? `; runner-up "${second.role.name}" (${second.plane + second.other})` : "");
   return {
     role: { name: best.role.name, id: best.role.id },
@@ -143,7 +155,7 @@ function familiesFor(lowerAction: string): typeof ROLE_FAMILIES {
 
 const homes = new WeakMap<RoleDefinition, Set<string>>();
 
-/** The namespaces a role is made for: those holding most of its actions, supporting ones (role reads, deployments…) aside. */
+/** The namespace a role is made for: the one holding most of its actions, supporting ones (role reads, deployments…) aside. */
 export function homeNamespaces(role: RoleDefinition): Set<string> {
   const cached = homes.get(role);
   if (cached !== undefined) return cached;
@@ -158,7 +170,9 @@ export function homeNamespaces(role: RoleDefinition): Set<string> {
     }
   }
   const top = Math.max(0, ...counts.values());
-  const result = new Set([...counts].filter(([, count]) => count === top && top > 0).map(([namespace]) => namespace));
+  // One namespace, or none: a role split evenly between two services is made for neither.
+  const tops = [...counts].filter(([, count]) => count === top && top > 0).map(([namespace]) => namespace);
+  const result = new Set(tops.length === 1 ? tops : []);
   homes.set(role, result);
   return result;
 }

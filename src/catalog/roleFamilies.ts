@@ -44,8 +44,16 @@ export const ROLE_FAMILIES: readonly RoleFamily[] = [
     docs: "https://learn.microsoft.com/azure/storage/files/authorize-oauth-rest",
   },
   { prefix: "Microsoft.Storage", roles: /^Storage /, docs: "https://learn.microsoft.com/azure/storage/common/authorize-data-access" },
-  { prefix: "Microsoft.ServiceBus", roles: /^Azure Service Bus Data /, docs: "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-managed-service-identity" },
-  { prefix: "Microsoft.EventHub", roles: /^Azure Event Hubs Data /, docs: "https://learn.microsoft.com/azure/event-hubs/authorize-access-azure-active-directory" },
+  {
+    prefix: "Microsoft.ServiceBus",
+    roles: /^Azure Service Bus Data /,
+    docs: "https://learn.microsoft.com/azure/service-bus-messaging/service-bus-managed-service-identity",
+  },
+  {
+    prefix: "Microsoft.EventHub",
+    roles: /^Azure Event Hubs Data /,
+    docs: "https://learn.microsoft.com/azure/event-hubs/authorize-access-azure-active-directory",
+  },
   { prefix: "Microsoft.AppConfiguration", roles: /^App Configuration /, docs: "https://learn.microsoft.com/azure/azure-app-configuration/concept-enable-rbac" },
   // Azure AI Foundry (agents, projects on *.services.ai.azure.com): the Azure AI roles.
   {
@@ -53,7 +61,11 @@ export const ROLE_FAMILIES: readonly RoleFamily[] = [
     roles: /^Azure AI (User|Developer|Project Manager|Owner|Account Owner|Administrator)$/,
     docs: "https://learn.microsoft.com/azure/ai-foundry/concepts/rbac-azure-ai-foundry",
   },
-  { prefix: "Microsoft.CognitiveServices/accounts/OpenAI", roles: /^Cognitive Services OpenAI /, docs: "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control" },
+  {
+    prefix: "Microsoft.CognitiveServices/accounts/OpenAI",
+    roles: /^Cognitive Services OpenAI /,
+    docs: "https://learn.microsoft.com/azure/ai-services/openai/how-to/role-based-access-control",
+  },
   { prefix: "Microsoft.CognitiveServices", roles: /^(Cognitive Services |Azure AI )/, docs: "https://learn.microsoft.com/azure/ai-services/authentication" },
   { prefix: "Microsoft.EventGrid", roles: /^EventGrid /, docs: "https://learn.microsoft.com/azure/event-grid/security-authorization" },
   { prefix: "Microsoft.Insights", roles: /^Monitoring /, docs: "https://learn.microsoft.com/azure/azure-monitor/roles-permissions-security" },
@@ -63,15 +75,35 @@ export const ROLE_FAMILIES: readonly RoleFamily[] = [
     roles: /^Container Registry Repository /,
     docs: "https://learn.microsoft.com/azure/container-registry/container-registry-rbac-abac-repository-permissions",
   },
-  { prefix: "Microsoft.ContainerRegistry", roles: /^(Acr|Container Registry )/, docs: "https://learn.microsoft.com/azure/container-registry/container-registry-roles" },
-  { prefix: "Microsoft.ManagedIdentity", roles: /^Managed Identity /, docs: "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-manage-user-assigned-managed-identities" },
+  {
+    prefix: "Microsoft.ContainerRegistry",
+    roles: /^(Acr|Container Registry )/,
+    docs: "https://learn.microsoft.com/azure/container-registry/container-registry-roles",
+  },
+  {
+    prefix: "Microsoft.ManagedIdentity",
+    roles: /^Managed Identity /,
+    docs: "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-manage-user-assigned-managed-identities",
+  },
   { prefix: "Microsoft.Search", roles: /^Search /, docs: "https://learn.microsoft.com/azure/search/search-security-rbac" },
   { prefix: "Microsoft.Kusto", roles: /^(Azure Data Explorer|Kusto)/, docs: "https://learn.microsoft.com/azure/data-explorer/manage-database-permissions" },
-  { prefix: "Microsoft.SignalRService", roles: /^(SignalR|Web PubSub) /, docs: "https://learn.microsoft.com/azure/azure-signalr/authorize-access-azure-active-directory" },
+  {
+    prefix: "Microsoft.SignalRService",
+    roles: /^(SignalR|Web PubSub) /,
+    docs: "https://learn.microsoft.com/azure/azure-signalr/authorize-access-azure-active-directory",
+  },
   { prefix: "Microsoft.Batch", roles: /^Azure Batch /, docs: "https://learn.microsoft.com/azure/batch/batch-role-based-access-control" },
   { prefix: "Microsoft.DocumentDB", roles: /^(Cosmos DB |CosmosDB |DocumentDB )/, docs: "https://learn.microsoft.com/azure/cosmos-db/how-to-setup-rbac" },
-  { prefix: "Microsoft.Web", roles: /^(Website Contributor|Web Plan Contributor|App Service )/, docs: "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile" },
-  { prefix: "Microsoft.Compute/virtualMachines", roles: /^Virtual Machine /, docs: "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/compute" },
+  {
+    prefix: "Microsoft.Web",
+    roles: /^(Website Contributor|Web Plan Contributor|App Service )/,
+    docs: "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile",
+  },
+  {
+    prefix: "Microsoft.Compute/virtualMachines",
+    roles: /^Virtual Machine /,
+    docs: "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/compute",
+  },
   { prefix: "Microsoft.Network", roles: /^Network /, docs: "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/networking" },
 ];
 
@@ -138,3 +170,46 @@ export const COSMOS_SQL_ROLES: readonly RoleDefinition[] = [
     ],
   },
 ];
+
+/**
+ * The action each catalog role's `operation` stands for, per service ("keyvault.secrets-read"): what the least-
+ * privilege computation starts from when the service's answer names no action (Storage's
+ * AuthorizationPermissionMismatch, Service Bus's claims, a bare 403). The catalog's operation → action table, when it
+ * names the request's action, comes first.
+ */
+export const OPERATION_ACTIONS: Readonly<Record<string, string>> = {
+  "keyvault.secrets-read": "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+  "keyvault.secrets-write": "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+  "keyvault.keys-use": "Microsoft.KeyVault/vaults/keys/decrypt/action",
+  "keyvault.keys-manage": "Microsoft.KeyVault/vaults/keys/create/action",
+  "keyvault.certificates-read": "Microsoft.KeyVault/vaults/certificates/read",
+  "keyvault.certificates-manage": "Microsoft.KeyVault/vaults/certificates/create/action",
+  "storage.blob-read": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+  "storage.blob-write": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+  "storage.queue-send": "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action",
+  "storage.queue-process": "Microsoft.Storage/storageAccounts/queueServices/queues/messages/process/action",
+  "storage.queue-manage": "Microsoft.Storage/storageAccounts/queueServices/queues/messages/delete",
+  "storage.queue-read": "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read",
+  "storage.table-write": "Microsoft.Storage/storageAccounts/tableServices/tables/entities/write",
+  "storage.table-read": "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read",
+  // Azure Files over REST with OAuth needs the backup-semantics actions (the SMB share roles do not apply).
+  "storage.file-write": "Microsoft.Storage/storageAccounts/fileServices/writeFileBackupSemantics/action",
+  "storage.file-read": "Microsoft.Storage/storageAccounts/fileServices/readFileBackupSemantics/action",
+  "servicebus.send": "Microsoft.ServiceBus/namespaces/messages/send/action",
+  "servicebus.receive": "Microsoft.ServiceBus/namespaces/messages/receive/action",
+  "servicebus.manage": "Microsoft.ServiceBus/namespaces/topics/write",
+  "eventhubs.send": "Microsoft.EventHub/namespaces/messages/send/action",
+  "eventhubs.receive": "Microsoft.EventHub/namespaces/messages/receive/action",
+  "eventhubs.manage": "Microsoft.EventHub/namespaces/eventhubs/write",
+  "cosmos.read": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read",
+  "cosmos.write": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create",
+  "appconfig.read": "Microsoft.AppConfiguration/configurationStores/keyValues/read",
+  "appconfig.write": "Microsoft.AppConfiguration/configurationStores/keyValues/write",
+  "openai.inference": "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action",
+  "eventgrid.publish": "Microsoft.EventGrid/events/send/action",
+  "eventgrid.receive": "Microsoft.EventGrid/events/receive/action",
+  "monitor.ingest": "Microsoft.Insights/Telemetry/Write",
+  "acr.pull": "Microsoft.ContainerRegistry/registries/pull/read",
+  "acr.push": "Microsoft.ContainerRegistry/registries/push/write",
+  "acr.delete": "Microsoft.ContainerRegistry/registries/artifacts/delete",
+};
