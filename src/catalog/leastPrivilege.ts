@@ -50,6 +50,9 @@ export interface LeastPrivilegeOptions {
   roles?: readonly RoleDefinition[];
 }
 
+/** The built-in roles alone (one array, so the counts' universe is computed once). */
+const NO_ROLES: readonly RoleDefinition[] = [];
+
 const ACTION = /^[A-Za-z0-9.]+\/[A-Za-z0-9_./*{}-]+$/;
 
 /** The least-privileged role granting `action`; undefined when no role does (or the action is not an action string). */
@@ -66,10 +69,12 @@ export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptio
     candidates = granting;
     basis = "service";
   }
-  // A control-plane read is what read-only roles are made for: a family role that can also write the resource
-  // (Website Contributor for `Microsoft.Web/sites/read`) is not a candidate for it; Reader is, at the end.
-  const writeOfRead = !dataAction && /\/read$/i.test(action) ? action.replace(/\/read$/i, "/write") : undefined;
-  const madeFor = (role: RoleDefinition) => writeOfRead === undefined || !roleGrants(role, writeOfRead, false);
+  // A control-plane read is what read-only roles are made for: a family role that can also write or delete the
+  // resource or its children (Website Contributor for `Microsoft.Web/sites/read`, the federated-credential role for
+  // an identity's read) is not a candidate for it; Reader is, at the end.
+  const readOf = !dataAction && /\/read$/i.test(action) ? action.replace(/\/read$/i, "") : undefined;
+  const writesOfRead = readOf === undefined ? [] : writesUnder(readOf, roleSet);
+  const madeFor = (role: RoleDefinition) => writesOfRead.every((write) => !roleGrants(role, write, false));
   for (const family of options.roles === undefined ? familiesFor(lower) : []) {
     candidates = granting.filter((role) => family.roles.test(role.name) && madeFor(role));
     if (candidates.length > 0) {
@@ -90,7 +95,7 @@ export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptio
   if (candidates.length === 0 || basis === undefined) return undefined;
   const ranked = candidates
     .map((role) => {
-      const counts = grantedPermissionCounts(role, options.roles ?? []);
+      const counts = grantedPermissionCounts(role, options.roles ?? NO_ROLES);
       return {
         role,
         escalates: canAssignRoles(role) ? 1 : 0,
@@ -144,6 +149,21 @@ export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptio
 function isDataAction(action: string, roleSet: readonly RoleDefinition[]): boolean {
   if (builtInRoles().knownDataActions.has(action)) return true;
   return roleSet.some((role) => !GENERIC_ROLES.includes(role.name) && roleGrants(role, action, true));
+}
+
+/** The writes and deletes of a resource type and its children that the definitions name (`…/sites/write`, `…/sites/config/write`). */
+function writesUnder(type: string, roleSet: readonly RoleDefinition[]): string[] {
+  const lower = type.toLowerCase();
+  const found = new Set<string>([`${type}/write`, `${type}/delete`]);
+  for (const role of roleSet) {
+    for (const block of role.permissions) {
+      for (const value of block.actions) {
+        const candidate = value.toLowerCase();
+        if (!candidate.includes("*") && candidate.startsWith(`${lower}/`) && /\/(write|delete)$/.test(candidate)) found.add(value);
+      }
+    }
+  }
+  return [...found];
 }
 
 function familiesFor(lowerAction: string): typeof ROLE_FAMILIES {

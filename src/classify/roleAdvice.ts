@@ -248,7 +248,9 @@ function computedRole(
   if (action === undefined) return undefined;
   try {
     if (service.accessModel === "cosmos-sql-rbac") return leastPrivilegedRole(action, { dataAction: true, roles: COSMOS_SQL_ROLES });
-    return leastPrivilegedRole(action, { dataAction: planeOf(service) === "data" && linked === undefined });
+    // Resource Manager and linked scopes name control-plane actions; a data service's action may be either
+    // (Container Registry's pull is an Actions entry): the role data decides.
+    return leastPrivilegedRole(action, planeOf(service) === "control" || linked !== undefined ? { dataAction: false } : {});
   } catch (error) {
     recordInternalFault(error);
     return undefined;
