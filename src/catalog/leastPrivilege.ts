@@ -55,9 +55,25 @@ const NO_ROLES: readonly RoleDefinition[] = [];
 
 const ACTION = /^[A-Za-z0-9.]+\/[A-Za-z0-9_./*{}-]+$/;
 
+/** Answers already computed, per role set: the same denied action tends to come back (retries, every replica). */
+const answers = new WeakMap<readonly RoleDefinition[], Map<string, LeastPrivilegeChoice | undefined>>();
+const MAX_ANSWERS = 512;
+
 /** The least-privileged role granting `action`; undefined when no role does (or the action is not an action string). */
 export function leastPrivilegedRole(action: string, options: LeastPrivilegeOptions = {}): LeastPrivilegeChoice | undefined {
   if (!ACTION.test(action) || action.length > 256) return undefined;
+  const roleSet = options.roles ?? NO_ROLES;
+  let known = answers.get(roleSet);
+  if (known === undefined) answers.set(roleSet, (known = new Map()));
+  const key = `${options.dataAction ?? "?"} ${action}`;
+  if (known.has(key)) return known.get(key);
+  const answer = computeLeastPrivilegedRole(action, options);
+  if (known.size >= MAX_ANSWERS) known.clear();
+  known.set(key, answer);
+  return answer;
+}
+
+function computeLeastPrivilegedRole(action: string, options: LeastPrivilegeOptions): LeastPrivilegeChoice | undefined {
   const roleSet = options.roles ?? builtInRoles().roles;
   const dataAction = options.dataAction ?? isDataAction(action, roleSet);
   const granting = roleSet.filter((role) => roleGrants(role, action, dataAction));

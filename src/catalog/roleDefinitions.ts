@@ -101,12 +101,13 @@ export function decodeRoleData(file: { source: RoleDataSource; actions: string; 
   return { source: file.source, roles, knownActions: control, knownDataActions: data };
 }
 
-const compiled = new Map<string, RegExp>();
+/** A pattern compiled once: its literal start (lower case, up to the first `*`) rules most actions out without the regex. */
+const compiled = new Map<string, { prefix: string; regex: RegExp }>();
 
 /** Whether a role definition's action pattern (with `*` wildcards) covers an action, by Azure's rules (see above). */
 export function actionPatternMatches(pattern: string, action: string): boolean {
-  let regex = compiled.get(pattern);
-  if (regex === undefined) {
+  let entry = compiled.get(pattern);
+  if (entry === undefined) {
     const source = pattern
       .split("*")
       .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
@@ -114,10 +115,14 @@ export function actionPatternMatches(pattern: string, action: string): boolean {
       // `/*/`: any segments, or none.
       .replace(/\/\u0000\//g, "/(?:.*/)?")
       .replace(/\u0000/g, ".*");
-    regex = new RegExp(`^${source}$`, "i");
-    compiled.set(pattern, regex);
+    const star = pattern.indexOf("*");
+    // The literal start, up to the last `/` before the first `*` (a `/*/` may match no segment at all).
+    const literal = star < 0 ? pattern : pattern.slice(0, Math.max(0, pattern.lastIndexOf("/", star - 1)));
+    entry = { prefix: literal.toLowerCase(), regex: new RegExp(`^${source}$`, "i") };
+    compiled.set(pattern, entry);
   }
-  return regex.test(action);
+  if (entry.prefix.length > 0 && !action.toLowerCase().startsWith(entry.prefix)) return false;
+  return entry.regex.test(action);
 }
 
 /** Whether a role grants an action of the given plane: some block allows it and that block's Not-list does not take it away. */

@@ -247,14 +247,21 @@ function computedRole(
   const action = named ?? (catalogRole !== undefined ? OPERATION_ACTIONS[`${service.name}.${catalogRole.operation}`] : undefined);
   if (action === undefined) return undefined;
   try {
-    if (service.accessModel === "cosmos-sql-rbac") return leastPrivilegedRole(action, { dataAction: true, roles: COSMOS_SQL_ROLES });
-    // Resource Manager and linked scopes name control-plane actions; a data service's action may be either
-    // (Container Registry's pull is an Actions entry): the role data decides.
-    return leastPrivilegedRole(action, planeOf(service) === "control" || linked !== undefined ? { dataAction: false } : {});
+    const choice = computeFor(service, action, linked);
+    // Reader, Contributor, Owner answer any control-plane action, a user's own service's too: only Resource
+    // Manager (and a linked scope, which is Resource Manager's) takes them; elsewhere the catalog's roles stay.
+    return choice?.basis === "generic" && !service.ownsResourceIds && linked === undefined ? undefined : choice;
   } catch (error) {
     recordInternalFault(error);
     return undefined;
   }
+}
+
+function computeFor(service: ServiceDefinition, action: string, linked: { action: string; scope: string } | undefined): LeastPrivilegeChoice | undefined {
+  if (service.accessModel === "cosmos-sql-rbac") return leastPrivilegedRole(action, { dataAction: true, roles: COSMOS_SQL_ROLES });
+  // Resource Manager and linked scopes name control-plane actions; a data service's action may be either
+  // (Container Registry's pull is an Actions entry): the role data decides.
+  return leastPrivilegedRole(action, planeOf(service) === "control" || linked !== undefined ? { dataAction: false } : {});
 }
 
 /** The ordered next steps of a H2 diagnosis. */
