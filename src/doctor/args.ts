@@ -6,7 +6,7 @@ import { catalogFor, hostOf } from "../catalog/resolve.js";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
 import type { SmokeTestDependency } from "./smokeTest.js";
 
-export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color]
+export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--format F] [--output FILE] [--timeout MS] [--no-color]
 
 Checks managed identity from inside the container: the environment the Azure SDK sees, the identity
 endpoint, a token per scope (claims only, never the token) and an authenticated call per URL, with a
@@ -25,6 +25,10 @@ Options:
                    (keyvault, storage, servicebus, cosmos, graph, arm, ...; a wrong one lists them all)
   --client-id ID   test this user-assigned identity (default: the system-assigned identity)
   --json           print one JSON document (the report, with "version" and "exitCode"; a usage error too)
+  --format F       text (default), markdown (an incident report to paste into a ticket: the runbook's
+                   decision flow as a Mermaid chart, the evidence table, each hypothesis H1-H5 with its
+                   verdict, the next steps) or json (the same as --json)
+  --output FILE    write the report to FILE instead of standard output
   --timeout MS     time limit of each step in milliseconds (default 10000)
   --no-color       no colours (also: NO_COLOR, or output that is not a terminal)
   -h, --help       this help
@@ -38,7 +42,11 @@ Example (Azure Container Apps):
 
 /** The one-line hint printed with a usage error. */
 export const USAGE_HINT =
-  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color] (--help for more)";
+  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--format text|markdown|json] [--output FILE] [--timeout MS] [--no-color] (--help for more)";
+
+/** The report's formats: the terminal report, the Markdown incident report, the JSON document. */
+export const REPORT_FORMATS = ["text", "markdown", "json"] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export type Command =
   | { kind: "help" }
@@ -50,7 +58,11 @@ export type Command =
       /** `--service NAME=URL`, one entry per NAME with every host given for it (the `services` option of runSmokeTest). */
       services: ServiceDefinitionInput[];
       clientId?: string;
+      /** The JSON document (`--json` or `--format json`). */
       json: boolean;
+      format: ReportFormat;
+      /** `--output FILE`: where the report goes instead of stdout. */
+      output?: string;
       timeoutMs?: number;
       noColor: boolean;
     }
@@ -115,16 +127,28 @@ export function parseCommand(argv: readonly string[]): Command {
   const services = parseServices(values.service ?? []);
   if (typeof services === "string") return usageError(services);
 
+  const formatText = values.format?.trim().toLowerCase();
+  if (formatText !== undefined && !(REPORT_FORMATS as readonly string[]).includes(formatText)) {
+    return usageError(`--format must be one of ${REPORT_FORMATS.join(", ")}, got '${values.format}'`);
+  }
+  if (values.json === true && formatText !== undefined && formatText !== "json")
+    return usageError(`--json and --format ${formatText} ask for two formats; give one`);
+  const format: ReportFormat = values.json === true ? "json" : ((formatText as ReportFormat | undefined) ?? "text");
+  const output = values.output?.trim();
+  if (values.output !== undefined && (output === undefined || output.length === 0)) return usageError("--output needs a file name");
+
   const command: Extract<Command, { kind: "doctor" }> = {
     kind: "doctor",
     scopes,
     dependencies: pairScopes(urls, scopes, services),
     services,
-    json: values.json === true,
+    json: format === "json",
+    format,
     noColor: values["no-color"] === true,
   };
   if (clientId !== undefined) command.clientId = clientId;
   if (timeoutMs !== undefined) command.timeoutMs = timeoutMs;
+  if (output !== undefined) command.output = output;
   return command;
 }
 
@@ -180,11 +204,11 @@ export function parseServices(values: readonly string[]): ServiceDefinitionInput
   return [...hostsByName].map(([name, hosts]) => ({ name, hosts }));
 }
 
-/** Whether `--json` is among the options (before a `--`), read without the parser: a usage error answers in JSON too. */
+/** Whether `--json` (or `--format json`) is among the options (before a `--`), read without the parser: a usage error answers in JSON too. */
 function wantsJson(argv: readonly string[]): boolean {
-  for (const arg of argv) {
+  for (const [index, arg] of argv.entries()) {
     if (arg === "--") return false;
-    if (arg === "--json") return true;
+    if (arg === "--json" || arg === "--format=json" || (arg === "--format" && argv[index + 1] === "json")) return true;
   }
   return false;
 }
@@ -200,6 +224,8 @@ function parse(argv: readonly string[]) {
       service: { type: "string", multiple: true },
       "client-id": { type: "string" },
       json: { type: "boolean" },
+      format: { type: "string" },
+      output: { type: "string" },
       timeout: { type: "string" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },
