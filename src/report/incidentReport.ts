@@ -218,7 +218,7 @@ function worst(checks: readonly DiagnosisCheck[]): DiagnosisCheck["verdict"] | u
 
 function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boolean, fromRun: boolean): string[] {
   const { environment, diagnoses } = facts;
-  const answered = diagnoses.some((d) => d.status !== undefined) || seen.some((s) => s.hypothesis === undefined && s.check.confirmedBy === "answer");
+  const answered = diagnoses.some((d) => d.status !== undefined);
   const principalId = facts.identities.find((i) => i.objectId !== undefined)?.objectId;
   const context = commandContextOf(
     {
