@@ -21,7 +21,13 @@ export const SAMPLES = [
   { name: "h1-identity-not-assigned", title: "H1: the app has no managed identity", identity: { systemAssigned: false }, args: () => ["--scope", VAULT_SCOPE] },
   { name: "h2-role-missing", title: "H2: no role on the vault (403 ForbiddenByRbac)", args: (url) => ["--scope", VAULT_SCOPE, "--url", url] },
   { name: "h3-wrong-audience", title: "H3: a Resource Manager token sent to Key Vault", grant: true, args: (url) => ["--scope", ARM_SCOPE, "--url", url] },
-  { name: "h4-expired-token", title: "H4: the identity endpoint hands out an expired token", grant: true, identity: { fault: { kind: "expired" } }, args: (url) => ["--url", url] },
+  {
+    name: "h4-expired-token",
+    title: "H4: the identity endpoint hands out an expired token",
+    grant: true,
+    identity: { fault: { kind: "expired" } },
+    args: (url) => ["--url", url],
+  },
   { name: "h5-endpoint-refused", title: "H5: the identity endpoint refuses connections", refuse: true, args: () => ["--timeout", "5000"] },
 ];
 
@@ -44,7 +50,8 @@ export async function runSample(sample, extraArgs = []) {
     secrets: { "db-password": "s3cret" },
     certificateAuthority: ca,
   });
-  if (sample.grant) keyVault.rbac.grant({ principalId: SYSTEM.objectId, role: "Key Vault Secrets User", scope: keyVault.resourceId }, { propagationDelayMs: 0 });
+  if (sample.grant)
+    keyVault.rbac.grant({ principalId: SYSTEM.objectId, role: "Key Vault Secrets User", scope: keyVault.resourceId }, { propagationDelayMs: 0 });
   const dir = mkdtempSync(path.join(tmpdir(), "incident-samples-"));
   try {
     writeFileSync(path.join(dir, "ca.pem"), ca.cert);

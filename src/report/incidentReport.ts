@@ -218,7 +218,9 @@ function worst(checks: readonly DiagnosisCheck[]): DiagnosisCheck["verdict"] | u
 
 function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boolean, fromRun: boolean): string[] {
   const { environment, diagnoses } = facts;
-  const answered = diagnoses.some((d) => d.status !== undefined);
+  const refused = diagnoses.some((d) => d.status !== undefined);
+  // A step's passing role check: a dependency answered as expected.
+  const answeredWell = seen.some((s) => s.hypothesis === undefined && s.check.kind === "role" && s.check.verdict === "pass");
   const principalId = facts.identities.find((i) => i.objectId !== undefined)?.objectId;
   const context = commandContextOf(
     {
@@ -240,10 +242,12 @@ function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boo
     const why =
       row.needs === "token" && !tokenRead
         ? "no token was issued or read"
-        : row.needs === "answer" && !answered
-          ? fromRun
-            ? "no dependency answered (the doctor calls one with --url URL)"
-            : "no dependency answer was diagnosed"
+        : row.needs === "answer" && !refused
+          ? answeredWell
+            ? "every dependency answered as expected"
+            : fromRun
+              ? "no dependency answered (the doctor calls one with --url URL)"
+              : "no dependency answer was diagnosed"
           : "no check of this kind ran";
     const confirmed = [...new Set(checks.map((c) => c.confirmedBy).filter((c) => c !== undefined))];
     return [

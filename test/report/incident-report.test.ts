@@ -39,7 +39,13 @@ const CASES: Record<string, { diagnoses: Diagnosis[]; path: string[]; fail: stri
         code: "IdentityNotAssigned",
         checks: [
           { kind: "identity-endpoint", expected: "HTTP 200", actual: "HTTP 400", verdict: "fail", confirmedBy: "answer" },
-          { kind: "identity-assignment", expected: "system-assigned identity", actual: "not found by the identity endpoint", verdict: "fail", confirmedBy: "answer" },
+          {
+            kind: "identity-assignment",
+            expected: "system-assigned identity",
+            actual: "not found by the identity endpoint",
+            verdict: "fail",
+            confirmedBy: "answer",
+          },
         ],
       }),
     ],
@@ -56,7 +62,11 @@ const CASES: Record<string, { diagnoses: Diagnosis[]; path: string[]; fail: stri
         code: "RoleMissingOrWrongScope",
         status: 403,
         identity: { kind: "system-assigned", objectId: OID },
-        checks: [{ kind: "service-code", expected: "ForbiddenByRbac", actual: "ForbiddenByRbac", verdict: "fail", confirmedBy: "answer" }, ...tokenPass, { kind: "role", expected: "Key Vault Secrets User", actual: "no role assignment", verdict: "fail", confirmedBy: "answer" }],
+        checks: [
+          { kind: "service-code", expected: "ForbiddenByRbac", actual: "ForbiddenByRbac", verdict: "fail", confirmedBy: "answer" },
+          ...tokenPass,
+          { kind: "role", expected: "Key Vault Secrets User", actual: "no role assignment", verdict: "fail", confirmedBy: "answer" },
+        ],
       }),
     ],
     path: ["A", "B", "D", "F", "G"],
@@ -114,9 +124,18 @@ const CASES: Record<string, { diagnoses: Diagnosis[]; path: string[]; fail: stri
 };
 
 const HEALTHY_STEPS: IncidentReportStep[] = [
-  { name: "identity endpoint probe", outcome: "pass", checks: [{ kind: "identity-endpoint", expected: "an answer", actual: "HTTP 401 to a probe", verdict: "pass", confirmedBy: "answer" }] },
+  {
+    name: "identity endpoint probe",
+    outcome: "pass",
+    checks: [{ kind: "identity-endpoint", expected: "an answer", actual: "HTTP 401 to a probe", verdict: "pass", confirmedBy: "answer" }],
+  },
   { name: "token", target: "https://vault.azure.net/.default", outcome: "pass", checks: [...tokenPass], identity: { kind: "system-assigned", objectId: OID } },
-  { name: "dependency", target: "GET https://orders-kv.vault.azure.net/secrets/x", outcome: "pass", checks: [{ kind: "role", expected: "a role", actual: "HTTP 200", verdict: "pass", confirmedBy: "answer" }] },
+  {
+    name: "dependency",
+    target: "GET https://orders-kv.vault.azure.net/secrets/x",
+    outcome: "pass",
+    checks: [{ kind: "role", expected: "a role", actual: "HTTP 200", verdict: "pass", confirmedBy: "answer" }],
+  },
 ];
 
 function tables(markdown: string): Tokens.Table[] {
@@ -186,7 +205,9 @@ describe("the decision flow, parsed by Mermaid", () => {
     const chart = await parseFlowchart(mermaidBlock(markdown));
     expect(classesOf(chart).fail).toEqual(["F", "H"]);
     expect(highlightedPath(chart)).toEqual(["A", "B", "D", "F", "G"]);
-    expect(markdown.split("\n")[0]).toBe("# Managed identity incident: H2 WrongAudience title".replace("H2 WrongAudience", "H2 RoleMissingOrWrongScope title; H3 WrongAudience"));
+    expect(markdown.split("\n")[0]).toBe(
+      "# Managed identity incident: H2 WrongAudience title".replace("H2 WrongAudience", "H2 RoleMissingOrWrongScope title; H3 WrongAudience"),
+    );
   });
 
   it("not-identity: every layer fine, the runbook's last box (inspect the target service) is the outcome", async () => {
@@ -201,7 +222,7 @@ describe("the tables, parsed by marked", () => {
   it("H2: the evidence rows, the verdict of each hypothesis with its evidence, the next steps with their commands", () => {
     const d = {
       ...CASES.H2!.diagnoses[0]!,
-      evidence: ["least-privilege role for this operation: \"Key Vault Secrets User\" at /subscriptions/0/vaults/kv"],
+      evidence: ['least-privilege role for this operation: "Key Vault Secrets User" at /subscriptions/0/vaults/kv'],
       nextSteps: [
         `Grant the role: az role assignment create --assignee-object-id ${OID} --role "Key Vault Secrets User" --scope "/subscriptions/0/vaults/kv"`,
         "Propagation delay: up to ~10 minutes.",
@@ -243,7 +264,7 @@ describe("the tables, parsed by marked", () => {
     expect(code.lang).toBe("sh");
     expect(code.text).toBe(`az role assignment create --assignee-object-id ${OID} --role "Key Vault Secrets User" --scope "/subscriptions/0/vaults/kv"`);
     expect(rendered(list.items[1]!.tokens.flatMap((t) => ("tokens" in t && t.tokens ? t.tokens : [])))).toBe("Propagation delay: up to ~10 minutes.");
-    expect(markdown).not.toContain("diagnostic-credential doctor\"");
+    expect(markdown).not.toContain('diagnostic-credential doctor"');
   });
 
   it("H5 with nothing else checked: each row that needs a token says so; H2–H4 not checked", () => {
@@ -257,7 +278,10 @@ describe("the tables, parsed by marked", () => {
 
   it("H1: after the failing check, the hypotheses are 'not reached' with where the run stopped", () => {
     const hypotheses = table(renderIncidentReport(CASES.H1!.diagnoses, { environment: ENV }), "Hypothesis");
-    expect(hypotheses.get("H2 RBAC role missing or wrong scope")!.slice(1, 3)).toEqual(["not checked", 'not reached: the run stopped at "Identity assigned to the app?"']);
+    expect(hypotheses.get("H2 RBAC role missing or wrong scope")!.slice(1, 3)).toEqual([
+      "not checked",
+      'not reached: the run stopped at "Identity assigned to the app?"',
+    ]);
     expect(hypotheses.get("H5 IMDS endpoint unreachable")!.slice(1, 3)).toEqual(["ruled out", "the identity endpoint answered"]);
   });
 
@@ -271,7 +295,11 @@ describe("the tables, parsed by marked", () => {
       ],
     };
     const markdown = renderIncidentReport(d, { environment: false });
-    expect(table(markdown, "Evidence").get("Other checks")!.slice(1, 4)).toEqual(["role-assignment-age: expected older than 10 min, found 2 min", "✗ fail", "arm"]);
+    expect(table(markdown, "Evidence").get("Other checks")!.slice(1, 4)).toEqual([
+      "role-assignment-age: expected older than 10 min, found 2 min",
+      "✗ fail",
+      "arm",
+    ]);
     expect(table(markdown, "Evidence").get("Identity source and platform")![1]).toBe("platform container-apps-job");
     expect(table(markdown, "Check").get("role-assignment-age")).toEqual(["role-assignment-age", "older than 10 min", "2 min", "✗ fail"]);
   });
@@ -327,11 +355,15 @@ describe("secrets and escaping", () => {
     const markdown = renderIncidentReport(d, { environment: { ...ENV, containerApp: { name: 'ca"$(reboot)', revision: "r`x`" } } });
     for (const t of tables(markdown)) for (const row of t.rows) expect(row).toHaveLength(t.header.length);
     const evidence = table(markdown, "Evidence");
-    expect(evidence.get("Role assignments (role and scope advice)")![1]).toContain("role: expected a|b c`d``e <script>x</script> *f* _g_ [h](i), found a|b c`d``e");
+    expect(evidence.get("Role assignments (role and scope advice)")![1]).toContain(
+      "role: expected a|b c`d``e <script>x</script> *f* _g_ [h](i), found a|b c`d``e",
+    );
     expect(evidence.get("Target-service answer")![1]).toContain("HTTP 403 a|b c`d``e <script>x</script> *f* _g_ [h](i)");
     expect(marked.parse(markdown)).not.toMatch(/<script>|<em>|<a /);
     // An invalid app name or principal id never reaches a command: the placeholder stays.
-    expect(evidence.get("Identity source and platform")![4]).toBe('az containerapp show --name "$APP_NAME" --resource-group "$RG" --query identity --output json');
+    expect(evidence.get("Identity source and platform")![4]).toBe(
+      'az containerapp show --name "$APP_NAME" --resource-group "$RG" --query identity --output json',
+    );
     expect(evidence.get("Role assignments (role and scope advice)")![4]).toBe('az role assignment list --assignee "$PRINCIPAL_ID" --all --output table');
     expect(evidence.get("Token lifetime, tenant and cache")![4]).toContain('--revision "$REVISION_NAME"');
   });
