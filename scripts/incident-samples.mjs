@@ -94,16 +94,20 @@ function runCli(args, env) {
 /** What changes from run to run, replaced by fixed stand-ins: ports, times, durations, generated ids. */
 export function normalize(text) {
   const ids = new Map();
-  return text
-    .replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:PORT")
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "2026-01-01T00:00:00Z")
-    .replace(/\b\d+ ms\b/g, "N ms")
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, (id) => {
-      // Fixed ids (the emulators' tenant and subscription, the sample's identity) stay; generated ones get a stand-in.
-      if (/^(0{8}|1{8}|2{8}|72f988bf)/i.test(id)) return id;
-      if (!ids.has(id.toLowerCase())) ids.set(id.toLowerCase(), `99999999-0000-4000-8000-${String(ids.size + 1).padStart(12, "0")}`);
-      return ids.get(id.toLowerCase());
-    });
+  return (
+    text
+      .replace(/\b(127\.0\.0\.1|localhost):\d+/g, "$1:PORT")
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "2026-01-01T00:00:00Z")
+      .replace(/\b\d+ ms\b/g, "N ms")
+      // Ages measured against the clock (an expired token's "3600 s ago") move by a second on a slow run.
+      .replace(/\b\d+ (s|min) (ago|before)\b/g, "N $1 $2")
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, (id) => {
+        // Fixed ids (the emulators' tenant and subscription, the sample's identity) stay; generated ones get a stand-in.
+        if (/^(0{8}|1{8}|2{8}|72f988bf)/i.test(id)) return id;
+        if (!ids.has(id.toLowerCase())) ids.set(id.toLowerCase(), `99999999-0000-4000-8000-${String(ids.size + 1).padStart(12, "0")}`);
+        return ids.get(id.toLowerCase());
+      })
+  );
 }
 
 /** The file of a sample: a generated-file notice, then the normalised report. */
