@@ -21,7 +21,14 @@ export interface IncidentReportEnvironment {
   /** App Service / Functions site name. */
   appServiceName?: string;
   /** The identity the code asks for (empty: system-assigned). */
-  configuredIdentity?: { clientId?: string; resourceId?: string; objectId?: string };
+  configuredIdentity?: {
+    /** Client id of the user-assigned identity asked for. */
+    clientId?: string;
+    /** ARM resource id of the user-assigned identity asked for. */
+    resourceId?: string;
+    /** Object (principal) id of the user-assigned identity asked for. */
+    objectId?: string;
+  };
 }
 
 /** One step of a run that made the diagnoses (the doctor's probe, each token, each dependency call). */
