@@ -2,6 +2,7 @@
 // Enforced in `npm test` (pretest: `npm run lint:deps`). docs/architecture.md says what each layer holds and why.
 const LAYERS = [
   ["util"], // guarded readers, header helpers, redaction, process-wide state, the fault counter, version
+  ["hosting"], // host knowledge as data: identity sources and hosting platforms (detection, instance names, commands)
   ["environment"], // what the host's environment says (identity variables, platform)
   ["diagnosis"], // the Diagnosis shape, its codes, builders and commands; diagnoses attached to objects
   ["report"], // the incident report: diagnoses rendered as Markdown (the runbook's flow, evidence, hypotheses)

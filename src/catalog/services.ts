@@ -70,7 +70,7 @@ function messagingFingerprints(prefix: "servicebus" | "eventhubs", cli: string):
       meaning: "the namespace's IP filter rejected the client address before looking at the token",
       nextSteps: [
         `Allow the app's outbound IP (or use a private endpoint): az ${cli} namespace network-rule-set show --namespace-name {name} --resource-group {rg}`,
-        "List the Container Apps environment's outbound IPs: az containerapp show --name {app} --resource-group {rg} --query properties.outboundIpAddresses",
+        "List the app's outbound IP addresses: {outboundIpsCommand}",
       ],
     },
     {
@@ -310,7 +310,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         meaning: "the vault's firewall rejected the client address (Key Vault checks the network before the identity)",
         nextSteps: [
           "Allow the app's outbound address or subnet on the vault, or reach it through a private endpoint: az keyvault network-rule add --name {name} --ip-address <outbound-ip>/32",
-          "List the Container Apps environment's outbound IPs: az containerapp show --name {app} --resource-group {rg} --query properties.outboundIpAddresses",
+          "List the app's outbound IP addresses: {outboundIpsCommand}",
         ],
       },
       {
@@ -785,7 +785,7 @@ export const SERVICE_CATALOG: readonly ServiceDefinition[] = [
         meaning: "the token was issued by another tenant than the one that owns the account",
         nextSteps: [
           "The token came from tenant {tokenTenant}, which does not own account {name}. A managed identity only gets tokens from its own tenant: use an account in that tenant, or an app registration in the account's tenant that trusts this identity through a federated identity credential.",
-          "If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
+          "If several identities or credentials are configured, check which one this client uses: {showIdentityCommand}",
         ],
       },
       {

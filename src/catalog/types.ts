@@ -46,7 +46,7 @@ export interface ErrorFingerprint {
    * Extra next steps, first in the list; each is one string, a sentence with its command ("Add an access policy for
    * the identity: az keyvault set-policy …"). Placeholders: `{name}` (first DNS label of the host: vault, account,
    * namespace…), `{host}`, `{principalId}`, `{clientId}`, `{identityName}`, `{scope}`, `{role}`, `{rg}`, `{app}`,
-   * `{tenantId}`, and the named groups of `message`. Unknown placeholders print as `<name>`.
+   * `{tenantId}`, the host's commands `{showIdentityCommand}`, `{outboundIpsCommand}`, `{principalIdAssignment}` (the platform's, or each candidate's), and the named groups of `message`. Unknown placeholders print as `<name>`.
    */
   nextSteps?: string[];
   /** For a H2 fingerprint whose fix is not a role (Key Vault access policies, Cosmos control-plane operations). */

@@ -163,6 +163,8 @@ export interface RoleAdviceInput {
   clientId?: string;
   identityName?: string;
   app?: { name?: string; resourceGroup?: string };
+  /** The host's commands (diagnosis/commands.ts hostCommandValues): `{principalIdAssignment}` and the like. */
+  hostCommands?: Readonly<Record<string, string>>;
 }
 
 export interface RoleAdviceResult {
@@ -218,6 +220,8 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   const scope = scopeFor(service, input.facts, input.text, input.host, input.path);
   const base = placeholderValues(input);
   const values: Record<string, string | undefined> = {
+    principalIdAssignment: 'PRINCIPAL_ID="<the principalId the identity show command prints>"',
+    ...input.hostCommands,
     ...base,
     role: role?.role,
     roleDefinitionId: role?.roleDefinitionId,
@@ -230,7 +234,7 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   if (input.principalId === undefined && model.needsPrincipalId) {
     steps.push(
       fillTemplate(
-        'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)"',
+        "Set the identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): {principalIdAssignment}",
         values,
       ),
     );

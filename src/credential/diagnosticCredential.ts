@@ -13,7 +13,8 @@ import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../registry/handledAnswers.js";
 import { enableZeroConfigObservation } from "../observe/zeroConfig.js";
-import { containerAppFields, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { containerAppFields, platformAttributes, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { addHostFacts, diagnosisPlatformOf } from "../diagnosis/hostFacts.js";
 import { decodeTokenClaims } from "../jwt/claims.js";
 import { DiagnosisLogger, stderrSink, withTraceOf } from "../logging/diagnosisLogger.js";
 import { formatLogMessage, type LogContext } from "../logging/logEntry.js";
@@ -104,6 +105,7 @@ export class DiagnosticCredential implements TokenCredential {
       ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
       ...(options.meterProvider ? { meterProvider: options.meterProvider } : {}),
       containerApp: this.containerApp,
+      platformAttributes: platformAttributes(this.environment),
       serviceOfScope: (scope) => this.catalog.serviceForAudience(scope)?.name,
       attemptsSince: (mark) => this.exchanges.since(mark).length,
       identityKind:
@@ -241,6 +243,7 @@ export class DiagnosticCredential implements TokenCredential {
         diagnoseFailure(failure, {
           catalog: this.catalog,
           configured: this.configured,
+          environment: this.environment,
           includePersonalClaims: this.includePersonalClaims,
           tokenForAudience: (audience) => this.latestByAudience.get(normalizeAudience(audience))?.token,
           anyToken: () => this.latestByAudience.values().next().value?.token,
@@ -260,6 +263,9 @@ export class DiagnosticCredential implements TokenCredential {
     // The context is the caller's fresh object: completed in place (a storm reports thousands a second).
     const full = context as LogContext;
     full.containerApp = this.containerApp;
+    // Every diagnosis made here carries the platform (and, on Functions, the connection settings): once, in place.
+    safely(() => addHostFacts(diagnosis, this.environment, this.configured), diagnosis);
+    full.platform = diagnosis.platform ?? diagnosisPlatformOf(this.environment);
     full.credentialName = this.credentialName;
     this.logger.log(diagnosis, span !== undefined ? withTraceOf(full, span) : full);
     this.telemetry.recordDiagnosis(diagnosis, context.source, span, context.url);
@@ -302,6 +308,7 @@ export class DiagnosticCredential implements TokenCredential {
             ...(token ? { token } : {}),
             expectedIdentity: this.configured,
             includePersonalClaims: this.includePersonalClaims,
+            environment: this.environment,
             ...(response.method ? { method: response.method } : {}),
           },
           this.catalog,
@@ -409,7 +416,11 @@ export class DiagnosticCredential implements TokenCredential {
   /** A recovery: one `[recovered]` line and the `diagnostic_credential.recovered` event (on `span`, else the active one). */
   private onRecovered(recovery: Recovery | undefined, span?: Span): void {
     if (recovery === undefined) return;
-    this.logger.logRecovery(recovery, { containerApp: this.containerApp, credentialName: this.credentialName }, span);
+    this.logger.logRecovery(
+      recovery,
+      { containerApp: this.containerApp, platform: diagnosisPlatformOf(this.environment), credentialName: this.credentialName },
+      span,
+    );
     this.telemetry.recordRecovery(recovery, span);
   }
 

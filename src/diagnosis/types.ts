@@ -1,4 +1,5 @@
 import type { CheckKind } from "./findings.js";
+import type { HostingPlatform, PlatformInstance, PlatformKey } from "../environment/hostEnvironment.js";
 
 /**
  * The five causes of a managed-identity failure: H1 no identity assigned to the app (or not the one requested); H2
@@ -108,6 +109,18 @@ export interface DiagnosisCheck {
   confirmedBy?: CheckConfirmation;
 }
 
+/** The hosting platform a diagnosis was made on, as the environment tells it. */
+export interface DiagnosisPlatform {
+  /** The OpenTelemetry `cloud.platform` value (`azure.container_apps`, `azure.functions`, …), `azure.arc`, or `unknown`. */
+  name: HostingPlatform;
+  /** The platform table's entry whose commands the next steps give (`container-apps-job`, `vmss`); absent when unknown. */
+  key?: PlatformKey;
+  /** When the platform is unknown: the ones it may be, whose commands the next steps give, each named. */
+  candidates?: PlatformKey[];
+  /** The instance names: site and instance, pod and namespace, app/revision/replica, job execution. Only what is set. */
+  instance: PlatformInstance;
+}
+
 /** What the library concluded about one failure, with the facts that led there and what to run. */
 export interface Diagnosis {
   /**
@@ -151,6 +164,8 @@ export interface Diagnosis {
    * …" (what was expected, what was found, the verdict). Absent when no check applied.
    */
   checks?: DiagnosisCheck[];
+  /** The hosting platform and instance, when the environment was read (a credential's diagnoses; a context's `environment`). */
+  platform?: DiagnosisPlatform;
 }
 
 /** A plain HTTP answer: what `classifyResponse` reads. */

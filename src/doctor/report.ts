@@ -8,6 +8,8 @@ import { redact } from "../util/redact.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import { RUNBOOK_HYPOTHESES } from "../report/runbook.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./smokeTest.js";
+import type { SmokeTestEnvironment } from "./types.js";
+import { PLATFORMS } from "../hosting/platforms.js";
 
 /** Exit code of a report: 0 all good, 1 a problem found. (2, a usage error, never comes from a report.) */
 export function exitCodeOf(report: SmokeTestReport): 0 | 1 {
@@ -61,6 +63,7 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   const env = report.environment;
   lines.push("", p.bold("Environment"));
   lines.push(`  ${label("identity source")}${env.source} ${p.dim(`— ${env.sourceReason}`)}`);
+  lines.push(`  ${label("platform")}${platformLine(env)}`);
   const app = env.containerApp;
   if (app.name !== undefined || app.jobName !== undefined) {
     const parts = [app.jobName !== undefined ? `job ${app.jobName}` : app.name!];
@@ -267,4 +270,12 @@ function relative(iso: string, now: number): string {
   const span = Math.abs(seconds);
   const text = span >= 3600 ? `${Math.floor(span / 3600)} h ${Math.floor((span % 3600) / 60)} min` : span >= 60 ? `${Math.floor(span / 60)} min` : `${span} s`;
   return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** The platform line: `Azure Functions (azure.functions) · function app orders · instance 1a2b`, or unknown with why. */
+function platformLine(env: SmokeTestEnvironment): string {
+  const entry = PLATFORMS.find((candidate) => candidate.key === env.platformKey);
+  if (entry === undefined) return `unknown — ${env.platformReason}`;
+  const names = entry.instanceNames.flatMap((name) => (env.instance[name.field] !== undefined ? [`${name.label} ${env.instance[name.field]}`] : []));
+  return [`${entry.displayName} (${entry.platform})`, ...names].join(" · ");
 }

@@ -1,5 +1,5 @@
 import { hostOf } from "../catalog/resolve.js";
-import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisRule } from "../diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisPlatform, DiagnosisRule } from "../diagnosis/types.js";
 import { redact } from "../util/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
@@ -48,6 +48,11 @@ export interface DiagnosisLogEntry {
     /** The replica name. */
     replica?: string;
   };
+  /**
+   * The hosting platform that wrote the line (`name`: the OpenTelemetry `cloud.platform` value or `unknown`) and its
+   * instance names (site and instance, pod and namespace, app/revision/replica, job execution). Absent when not read.
+   */
+  platform?: DiagnosisPlatform;
   /** How many times this diagnosis happened since it was last written (repeats are folded). */
   count: number;
   /**
@@ -103,6 +108,8 @@ export interface LogContext {
   errorName?: string;
   /** The Container App replica: the line's `containerApp`. */
   containerApp: DiagnosisLogEntry["containerApp"];
+  /** The platform, when the diagnosis does not carry it: the line's `platform`. */
+  platform?: DiagnosisPlatform;
   /** Trace id for the line; taken from the active span when absent. */
   traceId?: string;
   /** Span id for the line, with `traceId`. */
@@ -156,6 +163,8 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
   if (diagnosis.status !== undefined) entry.status = diagnosis.status;
   if (diagnosis.errorCode !== undefined) entry.errorCode = diagnosis.errorCode;
   if (diagnosis.identity !== undefined) entry.identity = diagnosis.identity;
+  const platform = diagnosis.platform ?? context.platform;
+  if (platform !== undefined) entry.platform = platform;
   if (diagnosis.rule !== undefined) entry.rule = { id: redact(diagnosis.rule.id), source: redact(diagnosis.rule.source) };
   if (Array.isArray(diagnosis.checks) && diagnosis.checks.length > 0) entry.checks = diagnosis.checks.map(redactCheck);
   const host = context.url !== undefined ? hostOf(context.url) : undefined;
@@ -205,7 +214,7 @@ export function formatRecoveryMessage(recovery: Recovery, credentialName = "Mana
 /** The `[recovered]` line: level info, source "recovery", the recovered-from hypothesis and code, and `recovery`. */
 export function toRecoveryLogEntry(
   recovery: Recovery,
-  context: Pick<LogContext, "containerApp" | "credentialName" | "traceId" | "spanId">,
+  context: Pick<LogContext, "containerApp" | "platform" | "credentialName" | "traceId" | "spanId">,
   internalFaults: number,
 ): DiagnosisLogEntry {
   const afterMs = Math.max(0, recovery.recoveredAt - recovery.firstFailureAt);
@@ -249,6 +258,7 @@ export function toRecoveryLogEntry(
   if (recovery.status !== undefined) entry.status = recovery.status;
   if (recovery.identity !== undefined) entry.identity = recovery.identity;
   if (recovery.host !== undefined) entry.host = recovery.host;
+  if (context.platform !== undefined) entry.platform = context.platform;
   if (internalFaults > 0) entry.internalFaults = internalFaults;
   if (context.traceId !== undefined && context.spanId !== undefined) {
     entry.traceId = context.traceId;

@@ -222,14 +222,17 @@ function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boo
   // A step's passing role check: a dependency answered as expected.
   const answeredWell = seen.some((s) => s.hypothesis === undefined && s.check.kind === "role" && s.check.verdict === "pass");
   const principalId = facts.identities.find((i) => i.objectId !== undefined)?.objectId;
-  const context = commandContextOf(
-    {
-      containerApp: environment?.containerApp ?? {},
-      hostKind: environment?.hostKind ?? "unknown",
-      appServiceName: environment?.appServiceName,
-    } as HostEnvironment,
-    principalId !== undefined ? { principalId } : {},
-  );
+  // The fields commands are filled from; a partial environment (the option is loose) gets the defaults of "unknown".
+  const host = {
+    containerApp: environment?.containerApp ?? {},
+    hostKind: environment?.hostKind ?? "unknown",
+    appServiceName: environment?.appServiceName,
+    platformKey: environment?.platformKey,
+    platformCandidates: environment?.platformCandidates ?? [],
+    platformReason: environment?.platformReason,
+    instance: environment?.instance ?? {},
+  } as HostEnvironment;
+  const context = commandContextOf(host, principalId !== undefined ? { principalId } : {});
   const evidence = diagnoses.flatMap((d) => d.evidence);
   const rows = EVIDENCE_ROWS.map((row) => {
     const checks = distinct(seen.filter((s) => row.kinds.includes(s.check.kind)));
@@ -255,7 +258,7 @@ function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boo
       found.length > 0 ? found.map(mdText).join("<br>") : `not checked: ${mdText(why)}`,
       verdict !== undefined ? VERDICT_TEXT[verdict] : found.length > 0 ? "recorded" : "not checked",
       mdText(confirmed.join(", ")),
-      row.command ? mdCode(row.command(context, principalId)) : "",
+      commandCell(row.command?.(context, principalId)),
     ];
   });
   // Kinds no row knows (a new check kind): shown, not dropped.
@@ -266,6 +269,10 @@ function evidenceTable(facts: ReportFacts, seen: readonly Seen[], tokenRead: boo
     rows.push([mdText("Other checks"), other.map((c) => mdText(describeCheck(c))).join("<br>"), VERDICT_TEXT[worst(other)!], mdText(confirmed.join(", ")), ""]);
   }
   return mdTable(["Evidence", "Found", "Verdict", "Confirmed by", "Command to collect it"], rows);
+}
+
+function commandCell(command: string | undefined): string {
+  return command !== undefined && command.length > 0 ? mdCode(command) : "";
 }
 
 function hypothesisTable(diagnoses: readonly ReportedDiagnosis[], seen: readonly Seen[], flow: Flow, tokenRead: boolean): string[] {

@@ -104,15 +104,27 @@ export const EVIDENCE_ROWS: readonly EvidenceRow[] = [
     kinds: [CHECK_KINDS.identityVariables],
     lines: ["identity source:"],
     facts: ({ environment: env, diagnoses }) => {
-      const platform = env?.platform ?? diagnoses.find((d) => d.platform !== undefined)?.platform ?? env?.hostKind;
+      const seen = diagnoses.find((d) => d.platform !== undefined)?.platform;
+      const name = env?.platform ?? seen?.name;
+      const key = env?.platformKey ?? seen?.key;
+      const candidates = env?.platformCandidates ?? seen?.candidates ?? [];
+      const instance = { ...seen?.instance, ...env?.instance };
       const app = env?.containerApp;
       const where = app?.jobName ?? app?.name ?? env?.appServiceName;
       return [
         env?.source !== undefined ? `identity source ${env.source}${env.sourceReason ? ` (${env.sourceReason})` : ""}` : "",
-        platform !== undefined ? `platform ${platform}` : "",
-        where !== undefined
-          ? [`app ${where}`, app?.revision && `revision ${app.revision}`, app?.replica && `replica ${app.replica}`].filter(Boolean).join(", ")
-          : "",
+        name !== undefined
+          ? `platform ${name}${key !== undefined ? ` (${key})` : candidates.length > 0 ? `: one of ${candidates.join(", ")}` : ""}`
+          : env?.hostKind !== undefined
+            ? `platform ${env.hostKind}`
+            : "",
+        Object.keys(instance).length > 0
+          ? `instance: ${Object.entries(instance)
+              .map(([field, value]) => `${field} ${value}`)
+              .join(", ")}`
+          : where !== undefined
+            ? [`app ${where}`, app?.revision && `revision ${app.revision}`, app?.replica && `replica ${app.replica}`].filter(Boolean).join(", ")
+            : "",
       ];
     },
     command: (ctx) => showIdentityCommand(ctx),

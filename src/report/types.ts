@@ -1,5 +1,5 @@
 import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
-import type { ContainerAppContext, HostEnvironment, IdentitySource } from "../environment/hostEnvironment.js";
+import type { ContainerAppContext, HostEnvironment, IdentitySource, PlatformInstance } from "../environment/hostEnvironment.js";
 
 /**
  * Where the report's diagnoses were made: the fields of the host environment the report shows and fills commands
@@ -12,8 +12,16 @@ export interface IncidentReportEnvironment {
   sourceReason?: string;
   /** The hosting platform as the environment tells it. */
   hostKind?: HostEnvironment["hostKind"];
-  /** The hosting platform's `cloud.platform` value, when known. */
-  platform?: string;
+  /** The hosting platform's `cloud.platform` value (`azure.container_apps`, …, `unknown`). */
+  platform?: HostEnvironment["platform"];
+  /** The platform table's entry whose commands the report gives (`container-apps-job`, `vmss`). */
+  platformKey?: HostEnvironment["platformKey"];
+  /** When the platform is unknown: the ones it may be (their commands are given, each named). */
+  platformCandidates?: HostEnvironment["platformCandidates"];
+  /** Why the platform is unknown. */
+  platformReason?: string;
+  /** The instance names: site and instance, pod and namespace, app/revision/replica, job execution. */
+  instance?: PlatformInstance;
   /** IDENTITY_ENDPOINT without its query. */
   identityEndpoint?: string;
   /** The Container Apps variables of the replica. */
@@ -77,5 +85,5 @@ export interface ReportFacts {
   identities: readonly DiagnosisIdentity[];
 }
 
-/** A diagnosis as the report reads it: the planned `platform` field is shown when a diagnosis carries it. */
-export type ReportedDiagnosis = Diagnosis & { platform?: string };
+/** A diagnosis as the report reads it. */
+export type ReportedDiagnosis = Diagnosis;

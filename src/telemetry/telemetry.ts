@@ -70,6 +70,19 @@ export const ATTR = {
   containerAppName: "azure.container_app.name",
   containerAppRevision: "azure.container_app.revision",
   containerAppReplica: "azure.container_app.replica",
+  /** The platform table's key (`container-apps`, `functions`, `aks-workload-identity`, …) or `unknown`. */
+  platform: "diagnostic_credential.platform",
+  /** OpenTelemetry's: `azure` when the platform is known. */
+  cloudProvider: "cloud.provider",
+  /** OpenTelemetry's `cloud.platform` value (`azure.container_apps`, `azure.functions`, …), when the platform has one. */
+  cloudPlatform: "cloud.platform",
+  /** Azure Functions instance (WEBSITE_INSTANCE_ID); App Service's is `service.instance.id`. */
+  faasInstance: "faas.instance",
+  /** Azure Functions app (WEBSITE_SITE_NAME). */
+  faasName: "faas.name",
+  /** AKS pod (POD_NAME or HOSTNAME) and namespace (POD_NAMESPACE or the service-account file). */
+  k8sPodName: "k8s.pod.name",
+  k8sNamespaceName: "k8s.namespace.name",
 } as const;
 
 /** `error.type` when a failure has no Diagnosis: the caller aborted. */
@@ -93,6 +106,8 @@ export interface TelemetryOptions {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   containerApp: { name?: string; revision?: string; replica?: string };
+  /** The platform's attributes (environment/hostEnvironment.ts platformAttributes): on every span and data point. */
+  platformAttributes?: Record<string, string>;
   /** Catalog name of the service a scope is for ("keyvault"), from the scope's audience. */
   serviceOfScope?: (scope: string) => string | undefined;
   /** Identity-endpoint exchanges that started after the exchange-log mark taken at the call's start. Called only for recording spans. */
@@ -166,7 +181,7 @@ export class CredentialTelemetry {
       description: "Time from the first failure (H2 on a dependency, H1/H5 on the identity endpoint) to the first success after it",
       unit: "s",
     });
-    const base: Attributes = {};
+    const base: Attributes = { ...(options.platformAttributes ?? {}) };
     if (options.containerApp.name !== undefined) base[ATTR.containerAppName] = options.containerApp.name;
     if (options.containerApp.revision !== undefined) base[ATTR.containerAppRevision] = options.containerApp.revision;
     if (options.containerApp.replica !== undefined) base[ATTR.containerAppReplica] = options.containerApp.replica;

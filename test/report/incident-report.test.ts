@@ -288,7 +288,7 @@ describe("the tables, parsed by marked", () => {
   it("a check kind no row knows, a platform on the diagnosis and checks verified by ARM show up without a code change", () => {
     const d = {
       ...CASES.H2!.diagnoses[0]!,
-      platform: "container-apps-job",
+      platform: { name: "azure.container_apps" as const, key: "container-apps-job" as const, instance: { app: "nightly", execution: "nightly-x1" } },
       checks: [
         ...CASES.H2!.diagnoses[0]!.checks!,
         { kind: "role-assignment-age" as never, expected: "older than 10 min", actual: "2 min", verdict: "fail" as const, confirmedBy: "arm" as const },
@@ -300,7 +300,9 @@ describe("the tables, parsed by marked", () => {
       "✗ fail",
       "arm",
     ]);
-    expect(table(markdown, "Evidence").get("Identity source and platform")![1]).toBe("platform container-apps-job");
+    expect(table(markdown, "Evidence").get("Identity source and platform")![1]).toBe(
+      "platform azure.container_apps (container-apps-job)\ninstance: app nightly, execution nightly-x1",
+    );
     expect(table(markdown, "Check").get("role-assignment-age")).toEqual(["role-assignment-age", "older than 10 min", "2 min", "✗ fail"]);
   });
 
