@@ -5,6 +5,7 @@ const LAYERS = [
   ["hosting"], // host knowledge as data: identity sources and hosting platforms (detection, instance names, commands)
   ["environment"], // what the host's environment says (identity variables, platform)
   ["diagnosis"], // the Diagnosis shape, its codes, builders and commands; diagnoses attached to objects
+  ["report"], // the incident report: diagnoses rendered as Markdown (the runbook's flow, evidence, hypotheses)
   ["jwt"], // token claims (never the token)
   ["catalog"], // service knowledge as data, and its resolver
   ["classify"], // pure classifiers: answers and errors in, Diagnosis out

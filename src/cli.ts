@@ -1,9 +1,13 @@
 // The `diagnostic-credential` bin: `diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]...
-// [--client-id ID] [--json] [--timeout MS] [--no-color]`. Exit 0 all good, 1 a problem found, 2 usage error.
+// [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--format text|markdown|json] [--output FILE] [--timeout MS] [--no-color]`.
+// Exit 0 all good, 1 a problem found, 2 usage error (or the --output file could not be written).
+import { writeFileSync } from "node:fs";
 import { parseCommand, USAGE, USAGE_HINT } from "./doctor/args.js";
+import { formatMarkdownReport } from "./doctor/markdown.js";
+import { progressLine } from "./doctor/progress.js";
 import { exitCodeOf, formatReport } from "./doctor/report.js";
 import { fetchWithResolveMap, parseResolveMap, RESOLVE_ENV } from "./doctor/resolveFetch.js";
-import { runSmokeTest, type SmokeTestOptions, type SmokeTestProgress } from "./doctor/smokeTest.js";
+import { runSmokeTest, type SmokeTestOptions } from "./doctor/smokeTest.js";
 import { redact } from "./util/redact.js";
 import { LIBRARY_VERSION } from "./util/version.js";
 
@@ -32,8 +36,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const resolveMap = parseResolveMap(io.env[RESOLVE_ENV]);
   if (typeof resolveMap === "string") return usageError(io, resolveMap, command.json);
 
-  const color = !command.json && !command.noColor && wantsColor(io);
-  const progress = io.stderr.isTTY === true ? progressLine(io.stderr, color) : undefined;
+  const color = command.format === "text" && command.output === undefined && !command.noColor && wantsColor(io);
+  // Progress only for the terminal report read on a terminal: a JSON or Markdown document, or output that goes to a
+  // pipe, gets nothing but the report.
+  const progress =
+    command.format === "text" && io.stderr.isTTY === true && (io.stdout.isTTY === true || command.output !== undefined)
+      ? progressLine(io.stderr, color && io.env.NO_COLOR === undefined)
+      : undefined;
   const options: SmokeTestOptions = {
     scopes: command.scopes,
     dependencies: command.dependencies,
@@ -49,12 +58,26 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const report = await runSmokeTest(options);
   progress?.clear();
   const exitCode = exitCodeOf(report);
-  if (command.json) {
-    io.stdout.write(`${redact(JSON.stringify({ version: LIBRARY_VERSION, exitCode, ...report }, null, 2))}\n`);
-  } else {
-    io.stdout.write(formatReport(report, { color, version: LIBRARY_VERSION }));
+  const text =
+    command.format === "json"
+      ? `${redact(JSON.stringify({ version: LIBRARY_VERSION, exitCode, ...report }, null, 2))}\n`
+      : command.format === "markdown"
+        ? formatMarkdownReport(report, { version: LIBRARY_VERSION, exitCode })
+        : formatReport(report, { color, version: LIBRARY_VERSION });
+  if (command.output === undefined) {
+    io.stdout.write(text);
+    return exitCode;
   }
-  return exitCode;
+  try {
+    writeFileSync(command.output, text);
+    return exitCode;
+  } catch (error) {
+    // The run's findings are not lost: they go to stdout, the reason the file was not written to stderr.
+    io.stdout.write(text);
+    const reason = (error as { code?: unknown } | null)?.code ?? (error instanceof Error ? error.message : String(error));
+    io.stderr.write(`${redact(`diagnostic-credential: could not write --output ${command.output}: ${String(reason)}`)}\n`);
+    return 2;
+  }
 }
 
 /**
@@ -76,39 +99,6 @@ function wantsColor(io: Io): boolean {
   const force = io.env.FORCE_COLOR;
   if (force !== undefined && force !== "" && force !== "0" && force !== "false") return true;
   return io.stdout.isTTY === true && io.env.TERM !== "dumb";
-}
-
-const STEP_TEXT: Record<SmokeTestProgress["step"], string> = {
-  environment: "reading the environment",
-  "identity-endpoint": "probing the identity endpoint",
-  token: "requesting a token for",
-  dependency: "calling",
-};
-
-function progressLine(stream: NodeJS.WriteStream, color: boolean): { update: (p: SmokeTestProgress) => void; clear: () => void } {
-  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-  let frame = 0;
-  let text = "";
-  let shown = false;
-  const draw = () => {
-    const columns = typeof stream.columns === "number" && stream.columns > 0 ? stream.columns : 80;
-    const width = Math.max(20, columns - 1);
-    const line = `${frames[frame++ % frames.length]} ${text}`.slice(0, width);
-    stream.write(`\r\u001b[2K${color ? `\u001b[2m${line}\u001b[22m` : line}`);
-    shown = true;
-  };
-  const timer = setInterval(draw, 100);
-  timer.unref();
-  return {
-    update(p) {
-      text = redact(`${STEP_TEXT[p.step]}${p.target ? ` ${p.target}` : ""} …`);
-      draw();
-    },
-    clear() {
-      clearInterval(timer);
-      if (shown) stream.write("\r\u001b[2K");
-    },
-  };
 }
 
 // The bin: run and exit once the output is written (an identity endpoint that never answers may hold a socket open).

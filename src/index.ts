@@ -41,6 +41,10 @@ export { CHECK_KINDS, RULE_SOURCES } from "./diagnosis/findings.js";
 export type { CheckKind } from "./diagnosis/findings.js";
 export { DIAGNOSIS_CODES, CredentialUnavailableErrorName, AuthenticationRequiredErrorName } from "./diagnosis/codes.js";
 
+// The incident report: diagnoses as Markdown (the runbook's decision flow, evidence table, hypotheses, next steps)
+export { renderIncidentReport } from "./report/incidentReport.js";
+export type { IncidentReportOptions, IncidentReportEnvironment, IncidentReportStep } from "./report/types.js";
+
 // The service catalog
 export type { ServiceDefinition, ServiceDefinitionInput, ErrorFingerprint, RoleAdvice, AccessModel, QuotedFact, QuotedFactKind } from "./catalog/types.js";
 export { scopeForUrl } from "./catalog/resolve.js";

@@ -7,7 +7,7 @@ import type { ServiceDefinitionInput } from "../catalog/types.js";
 import { checkResourceManagerEndpoint } from "../verify/endpoint.js";
 import type { SmokeTestDependency } from "./smokeTest.js";
 
-export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--timeout MS] [--no-color]
+export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--format F] [--output FILE] [--timeout MS] [--no-color]
 
 Checks managed identity from inside the container: the environment the Azure SDK sees, the identity
 endpoint, a token per scope (claims only, never the token) and an authenticated call per URL, with a
@@ -31,6 +31,10 @@ Options:
   --arm-endpoint URL
                    the Resource Manager to ask (https; default: the cloud of the failure). Implies --verify
   --json           print one JSON document (the report, with "version" and "exitCode"; a usage error too)
+  --format F       text (default), markdown (an incident report to paste into a ticket: the runbook's
+                   decision flow as a Mermaid chart, the evidence table, each hypothesis H1-H5 with its
+                   verdict, the next steps) or json (the same as --json)
+  --output FILE    write the report to FILE instead of standard output
   --timeout MS     time limit of each step in milliseconds (default 10000)
   --no-color       no colours (also: NO_COLOR, or output that is not a terminal)
   -h, --help       this help
@@ -44,7 +48,11 @@ Example (Azure Container Apps):
 
 /** The one-line hint printed with a usage error. */
 export const USAGE_HINT =
-  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--timeout MS] [--no-color] (--help for more)";
+  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--format text|markdown|json] [--output FILE] [--timeout MS] [--no-color] (--help for more)";
+
+/** The report's formats: the terminal report, the Markdown incident report, the JSON document. */
+export const REPORT_FORMATS = ["text", "markdown", "json"] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export type Command =
   | { kind: "help" }
@@ -60,7 +68,11 @@ export type Command =
       verify?: boolean;
       /** `--arm-endpoint URL`. */
       resourceManagerEndpoint?: string;
+      /** The JSON document (`--json` or `--format json`). */
       json: boolean;
+      format: ReportFormat;
+      /** `--output FILE`: where the report goes instead of stdout. */
+      output?: string;
       timeoutMs?: number;
       noColor: boolean;
     }
@@ -133,18 +145,30 @@ export function parseCommand(argv: readonly string[]): Command {
     }
   }
 
+  const formatText = values.format?.trim().toLowerCase();
+  if (formatText !== undefined && !(REPORT_FORMATS as readonly string[]).includes(formatText)) {
+    return usageError(`--format must be one of ${REPORT_FORMATS.join(", ")}, got '${values.format}'`);
+  }
+  if (values.json === true && formatText !== undefined && formatText !== "json")
+    return usageError(`--json and --format ${formatText} ask for two formats; give one`);
+  const format: ReportFormat = values.json === true ? "json" : ((formatText as ReportFormat | undefined) ?? "text");
+  const output = values.output?.trim();
+  if (values.output !== undefined && (output === undefined || output.length === 0)) return usageError("--output needs a file name");
+
   const command: Extract<Command, { kind: "doctor" }> = {
     kind: "doctor",
     scopes,
     dependencies: pairScopes(urls, scopes, services),
     services,
-    json: values.json === true,
+    json: format === "json",
+    format,
     noColor: values["no-color"] === true,
   };
   if (clientId !== undefined) command.clientId = clientId;
   if (timeoutMs !== undefined) command.timeoutMs = timeoutMs;
   if (values.verify === true || armEndpoint !== undefined) command.verify = true;
   if (armEndpoint !== undefined) command.resourceManagerEndpoint = armEndpoint;
+  if (output !== undefined) command.output = output;
   return command;
 }
 
@@ -200,11 +224,11 @@ export function parseServices(values: readonly string[]): ServiceDefinitionInput
   return [...hostsByName].map(([name, hosts]) => ({ name, hosts }));
 }
 
-/** Whether `--json` is among the options (before a `--`), read without the parser: a usage error answers in JSON too. */
+/** Whether `--json` (or `--format json`) is among the options (before a `--`), read without the parser: a usage error answers in JSON too. */
 function wantsJson(argv: readonly string[]): boolean {
-  for (const arg of argv) {
+  for (const [index, arg] of argv.entries()) {
     if (arg === "--") return false;
-    if (arg === "--json") return true;
+    if (arg === "--json" || arg === "--format=json" || (arg === "--format" && argv[index + 1] === "json")) return true;
   }
   return false;
 }
@@ -222,6 +246,8 @@ function parse(argv: readonly string[]) {
       verify: { type: "boolean" },
       "arm-endpoint": { type: "string" },
       json: { type: "boolean" },
+      format: { type: "string" },
+      output: { type: "string" },
       timeout: { type: "string" },
       "no-color": { type: "boolean" },
       help: { type: "boolean", short: "h" },

@@ -6,6 +6,7 @@
 import { STATUS_CODES } from "node:http";
 import { redact } from "../util/redact.js";
 import type { Diagnosis } from "../diagnosis/types.js";
+import { RUNBOOK_HYPOTHESES } from "../report/runbook.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./smokeTest.js";
 import type { SmokeTestEnvironment } from "./types.js";
 import { PLATFORMS } from "../hosting/platforms.js";
@@ -15,29 +16,8 @@ export function exitCodeOf(report: SmokeTestReport): 0 | 1 {
   return report.ok ? 0 : 1;
 }
 
-/** The runbook's "Competing Hypotheses" table: typical evidence for and against each hypothesis. */
-export const RUNBOOK_EVIDENCE: Readonly<Record<string, { for: string; against: string }>> = {
-  H1: {
-    for: "az containerapp show has empty identity, missing principalId, or no user-assigned identity reference",
-    against: "principalId exists and the app can request a token",
-  },
-  H2: {
-    for: "403 from target resource, role assigned only at subscription or sibling scope, recent change still propagating",
-    against: "Correct role exists at exact target scope and propagation time has passed",
-  },
-  H3: {
-    for: "Token acquired, but target rejects with auth error; SDK uses incorrect resource URI or .default scope",
-    against: "Resource URI matches service endpoint and token works in a known-good sample",
-  },
-  H4: {
-    for: "Error appears after identity swap, role change, revision deployment, or long runtime; restart temporarily fixes it",
-    against: "Fresh replica still fails with same token path and same identity",
-  },
-  H5: {
-    for: "CredentialUnavailable, timeout, or connection errors before token issuance",
-    against: "Another replica or fresh restart can retrieve tokens successfully",
-  },
-};
+/** The runbook's "Competing Hypotheses" table: typical evidence for and against each hypothesis (report/runbook.ts). */
+export const RUNBOOK_EVIDENCE: Readonly<Record<string, { for: string; against: string }>> = RUNBOOK_HYPOTHESES;
 
 export interface FormatOptions {
   /** ANSI colours. */

@@ -60,13 +60,24 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
   const services = Array.isArray(options.services) ? options.services : [];
   const catalog = safeCall(() => catalogFor(services), catalogFor());
   const progress = (p: SmokeTestProgress) => safeCall(() => options.onProgress?.(p), undefined);
+  /** Runs one step between its `start` and `end` progress events. */
+  const step = async <T>(what: Omit<SmokeTestProgress, "phase" | "durationMs">, run: () => Promise<T> | T): Promise<T> => {
+    const began = performance.now();
+    progress({ ...what, phase: "start" });
+    try {
+      return await run();
+    } finally {
+      progress({ ...what, phase: "end", durationMs: Math.round(performance.now() - began) });
+    }
+  };
 
-  progress({ step: "environment" });
-  const hostEnvironment = readHostEnvironment();
-  const { credential, configured, credentialName } = makeCredential(options, timeoutMs);
-  const environment = describeEnvironment(hostEnvironment, configured);
+  const { hostEnvironment, credential, configured, credentialName, environment } = await step({ step: "environment" }, () => {
+    const hostEnvironment = readHostEnvironment();
+    const made = makeCredential(options, timeoutMs);
+    return { hostEnvironment, ...made, environment: describeEnvironment(hostEnvironment, made.configured) };
+  });
 
-  const identityEndpoint = await probeStep(options, hostEnvironment, timeoutMs, progress);
+  const identityEndpoint = await probeStep(options, hostEnvironment, timeoutMs, step);
 
   const dependencies = (Array.isArray(options.dependencies) ? options.dependencies : []).map((d) => normalizeDependency(d, catalog));
   const scopes = scopesToRequest(options, dependencies);
@@ -76,8 +87,9 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
   const issued = new Map<string, AccessToken>();
   const tokenProblems: Diagnosis[] = [];
   for (const scope of scopes) {
-    progress({ step: "token", target: scope });
-    const result = await requestToken(credential, scope, { timeoutMs, configured, hostEnvironment, catalog, credentialName });
+    const result = await step({ step: "token", target: scope, limitMs: timeoutMs }, () =>
+      requestToken(credential, scope, { timeoutMs, configured, hostEnvironment, catalog, credentialName }),
+    );
     tokens.push(result.entry);
     tokenProblems.push(...result.problems);
     if (result.token !== undefined) issued.set(scope, result.token);
@@ -86,17 +98,18 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
   // Dependencies, concurrently.
   const send = makeSender(options);
   const dependencyResults = await Promise.all(
-    dependencies.map(async (dependency) => {
-      progress({ step: "dependency", target: dependency.url });
-      return callDependency(dependency, {
-        token: dependency.scope !== undefined ? issued.get(dependency.scope) : undefined,
-        timeoutMs,
-        send,
-        services,
-        configured,
-        hostEnvironment,
-      });
-    }),
+    dependencies.map((dependency) =>
+      step({ step: "dependency", target: dependency.url, limitMs: timeoutMs }, () =>
+        callDependency(dependency, {
+          token: dependency.scope !== undefined ? issued.get(dependency.scope) : undefined,
+          timeoutMs,
+          send,
+          services,
+          configured,
+          hostEnvironment,
+        }),
+      ),
+    ),
   );
 
   const diagnoses = distinctDiagnoses([...tokens.map((t) => t.diagnosis), ...tokenProblems, ...dependencyResults.map((d) => d.diagnosis)]);
@@ -133,12 +146,13 @@ async function probeStep(
   options: SmokeTestOptions,
   hostEnvironment: HostEnvironment,
   timeoutMs: number,
-  progress: (p: SmokeTestProgress) => void,
+  step: <T>(what: Omit<SmokeTestProgress, "phase" | "durationMs">, run: () => Promise<T>) => Promise<T>,
 ): Promise<SmokeTestIdentityEndpoint> {
   if (options.probeIdentityEndpoint === false) return { reachable: false, skipped: "probe turned off" };
   const target = probeTarget(hostEnvironment);
-  if (target.url !== undefined) progress({ step: "identity-endpoint", target: target.url });
-  return probeIdentityEndpoint(target, Math.min(timeoutMs, MAX_PROBE_MS));
+  const limitMs = Math.min(timeoutMs, MAX_PROBE_MS);
+  if (target.url === undefined) return probeIdentityEndpoint(target, limitMs);
+  return step({ step: "identity-endpoint", target: target.url, limitMs }, () => probeIdentityEndpoint(target, limitMs));
 }
 
 /** The scopes to request, each once, in order: the given scopes, then the dependencies' scopes; Resource Manager's when there is nothing at all. */

@@ -26,12 +26,18 @@ export interface SmokeTestDependency {
   expectStatus?: number | number[];
 }
 
-/** What the smoke test reports about one step as it starts: for progress lines. */
+/** What the smoke test reports about one step as it starts and as it ends: for progress lines. */
 export interface SmokeTestProgress {
-  /** The step that starts, in this order: environment, identity-endpoint probe, each token, the dependencies. */
+  /** The step, in this order: environment, identity-endpoint probe, each token, the dependencies (these concurrently). */
   step: "environment" | "identity-endpoint" | "token" | "dependency";
+  /** `start` as the step starts; `end` once it is over (whatever came of it). */
+  phase: "start" | "end";
   /** The endpoint, scope or URL being worked on. */
   target?: string;
+  /** The step's time limit, ms (absent for the environment, which waits for nothing). */
+  limitMs?: number;
+  /** On `end`: how long the step took, ms. */
+  durationMs?: number;
 }
 
 /** Options of {@link runSmokeTest}. */
@@ -71,7 +77,7 @@ export interface SmokeTestOptions {
    * Default `false`: the report carries every diagnosis.
    */
   logger?: false | ((entry: DiagnosisLogEntry) => void);
-  /** Called as each step starts (progress display). */
+  /** Called as each step starts and as it ends (progress display). */
   onProgress?: (progress: SmokeTestProgress) => void;
   /**
    * Verify each H1/H2 diagnosis against Azure Resource Manager (as DiagnosticCredential's `verify` option): the

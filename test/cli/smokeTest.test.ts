@@ -106,7 +106,19 @@ describe.concurrent("runSmokeTest in-process", () => {
     ]);
     expect(report.dependencies[2]).toMatchObject({ scope: ARM_SCOPE, expectedScope: VAULT_SCOPE });
     expect(report.diagnoses.map((d) => d.hypothesis)).toEqual(["H2", "H3"]);
-    expect(progress.map((p) => p.step)).toEqual(["environment", "identity-endpoint", "token", "token", "dependency", "dependency", "dependency", "dependency"]);
+    expect(progress.filter((p) => p.phase === "start").map((p) => p.step)).toEqual([
+      "environment",
+      "identity-endpoint",
+      "token",
+      "token",
+      "dependency",
+      "dependency",
+      "dependency",
+      "dependency",
+    ]);
+    // Every step that starts ends, with its limit and how long it took.
+    expect(progress.filter((p) => p.phase === "end")).toHaveLength(8);
+    expect(progress.find((p) => p.step === "token" && p.phase === "end")).toMatchObject({ limitMs: 10_000, durationMs: expect.any(Number) });
     const text = JSON.stringify(report);
     for (const token of minted) expect(text.includes(token.split(".")[2]!)).toBe(false);
   });

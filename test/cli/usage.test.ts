@@ -102,7 +102,7 @@ describe.concurrent("help and version (the built bin)", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${USAGE}\n`);
     expect(r.stdout).toMatch(
-      /^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--verify\] \[--arm-endpoint URL\] \[--json\] \[--timeout MS\] \[--no-color\]\n/,
+      /^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--verify\] \[--arm-endpoint URL\] \[--json\] \[--format F\] \[--output FILE\] \[--timeout MS\] \[--no-color\]\n/,
     );
     expect(r.stdout).toContain("Exit codes: 0 all good, 1 a problem found, 2 usage error.");
   });
@@ -137,9 +137,18 @@ describe("argument rules", () => {
       services: [],
       clientId: "abc",
       json: true,
+      format: "json",
       timeoutMs: 1500,
       noColor: true,
     });
+    expect(parseCommand(["doctor", "--format", "Markdown", "--output", "incident.md"])).toMatchObject({
+      json: false,
+      format: "markdown",
+      output: "incident.md",
+    });
+    expect(parseCommand(["doctor", "--format=json"])).toMatchObject({ json: true, format: "json" });
+    expect(parseCommand(["doctor", "--format", "xml", "--json"])).toMatchObject({ kind: "usage-error", json: true });
+    expect(parseCommand(["doctor"])).toMatchObject({ json: false, format: "text" });
   });
 
   it("gives each --url a scope: the single --scope, pairwise, else the catalog's", () => {
