@@ -119,18 +119,48 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     ],
   },
   {
+    id: "scope-rejected",
+    code: "WrongAudience",
+    confidence: "medium",
+    status: 400,
+    when: ["scope-finding"],
+    meaning: "the identity endpoint answered 400 to a scope already found wrong before the call",
+    summary: "The identity endpoint rejected the token request for scope {findingScope}: {scopeExplanation}",
+    check: { kind: "scope", expected: "{suggestion}", actual: "{findingScope}", confirmedBy: "answer" },
+    nextSteps: [{ kind: "scope-suggestion" }],
+  },
+  {
     id: "app-role-required",
     code: "RoleMissingOrWrongScope",
     confidence: "high",
     errorCode: "AADSTS501051",
-    meaning: "the target app requires an app role assignment and the identity has none (an authorization failure raised at token time)",
-    summary: "{appRoleSummary}",
+    // "Application '{appId}'({appName}) is not assigned to a role for the application '{resourceId}'({resourceName})."
+    message:
+      /application '(?<clientAppId>[^'\s]{1,200})' ?(?:\((?<clientAppName>[^()]{0,200})\))? is not assigned to a role for the application '(?<targetAppId>[^'\s]{1,300})' ?(?:\((?<targetAppName>[^()]{0,200})\))?/i,
+    meaning: "the target app requires an app role assignment and the identity has none: an authorization failure (H2) raised at token time",
+    summary:
+      "Entra ID refused the token (AADSTS501051): the identity {clientApp} is not assigned to an app role of the target app {targetApp}, which requires one; this is an authorization failure raised at token time",
     check: { kind: "role", expected: "an app role of {targetApp}", actual: "no app role assigned to {clientApp}", confirmedBy: "answer" },
     nextSteps: [
       { kind: "app-role-assignment" },
-      { text: "Or, if the target app should not require assignment, set its enterprise application's 'Assignment required' to No" },
+      { text: "Or, if the target app should not require assignment, set 'Assignment required' to No on its enterprise application" },
     ],
-    seenIn: ["Entra ID AADSTS501051 (azure-functions-host #9884)"],
+    seenIn: ["Entra ID AADSTS501051 (azure-functions-host #9884, login.microsoftonline.com/error?code=501051)"],
+  },
+  {
+    id: "app-role-required.code",
+    rule: "app-role-required",
+    code: "RoleMissingOrWrongScope",
+    confidence: "high",
+    errorCode: "AADSTS501051",
+    meaning: "AADSTS501051 in other words (the app ids not quoted)",
+    summary:
+      "Entra ID refused the token (AADSTS501051): the identity is not assigned to an app role of the target app of scope {scope}, which requires one; this is an authorization failure raised at token time",
+    check: { kind: "role", expected: "an app role of the target app", actual: "no app role assigned", confirmedBy: "answer" },
+    nextSteps: [
+      { kind: "app-role-assignment" },
+      { text: "Or, if the target app should not require assignment, set 'Assignment required' to No on its enterprise application" },
+    ],
   },
   {
     id: "arc-identity-not-confirmed",
@@ -291,7 +321,7 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     when: ["early-in-process"],
     meaning: "the identity endpoint refused connections in the first seconds of the process: not ready yet (a start-up race), not never reachable",
     summary:
-      "{endpoint} refused the connection {uptime} after the process started: the endpoint was not ready yet (it starts with the replica), which is not the same as never reachable",
+      "{endpoint} refused the connection (ECONNREFUSED) {uptime} after the process started: in the first seconds of a replica the endpoint is often not ready yet (it starts beside the app), which is not the same as never reachable",
     nextSteps: [
       {
         text: "Retry token requests during start-up (the Azure SDK's retries may end before the endpoint is up), or delay the first call until the app is ready",
@@ -314,22 +344,27 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     nextSteps: H5_STEPS,
   },
   {
-    id: "network-error",
+    id: "gateway-error",
     code: "IdentityEndpointUnreachable",
     confidence: "medium",
-    message:
-      /network[_ ]error|network (is )?unreachable|unreachable network|socket operation was attempted|connection refused|connection reset|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/i,
-    meaning: "a network failure reaching the identity endpoint, as the error words it (MSAL discards the code)",
-    summary: "{endpoint} could not be reached (network error)",
-    check: { kind: "identity-endpoint", expected: "HTTP 200", actual: "network error", confirmedBy: "answer", onlyIfNone: true },
-    nextSteps: H5_STEPS,
-    seenIn: ["msal-node network_error", "Docker Desktop 403 unreachable network"],
+    message: /failed due to a gateway error|bad gateway|gateway time-?out/i,
+    meaning: "a proxy or gateway answered for the identity endpoint (502/504): IMDS does not support calls through a proxy or gateway",
+    summary: "{endpoint} was answered by a gateway ({errorLine}): calls to the identity endpoint through a proxy or gateway are not supported",
+    check: {
+      kind: "identity-endpoint",
+      expected: "an answer from the identity endpoint itself",
+      actual: "a gateway's error",
+      confirmedBy: "answer",
+      onlyIfNone: true,
+    },
+    nextSteps: [{ kind: "no-proxy" }, DOCTOR],
+    seenIn: ["@azure/identity, Azure.Identity, azure-identity troubleshooting: The request failed due to a gateway error (502/504)"],
   },
   {
     id: "no-response",
     code: "IdentityEndpointUnreachable",
     confidence: "medium",
-    message: /no response (was )?received|did not respond|connect(ion)? timed out|timed out|request timeout|ETIMEDOUT/i,
+    message: /no response (was )?(received|from)|did not respond|connect(ion)? timed out|timed out|request timeout|ETIMEDOUT/i,
     meaning: "the identity endpoint did not answer in time (other SDKs' words: no response received, connect timed out)",
     summary: "{endpoint} did not answer: the request timed out or got no response",
     check: { kind: "identity-endpoint", expected: "HTTP 200", actual: "no response", confirmedBy: "answer", onlyIfNone: true },
@@ -339,6 +374,18 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       "msal4j: [Managed Identity] Authentication unavailable. No response received from the managed identity endpoint.",
       "azure-identity (Java): Connection to IMDS endpoint cannot be established, Connect timed out",
     ],
+  },
+  {
+    id: "network-error",
+    code: "IdentityEndpointUnreachable",
+    confidence: "medium",
+    message:
+      /network[_ ]error|network (is )?unreachable|unreachable (network|host)|socket operation was attempted|connection refused|connection reset|cannot be established|(could not|unable to) connect|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/i,
+    meaning: "a network failure reaching the identity endpoint, as the error words it (MSAL discards the code)",
+    summary: "{endpoint} could not be reached (network error)",
+    check: { kind: "identity-endpoint", expected: "HTTP 200", actual: "network error", confirmedBy: "answer", onlyIfNone: true },
+    nextSteps: H5_STEPS,
+    seenIn: ["msal-node network_error", "Docker Desktop 403 unreachable network"],
   },
   {
     id: "no-endpoint",

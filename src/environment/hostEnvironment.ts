@@ -1,4 +1,5 @@
 import { registerSecret } from "../util/redact.js";
+import { readProxyEnvironment, type ProxyEnvironment } from "./proxy.js";
 
 /** The managed-identity source MSAL will pick, in MSAL's own order (first match wins). */
 export type IdentitySource =
@@ -61,6 +62,8 @@ export interface HostEnvironment {
    * (App Service and Functions), in that order; `unknown` when none is set.
    */
   hostKind: "container-apps" | "container-apps-job" | "app-service" | "unknown";
+  /** The HTTP proxy the Azure SDK will send requests through (HTTPS_PROXY/HTTP_PROXY, NO_PROXY); absent when none. */
+  proxy?: ProxyEnvironment;
 }
 
 type Env = Record<string, string | undefined>;
@@ -144,6 +147,8 @@ export function readHostEnvironment(env: Env = process.env): HostEnvironment {
   const imds = get("AZURE_POD_IDENTITY_AUTHORITY_HOST");
   if (imds !== undefined) result.imdsHostOverride = sanitizeEndpoint(imds) ?? imds.slice(0, 200);
   if (appServiceName !== undefined) result.appServiceName = appServiceName;
+  const proxy = readProxyEnvironment(env);
+  if (proxy !== undefined) result.proxy = proxy;
   const azureClientId = get("AZURE_CLIENT_ID");
   if (azureClientId !== undefined) result.azureClientId = azureClientId;
   return result;
