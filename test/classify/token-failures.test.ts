@@ -345,3 +345,31 @@ describe("precedence is the table's order", () => {
     expect(rule(classifyCredentialError(new Error("x managed identity"), { exchanges: [exchange({ status: 503 })] }))).toBe("endpoint-failing");
   });
 });
+
+describe("hostile input still gets a clear result", () => {
+  it("a multi-megabyte message made of the table's own words: one bounded diagnosis, quickly", () => {
+    const text = "AADSTS501051: Application '(".repeat(50_000) + " status code 429 retry-after: 9 ".repeat(20_000);
+    const started = performance.now();
+    const d = classifyCredentialError(Object.assign(new Error(text), { name: "CredentialUnavailableError" }));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(d?.rule?.source).toBe("token-time");
+    expect(d!.summary.length).toBeLessThanOrEqual(2000);
+    for (const step of d!.nextSteps) expect(step.length).toBeLessThanOrEqual(2000);
+  });
+
+  it("quoted app ids that could break out of the command's quotes are left as placeholders", () => {
+    const d = classifyCredentialError(
+      new Error(`AADSTS501051: Application '$(rm -rf ~)'(x) is not assigned to a role for the application 'api://a";touch /tmp/p;"'(y).`),
+    );
+    expect(d?.hypothesis).toBe("H2");
+    expect(d!.nextSteps[0]).toContain('--id "$TARGET_APP_ID"');
+    expect(d!.nextSteps[0]).toContain('--id "$CLIENT_ID"');
+    expect(d!.nextSteps[0]).not.toContain("touch /tmp/p");
+  });
+
+  it("a NO_PROXY entry with shell metacharacters never reaches the export command", () => {
+    const env = readHostEnvironment({ HTTPS_PROXY: "http://proxy.corp.example:3128", NO_PROXY: 'localhost,$(id),a"b' });
+    const d = classifyCredentialError(new Error("network_error"), { environment: env, exchanges: [exchange({ errorCode: "ECONNREFUSED" })] });
+    expect(d!.nextSteps[0]).toMatch(/export NO_PROXY="localhost,169\.254\.169\.254"$/);
+  });
+});

@@ -69,29 +69,32 @@ try {
 }
 `;
 
-describe.concurrent.skipIf(unavailable !== undefined)("IMDS at 169.254.169.254 in a network namespace of the test's own", () => {
-  it("a VM with a system-assigned identity: the real ManagedIdentityCredential gets its token from 169.254.169.254; the doctor's probe sees IMDS's own 400", async () => {
-    const r = await inNamespace(
-      scenario(
-        "{}",
-        `const credential = new DiagnosticCredential({ retryOptions: { maxRetries: 0 } });
+describe.skipIf(unavailable !== undefined)("IMDS at 169.254.169.254 in a network namespace of the test's own", () => {
+  it.concurrent(
+    "a VM with a system-assigned identity: the real ManagedIdentityCredential gets its token from 169.254.169.254; the doctor's probe sees IMDS's own 400",
+    async () => {
+      const r = await inNamespace(
+        scenario(
+          "{}",
+          `const credential = new DiagnosticCredential({ retryOptions: { maxRetries: 0 } });
          const token = await credential.getToken("https://vault.azure.net/.default");
          const report = await runSmokeTest({ credential, scopes: ["https://vault.azure.net/.default"], timeoutMs: 5000 });
          emit({ ok: typeof token.token === "string", requests: imds.requests.map((q) => ({ path: q.path, metadata: q.metadataHeader })), probe: report.identityEndpoint });`,
-      ),
-    );
-    expect(r.json, r.stderr.slice(-2000)).toBeDefined();
-    expect(r.json!.ok).toBe(true);
-    expect(r.json!.requests[0]).toMatchObject({ path: "/metadata/identity/oauth2/token", metadata: true });
-    expect(r.json!.probe).toMatchObject({
-      url: "http://169.254.169.254/metadata/identity/oauth2/token",
-      reachable: true,
-      status: 400,
-      answeredBy: "identity-endpoint",
-    });
-  });
+        ),
+      );
+      expect(r.json, r.stderr.slice(-2000)).toBeDefined();
+      expect(r.json!.ok).toBe(true);
+      expect(r.json!.requests[0]).toMatchObject({ path: "/metadata/identity/oauth2/token", metadata: true });
+      expect(r.json!.probe).toMatchObject({
+        url: "http://169.254.169.254/metadata/identity/oauth2/token",
+        reachable: true,
+        status: 400,
+        answeredBy: "identity-endpoint",
+      });
+    },
+  );
 
-  it("no identity on the VM: IMDS's 'Identity not found' → H1", async () => {
+  it.concurrent("no identity on the VM: IMDS's 'Identity not found' → H1", async () => {
     const r = await inNamespace(
       scenario(
         "{ systemAssigned: false }",
@@ -103,7 +106,7 @@ describe.concurrent.skipIf(unavailable !== undefined)("IMDS at 169.254.169.254 i
     expect(r.json, r.stderr.slice(-2000)).toMatchObject({ ok: false, diagnosis: { hypothesis: "H1", rule: { id: "token-time.identity-not-found" } } });
   });
 
-  it("IMDS upgrading (410): the real credential retries, the diagnosis says transient and how long it retried", async () => {
+  it.concurrent("IMDS upgrading (410): the real credential retries, the diagnosis says transient and how long it retried", async () => {
     const r = await inNamespace(
       scenario(
         '{ fault: { kind: "status", status: 410 } }',
