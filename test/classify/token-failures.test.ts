@@ -373,3 +373,11 @@ describe("hostile input still gets a clear result", () => {
     expect(d!.nextSteps[0]).toMatch(/export NO_PROXY="localhost,169\.254\.169\.254"$/);
   });
 });
+
+describe("docs", () => {
+  it("docs/observability.md names every token-time rule of the table", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const doc = await readFile(new URL("../../docs/observability.md", import.meta.url), "utf8");
+    for (const rule of new Set(TOKEN_FAILURES.map((f) => f.rule ?? f.id))) expect(doc, rule).toContain(`\`token-time.${rule}\``);
+  });
+});
