@@ -92,10 +92,11 @@ export interface TokenFailureCheck {
  * Templates (`summary`, `check`, step `text`/`why`) take `{placeholders}` the classifier fills: `{who}` (credential
  * name), `{scope}`, `{scopes}`, `{selector}` ("clientId …" or "the system-assigned identity"), `{requested}`,
  * `{endpoint}` ("The identity endpoint host/path"), `{status}`, `{attempts}` (" on N attempts" or ""),
- * `{transportCode}`, `{transportMeaning}`, `{retriedFor}` ("for 70 s over 6 attempts"), `{retryAfter}`,
- * `{uptime}` ("3.2 s"), `{proxy}` (the variable and its value, redacted), `{proxyHost}`, `{noProxy}`,
+ * `{transportCode}`, `{transportMeaning}`, `{attemptCount}` ("6 attempts"), `{retryAfter}`,
+ * `{earlyWindow}` ("30 s"), `{proxy}` (the variable and its value, redacted), `{proxyHost}`, `{noProxy}`,
  * `{timedOutAfterMs}`, `{suggestion}`, `{scopeExplanation}`, `{platform}`, `{appName}`, `{errorLine}`, and the
- * named groups of `message`. An unknown placeholder prints as `<name>`.
+ * named groups of `message`. An unknown placeholder prints as `<name>`. A summary stays the same for repeats of one
+ * failure (logs fold repeats by it): what changes per call (the uptime, how long it retried) goes to the evidence.
  */
 export interface TokenFailureFingerprint {
   /** Stable id: the rule is `token-time.<rule ?? id>`. */

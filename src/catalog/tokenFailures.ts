@@ -321,7 +321,7 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     when: ["early-in-process"],
     meaning: "the identity endpoint refused connections in the first seconds of the process: not ready yet (a start-up race), not never reachable",
     summary:
-      "{endpoint} refused the connection (ECONNREFUSED) {uptime} after the process started: in the first seconds of a replica the endpoint is often not ready yet (it starts beside the app), which is not the same as never reachable",
+      "{endpoint} refused the connection (ECONNREFUSED) within the first {earlyWindow} of the process: in the first seconds of a replica the endpoint is often not ready yet (it starts beside the app), which is not the same as never reachable",
     nextSteps: [
       {
         text: "Retry token requests during start-up (the Azure SDK's retries may end before the endpoint is up), or delay the first call until the app is ready",
@@ -411,7 +411,7 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     status: 410,
     meaning: "IMDS answers 410 Gone while it is being upgraded; clients should retry for at least 70 s (transient)",
     summary:
-      "{endpoint} answered 410 Gone: IMDS is being upgraded, which is transient (clients should retry for at least 70 s); the credential retried {retriedFor}",
+      "{endpoint} answered 410 Gone: IMDS is being upgraded, which is transient (clients should retry for at least 70 s); the credential gave up after {attemptCount}",
     nextSteps: [{ text: "Retry the token request for at least 70 s (retryOptions: { maxRetries, maxRetryDelayInMs }); this clears without a change" }, DOCTOR],
     seenIn: ["Azure.Identity for .NET 1.15.0-beta.1 changelog (#50724)"],
   },

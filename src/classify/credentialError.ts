@@ -190,6 +190,9 @@ function readContext(context: unknown): CredentialErrorContext {
     if (typeof env.source !== "string" || typeof env.sourceReason !== "string" || env.containerApp === undefined || typeof env.hostKind !== "string")
       delete copied.environment;
   }
+  const proxy = copied.environment?.proxy;
+  if (proxy !== undefined && (typeof proxy.variable !== "string" || typeof proxy.url !== "string" || !Array.isArray(proxy.noProxy)))
+    delete copied.environment!.proxy;
   const scopes = safeGet(context, "scopes");
   if (typeof scopes === "string") copied.scopes = scopes;
   else {
@@ -357,6 +360,8 @@ function diagnosisOf(fingerprint: TokenFailureFingerprint, groups: Record<string
   }
   const evidence = [...facts.evidence];
   if (situation.context.processUptimeMs !== undefined) evidence.push(`process uptime at the failure: ${values.uptime}`);
+  if (situation.status !== undefined && facts.exchanges.some((e) => e.status === situation.status))
+    evidence.push(`the credential retried ${retriedFor(facts, situation.status)}`);
   const proxy = facts.env?.proxy;
   if (proxy !== undefined) {
     evidence.push(`proxy: ${proxy.variable}=${proxy.url}; NO_PROXY ${proxy.noProxy.length > 0 ? `= ${proxy.noProxy.join(",")}` : "is not set"}`);
@@ -476,13 +481,14 @@ function placeholdersOf(situation: Situation, groups: Record<string, string>): R
     transportMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`) : "failed",
     timeoutMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? transport) : "accepted the request but never answered",
     timedOutAfterMs: String(context.timedOutAfterMs ?? "?"),
-    retriedFor: retriedFor(facts, status),
+    attemptCount: `${Math.max(1, storm)} attempt${storm > 1 ? "s" : ""}`,
+    earlyWindow: formatDuration(EARLY_IN_PROCESS_MS),
     retryAfter: retryAfter ?? "not given",
     retryAfterNote: retryAfter !== undefined ? `, Retry-After ${retryAfter}` : "",
     uptime,
     neverReachable:
       transport === "ECONNREFUSED" && context.processUptimeMs !== undefined
-        ? `, ${uptime} after the process started: past start-up, so the endpoint is not reachable from this process (not a start-up race)`
+        ? `, past the first ${formatDuration(EARLY_IN_PROCESS_MS)} of the process: not a start-up race, the endpoint is not reachable from this process`
         : "",
     failingWhat: status === 404 ? "is not ready (IMDS answers 404 while it starts)" : "is failing",
     proxy: proxy !== undefined ? `${proxy.variable}=${proxy.url}` : "",

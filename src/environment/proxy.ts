@@ -52,8 +52,9 @@ function withoutCredentials(value: string): string {
 /** Whether NO_PROXY exempts `host` (a host name or IP, no port), by proxyPolicy's rules. */
 export function proxyBypassed(proxy: ProxyEnvironment, host: string): boolean {
   const name = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return proxy.noProxy.some((raw) => {
-    const pattern = raw.toLowerCase();
+  const list = Array.isArray(proxy.noProxy) ? proxy.noProxy : [];
+  return list.some((raw) => {
+    const pattern = String(raw).toLowerCase();
     if (pattern.startsWith(".")) return name.endsWith(pattern) || name === pattern.slice(1);
     return name === pattern;
   });

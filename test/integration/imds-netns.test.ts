@@ -116,6 +116,7 @@ describe.skipIf(unavailable !== undefined)("IMDS at 169.254.169.254 in a network
       ),
     );
     expect(r.json, r.stderr.slice(-2000)).toMatchObject({ ok: false, diagnosis: { hypothesis: "H5", rule: { id: "token-time.imds-upgrading" } } });
-    expect(r.json!.diagnosis.summary).toMatch(/IMDS is being upgraded, which is transient .*retried for [\d.]+ m?s over \d+ attempts/);
+    expect(r.json!.diagnosis.summary).toMatch(/IMDS is being upgraded, which is transient .*gave up after \d+ attempts/);
+    expect(r.json!.diagnosis.evidence).toContainEqual(expect.stringMatching(/^the credential retried for [\d.]+ m?s over \d+ attempts$/));
   });
 });
