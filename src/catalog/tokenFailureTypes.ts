@@ -126,6 +126,4 @@ export interface TokenFailureFingerprint {
   check?: TokenFailureCheck;
   /** The next steps, in order; the platform's commands come from the named kinds. */
   nextSteps: TokenStep[];
-  /** Where the real text comes from (SDK, version, issue): for the tests' fixtures and for reviewers. */
-  seenIn?: string[];
 }

@@ -3,6 +3,8 @@
  * meaning, identity source, facts of the call) and what it means. The first entry that matches decides: the order
  * below IS the precedence (test/classify/precedence.test.ts). Shape: tokenFailureTypes.ts.
  *
+ * The real texts each entry was written from are cited beside their fixtures in test/classify/token-failures.test.ts.
+ *
  * Order, in short: the scope (H3) explains "multiple scopes" and AADSTS500011 whatever else happened; then what
  * Entra or the endpoint said about the identity (H1, H2, H4); then our own deadline and the environment; then who
  * answered (a proxy, something that is not the endpoint); then the transport; then bare statuses; then the catch-all.
@@ -37,7 +39,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "{who} was asked for several scopes ({scopes}); a managed identity token has exactly one audience",
     check: { kind: "scope", expected: "exactly one scope", actual: "{scopes}", confirmedBy: "answer" },
     nextSteps: [{ text: "Request one scope per token: the target service's `<audience>/.default`" }, { kind: "scope-suggestion" }],
-    seenIn: ["@azure/identity 4.x mapScopesToResource"],
   },
   {
     id: "multiple-scopes.requested",
@@ -59,7 +60,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "Entra ID does not know the resource in scope {scope} (AADSTS500011): the audience is wrong for this tenant or cloud",
     check: { kind: "scope", expected: "{suggestion}", actual: "{scope}", confirmedBy: "answer" },
     nextSteps: [{ kind: "scope-suggestion" }, { text: "Check the cloud: China and US Government services have their own audiences" }],
-    seenIn: ["Entra ID AADSTS500011"],
   },
   {
     id: "unknown-resource.text",
@@ -82,7 +82,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "Entra ID rejected the scope {scope} as invalid (invalid_scope / AADSTS70011): a managed identity can only ask for `<audience>/.default`",
     check: { kind: "scope", expected: "{suggestion}", actual: "{scope}", confirmedBy: "answer" },
     nextSteps: [{ kind: "scope-suggestion" }, { text: "A managed identity gets app-only tokens: no delegated scopes such as User.Read or openid" }],
-    seenIn: ["Entra ID AADSTS70011", "MSAL invalid_scope"],
   },
 
   // ── what Entra ID or the endpoint said about the identity (H1, H2, H4) ───────────────────────────────────
@@ -100,7 +99,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       confirmedBy: "answer",
     },
     nextSteps: [{ kind: "pass-client-id" }, SHOW, ROLES],
-    seenIn: ["IMDS 400 body"],
   },
   {
     id: "identity-not-found",
@@ -112,11 +110,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "{notFoundSummary}",
     check: { kind: "identity-assignment", expected: "{requested}", actual: "not found by the identity endpoint", confirmedBy: "answer" },
     nextSteps: [SHOW, ASSIGN, { kind: "pass-client-id" }, ROLES],
-    seenIn: [
-      "IMDS 400 Identity not found",
-      "App Service 400 No MSI found",
-      "Azure.Identity (.NET) / azure-identity (Python): The requested identity has not been assigned to this resource",
-    ],
   },
   {
     id: "scope-rejected",
@@ -145,7 +138,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       { kind: "app-role-assignment" },
       { text: "Or, if the target app should not require assignment, set 'Assignment required' to No on its enterprise application" },
     ],
-    seenIn: ["Entra ID AADSTS501051 (azure-functions-host #9884, login.microsoftonline.com/error?code=501051)"],
   },
   {
     id: "app-role-required.code",
@@ -180,7 +172,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
         text: "Arc machines have one system-assigned identity: use it (no clientId in code), or attach the user-assigned identity if your Arc agent version supports it",
       },
     ],
-    seenIn: ["msal-node / msal4j AzureArc USER_ASSIGNED_MANAGED_IDENTITY_NOT_CONFIRMED"],
   },
   {
     id: "unexpected-500.unknown-audience",
@@ -198,7 +189,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       { kind: "scope-suggestion" },
       { text: "Only Entra ID-protected resources take managed-identity tokens; a third-party API (api.openai.com…) needs its own key" },
     ],
-    seenIn: ["azure-sdk-for-python #33858", "azure-sdk-for-net #40848", "azure-functions-host #9884"],
   },
   {
     id: "identity-not-attached",
@@ -222,7 +212,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       { text: "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId" },
       ROLES,
     ],
-    seenIn: ["azure-sdk-for-net #44685", "Container Apps emulator"],
   },
 
   // ── our deadline, the environment ──────────────────────────────────────────────────────────────────────────
@@ -332,7 +321,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       },
       DOCTOR,
     ],
-    seenIn: ["azure-container-apps #568, #864, #1448", "azure-sdk-for-js #4855", "azure-sdk-for-net #20804"],
   },
   {
     id: "transport-error",
@@ -358,7 +346,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       onlyIfNone: true,
     },
     nextSteps: [{ kind: "no-proxy" }, DOCTOR],
-    seenIn: ["@azure/identity, Azure.Identity, azure-identity troubleshooting: The request failed due to a gateway error (502/504)"],
   },
   {
     id: "no-response",
@@ -369,11 +356,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "{endpoint} did not answer: the request timed out or got no response",
     check: { kind: "identity-endpoint", expected: "HTTP 200", actual: "no response", confirmedBy: "answer", onlyIfNone: true },
     nextSteps: H5_STEPS,
-    seenIn: [
-      "Azure.Identity (.NET): ManagedIdentityCredential authentication unavailable. No response received from the managed identity endpoint.",
-      "msal4j: [Managed Identity] Authentication unavailable. No response received from the managed identity endpoint.",
-      "azure-identity (Java): Connection to IMDS endpoint cannot be established, Connect timed out",
-    ],
   },
   {
     id: "network-error",
@@ -385,7 +367,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "{endpoint} could not be reached (network error)",
     check: { kind: "identity-endpoint", expected: "HTTP 200", actual: "network error", confirmedBy: "answer", onlyIfNone: true },
     nextSteps: H5_STEPS,
-    seenIn: ["msal-node network_error", "Docker Desktop 403 unreachable network"],
   },
   {
     id: "no-endpoint",
@@ -397,10 +378,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary: "No managed identity endpoint answered ({errorLine}): this host offers no managed identity, or its endpoint is blocked",
     check: { kind: "identity-endpoint", expected: "an identity endpoint that answers", actual: "none found", confirmedBy: "answer", onlyIfNone: true },
     nextSteps: [DOCTOR, { kind: "off-azure" }, SHOW, ASSIGN],
-    seenIn: [
-      "Azure.Identity (.NET) 1.x: ManagedIdentityCredential authentication unavailable. No Managed Identity endpoint found. (azure-sdk-for-net #23809)",
-      "All Managed Identity sources are unavailable",
-    ],
   },
 
   // ── bare statuses of the identity endpoint ─────────────────────────────────────────────────────────────────
@@ -413,7 +390,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     summary:
       "{endpoint} answered 410 Gone: IMDS is being upgraded, which is transient (clients should retry for at least 70 s); the credential gave up after {attemptCount}",
     nextSteps: [{ text: "Retry the token request for at least 70 s (retryOptions: { maxRetries, maxRetryDelayInMs }); this clears without a change" }, DOCTOR],
-    seenIn: ["Azure.Identity for .NET 1.15.0-beta.1 changelog (#50724)"],
   },
   {
     id: "throttled",
@@ -428,7 +404,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
       { text: "Wait for the Retry-After time and retry with backoff; spread the start-up of many workers" },
       DOCTOR,
     ],
-    seenIn: ["azure-sdk-for-net #39574", "azure-sdk-for-python #17787", "microsoft-authentication-library-for-dotnet #4196", "azure-sdk-for-js #8950"],
   },
   {
     id: "endpoint-failing.unexpected-500",
@@ -449,7 +424,6 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     meaning: "the identity endpoint answers with a server error or is not there yet",
     summary: "{endpoint} {failingWhat}: HTTP {status}{attempts}",
     nextSteps: H5_STEPS,
-    seenIn: ["Go azidentity / Python azure-identity: … (status code 404)"],
   },
   {
     id: "endpoint-refused",

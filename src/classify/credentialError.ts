@@ -373,7 +373,8 @@ function diagnosisOf(fingerprint: TokenFailureFingerprint, groups: Record<string
     ...(situation.scope !== undefined ? { token: { scope: situation.scope } } : {}),
     rule: tokenTimeRule(fingerprint.rule ?? fingerprint.id),
     confidence: fingerprint.confidence,
-    summary: fill(fingerprint.summary).replace(/\s+/g, " ").trim(),
+    // Redacted before whitespace is folded: a secret split by line breaks is still recognised (util/redact.ts).
+    summary: redact(fill(fingerprint.summary)).replace(/\s+/g, " ").trim(),
     nextSteps: fingerprint.nextSteps.flatMap((step) => stepOf(step, situation, ctx, values)),
   });
 }
