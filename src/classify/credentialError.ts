@@ -6,10 +6,11 @@ import {
   doctorInContainerStep,
   listRoleAssignmentsStep,
   passClientIdInCode,
-  replicaListCommand,
+  listInstancesStep,
+  platformsOf,
+  withCommand,
   restartRevisionStep,
   showIdentityStep,
-  withCommand,
 } from "../diagnosis/commands.js";
 import { excerpt, redact } from "../util/redact.js";
 import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
@@ -20,7 +21,8 @@ import { findServiceForScope, scopeToResource } from "../catalog/resolve.js";
 import { GUID_PATTERN } from "../catalog/services.js";
 import { proxyBypassed } from "../environment/proxy.js";
 import { matchFingerprintFields, type MatchEvidence } from "./fingerprintMatch.js";
-import type { HostEnvironment } from "../environment/hostEnvironment.js";
+import { addHostFacts } from "../diagnosis/hostFacts.js";
+import { platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
@@ -98,8 +100,9 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
  */
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
-    const diagnosis = classify(error, readContext(context));
-    return diagnosis === undefined ? undefined : cleanCallerText(diagnosis);
+    const read = readContext(context);
+    const diagnosis = classify(error, read);
+    return diagnosis === undefined ? undefined : cleanCallerText(addHostFacts(diagnosis, read.environment, read.configuredIdentity ?? {}));
   } catch (fault) {
     // A bug of ours (inputs are read through guarded readers): counted, never thrown.
     recordInternalFault(fault);
@@ -169,6 +172,12 @@ const CONTEXT_SHAPE: PlainShape = {
     azureClientId: "string",
     expectsIdentityVariables: "boolean",
     hostKind: "string",
+    platform: "string",
+    platformKey: "string",
+    platformReason: "string",
+    platformCandidates: ["string"],
+    instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
+    functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
     proxy: { variable: "string", url: "string", noProxy: ["string"] },
   },
   configuredIdentity: IDENTITY_SHAPE,
@@ -341,7 +350,7 @@ function endpointHostOf(facts: Facts): string | undefined {
 
 function diagnosisOf(fingerprint: TokenFailureFingerprint, groups: Record<string, string>, situation: Situation, ctx: Commands): Diagnosis {
   const { facts } = situation;
-  const values = placeholdersOf(situation, groups);
+  const values = placeholdersOf(situation, groups, ctx);
   const fill = (template: string) => fillPlaceholders(template, values);
   let checks = facts.checks;
   const spec = fingerprint.check;
@@ -396,7 +405,7 @@ function stepOf(step: TokenStep, situation: Situation, ctx: Commands, values: Re
     case "restart":
       return [why !== undefined ? restartRevisionStep(ctx, why) : restartRevisionStep(ctx)];
     case "replica-list":
-      return [withCommand(why ?? "If other replicas get tokens, the fault is local to this replica; list the replicas to compare", replicaListCommand(ctx))];
+      return [listInstancesStep(ctx, why)].filter((step): step is string => step !== undefined);
     case "doctor":
       return [doctorInContainerStep(ctx, situation.scope)];
     case "off-azure":
@@ -456,7 +465,7 @@ function fillPlaceholders(template: string, values: Record<string, string>): str
 }
 
 /** Every placeholder of the table's templates (see TokenFailureFingerprint), from the situation and the message's groups. */
-function placeholdersOf(situation: Situation, groups: Record<string, string>): Record<string, string> {
+function placeholdersOf(situation: Situation, groups: Record<string, string>, ctx: Commands): Record<string, string> {
   const { facts, context } = situation;
   const env = facts.env;
   const selector = describeSelector(facts.configured);
@@ -498,8 +507,8 @@ function placeholdersOf(situation: Situation, groups: Record<string, string>): R
     suggestion: context.scopeFinding?.suggestion ?? "",
     scopeExplanation: context.scopeFinding?.explanation ?? "",
     findingScope: context.scopeFinding?.scope ?? situation.scope ?? "(unknown)",
-    platform: env?.hostKind === "app-service" ? "App Service" : "Container Apps",
-    appName: env?.containerApp.name ?? env?.appServiceName ?? "app",
+    platform: platformName(ctx),
+    appName: env?.containerApp.name ?? env?.appServiceName ?? env?.instance?.app ?? "app",
     errorLine: excerpt(firstLine(facts.text), 160),
     notFoundSummary: selector
       ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
@@ -511,6 +520,12 @@ function placeholdersOf(situation: Situation, groups: Record<string, string>): R
     ? `${values.targetAppName ? `${values.targetAppName} ` : ""}(${values.targetAppId})`
     : `the target app of scope ${values.scope}`;
   return values;
+}
+
+/** The detected platform's name for humans, or "the platform" when it is not one (diagnosis/commands.ts platformsOf). */
+function platformName(ctx: Commands): string {
+  const platforms = platformsOf(ctx);
+  return platforms.length === 1 ? platforms[0]!.displayName : "the platform";
 }
 
 /** How long the credential kept asking, from the recorded exchanges: "for 71 s over 6 attempts". */
@@ -615,6 +630,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
     if (env.imdsHostOverride !== undefined) evidence.push(`AZURE_POD_IDENTITY_AUTHORITY_HOST=${env.imdsHostOverride}`);
     if (env.containerApp.name !== undefined)
       evidence.push(`Container App ${env.containerApp.name}, revision ${env.containerApp.revision ?? "?"}, replica ${env.containerApp.replica ?? "?"}`);
+    else if (typeof env.platformReason === "string") evidence.push(platformEvidence({ ...env, instance: env.instance ?? {} }));
     if (env.azureClientId !== undefined && !configured.clientId && !configured.resourceId && !configured.objectId) {
       evidence.push(`AZURE_CLIENT_ID=${env.azureClientId} is set, but a standalone ManagedIdentityCredential ignores it`);
     }
