@@ -85,5 +85,6 @@ export type {
 
 // Types that public signatures reference
 export type { HostEnvironment, IdentitySource, ContainerAppContext } from "./environment/hostEnvironment.js";
+export type { ProxyEnvironment } from "./environment/proxy.js";
 export type { RecoveryLogFields, LogContext } from "./logging/logEntry.js";
 export type { FailureProtocol, OperationAction, RoleCondition, ScopeHint, ServiceProbeRule } from "./catalog/types.js";

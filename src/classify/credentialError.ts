@@ -8,18 +8,25 @@ import {
   passClientIdInCode,
   listInstancesStep,
   platformsOf,
+  withCommand,
   restartRevisionStep,
   showIdentityStep,
 } from "../diagnosis/commands.js";
 import { excerpt, redact } from "../util/redact.js";
 import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
 import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
+import { EARLY_IN_PROCESS_MS, TOKEN_FAILURES } from "../catalog/tokenFailures.js";
+import type { TokenFailureCondition, TokenFailureFingerprint, TokenIdentitySource, TokenStep } from "../catalog/tokenFailureTypes.js";
+import { findServiceForScope, scopeToResource } from "../catalog/resolve.js";
+import { GUID_PATTERN } from "../catalog/services.js";
+import { proxyBypassed } from "../environment/proxy.js";
+import { matchFingerprintFields, type MatchEvidence } from "./fingerprintMatch.js";
 import { addHostFacts } from "../diagnosis/hostFacts.js";
 import { platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
-import { refusedValuesEvidence } from "../util/shellSafe.js";
+import { refusedValuesEvidence, validShellValue } from "../util/shellSafe.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -61,6 +68,11 @@ export interface CredentialErrorContext {
   timedOutAfterMs?: number;
   /** Name of the wrapped credential, for the summary ("ManagedIdentityCredential"). */
   credentialName?: string;
+  /**
+   * How long the process had been running when the call failed (ms; DiagnosticCredential passes
+   * `process.uptime()`): a refused endpoint in the first seconds is "not ready yet", later "never reachable".
+   */
+  processUptimeMs?: number;
 }
 
 /** Most exchanges of one call that classification reads (the credential keeps 32). */
@@ -142,6 +154,7 @@ const CONTEXT_SHAPE: PlainShape = {
       errorMessage: "string",
       durationMs: "number",
       startedAt: "number",
+      retryAfter: "string",
     },
   ],
   environment: {
@@ -165,11 +178,13 @@ const CONTEXT_SHAPE: PlainShape = {
     platformCandidates: ["string"],
     instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
     functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
+    proxy: { variable: "string", url: "string", noProxy: ["string"] },
   },
   configuredIdentity: IDENTITY_SHAPE,
   scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string", reason: "string" },
   timedOutAfterMs: "number",
   credentialName: "string",
+  processUptimeMs: "number",
 };
 
 /**
@@ -184,6 +199,9 @@ function readContext(context: unknown): CredentialErrorContext {
     if (typeof env.source !== "string" || typeof env.sourceReason !== "string" || env.containerApp === undefined || typeof env.hostKind !== "string")
       delete copied.environment;
   }
+  const proxy = copied.environment?.proxy;
+  if (proxy !== undefined && (typeof proxy.variable !== "string" || typeof proxy.url !== "string" || !Array.isArray(proxy.noProxy)))
+    delete copied.environment!.proxy;
   const scopes = safeGet(context, "scopes");
   if (typeof scopes === "string") copied.scopes = scopes;
   else {
@@ -196,6 +214,7 @@ function readContext(context: unknown): CredentialErrorContext {
 interface Facts {
   text: string;
   errorName: string;
+  /** Error codes: the error's `code`/`errorCode` down its causes, OAuth codes and AADSTS codes named in the text. */
   errorCodes: string[];
   statuses: number[];
   exchanges: readonly IdentityExchange[];
@@ -209,6 +228,21 @@ interface Facts {
   checks: DiagnosisCheck[];
 }
 
+/** What the table's entries are matched on: the facts, the context, and what follows from them. */
+interface Situation {
+  facts: Facts;
+  context: CredentialErrorContext;
+  scope?: string;
+  /** The status that decides: the last failed exchange's, else one the error carries or names. */
+  status?: number;
+  conditions: ReadonlySet<TokenFailureCondition>;
+  sources: ReadonlySet<TokenIdentitySource> | undefined;
+  /** The identity endpoint's host the request was meant for (for NO_PROXY). */
+  endpointHost?: string;
+}
+
+type Commands = ReturnType<typeof commandContextOf>;
+
 function classify(error: unknown, context: CredentialErrorContext): Diagnosis | undefined {
   const facts = gatherFacts(error, context);
   const ctx = commandContextOf(facts.env, {
@@ -217,249 +251,317 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   });
   const refusedLine = refusedValuesEvidence(ctx.refused ?? []);
   if (refusedLine !== undefined) facts.evidence.push(refusedLine);
-  const identity = configuredIdentityOf(facts.configured);
   const exchangeResource = context.exchanges?.find((e) => e.resource !== undefined)?.resource;
   const scope = firstScope(context.scopes) ?? (exchangeResource !== undefined ? `${exchangeResource}/.default` : undefined);
-  const base: BaseFields = { evidence: facts.evidence, identity, checks: facts.checks, ...(scope ? { token: { scope } } : {}) };
-  const who = context.credentialName ?? "ManagedIdentityCredential";
-  const text = facts.text;
-
-  // H3 before H1/H5: a malformed scope explains "Multiple scopes" and AADSTS500011 whatever else happened.
-  if (/multiple scopes are not supported/i.test(text) || (Array.isArray(context.scopes) && context.scopes.length > 1)) {
-    const saidSo = /multiple scopes are not supported/i.test(text);
-    return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, {
-        kind: CHECK_KINDS.scope,
-        expected: "exactly one scope",
-        actual: describeScopes(context.scopes),
-        verdict: "fail",
-        ...(saidSo ? { confirmedBy: "answer" as const } : {}),
-      }),
-      rule: tokenTimeRule("multiple-scopes"),
-      confidence: "high",
-      summary: `${who} was asked for several scopes (${describeScopes(context.scopes)}); a managed identity token has exactly one audience`,
-      nextSteps: [
-        "Request one scope per token: the target service's `<audience>/.default`",
-        ...(context.scopeFinding?.suggestion ? [`Use ${context.scopeFinding.suggestion}`] : []),
-      ],
-    });
-  }
-  if (/AADSTS500011/i.test(text) || namesUnknownResourcePrincipal(text)) {
-    const suggestion = context.scopeFinding?.suggestion;
-    return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, {
-        kind: CHECK_KINDS.scope,
-        ...(suggestion ? { expected: suggestion } : {}),
-        actual: scope ?? "(unknown)",
-        verdict: "fail",
-        confirmedBy: "answer",
-      }),
-      rule: tokenTimeRule("unknown-resource"),
-      confidence: "high",
-      summary: `Entra ID does not know the resource in scope ${scope ?? "(unknown)"} (AADSTS500011): the audience is wrong for this tenant or cloud`,
-      nextSteps: [
-        context.scopeFinding?.suggestion
-          ? `Request ${context.scopeFinding.suggestion} instead`
-          : "Request the target service's documented audience, e.g. https://vault.azure.net/.default",
-        "Check the cloud: China and US Government services have their own audiences",
-      ],
-    });
-  }
-  if (context.scopeFinding !== undefined && facts.lastFailure?.status === 400 && !/identity not found|no msi|multiple user assigned/i.test(text)) {
-    const finding = context.scopeFinding;
-    return makeDiagnosis("WrongAudience", {
-      ...withCheck(base, {
-        kind: CHECK_KINDS.scope,
-        ...(finding.suggestion ? { expected: finding.suggestion } : {}),
-        actual: finding.scope,
-        verdict: "fail",
-        confirmedBy: "answer",
-      }),
-      rule: tokenTimeRule("scope-rejected"),
-      confidence: "medium",
-      summary: `The identity endpoint rejected the token request for scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`,
-      nextSteps: [context.scopeFinding.suggestion ? `Request ${context.scopeFinding.suggestion}` : "Request the target service's documented `/.default` scope"],
-    });
-  }
-
-  // H1: the endpoint answered and said there is no such identity.
-  const requested = describeSelector(facts.configured) ?? "system-assigned identity";
-  if (/multiple user assigned identities exist/i.test(text)) {
-    return h1(
-      withCheck(base, assignmentCheck("a selected user-assigned identity", "several user-assigned identities, none selected")),
-      "multiple-user-assigned",
-      "high",
-      `The host has several user-assigned identities and the code chose none ("Multiple user assigned identities exist")`,
-      [passClientIdInCode(undefined), showIdentityStep(ctx)],
-    );
-  }
-  if (
-    /identity not found|no msi found|unable to load the proper managed identity|no managed identity (was )?found|managed identity is not (enabled|assigned)/i.test(
-      text,
-    )
-  ) {
-    const selector = describeSelector(facts.configured);
-    return h1(
-      withCheck(base, assignmentCheck(requested, "not found by the identity endpoint")),
-      "identity-not-found",
-      "high",
-      selector
-        ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
-        : "The identity endpoint says this app has no managed identity",
-      [showIdentityStep(ctx), assignIdentityStep(ctx), ...(selector ? [] : [passClientIdInCode(undefined)])],
-    );
-  }
-  const unexpected500 =
-    facts.lastFailure?.status === 500 && /unexpected error occur+ed while fetching the aad token/i.test(`${facts.lastFailure.bodyExcerpt ?? ""} ${text}`);
-  if (unexpected500 && facts.sentIdentity) {
-    return h1(
-      withCheck(base, assignmentCheck(requested, "HTTP 500 unexpected error fetching the token (not attached)")),
-      "identity-not-attached",
-      "high",
-      `The identity endpoint could not issue a token for ${describeSelector(facts.configured) ?? "the requested identity"} (500 "unexpected error occured while fetching the AAD Token"): that user-assigned identity is not attached to this app`,
-      [
-        showIdentityStep(ctx),
-        assignIdentityStep(ctx),
-        "Compare the client id in code with the identity's own: az identity show --ids <identity-resource-id> --query clientId",
-      ],
-    );
-  }
-
-  // H5: our own deadline, a transport failure, or an endpoint that answers with no identity meaning.
-  if (context.timedOutAfterMs !== undefined) {
-    const answered = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
-    const timedOut = answered
-      ? base
-      : withCheck(base, {
-          kind: CHECK_KINDS.identityEndpoint,
-          expected: "HTTP 200",
-          actual: `no answer within ${context.timedOutAfterMs} ms`,
-          verdict: "fail",
-          confirmedBy: "answer",
-        });
-    return h5(
-      facts,
-      ctx,
-      timedOut,
-      "timeout",
-      "high",
-      `${who} got no token within ${context.timedOutAfterMs} ms: the identity endpoint ${excerpt(facts.env?.identityEndpoint, 300)} ${facts.transportCode ? (TRANSPORT_MEANINGS[facts.transportCode] ?? facts.transportCode) : "accepted the request but never answered"}`.replace(
-        /\s+/g,
-        " ",
-      ),
-    );
-  }
-  if (facts.env?.identityEndpointMalformed) {
-    return h5(facts, ctx, base, "endpoint-malformed", "high", `IDENTITY_ENDPOINT is not a valid http(s) URL, so no token request can be made`);
-  }
-  // Container Apps / App Service set IDENTITY_ENDPOINT only when an identity is assigned: without it the SDK
-  // falls back to IMDS, which these platforms do not serve, so the transport error below is a symptom of H1.
-  if (noIdentityVariablesOnPlatform(facts.env) && facts.env?.source === "DefaultToImds") return missingVariables(facts, ctx, base);
-  if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") {
-    const meaning = TRANSPORT_MEANINGS[facts.transportCode] ?? `failed with ${facts.transportCode}`;
-    return h5(facts, ctx, base, "transport-error", "high", `${theEndpoint(facts)} ${meaning} (${facts.transportCode})`);
-  }
-  if (/network[_ ]error|network unreachable|unreachable network|socket operation was attempted/i.test(text)) {
-    if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
-    const reported = base.checks.some((c) => c.kind === CHECK_KINDS.identityEndpoint);
-    const unreachable = reported
-      ? base
-      : withCheck(base, { kind: CHECK_KINDS.identityEndpoint, expected: "HTTP 200", actual: "network error", verdict: "fail", confirmedBy: "answer" });
-    return h5(facts, ctx, unreachable, "network-error", "medium", `${theEndpoint(facts)} could not be reached (network error)`);
-  }
-  const status = facts.lastFailure?.status ?? facts.statuses[0];
-  if (status !== undefined && (status >= 500 || status === 404 || status === 410 || status === 408 || status === 429)) {
-    const storm = facts.exchanges.filter((e) => e.status === status).length;
-    const what = status === 410 || status === 404 ? "is not ready (IMDS answers 404/410 while it starts or upgrades)" : "is failing";
-    return h5(
-      facts,
-      ctx,
-      base,
-      "endpoint-failing",
-      unexpected500 ? "medium" : "high",
-      `${theEndpoint(facts)} ${what}: HTTP ${status}${storm > 1 ? ` on ${storm} attempts` : ""}`,
-    );
-  }
-  if (status === 401 || status === 403) {
-    return h5(
-      facts,
-      ctx,
-      base,
-      "endpoint-refused",
-      "medium",
-      `${theEndpoint(facts)} refused the token request with HTTP ${status}: the IDENTITY_HEADER secret may be stale (the platform rotates it) or a proxy intercepts the call`,
-    );
-  }
-  if (noIdentityVariablesOnPlatform(facts.env)) return missingVariables(facts, ctx, base);
-  if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${text}`)) {
-    return makeDiagnosis("Unknown", {
-      ...base,
-      rule: tokenTimeRule("unrecognised"),
-      confidence: "low",
-      summary: `${who} failed without a recognised cause: ${excerpt(firstLine(text), 160)}`,
-      nextSteps: [doctorInContainerStep(ctx, scope), showIdentityStep(ctx)],
-    });
+  const situation = situationOf(facts, context, scope);
+  const evidence: MatchEvidence = {
+    protocol: "http",
+    ...(situation.status !== undefined ? { status: situation.status } : {}),
+    codes: facts.errorCodes,
+    ...(facts.transportCode !== undefined ? { transportCode: facts.transportCode } : {}),
+    text: facts.text,
+  };
+  // The table's order is the precedence: the first entry whose sources, conditions and fields all hold decides.
+  for (const fingerprint of TOKEN_FAILURES) {
+    if (!appliesHere(fingerprint, situation)) continue;
+    const matched = matchFingerprintFields(fingerprint, evidence);
+    if (matched === undefined) continue;
+    return diagnosisOf(fingerprint, matched.groups, situation, ctx);
   }
   return undefined;
 }
 
-function h1(base: BaseFields, rule: string, confidence: Diagnosis["confidence"], summary: string, steps: string[]): Diagnosis {
-  return makeDiagnosis("IdentityNotAssigned", {
-    ...base,
-    rule: tokenTimeRule(rule),
-    confidence,
-    summary,
-    nextSteps: [...steps, listRoleAssignmentsStep(undefined)],
-  });
+/** The entry's sources and conditions hold here (the shared matcher checks its other fields). */
+function appliesHere(fingerprint: TokenFailureFingerprint, situation: Situation): boolean {
+  const sources = situation.sources;
+  if (fingerprint.sources !== undefined && sources !== undefined && !fingerprint.sources.some((s) => sources.has(s))) return false;
+  return (fingerprint.when ?? []).every((condition) => situation.conditions.has(condition));
 }
 
-/** The identity-assignment check of a H1: the identity requested, what the identity endpoint or the environment said. */
-function assignmentCheck(expected: string, actual: string, confirmedBy: DiagnosisCheck["confirmedBy"] = "answer"): DiagnosisCheck {
-  return { kind: CHECK_KINDS.identityAssignment, expected, actual, verdict: "fail", ...(confirmedBy !== undefined ? { confirmedBy } : {}) };
-}
-
-function h5(
-  facts: Facts,
-  ctx: ReturnType<typeof commandContextOf>,
-  base: BaseFields,
-  rule: string,
-  confidence: Diagnosis["confidence"],
-  summary: string,
-): Diagnosis {
-  const steps = [doctorInContainerStep(ctx, base.token?.scope)];
-  if (facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds") {
-    steps.push(
-      "Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator",
-    );
+function situationOf(facts: Facts, context: CredentialErrorContext, scope: string | undefined): Situation {
+  const conditions = new Set<TokenFailureCondition>();
+  const env = facts.env;
+  if (Array.isArray(context.scopes) && context.scopes.length > 1) conditions.add("several-scopes");
+  if (context.scopeFinding !== undefined) conditions.add("scope-finding");
+  const audience = scope !== undefined ? judgeAudience(scope) : undefined;
+  if (audience === "known") conditions.add("scope-known-audience");
+  if (audience === "unknown") conditions.add("scope-unknown-audience");
+  if (facts.sentIdentity) conditions.add("identity-selected");
+  if (context.timedOutAfterMs !== undefined) conditions.add("timed-out");
+  if (env?.identityEndpointMalformed) conditions.add("endpoint-malformed");
+  if (noIdentityVariablesOnPlatform(env)) conditions.add("variables-missing");
+  const uptime = context.processUptimeMs;
+  conditions.add(uptime !== undefined && uptime >= 0 && uptime < EARLY_IN_PROCESS_MS ? "early-in-process" : "not-early-in-process");
+  const endpointHost = endpointHostOf(facts);
+  if (env?.proxy !== undefined && endpointHost !== undefined && !proxyBypassed(env.proxy, endpointHost)) conditions.add("proxy-intercepts");
+  if (facts.lastFailure !== undefined && isForeignAnswer(facts.lastFailure)) conditions.add("not-identity-answer");
+  if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") conditions.add("transport-failure");
+  if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${facts.text}`)) conditions.add("names-managed-identity");
+  let sources: Set<TokenIdentitySource> | undefined;
+  if (env !== undefined) {
+    sources = new Set<TokenIdentitySource>([env.source]);
+    if (env.workloadIdentity) sources.add("WorkloadIdentity");
   }
-  steps.push(restartRevisionStep(ctx, "Restart (a fault local to one instance, in its identity endpoint or its network, clears with fresh instances)"));
-  const compare = listInstancesStep(ctx, "If other instances get tokens, the fault is local to this one; list them to compare");
-  if (compare !== undefined) steps.push(compare);
-  return makeDiagnosis("IdentityEndpointUnreachable", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: steps });
+  const status = facts.lastFailure?.status ?? facts.statuses[0];
+  const situation: Situation = { facts, context, conditions, sources };
+  if (scope !== undefined) situation.scope = scope;
+  if (status !== undefined) situation.status = status;
+  if (endpointHost !== undefined) situation.endpointHost = endpointHost;
+  return situation;
 }
 
-function missingVariables(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields): Diagnosis {
-  const platforms = platformsOf(ctx);
-  const platform = platforms.length === 1 ? platforms[0]!.displayName : "the platform";
-  const requested = describeSelector(facts.configured) ?? "system-assigned identity";
-  return makeDiagnosis("IdentityNotAssigned", {
-    ...withCheck(base, assignmentCheck(requested, `no identity assigned (IDENTITY_ENDPOINT not set on ${platform})`, "environment")),
-    rule: tokenTimeRule("identity-variables-missing"),
-    confidence: "high",
-    summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? facts.env?.instance?.app ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
-    nextSteps: [showIdentityStep(ctx), assignIdentityStep(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
+/**
+ * Known: an audience the service catalog knows (Azure's and Entra's first-party resources). Unknown: an http(s)
+ * resource it does not know. A GUID or `api://…` is a custom app's: not judged.
+ */
+function judgeAudience(scope: string): "known" | "unknown" | undefined {
+  const resource = scopeToResource(scope.replace(/\/\/\.default$/, "/.default"));
+  if (findServiceForScope(resource) !== undefined) return "known";
+  if (GUID_PATTERN.test(resource) || /^api:\/\//i.test(resource)) return undefined;
+  return /^https?:\/\/[^\s/]+/i.test(resource) ? "unknown" : undefined;
+}
+
+/**
+ * An answer that did not come from the identity endpoint: a proxy's 407, an HTML page, or a 403/502/504 whose body
+ * is not JSON (IMDS and the platform endpoints answer errors with JSON). Docker Desktop's own 403 text is told apart.
+ */
+function isForeignAnswer(exchange: IdentityExchange): boolean {
+  const status = exchange.status;
+  if (status === undefined) return false;
+  if (status === 407) return true;
+  const body = typeof exchange.bodyExcerpt === "string" ? exchange.bodyExcerpt.trimStart() : "";
+  if (/^<(!doctype|html|head|body|h1)\b/i.test(body)) return true;
+  return (status === 403 || status === 502 || status === 504) && body.length > 0 && !/^[{["]/.test(body) && !/unreachable network/i.test(body);
+}
+
+/** The host the identity request was meant for: the exchange's URL, else the environment's endpoint, else IMDS. */
+function endpointHostOf(facts: Facts): string | undefined {
+  const env = facts.env;
+  const url = facts.lastFailure?.url ?? facts.exchanges[facts.exchanges.length - 1]?.url ?? env?.identityEndpoint ?? env?.msiEndpoint ?? env?.imdsHostOverride;
+  if (url !== undefined) {
+    try {
+      return new URL(url).hostname.replace(/^\[|\]$/g, "") || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return env?.source === "DefaultToImds" ? "169.254.169.254" : undefined;
+}
+
+function diagnosisOf(fingerprint: TokenFailureFingerprint, groups: Record<string, string>, situation: Situation, ctx: Commands): Diagnosis {
+  const { facts } = situation;
+  const values = placeholdersOf(situation, groups, ctx);
+  const fill = (template: string) => fillPlaceholders(template, values);
+  let checks = facts.checks;
+  const spec = fingerprint.check;
+  if (spec !== undefined && !(spec.onlyIfNone === true && checks.some((c) => c.kind === spec.kind))) {
+    const expected = spec.expected !== undefined ? fill(spec.expected) : "";
+    checks = [
+      ...checks,
+      {
+        kind: spec.kind,
+        ...(expected !== "" ? { expected } : {}),
+        actual: fill(spec.actual),
+        verdict: "fail",
+        ...(spec.confirmedBy !== undefined ? { confirmedBy: spec.confirmedBy } : {}),
+      },
+    ];
+  }
+  const evidence = [...facts.evidence];
+  if (situation.context.processUptimeMs !== undefined) evidence.push(`process uptime at the failure: ${values.uptime}`);
+  if (situation.status !== undefined && facts.exchanges.some((e) => e.status === situation.status))
+    evidence.push(`the credential retried ${retriedFor(facts, situation.status)}`);
+  const proxy = facts.env?.proxy;
+  if (proxy !== undefined) {
+    evidence.push(`proxy: ${proxy.variable}=${proxy.url}; NO_PROXY ${proxy.noProxy.length > 0 ? `= ${proxy.noProxy.join(",")}` : "is not set"}`);
+  }
+  return makeDiagnosis(fingerprint.code, {
+    evidence,
+    identity: configuredIdentityOf(facts.configured),
+    checks,
+    ...(situation.scope !== undefined ? { token: { scope: situation.scope } } : {}),
+    rule: tokenTimeRule(fingerprint.rule ?? fingerprint.id),
+    confidence: fingerprint.confidence,
+    // Redacted before whitespace is folded: a secret split by line breaks is still recognised (util/redact.ts).
+    summary: redact(fill(fingerprint.summary)).replace(/\s+/g, " ").trim(),
+    nextSteps: fingerprint.nextSteps.flatMap((step) => stepOf(step, situation, ctx, values)),
   });
 }
 
-type BaseFields = { evidence: string[]; identity: DiagnosisIdentity; checks: DiagnosisCheck[]; token?: { scope: string } };
+/** One step of the table as text: a named kind becomes the platform's command (diagnosis/commands.ts). */
+function stepOf(step: TokenStep, situation: Situation, ctx: Commands, values: Record<string, string>): string[] {
+  if ("text" in step) return [fillPlaceholders(step.text, values)];
+  const { facts, context } = situation;
+  const why = step.why !== undefined ? fillPlaceholders(step.why, values) : undefined;
+  switch (step.kind) {
+    case "show-identity":
+      return [showIdentityStep(ctx)];
+    case "assign-identity":
+      return [assignIdentityStep(ctx)];
+    case "pass-client-id":
+      return describeSelector(facts.configured) !== undefined ? [] : [passClientIdInCode(undefined)];
+    case "list-role-assignments":
+      return [listRoleAssignmentsStep(undefined)];
+    case "restart":
+      return [why !== undefined ? restartRevisionStep(ctx, why) : restartRevisionStep(ctx)];
+    case "replica-list":
+      return [listInstancesStep(ctx, why)].filter((step): step is string => step !== undefined);
+    case "doctor":
+      return [doctorInContainerStep(ctx, situation.scope)];
+    case "off-azure":
+      return facts.env?.hostKind === "unknown" && facts.env.source === "DefaultToImds"
+        ? [
+            "Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator",
+          ]
+        : [];
+    case "scope-suggestion":
+      return context.scopeFinding?.suggestion
+        ? [`Request ${context.scopeFinding.suggestion} instead`]
+        : ["Request the target service's documented audience with `/.default`, e.g. https://vault.azure.net/.default"];
+    case "no-proxy":
+      return [noProxyStep(situation)];
+    case "app-role-assignment":
+      return [appRoleStep(values)];
+  }
+}
+
+/** Add the identity endpoint's host to NO_PROXY (the variable the SDK reads), keeping what is there. */
+function noProxyStep(situation: Situation): string {
+  const host = situation.endpointHost ?? "169.254.169.254";
+  const wanted = [...(situation.facts.env?.proxy?.noProxy ?? []), host, "169.254.169.254"];
+  // Only plain host names, IPs and `.suffix` entries reach the command (validated: they sit inside double quotes).
+  const list = [...new Set(wanted.filter((entry) => /^\.?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(entry) || /^[0-9a-f:]{2,39}$/i.test(entry)))].join(",");
+  return withCommand(
+    "Exempt the identity endpoint from the proxy in the app's environment (the Azure SDK matches NO_PROXY entries exactly: no wildcards, localhost is not implied)",
+    `export NO_PROXY="${list}"`,
+  );
+}
+
+/** AADSTS501051: assign one of the target app's app roles to the identity (Graph appRoleAssignments). */
+function appRoleStep(values: Record<string, string>): string {
+  const target = appIdentifier(values.targetAppId) ?? "$TARGET_APP_ID";
+  const client = validShellValue(values.clientAppId, "guid") ?? "$CLIENT_ID";
+  return withCommand(
+    `List the app roles of the target app ${target === "$TARGET_APP_ID" ? "(TARGET_APP_ID: the application id Entra named)" : target}, pick one (APP_ROLE) and assign it to the identity`,
+    `az ad sp show --id "${target}" --query "appRoles[].{value:value,id:id,allowed:allowedMemberTypes}" --output table && ` +
+      `PRINCIPAL_ID="$(az ad sp show --id "${client}" --query id --output tsv)" && ` +
+      `TARGET_SP_ID="$(az ad sp show --id "${target}" --query id --output tsv)" && ` +
+      `APP_ROLE_ID="$(az ad sp show --id "${target}" --query "appRoles[?value=='$APP_ROLE'].id" --output tsv)" && ` +
+      `az rest --method POST --uri "https://graph.microsoft.com/v1.0/servicePrincipals/$PRINCIPAL_ID/appRoleAssignments" --body "{\\"principalId\\":\\"$PRINCIPAL_ID\\",\\"resourceId\\":\\"$TARGET_SP_ID\\",\\"appRoleId\\":\\"$APP_ROLE_ID\\"}"`,
+  );
+}
+
+/** An app id (GUID) or identifier URI (`https://…`, `api://…`) safe inside double quotes; undefined otherwise. */
+function appIdentifier(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const apiUri = /^api:\/\/(.+)$/i.exec(value);
+  if (apiUri !== null) return validShellValue(apiUri[1], "word") !== undefined ? value : undefined;
+  return validShellValue(value, "guid") ?? validShellValue(value, "url");
+}
+
+/** `{name}` → its value; an unknown name prints as `<name>`. */
+function fillPlaceholders(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_all, name: string) => (Object.hasOwn(values, name) ? values[name]! : `<${name}>`));
+}
+
+/** Every placeholder of the table's templates (see TokenFailureFingerprint), from the situation and the message's groups. */
+function placeholdersOf(situation: Situation, groups: Record<string, string>, ctx: Commands): Record<string, string> {
+  const { facts, context } = situation;
+  const env = facts.env;
+  const selector = describeSelector(facts.configured);
+  const status = situation.status;
+  const storm = status !== undefined ? facts.exchanges.filter((e) => e.status === status).length : 0;
+  const transport = facts.transportCode;
+  const uptime = context.processUptimeMs !== undefined ? formatDuration(context.processUptimeMs) : "an unknown time";
+  const retryAfter = retryAfterOf(facts);
+  const proxy = env?.proxy;
+  const last = facts.lastFailure;
+  const values: Record<string, string> = {
+    who: context.credentialName ?? "ManagedIdentityCredential",
+    scope: situation.scope ?? "(unknown)",
+    scopes: describeScopes(context.scopes),
+    selector: selector ?? "the system-assigned identity",
+    selectorOrRequested: selector ?? "the requested identity",
+    requested: selector ?? "system-assigned identity",
+    endpoint: theEndpoint(facts),
+    identityEndpoint: excerpt(env?.identityEndpoint, 300),
+    status: status !== undefined ? String(status) : "?",
+    attempts: storm > 1 ? ` on ${storm} attempts` : "",
+    transportCode: transport ?? "",
+    transportMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`) : "failed",
+    timeoutMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? transport) : "accepted the request but never answered",
+    timedOutAfterMs: String(context.timedOutAfterMs ?? "?"),
+    attemptCount: `${Math.max(1, storm)} attempt${storm > 1 ? "s" : ""}`,
+    earlyWindow: formatDuration(EARLY_IN_PROCESS_MS),
+    retryAfter: retryAfter ?? "not given",
+    retryAfterNote: retryAfter !== undefined ? `, Retry-After ${retryAfter}` : "",
+    uptime,
+    neverReachable:
+      transport === "ECONNREFUSED" && context.processUptimeMs !== undefined
+        ? `, past the first ${formatDuration(EARLY_IN_PROCESS_MS)} of the process: not a start-up race, the endpoint is not reachable from this process`
+        : "",
+    failingWhat: status === 404 ? "is not ready (IMDS answers 404 while it starts)" : "is failing",
+    proxy: proxy !== undefined ? `${proxy.variable}=${proxy.url}` : "",
+    proxyHost: situation.endpointHost ?? "the identity endpoint's host",
+    answer: last?.status !== undefined ? `HTTP ${last.status}${last.bodyExcerpt ? ` "${excerpt(last.bodyExcerpt, 120)}"` : ""}` : "",
+    suggestion: context.scopeFinding?.suggestion ?? "",
+    scopeExplanation: context.scopeFinding?.explanation ?? "",
+    findingScope: context.scopeFinding?.scope ?? situation.scope ?? "(unknown)",
+    platform: platformName(ctx),
+    appName: env?.containerApp.name ?? env?.appServiceName ?? env?.instance?.app ?? "app",
+    errorLine: excerpt(firstLine(facts.text), 160),
+    notFoundSummary: selector
+      ? `The identity endpoint does not know the user-assigned identity ${selector}: it is not attached to this app`
+      : "The identity endpoint says this app has no managed identity",
+  };
+  for (const [key, value] of Object.entries(groups)) values[key] = excerpt(value, 200);
+  values.clientApp = values.clientAppId ? `${values.clientAppName ? `${values.clientAppName} ` : ""}(${values.clientAppId})` : "the identity";
+  values.targetApp = values.targetAppId
+    ? `${values.targetAppName ? `${values.targetAppName} ` : ""}(${values.targetAppId})`
+    : `the target app of scope ${values.scope}`;
+  return values;
+}
+
+/** The detected platform's name for humans, or "the platform" when it is not one (diagnosis/commands.ts platformsOf). */
+function platformName(ctx: Commands): string {
+  const platforms = platformsOf(ctx);
+  return platforms.length === 1 ? platforms[0]!.displayName : "the platform";
+}
+
+/** How long the credential kept asking, from the recorded exchanges: "for 71 s over 6 attempts". */
+function retriedFor(facts: Facts, status: number | undefined): string {
+  const same = facts.exchanges.filter((e) => status === undefined || e.status === status);
+  if (same.length === 0) return "for an unknown time (no identity-endpoint exchanges recorded)";
+  const first = same[0]!;
+  const last = same[same.length - 1]!;
+  const spanMs = Math.max(0, Number(last.startedAt) + Number(last.durationMs) - Number(first.startedAt));
+  return `for ${formatDuration(spanMs)} over ${same.length} attempt${same.length === 1 ? "" : "s"}`;
+}
+
+/** The Retry-After an exchange recorded, or one the error's text names (MSAL embeds the response headers in its text). */
+function retryAfterOf(facts: Facts): string | undefined {
+  for (let i = facts.exchanges.length - 1; i >= 0; i--) {
+    const value = facts.exchanges[i]!.retryAfter;
+    if (typeof value === "string" && value.length > 0) return describeRetryAfter(value);
+  }
+  const named = /retry-after"?\s*[:=]\s*"?([0-9]{1,6}|[A-Za-z]{3}, [0-9A-Za-z :]{1,40} GMT)/i.exec(facts.text.slice(0, MAX_MESSAGE_READ * 2));
+  return named?.[1] !== undefined ? describeRetryAfter(named[1]) : undefined;
+}
+
+function describeRetryAfter(value: string): string {
+  const trimmed = excerpt(value.trim(), 40);
+  return /^[0-9]+$/.test(trimmed) ? `${trimmed} s` : trimmed;
+}
+
+function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "an unknown time";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1).replace(/\.0$/, "")} s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
 
 /** A rule of this classifier: `token-time.<name>`. */
 const tokenTimeRule = (name: string) => ruleOf(RULE_SOURCES.tokenTime, name);
-
-/** `base` with one more check (the one the deciding rule made) after the shared ones. */
-function withCheck(base: BaseFields, check: DiagnosisCheck): BaseFields {
-  return { ...base, checks: [...base.checks, check] };
-}
 
 function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const messages: string[] = [];
@@ -501,7 +603,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
   const exchanges = context.exchanges ?? [];
   const failures = exchanges.filter((e) => e.errorCode !== undefined || (e.status !== undefined && e.status >= 400));
   const lastFailure = failures[failures.length - 1];
-  const transportCode = lastFailure?.errorCode ?? errorCodes.find((c) => c in TRANSPORT_MEANINGS);
+  const transportCode = lastFailure?.errorCode ?? errorCodes.find((c) => Object.hasOwn(TRANSPORT_MEANINGS, c));
   const configured = context.configuredIdentity ?? {};
   const sentIdentity = Boolean(configured.clientId || configured.resourceId || configured.objectId || lastFailure?.requestedIdentity);
   // Caller-supplied exchanges (the function is public) are bounded and redacted like the library's own.
@@ -509,6 +611,12 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
     ...messages,
     ...exchanges.slice(-MAX_EXCHANGES_READ).map((e) => (typeof e.bodyExcerpt === "string" ? e.bodyExcerpt.slice(0, MAX_MESSAGE_READ) : "")),
   ].join("\n");
+
+  // Other SDKs' and versions' texts name what this one carries as fields: read them by meaning.
+  const named = namedInText(text);
+  errorCodes.push(...named.codes);
+  statuses.push(...named.statuses);
+  const effectiveTransport = transportCode ?? (lastFailure === undefined ? named.transportCode : undefined);
 
   const evidence: string[] = [];
   if (messages[0] !== undefined) evidence.push(`error: ${errorName}: ${excerpt(firstLine(messages[0]), 240)}`);
@@ -535,10 +643,10 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
     evidence.push(`identity endpoint: ${attempts} attempt${attempts === 1 ? "" : "s"}, last: ${describeExchange(shown!)}`);
   }
   if (context.scopeFinding !== undefined) evidence.push(`scope ${context.scopeFinding.scope}: ${context.scopeFinding.explanation}`);
-  const checks = sharedChecks(env, exchanges, lastFailure, transportCode);
+  const checks = sharedChecks(env, exchanges, lastFailure, effectiveTransport);
   const facts: Facts = { text, errorName, errorCodes, statuses, exchanges, configured, sentIdentity, evidence, checks };
   if (lastFailure !== undefined) facts.lastFailure = lastFailure;
-  if (transportCode !== undefined) facts.transportCode = transportCode;
+  if (effectiveTransport !== undefined) facts.transportCode = effectiveTransport;
   if (env !== undefined) facts.env = env;
   return facts;
 }
@@ -645,21 +753,29 @@ function describeScopes(scopes: string | readonly string[] | undefined): string 
   return (typeof scopes === "string" ? [scopes] : scopes).slice(0, 5).map(String).join(", ");
 }
 
+/** Most codes or statuses read from a text: a hostile text repeats them. */
+const MAX_NAMED = 16;
+
 /**
- * AADSTS500011's "The resource principal named X was not found", on one line of `text`. In linear time: the regex
- * `/resource principal named .* was not found/` rescans the rest of the line from every "resource principal named".
+ * What a text names that another SDK would carry as a field: AADSTS codes, OAuth/MSAL codes (`invalid_scope`,
+ * `user_assigned_managed_identity_not_confirmed`), HTTP statuses ("(status code 404)", "Status code: 400",
+ * "HTTP 429") and Node transport codes ("connect ECONNREFUSED 127.0.0.1:42356"). Linear in the text.
  */
-function namesUnknownResourcePrincipal(text: string): boolean {
-  const start = /resource principal named /gi;
-  const restOfLine = /[^\n\r\u2028\u2029]*/y;
-  for (let match = start.exec(text); match !== null; match = start.exec(text)) {
-    restOfLine.lastIndex = start.lastIndex;
-    const rest = restOfLine.exec(text)?.[0] ?? "";
-    if (/ was not found/i.test(rest)) return true;
-    // Later mentions on this line see less of it: go on from the next line.
-    start.lastIndex = restOfLine.lastIndex;
-  }
-  return false;
+function namedInText(text: string): { codes: string[]; statuses: number[]; transportCode?: string } {
+  const codes: string[] = [];
+  const collect = (pattern: RegExp, into: (match: RegExpExecArray) => void) => {
+    let count = 0;
+    for (let match = pattern.exec(text); match !== null && count < MAX_NAMED; match = pattern.exec(text), count++) into(match);
+  };
+  collect(/AADSTS\d{4,7}/g, (m) => codes.push(m[0].toUpperCase()));
+  collect(/\b[a-z]{2,20}(?:_[a-z]{1,20}){1,6}\b/g, (m) => codes.push(m[0]));
+  const statuses: number[] = [];
+  collect(/\b(?:status(?:[ _]?code)?|http)\b[\s:=(]{0,3}([1-5][0-9]{2})\b/gi, (m) => statuses.push(Number(m[1])));
+  let transportCode: string | undefined;
+  collect(/\b(E[A-Z]{3,12}|ERR_[A-Z_]{3,30})\b/g, (m) => {
+    if (transportCode === undefined && Object.hasOwn(TRANSPORT_MEANINGS, m[1]!)) transportCode = m[1];
+  });
+  return { codes: [...new Set(codes)], statuses, ...(transportCode !== undefined ? { transportCode } : {}) };
 }
 
 function firstLine(text: string): string {

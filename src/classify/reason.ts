@@ -28,6 +28,7 @@ import type { BodyFacts, ServiceErrorInfo } from "./errorBody.js";
 import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
+import { matchFingerprintFields, type FingerprintMatched } from "./fingerprintMatch.js";
 import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
 import {
   commandContextOf,
@@ -218,38 +219,18 @@ function resolveService(obs: Observation, catalog: ServiceCatalog, claims: Token
   return { via: "none", alternatives: [] };
 }
 
-interface Matched {
-  groups: Record<string, string>;
-  /** The text the message pattern matched, when it has one. */
-  text?: string;
-}
+type Matched = FingerprintMatched;
 
+/** The shared matcher (fingerprintMatch.ts) on an observation. */
 function fingerprintMatches(fp: ErrorFingerprint, obs: Observation): Matched | undefined {
-  if (fp === null || typeof fp !== "object") return undefined;
-  const protocols = Array.isArray(fp.protocols) ? fp.protocols : ["http"];
-  if (!protocols.includes(obs.protocol)) return undefined;
-  if (fp.status !== undefined) {
-    const statuses = Array.isArray(fp.status) ? fp.status : [fp.status];
-    if (obs.status === undefined || !statuses.includes(obs.status)) return undefined;
-  }
-  if (fp.errorCode !== undefined) {
-    const wanted = (Array.isArray(fp.errorCode) ? fp.errorCode : [fp.errorCode]).map((c) => String(c).toLowerCase());
-    if (!obs.error.codes.some((code) => wanted.includes(code.toLowerCase()))) return undefined;
-  }
-  if (fp.substatus !== undefined) {
-    const wanted = Array.isArray(fp.substatus) ? fp.substatus.map(String) : [String(fp.substatus)];
-    if (obs.error.substatus === undefined || !wanted.includes(obs.error.substatus)) return undefined;
-  }
-  if (fp.challengeError !== undefined && obs.challenge?.error?.toLowerCase() !== String(fp.challengeError).toLowerCase()) return undefined;
-  const matched: Matched = { groups: {} };
-  if (fp.message !== undefined) {
-    if (!(fp.message instanceof RegExp)) return undefined;
-    const found = safeExec(fp.message, obs.text);
-    if (found === null) return undefined;
-    matched.text = found[0];
-    for (const [key, value] of Object.entries(found.groups ?? {})) if (typeof value === "string") matched.groups[key] = value;
-  }
-  return matched;
+  return matchFingerprintFields(fp, {
+    protocol: obs.protocol,
+    ...(obs.status !== undefined ? { status: obs.status } : {}),
+    codes: obs.error.codes,
+    ...(obs.error.substatus !== undefined ? { substatus: obs.error.substatus } : {}),
+    ...(obs.challenge?.error !== undefined ? { challengeError: obs.challenge.error } : {}),
+    text: obs.text,
+  });
 }
 
 function isFallback(fp: ErrorFingerprint): boolean {

@@ -1,4 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { uptimeContext } from "../util/uptime.js";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/identity";
 import { context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
@@ -270,7 +271,12 @@ export class DiagnosticCredential implements TokenCredential {
           tokenForAudience: (audience) => this.latestByAudience.get(normalizeAudience(audience))?.token,
           anyToken: () => this.latestByAudience.values().next().value?.token,
           classifyCredentialError: (error) =>
-            classifyCredentialError(error, { environment: this.environment, configuredIdentity: this.configured, credentialName: this.credentialName }),
+            classifyCredentialError(error, {
+              environment: this.environment,
+              configuredIdentity: this.configured,
+              credentialName: this.credentialName,
+              ...uptimeContext(),
+            }),
           report: (diagnosis, url) => this.#report(diagnosis, { level: "error", source: "diagnose", ...(url ? { url } : {}) }),
         }),
       undefined,
@@ -522,6 +528,7 @@ export class DiagnosticCredential implements TokenCredential {
         environment: this.environment,
         configuredIdentity: this.configured,
         credentialName: this.credentialName,
+        ...uptimeContext(),
       });
       if (diagnosis === undefined || diagnosis.code !== "IdentityEndpointUnreachable") return;
       this.#report({ ...diagnosis, summary: `${diagnosis.summary}; ${this.credentialName} is retrying` }, { level: "warn", source: "identity-endpoint" });
@@ -546,6 +553,7 @@ export class DiagnosticCredential implements TokenCredential {
           ...(flight.scope.finding ? { scopeFinding: flight.scope.finding } : {}),
           ...(timedOutAfterMs !== undefined ? { timedOutAfterMs } : {}),
           credentialName: this.credentialName,
+          ...uptimeContext(),
         }),
       undefined,
     );

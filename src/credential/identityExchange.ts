@@ -191,6 +191,8 @@ function describeRequest(
     }
     if (response !== undefined) {
       exchange.status = response.status;
+      const retryAfter = response.headers.get("retry-after");
+      if (typeof retryAfter === "string" && retryAfter.length > 0) exchange.retryAfter = excerpt(retryAfter, 60);
       if (response.status >= 300) {
         const body = excerpt(response.bodyAsText ?? undefined, 400);
         if (body) exchange.bodyExcerpt = body;

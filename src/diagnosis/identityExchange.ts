@@ -26,6 +26,8 @@ export interface IdentityExchange {
   errorCode?: string;
   /** The transport error's message, redacted and cut to 200 characters. Absent when an answer came. */
   errorMessage?: string;
+  /** The answer's Retry-After header (seconds or an HTTP date), when it had one (429, 503, 410). */
+  retryAfter?: string;
   /** Milliseconds from sending the request to its answer or error. */
   durationMs: number;
   /** When the request was sent, ms since epoch. */

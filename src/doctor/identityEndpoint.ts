@@ -15,6 +15,8 @@ const IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token";
 /** What to probe: a URL, or why there is none (malformed or not set). */
 export interface ProbeTarget {
   url?: string;
+  /** IMDS is told by the shape of its answer to this probe: 400 and its own JSON error (no `Metadata: true` sent). */
+  imds?: boolean;
   malformed?: string;
   skipped?: string;
 }
@@ -34,14 +36,55 @@ export function probeTarget(env: HostEnvironment): ProbeTarget {
       if (env.imdsHostOverride !== undefined) {
         const base = sanitizeEndpoint(env.imdsHostOverride);
         if (base === undefined) return { malformed: "AZURE_POD_IDENTITY_AUTHORITY_HOST is not a valid http(s) URL" };
-        return { url: `${base.replace(/\/+$/, "")}/metadata/identity/oauth2/token` };
+        return { url: `${base.replace(/\/+$/, "")}/metadata/identity/oauth2/token`, imds: true };
       }
-      return { url: IMDS_TOKEN_URL };
+      return { url: IMDS_TOKEN_URL, imds: true };
     }
   }
 }
 
-/** A plain GET without query string or secret: any HTTP answer (400/401 included) means the endpoint is reachable. */
+/** Characters of the probe's answer read to tell who answered. */
+const MAX_BODY_READ = 2048;
+
+/**
+ * Why an answer to the probe did not come from the identity endpoint, or undefined when it did. IMDS answers a
+ * request without `Metadata: true` with 400 and its own JSON (`{"error":"invalid_request",…}`): any other answer at
+ * the IMDS address is a firewall, a proxy or a sidecar. For the other endpoints, a proxy's 407, a
+ * `Proxy-Authenticate` header or an HTML page gives the stranger away.
+ */
+export function foreignAnswer(
+  target: ProbeTarget,
+  status: number | undefined,
+  body: string,
+  headers: Record<string, string | string[] | undefined>,
+): string | undefined {
+  const shown = `HTTP ${status ?? "?"}${body.trim() ? ` "${excerpt(body.trim(), 120)}"` : ""}`;
+  if (target.imds === true) {
+    const server = headers["server"];
+    if (typeof server === "string" && /^IMDS\//i.test(server)) return undefined;
+    if (status === 400 && hasJsonError(body)) return undefined;
+    return `${shown}: not IMDS (IMDS answers a probe without Metadata: true with HTTP 400 and its own JSON error), so a firewall, a proxy or a sidecar answered in its place`;
+  }
+  if (status === 407 || headers["proxy-authenticate"] !== undefined)
+    return `${shown}: a proxy answered (it asks for proxy credentials), not the identity endpoint`;
+  if (/^\s*<(!doctype|html|head|body|h1)\b/i.test(body))
+    return `${shown}: an HTML page, so something other than the identity endpoint answered (a proxy, a firewall or a sidecar)`;
+  return undefined;
+}
+
+function hasJsonError(body: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return parsed !== null && typeof parsed === "object" && typeof (parsed as { error?: unknown }).error === "string";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A plain GET without query string or secret: an answer of the identity endpoint (400/401 included) means it is
+ * reachable; an answer of anything else (told by its shape, see foreignAnswer) means it is not.
+ */
 export async function probeIdentityEndpoint(target: ProbeTarget, timeoutMs: number): Promise<SmokeTestIdentityEndpoint> {
   if (target.skipped !== undefined) return { reachable: false, skipped: target.skipped };
   if (target.malformed !== undefined || target.url === undefined) {
@@ -77,8 +120,29 @@ export async function probeIdentityEndpoint(target: ProbeTarget, timeoutMs: numb
       },
       (response) => {
         const latencyMs = Math.round(performance.now() - startedAt);
-        response.resume();
-        finish({ reachable: true, latencyMs, ...(response.statusCode !== undefined ? { status: response.statusCode } : {}) });
+        const status = response.statusCode;
+        // The head of the body tells who answered (IMDS's JSON, a proxy's HTML page); never more than MAX_BODY_READ.
+        let body = "";
+        const judge = () => {
+          const foreign = foreignAnswer(target, status, body, response.headers);
+          if (foreign === undefined) finish({ reachable: true, latencyMs, ...(status !== undefined ? { status } : {}), answeredBy: "identity-endpoint" });
+          else
+            finish({
+              reachable: false,
+              latencyMs,
+              ...(status !== undefined ? { status } : {}),
+              answeredBy: "something-else",
+              errorCode: "NOT_IDENTITY_ENDPOINT",
+              error: foreign,
+            });
+        };
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          body += chunk;
+          if (body.length >= MAX_BODY_READ) judge();
+        });
+        response.on("end", judge);
+        response.on("error", judge);
       },
     );
     request.on("socket", (socket) => {

@@ -102,9 +102,12 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
     lines.push(
       `  ${ok} reachable  ${endpoint.url ?? ""}  ${p.dim(`answered in ${endpoint.latencyMs ?? "?"} ms (HTTP ${endpoint.status ?? "?"} to a probe without credentials)`)}`,
     );
+  } else if (endpoint.answeredBy === "something-else") {
+    lines.push(`  ${bad} ${p.red("not the identity endpoint")}  ${endpoint.url ?? ""}  ${cut(endpoint.error ?? "")}`);
   } else {
     lines.push(`  ${bad} ${p.red("not reachable")}  ${endpoint.url ?? ""}  ${endpoint.error ?? ""}`);
   }
+  if (endpoint.proxy !== undefined) lines.push(`  ${p.yellow("!")} proxy: ${cut(endpoint.proxy)}`);
 
   // Tokens
   lines.push("", p.bold("Tokens"));

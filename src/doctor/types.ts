@@ -129,6 +129,16 @@ export interface SmokeTestIdentityEndpoint {
   errorCode?: string;
   /** Set when no probe was made, with the reason. */
   skipped?: string;
+  /**
+   * Who answered, told by the answer's shape: the identity endpoint, or something else in its place (a firewall, a
+   * proxy, a sidecar: then `reachable` is false and `errorCode` is `NOT_IDENTITY_ENDPOINT`).
+   */
+  answeredBy?: "identity-endpoint" | "something-else";
+  /**
+   * The proxy the Azure SDK will send the token request through (HTTPS_PROXY/HTTP_PROXY, with NO_PROXY not listing
+   * the endpoint's host): the probe itself goes direct, the SDK does not.
+   */
+  proxy?: string;
 }
 
 /** The claims of an issued token worth showing: who it is for and who it is. Never the token. */

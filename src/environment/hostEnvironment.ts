@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { registerSecret } from "../util/redact.js";
+import { readProxyEnvironment, type ProxyEnvironment } from "./proxy.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { environmentMatches, IDENTITY_SOURCES, identitySourceEntry, type IdentitySource } from "../hosting/identitySources.js";
 import {
@@ -77,6 +78,8 @@ export interface HostEnvironment {
    * (App Service and Functions), in that order; `unknown` when none is set.
    */
   hostKind: "container-apps" | "container-apps-job" | "app-service" | "unknown";
+  /** The HTTP proxy the Azure SDK will send requests through (HTTPS_PROXY/HTTP_PROXY, NO_PROXY); absent when none. */
+  proxy?: ProxyEnvironment;
   /**
    * The hosting platform by its OpenTelemetry `cloud.platform` value (`azure.container_apps`, `azure.functions`, …;
    * `azure.arc` for an Arc-enabled server), `unknown` when the environment does not tell (see `platformCandidates`).
@@ -191,6 +194,8 @@ export function readHostEnvironment(env: Env = process.env, readFile: HostFileRe
   const imds = get("AZURE_POD_IDENTITY_AUTHORITY_HOST");
   if (imds !== undefined) result.imdsHostOverride = sanitizeEndpoint(imds) ?? imds.slice(0, 200);
   if (appServiceName !== undefined) result.appServiceName = appServiceName;
+  const proxy = readProxyEnvironment(env);
+  if (proxy !== undefined) result.proxy = proxy;
   const azureClientId = get("AZURE_CLIENT_ID");
   if (azureClientId !== undefined) result.azureClientId = azureClientId;
   return result;
@@ -307,6 +312,7 @@ export const HOST_ENVIRONMENT_SHAPE: PlainShape = {
   platformCandidates: ["string"],
   instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
   functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
+  proxy: { variable: "string", url: "string", noProxy: ["string"] },
 };
 
 /**

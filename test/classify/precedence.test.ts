@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyResponse } from "../../src/classify/response.js";
 import { GENERIC_FINGERPRINTS, SERVICE_CATALOG } from "../../src/catalog/services.js";
+import { TOKEN_FAILURES } from "../../src/catalog/tokenFailures.js";
 import type { ServiceDefinitionInput } from "../../src/catalog/types.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { NOW, OID } from "./helpers.js";
@@ -214,5 +215,22 @@ describe("each next step is one string: a sentence with its command", () => {
     );
     expect(d?.code).toBe("NotAnIdentityProblem");
     expect(d?.nextSteps.slice(0, 2)).toEqual(["Open the orders API to this app: az orders allow --name orders", "Then retry."]);
+  });
+});
+
+describe("token-time: the table's order is the precedence (src/catalog/tokenFailures.ts)", () => {
+  const order = (id: string) => TOKEN_FAILURES.findIndex((f) => f.id === id);
+  it.each([
+    ["multiple-scopes", "identity-not-found", "the scope explains whatever else happened"],
+    ["identity-not-found", "timeout", "what the endpoint said before our deadline"],
+    ["unexpected-500.unknown-audience", "identity-not-attached", "an unknown audience explains the 500 before a client id does"],
+    ["proxy-intercepts", "transport-error", "a proxy in the way before the bare transport code"],
+    ["endpoint-not-ready", "transport-error", "refused early: not ready yet before never reachable"],
+    ["imds-upgrading", "endpoint-failing", "410 and 429 have their own meaning before a failing status"],
+    ["throttled", "endpoint-failing", "410 and 429 have their own meaning before a failing status"],
+    ["endpoint-refused", "unrecognised", "the catch-all last"],
+  ])("%s before %s (%s)", (first, second) => {
+    expect(order(first)).toBeGreaterThanOrEqual(0);
+    expect(order(first)).toBeLessThan(order(second));
   });
 });

@@ -144,7 +144,7 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     await hanging.close();
   });
 
-  it("ECONNREFUSED → H5 high with the raw code, and the early warning arrives before the retries end", async () => {
+  it("ECONNREFUSED in the first seconds of the process → H5 'not ready yet' with the uptime and the raw code, and the early warning arrives before the retries end", async () => {
     const port = await unusedPort();
     const r = await runCredentialScenario({
       env: { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: "s3cr3t-header-value", CONTAINER_APP_NAME: "ca-x" },
@@ -153,9 +153,12 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     });
     const call = r.calls[0]!;
     expect(call.error!.name).toBe("CredentialUnavailableError");
-    expect(call.diagnosis).toMatchObject({ hypothesis: "H5", code: "IdentityEndpointUnreachable", confidence: "high" });
-    expect(call.diagnosis!.summary).toMatch(/refused the connection .*\(ECONNREFUSED\)/);
-    expect(call.diagnosis!.rule).toEqual({ id: "token-time.transport-error", source: "token-time" });
+    // The scenario's process is seconds old: a refused endpoint then is "not ready yet", with the uptime said.
+    expect(call.diagnosis).toMatchObject({ hypothesis: "H5", code: "IdentityEndpointUnreachable", confidence: "medium" });
+    expect(call.diagnosis!.summary).toMatch(/refused the connection \(ECONNREFUSED\) within the first 30 s of the process: .*not ready yet/);
+    expect(call.diagnosis!.rule).toEqual({ id: "token-time.endpoint-not-ready", source: "token-time" });
+    expect(call.diagnosis!.evidence).toContainEqual(expect.stringMatching(/^process uptime at the failure: [\d.]+ m?s$/));
+    expect(call.diagnosis!.nextSteps.join("\n")).toMatch(/identity added after the revision was created.*az containerapp revision restart --name "ca-x"/);
     expectChecks(
       call.diagnosis,
       { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "ECONNREFUSED", confirmedBy: "answer" },
@@ -210,14 +213,16 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expectChecks(d, { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "HTTP 503" });
   });
 
-  it("404/410 storm (IMDS not ready) → H5", async () => {
+  it("410 storm (IMDS upgrading) → H5 transient, saying how long the real credential retried", async () => {
     const r = await runCredentialScenario({
       emulator: { shape: "imds", fault: { kind: "status", status: 410 } },
       constructorArg: { retryOptions: { maxRetries: 1 } },
       calls: [VAULT],
     });
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5" });
-    expect(r.calls[0]!.diagnosis!.summary).toMatch(/not ready.*HTTP 410/);
+    expect(r.calls[0]!.diagnosis!.rule?.id).toBe("token-time.imds-upgrading");
+    expect(r.calls[0]!.diagnosis!.summary).toMatch(/410 Gone: IMDS is being upgraded, which is transient.*gave up after 2 attempts/);
+    expect(r.calls[0]!.diagnosis!.evidence).toContainEqual(expect.stringMatching(/^the credential retried for [\d.]+ m?s over 2 attempts$/));
     expectChecks(r.calls[0]!.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 410" });
   });
 

@@ -17,6 +17,52 @@ import { FULL, FUZZ_TOTAL, fuzzRuns, HARDENING_CORPUS, Hostile, hostileMarker, m
 import { gc } from "../load/helpers.js";
 
 const runs = (share: number) => fuzzRuns(share, 50);
+
+/** Fragments of the texts the token-failure table matches (src/catalog/tokenFailures.ts), for hostile mixes. */
+const TOKEN_TIME_WORDS = [
+  "AADSTS501051: ",
+  "Application '",
+  "'(",
+  ") is not assigned to a role for the application '",
+  "AADSTS70011",
+  "invalid_scope",
+  "resource principal named ",
+  " was not found",
+  "status code 429",
+  "Status code: ",
+  "HTTP 410",
+  '"retry-after":"',
+  "user_assigned_managed_identity_not_confirmed",
+  "unexpected error occured while fetching the AAD Token",
+  "No response received from the managed identity endpoint",
+  "connect ECONNREFUSED ",
+  "Connect timed out",
+  "All Managed Identity sources are unavailable",
+  "<html>",
+  " ",
+  "'",
+  "(",
+  "9",
+];
+
+/** A host environment with a proxy (the part of the context the proxy rule reads), with hostile NO_PROXY lists. */
+const proxiedEnvironmentArb = fc.record({
+  source: fc.constantFrom("DefaultToImds", "AppService", "AzureArc"),
+  sourceReason: fc.string({ maxLength: 20 }),
+  identityEndpointMalformed: fc.boolean(),
+  identityHeaderSet: fc.boolean(),
+  msiSecretSet: fc.boolean(),
+  containerApp: fc.constant({}),
+  workloadIdentity: fc.boolean(),
+  expectsIdentityVariables: fc.boolean(),
+  hostKind: fc.constantFrom("unknown", "container-apps", "app-service"),
+  identityEndpoint: fc.oneof(fc.constant("http://localhost:42356/msi/token"), fc.string({ maxLength: 300 })),
+  proxy: fc.record({
+    variable: fc.constantFrom("HTTPS_PROXY", "http_proxy", "ALL_PROXY"),
+    url: fc.string({ maxLength: 500 }),
+    noProxy: fc.oneof(fc.array(fc.string({ maxLength: 300 }), { maxLength: 300 }), fc.anything()),
+  }),
+});
 const TIMEOUT = FULL ? 1_200_000 : 60_000;
 const MB = 1024 * 1024;
 
@@ -425,6 +471,10 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
         fc.constant("aggregate"),
         // A plain string as the error, or as its cause (read whole once; issue 15).
         fc.tuple(bigBody, fc.boolean()).map(([key, asCause]) => ({ bigString: key, asCause })),
+        // The token-failure table's own words, shuffled and repeated: its patterns must stay fast and bounded.
+        fc
+          .tuple(fc.array(fc.constantFrom(...TOKEN_TIME_WORDS), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 2000 }))
+          .map(([words, repeat]) => ({ message: words.join("").repeat(repeat).slice(0, 2_000_000), name: "CredentialUnavailableError", cause: undefined })),
       );
       const contextArb = fc.oneof(
         fc.anything(),
@@ -443,6 +493,7 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
                     errorMessage: fc.anything(),
                     durationMs: fc.anything(),
                     startedAt: fc.anything(),
+                    retryAfter: fc.anything(),
                   }),
                   marker,
                 ),
@@ -454,7 +505,8 @@ describe(`fuzzing foreign input (${FUZZ_TOTAL.toLocaleString()} cases${FULL ? ",
             timedOutAfterMs: fc.anything(),
             credentialName: fc.anything(),
             configuredIdentity: fc.oneof(fc.record({ clientId: fc.anything(), resourceId: fc.anything() }), marker),
-            environment: fc.oneof(fc.anything(), marker),
+            environment: fc.oneof(fc.anything(), marker, proxiedEnvironmentArb),
+            processUptimeMs: fc.oneof(fc.anything(), fc.double(), fc.integer()),
           },
           { requiredKeys: [] },
         ),
