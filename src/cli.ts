@@ -9,6 +9,7 @@ import { exitCodeOf, formatReport } from "./doctor/report.js";
 import { fetchWithResolveMap, parseResolveMap, RESOLVE_ENV } from "./doctor/resolveFetch.js";
 import { runSmokeTest, type SmokeTestOptions } from "./doctor/smokeTest.js";
 import { redact } from "./util/redact.js";
+import { markProcessAgeIrrelevant } from "./util/uptime.js";
 import { LIBRARY_VERSION } from "./util/version.js";
 
 interface Io {
@@ -19,6 +20,9 @@ interface Io {
 
 /** Runs the command line; resolves with the exit code. Writes the output itself. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  // The doctor runs beside the app, in a process of its own: "refused in the first seconds of the process" would
+  // describe the doctor, not the replica.
+  markProcessAgeIrrelevant();
   const command = parseCommand(argv);
   switch (command.kind) {
     case "help":
