@@ -19,6 +19,8 @@ import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
 import { refusedValuesEvidence } from "../util/shellSafe.js";
+import { classifyAggregateError } from "./chain.js";
+import { classifyWorkloadIdentityError, type WorkloadIdentityContext } from "./workloadIdentity.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -60,6 +62,8 @@ export interface CredentialErrorContext {
   timedOutAfterMs?: number;
   /** Name of the wrapped credential, for the summary ("ManagedIdentityCredential"). */
   credentialName?: string;
+  /** AKS workload identity: its variables, the projected token's claims, the Entra exchanges seen. */
+  workloadIdentity?: WorkloadIdentityContext;
 }
 
 /** Most exchanges of one call that classification reads (the credential keeps 32). */
@@ -87,6 +91,12 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
  */
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
+    // Chains (from errors[]) and workload identity (Entra's answers) first: classify/chain.ts, classify/workloadIdentity.ts.
+    const name = safeGet(context, "credentialName");
+    const delegated =
+      classifyAggregateError(error, context, classifyCredentialError) ??
+      classifyWorkloadIdentityError(error, safeGet(context, "workloadIdentity"), typeof name === "string" ? name : undefined);
+    if (delegated !== undefined) return cleanCallerText(delegated);
     const diagnosis = classify(error, readContext(context));
     return diagnosis === undefined ? undefined : cleanCallerText(diagnosis);
   } catch (fault) {

@@ -31,7 +31,13 @@ import { policyChallengeWaits } from "../registry/challengeWaits.js";
 import { rememberIssuedToken } from "../registry/issuedTokens.js";
 import { registerCredentialInternals, type CredentialInternals, type ReportContext } from "./internals.js";
 import { RepeatAnswers } from "./repeatAnswers.js";
+import { readWorkloadIdentityEnvironment, type WorkloadIdentityEnvironment } from "../environment/workloadIdentityEnv.js";
+import { watchEntraExchanges } from "../observe/entraExchanges.js";
+import { workloadIdentityContextOf } from "./workloadIdentity.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
+
+/** How far back a failure looks for its Entra exchanges (a call retries for well under this). */
+const WORKLOAD_EXCHANGE_WINDOW_MS = 120_000;
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
 const OBSERVER_GRACE_MS = 100;
@@ -57,6 +63,8 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly configured: ConfiguredIdentity;
   private readonly selectorKey: string;
   private readonly environment: HostEnvironment;
+  /** AKS workload identity's variables: its exchange bypasses our httpClient, so it is watched on diagnostics_channel. */
+  private readonly workload: WorkloadIdentityEnvironment;
   private readonly catalog: ServiceCatalog;
   private readonly logger: DiagnosisLogger;
   private readonly telemetry: CredentialTelemetry;
@@ -89,6 +97,8 @@ export class DiagnosticCredential implements TokenCredential {
       typeof clientIdOrOptions === "string" ? { ...(maybeOptions ?? {}), clientId: clientIdOrOptions } : { ...(clientIdOrOptions ?? {}) };
     this.environment = readHostEnvironment();
     this.containerApp = containerAppFields(this.environment);
+    this.workload = readWorkloadIdentityEnvironment();
+    if (this.workload.tokenFile !== undefined) safely(() => watchEntraExchanges(), undefined);
     this.configured = {};
     if (options.clientId) this.configured.clientId = options.clientId;
     if (options.resourceId) this.configured.resourceId = options.resourceId;
@@ -245,7 +255,12 @@ export class DiagnosticCredential implements TokenCredential {
           tokenForAudience: (audience) => this.latestByAudience.get(normalizeAudience(audience))?.token,
           anyToken: () => this.latestByAudience.values().next().value?.token,
           classifyCredentialError: (error) =>
-            classifyCredentialError(error, { environment: this.environment, configuredIdentity: this.configured, credentialName: this.credentialName }),
+            classifyCredentialError(error, {
+              environment: this.environment,
+              configuredIdentity: this.configured,
+              credentialName: this.credentialName,
+              ...this.workloadContext(),
+            }),
           report: (diagnosis, url) => this.#report(diagnosis, { level: "error", source: "diagnose", ...(url ? { url } : {}) }),
         }),
       undefined,
@@ -456,6 +471,7 @@ export class DiagnosticCredential implements TokenCredential {
           ...(flight.scope.finding ? { scopeFinding: flight.scope.finding } : {}),
           ...(timedOutAfterMs !== undefined ? { timedOutAfterMs } : {}),
           credentialName: this.credentialName,
+          ...this.workloadContext(),
         }),
       undefined,
     );
@@ -498,6 +514,15 @@ export class DiagnosticCredential implements TokenCredential {
       }, undefined);
     }
     return { diagnosis, errorName, attempts: exchanges.length, lastGood: undefined };
+  }
+
+  /**
+   * Workload identity's facts for a failure: the projected token's claims (read now, bounded) and the Entra exchanges
+   * of the last two minutes (the call's own are among them; the exchange log's mark does not see them).
+   */
+  private workloadContext(): { workloadIdentity?: ReturnType<typeof workloadIdentityContextOf> } {
+    const context = safely(() => workloadIdentityContextOf(this.workload, Date.now() - WORKLOAD_EXCHANGE_WINDOW_MS), undefined);
+    return context !== undefined ? { workloadIdentity: context } : {};
   }
 
   /** One caller's failure: its span and duration, then the error (or the last good token) as the outcome says. */

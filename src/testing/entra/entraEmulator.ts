@@ -63,6 +63,8 @@ export interface EntraEmulatorOptions {
   legacyMismatchCode?: boolean;
   /** Emulator clock (epoch ms). Default `Date.now`. */
   now?: () => number;
+  /** An answer forced from the start. */
+  fault?: EntraFault;
 }
 
 /** A running Entra ID token endpoint emulator. */
@@ -100,7 +102,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
   const objectIds = new Map<string, string>();
   const requests: RecordedEntraRequest[] = [];
   const keySet = options.issuerKeys ? createLocalJWKSet(options.issuerKeys) : undefined;
-  let fault: EntraFault | undefined;
+  let fault: EntraFault | undefined = options.fault;
   let host = "";
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
