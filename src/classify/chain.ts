@@ -88,20 +88,32 @@ function entryOf(error: unknown): ChainEntry {
   const raw = typeof error === "string" ? error : safeGet(error, "message");
   const message = typeof raw === "string" ? raw.slice(0, 4000) : "";
   const aadsts = /AADSTS\d{5,7}/.test(message);
-  const named = /^\s*([A-Za-z]{2,60}Credential)\b/.exec(message)?.[1];
-  const name =
-    named ??
-    (/managed identity|IMDS|IDENTITY_ENDPOINT/i.test(message)
-      ? "ManagedIdentityCredential"
-      : aadsts
-        ? "WorkloadIdentityCredential (token exchange)"
-        : (safeName(safeGet(error, "name")) ?? "Credential"));
+  const named = /^\s*([A-Za-z]{2,60}Credential)\b/.exec(message)?.[1] ?? KNOWN_WORDS.find(([words]) => words.test(message))?.[1];
+  const name = named ?? (aadsts ? "WorkloadIdentityCredential (token exchange)" : (safeName(safeGet(error, "name")) ?? "Credential"));
   const noise =
     /is unavailable\.?\s/i.test(message) ||
     /(Azure CLI|Azure Developer CLI|PowerShell|azd)\b.{0,80}(not (be )?found|not installed|not logged in|please run)/i.test(message) ||
     /Visual Studio Code|broker/i.test(name);
-  return { error, name, message, noise, aadsts };
+  // The line shows the message without the name it starts with (it is already the line's label).
+  const shown =
+    named !== undefined && message.trimStart().startsWith(named)
+      ? message
+          .trimStart()
+          .slice(named.length)
+          .replace(/^[:\s-]+/, "")
+      : message;
+  return { error, name, message: shown, noise, aadsts };
 }
+
+/** Credentials whose messages do not start with their name, told by their words. */
+const KNOWN_WORDS: ReadonlyArray<[RegExp, string]> = [
+  [/managed identity|IMDS|IDENTITY_ENDPOINT/i, "ManagedIdentityCredential"],
+  [/Azure Developer CLI|\bazd\b/i, "AzureDeveloperCliCredential"],
+  [/Azure CLI|\baz login\b/i, "AzureCliCredential"],
+  [/PowerShell/i, "AzurePowerShellCredential"],
+  [/Visual Studio Code/i, "VisualStudioCodeCredential"],
+  [/broker/i, "BrokerCredential"],
+];
 
 function safeName(value: unknown): string | undefined {
   return typeof value === "string" && value.length > 0 ? excerpt(value, 80) : undefined;
