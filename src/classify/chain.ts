@@ -25,14 +25,14 @@ interface ChainEntry {
  * classified by `classifyOne`; the others become one evidence line each. Never from the concatenated message, never
  * from the "WorkloadIdentityCredential: is unavailable" noise. Undefined when `error` is no aggregate.
  */
-export function classifyAggregateError<C extends { credentialName?: string }>(
+export function classifyAggregateError(
   error: unknown,
-  context: C,
-  classifyOne: (error: unknown, context: C) => Diagnosis | undefined,
+  context: unknown,
+  classifyOne: (error: unknown, context: Record<string, unknown>) => Diagnosis | undefined,
 ): Diagnosis | undefined {
   const entries = aggregateEntries(error);
   if (entries === undefined) return undefined;
-  const chainName = safeName(context.credentialName) ?? "ChainedTokenCredential";
+  const chainName = safeName(safeGet(context, "credentialName")) ?? "ChainedTokenCredential";
   const pick =
     entries.find((e) => e.aadsts && !e.noise) ??
     entries.find((e) => !e.noise && /ManagedIdentity|WorkloadIdentity/.test(e.name)) ??
@@ -44,7 +44,7 @@ export function classifyAggregateError<C extends { credentialName?: string }>(
   for (const entry of others.slice(0, MAX_LINES_SHOWN))
     lines.push(`chain: ${entry.name}: ${excerpt(firstLine(entry.message), 200)}${entry.noise ? " (not used here)" : ""}`);
   if (others.length > MAX_LINES_SHOWN) lines.push(`chain: … and ${others.length - MAX_LINES_SHOWN} more`);
-  const diagnosis = pick !== undefined ? classifyOne(pick.error, { ...context, credentialName: pick.name }) : undefined;
+  const diagnosis = pick !== undefined ? classifyOne(pick.error, entryContext(context, pick.name)) : undefined;
   if (diagnosis === undefined) {
     return makeDiagnosis("Unknown", {
       rule: ruleOf(RULE_SOURCES.tokenTime, "chain-unrecognised"),
@@ -55,6 +55,16 @@ export function classifyAggregateError<C extends { credentialName?: string }>(
     });
   }
   return { ...diagnosis, summary: `${chainName}: ${diagnosis.summary}`, evidence: [...lines, ...diagnosis.evidence] };
+}
+
+/** The caller's context for one entry: its known fields (read once, guarded; never a spread of a foreign object) and the entry's name. */
+function entryContext(context: unknown, credentialName: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { credentialName };
+  for (const key of ["exchanges", "environment", "configuredIdentity", "scopes", "scopeFinding", "timedOutAfterMs", "workloadIdentity"]) {
+    const value = safeGet(context, key);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 /** The entries of an aggregate (nested aggregates flattened, bounded), or undefined when it is none. */

@@ -14,7 +14,18 @@ export interface FederatedTokenFacts {
   /** AZURE_FEDERATED_TOKEN_FILE. */
   path?: string;
   /** Its `iss`, `sub`, `aud`, `iat`, `exp` (never the token, never its signature). */
-  claims?: { iss?: string; sub?: string; aud?: string; iat?: number; exp?: number };
+  claims?: {
+    /** Issuer: the cluster's OIDC issuer URL. */
+    iss?: string;
+    /** Subject: `system:serviceaccount:<namespace>:<service account>`. */
+    sub?: string;
+    /** Audience (the first): `api://AzureADTokenExchange`. */
+    aud?: string;
+    /** Issued at, epoch seconds. */
+    iat?: number;
+    /** Expires at, epoch seconds. */
+    exp?: number;
+  };
   /** Why no claims: the file is missing, unreadable, empty, or not a JWT. */
   problem?: "missing" | "unreadable" | "empty" | "not-a-jwt";
   /** The system error code of a failed read (ENOENT, EACCES, EISDIR). */
@@ -23,20 +34,27 @@ export interface FederatedTokenFacts {
 
 /** One request to Entra's token endpoint, seen on node:diagnostics_channel (no body, no assertion, no token). */
 export interface EntraExchange {
+  /** HTTP method (POST). */
   method: string;
   /** Host and path, no query. */
   url: string;
+  /** HTTP status of the answer. */
   status?: number;
   /** A transport code when no answer came. */
   errorCode?: string;
+  /** From the request's start to its answer. */
   durationMs?: number;
+  /** When the request started, epoch ms. */
   startedAt: number;
 }
 
 /** What the workload identity classifier reads besides the error. */
 export interface WorkloadIdentityContext {
+  /** The workload identity variables. */
   environment?: WorkloadIdentityEnvironment;
+  /** The projected token's claims, or why they could not be read. */
   federatedToken?: FederatedTokenFacts;
+  /** The Entra token requests of the failed call, oldest first. */
   entraExchanges?: readonly EntraExchange[];
 }
 

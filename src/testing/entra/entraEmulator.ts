@@ -37,14 +37,25 @@ export interface EntraFault {
 
 /** One token request the emulator answered. Never holds the assertion or the token. */
 export interface RecordedEntraRequest {
+  /** HTTP method. */
   method: string;
+  /** URL path. */
   path: string;
+  /** Status of the answer. */
   status: number;
   /** AADSTS code of an error answer. */
   aadsts?: number;
+  /** The `client_id` sent. */
   clientId?: string;
   /** The assertion's `iss`, `sub`, `aud` (claims only). */
-  assertion?: { iss?: string; sub?: string; aud?: string };
+  assertion?: {
+    /** Issuer. */
+    iss?: string;
+    /** Subject. */
+    sub?: string;
+    /** Audience (the first). */
+    aud?: string;
+  };
 }
 
 /** Options of {@link startEntraEmulator}. */
@@ -54,7 +65,10 @@ export interface EntraEmulatorOptions {
   /** The federated credentials in effect. */
   federatedCredentials?: readonly FederatedIdentityCredential[];
   /** Keys of the cluster's OIDC issuer: when given, the assertion's signature is checked (AADSTS7000272 otherwise). */
-  issuerKeys?: { keys: JWK[] };
+  issuerKeys?: {
+    /** The issuer's public keys. */
+    keys: JWK[];
+  };
   /** Signs the access tokens; default a new signer for the tenant. */
   signer?: TokenSigner;
   /** Issue the server certificate from this CA. Default: a new CA. */
@@ -71,15 +85,21 @@ export interface EntraEmulatorOptions {
 export interface EntraEmulator {
   /** `https://127.0.0.1:<port>`: the value of AZURE_AUTHORITY_HOST. */
   readonly authorityHost: string;
+  /** The tenant it serves. */
   readonly tenantId: string;
   /** PEM file of the CA (for NODE_EXTRA_CA_CERTS). */
   readonly caFile: string;
   /** AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, NODE_EXTRA_CA_CERTS, and a refused proxy with NO_PROXY for loopback (nothing leaves the machine). */
   readonly env: Readonly<Record<string, string>>;
+  /** Signs the access tokens it issues (its `jwks()` for service emulators). */
   readonly signer: TokenSigner;
+  /** The token requests answered, oldest first. */
   readonly requests: RecordedEntraRequest[];
+  /** Adds a federated credential to the table. */
   addFederatedCredential(credential: FederatedIdentityCredential): void;
+  /** Forces an answer for every token request (undefined: back to the table). */
   setFault(fault: EntraFault | undefined): void;
+  /** Stops the server. */
   close(): Promise<void>;
 }
 
@@ -278,8 +298,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 /** Options of {@link createServiceAccountTokenIssuer}. */
 export interface ServiceAccountTokenOptions {
+  /** Default `default`. */
   namespace?: string;
+  /** Default `workload-identity-sa`. */
   serviceAccount?: string;
+  /** Default {@link TOKEN_EXCHANGE_AUDIENCE}. */
   audience?: string;
   /** Seconds; default 3600 (AKS projects one-hour tokens). */
   lifetimeSeconds?: number;
@@ -289,8 +312,14 @@ export interface ServiceAccountTokenOptions {
 
 /** A cluster's OIDC issuer: mints projected service-account tokens and writes them where AZURE_FEDERATED_TOKEN_FILE points. */
 export interface ServiceAccountTokenIssuer {
+  /** The issuer URL (`iss`). */
   readonly issuer: string;
-  jwks(): { keys: JWK[] };
+  /** Its public keys (for `issuerKeys` of the Entra emulator). */
+  jwks(): {
+    /** The signing key. */
+    keys: JWK[];
+  };
+  /** Mints a projected service-account token. */
   mint(options?: ServiceAccountTokenOptions): Promise<string>;
   /** Mints a token and writes it to a new file; returns the path. */
   writeTokenFile(options?: ServiceAccountTokenOptions): Promise<string>;
