@@ -2,6 +2,7 @@
 // Enforced in `npm test` (pretest: `npm run lint:deps`). docs/architecture.md says what each layer holds and why.
 const LAYERS = [
   ["util"], // guarded readers, header helpers, redaction, process-wide state, the fault counter, version
+  ["hosting"], // host knowledge as data: identity sources and hosting platforms (detection, instance names, commands)
   ["environment"], // what the host's environment says (identity variables, platform)
   ["diagnosis"], // the Diagnosis shape, its codes, builders and commands; diagnoses attached to objects
   ["jwt"], // token claims (never the token)
@@ -11,6 +12,7 @@ const LAYERS = [
   ["telemetry"], // OpenTelemetry spans, metrics, recovery tracking
   ["logging"], // the log line and its folding
   ["observe"], // zero-config observation (node:diagnostics_channel), talks to credentials through the registry
+  ["verify"], // verification of H1/H2 against Azure Resource Manager: reads with the wrapped credential's token, pure verdicts
   ["credential"], // DiagnosticCredential, its calls, deadlines, identity-endpoint recording, its internals registry
   ["pipeline"], // the policy and the HttpClient wrapper, through the credential's internals
   ["doctor"], // the smoke test and its report

@@ -41,6 +41,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     logger: false,
     ...(command.clientId !== undefined ? { clientId: command.clientId } : {}),
     ...(command.timeoutMs !== undefined ? { timeoutMs: command.timeoutMs } : {}),
+    ...(command.verify === true ? { verify: true } : {}),
+    ...(command.resourceManagerEndpoint !== undefined ? { resourceManagerEndpoint: command.resourceManagerEndpoint } : {}),
     ...(resolveMap !== undefined ? { fetch: fetchWithResolveMap(resolveMap) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   };

@@ -5,6 +5,11 @@ export { DiagnosticCredential } from "./credential/diagnosticCredential.js";
 export type { DiagnosticCredentialOptions } from "./credential/options.js";
 export type { IdentityExchange } from "./diagnosis/identityExchange.js";
 
+// Verification against Azure Resource Manager (option `verify`, docs/verification.md)
+export { verifyDiagnosis } from "./credential/verification.js";
+export type { VerifyDiagnosisOptions } from "./credential/verification.js";
+export type { VerifyOptions } from "./verify/types.js";
+
 // Downstream diagnosis: pipeline policy, HttpClient wrapper, lookup
 export { diagnosticPolicy, diagnosticHttpClient } from "./pipeline/diagnosticPolicy.js";
 export type { DiagnosticHttpClient, LegacyWebResourceLike, LegacyResponseLike, LegacyHttpHeadersLike } from "./pipeline/legacyHttp.js";
@@ -29,6 +34,8 @@ export type {
   Hypothesis,
   IdentityKind,
   ResponseLike,
+  DiagnosisVerification,
+  VerificationOutcome,
 } from "./diagnosis/types.js";
 export { CHECK_KINDS, RULE_SOURCES } from "./diagnosis/findings.js";
 export type { CheckKind } from "./diagnosis/findings.js";
@@ -50,6 +57,8 @@ export {
   SPAN_GET_TOKEN,
   EVENT_DIAGNOSIS,
   EVENT_RECOVERED,
+  SPAN_VERIFY,
+  EVENT_VERIFIED,
   ERROR_TYPES as TELEMETRY_ERROR_TYPES,
   ATTR as TELEMETRY_ATTRIBUTES,
 } from "./telemetry/telemetry.js";
@@ -73,4 +82,4 @@ export type {
 // Types that public signatures reference
 export type { HostEnvironment, IdentitySource, ContainerAppContext } from "./environment/hostEnvironment.js";
 export type { RecoveryLogFields, LogContext } from "./logging/logEntry.js";
-export type { FailureProtocol, RoleCondition, ScopeHint, ServiceProbeRule } from "./catalog/types.js";
+export type { FailureProtocol, OperationAction, RoleCondition, ScopeHint, ServiceProbeRule } from "./catalog/types.js";

@@ -45,6 +45,7 @@ export {
   createTrustingHttpClient,
   createTestCertificateAuthority,
   BUILT_IN_ROLES,
+  BUILT_IN_ROLE_IDS,
   COSMOS_BUILT_IN_ROLES,
 } from "./testing/services/index.js";
 export type {
@@ -67,6 +68,8 @@ export type {
   GraphEmulatorOptions,
   ResourceManagerEmulator,
   ResourceManagerEmulatorOptions,
+  EmulatedArmResource,
+  EmulatedDenyAssignment,
   EmulatorHttpClient,
   EmulatorHttpClientOptions,
   LegacyWebResourceLike,

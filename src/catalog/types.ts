@@ -46,7 +46,7 @@ export interface ErrorFingerprint {
    * Extra next steps, first in the list; each is one string, a sentence with its command ("Add an access policy for
    * the identity: az keyvault set-policy …"). Placeholders: `{name}` (first DNS label of the host: vault, account,
    * namespace…), `{host}`, `{principalId}`, `{clientId}`, `{identityName}`, `{scope}`, `{role}`, `{rg}`, `{app}`,
-   * `{tenantId}`, and the named groups of `message`. Unknown placeholders print as `<name>`.
+   * `{tenantId}`, the host's commands `{showIdentityCommand}`, `{outboundIpsCommand}`, `{principalIdAssignment}` (the platform's, or each candidate's), and the named groups of `message`. Unknown placeholders print as `<name>`.
    */
   nextSteps?: string[];
   /** For a H2 fingerprint whose fix is not a role (Key Vault access policies, Cosmos control-plane operations). */
@@ -166,6 +166,39 @@ export interface QuotedFact {
   needs: string;
 }
 
+/**
+ * One request form of a service and the Azure RBAC action it needs: a row of the operation → action table, read
+ * when the answer names no action (`actionOfRequest`, `actionOfClaim`). Every condition that is set must hold.
+ */
+export interface OperationAction {
+  /** HTTP methods, upper case; absent: any method. */
+  methods?: string[];
+  /** Matched against the request path (without the query). */
+  path?: RegExp;
+  /** Matched against the query string (without `?`): Storage's `comp=list`, `restype=container`. */
+  query?: RegExp;
+  /** Matched against the host: the Storage services share one entry. */
+  host?: RegExp;
+  /** The AMQP claim a messaging answer names ("Send", "Listen", "Manage"), compared case-insensitively. */
+  claim?: string;
+  /** The action the service checks: "Microsoft.KeyVault/vaults/secrets/getSecret/action". */
+  action: string;
+  /** A control-plane action (a role's `Actions`), not a `DataAction`. Default false. */
+  control?: boolean;
+  /**
+   * The same operation's action when the resource runs in its other authorization mode (a Container Registry in
+   * "RBAC Registry + ABAC Repository Permissions" mode checks repository data actions instead of `pull/read`).
+   */
+  alternative?: {
+    /** The action in that mode. */
+    action: string;
+    /** A control-plane action. Default false. */
+    control?: boolean;
+    /** The mode's name: "RBAC Registry + ABAC Repository Permissions". */
+    mode: string;
+  };
+}
+
 /** Everything the library knows about one Azure service. One entry per service; adding a service is adding one entry. */
 export interface ServiceDefinition {
   /** Catalog name: "keyvault", "storage", "servicebus", … */
@@ -237,6 +270,8 @@ export interface ServiceDefinition {
   grantTemplates?: string[];
   /** What the doctor's smoke test adds to its request to this service (api-version, x-ms-version, token form). */
   probe?: ServiceProbeRule;
+  /** The operation → action table: which action each request form needs, first match wins (see OperationAction). */
+  operations?: OperationAction[];
 }
 
 /**

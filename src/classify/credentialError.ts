@@ -6,15 +6,16 @@ import {
   doctorInContainerStep,
   listRoleAssignmentsStep,
   passClientIdInCode,
-  replicaListCommand,
+  listInstancesStep,
+  platformsOf,
   restartRevisionStep,
   showIdentityStep,
-  withCommand,
 } from "../diagnosis/commands.js";
 import { excerpt, redact } from "../util/redact.js";
 import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
 import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
-import type { HostEnvironment } from "../environment/hostEnvironment.js";
+import { addHostFacts } from "../diagnosis/hostFacts.js";
+import { platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
@@ -91,14 +92,14 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
  */
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
+    const read = readContext(context);
     // Chains (from errors[]) and workload identity (Entra's answers) first: classify/chain.ts, classify/workloadIdentity.ts.
     const name = safeGet(context, "credentialName");
-    const delegated =
+    const diagnosis =
       classifyAggregateError(error, context, classifyCredentialError) ??
-      classifyWorkloadIdentityError(error, safeGet(context, "workloadIdentity"), typeof name === "string" ? name : undefined);
-    if (delegated !== undefined) return cleanCallerText(delegated);
-    const diagnosis = classify(error, readContext(context));
-    return diagnosis === undefined ? undefined : cleanCallerText(diagnosis);
+      classifyWorkloadIdentityError(error, safeGet(context, "workloadIdentity"), typeof name === "string" ? name : undefined) ??
+      classify(error, read);
+    return diagnosis === undefined ? undefined : cleanCallerText(addHostFacts(diagnosis, read.environment, read.configuredIdentity ?? {}));
   } catch (fault) {
     // A bug of ours (inputs are read through guarded readers): counted, never thrown.
     recordInternalFault(fault);
@@ -167,6 +168,12 @@ const CONTEXT_SHAPE: PlainShape = {
     azureClientId: "string",
     expectsIdentityVariables: "boolean",
     hostKind: "string",
+    platform: "string",
+    platformKey: "string",
+    platformReason: "string",
+    platformCandidates: ["string"],
+    instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
+    functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
   },
   configuredIdentity: IDENTITY_SHAPE,
   scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string", reason: "string" },
@@ -434,21 +441,21 @@ function h5(
       "Outside Azure there is no IMDS: use DefaultAzureCredential (developer sign-in) locally, or set IDENTITY_ENDPOINT/IDENTITY_HEADER for a local emulator",
     );
   }
-  steps.push(
-    restartRevisionStep(ctx, "Restart the revision (a fault local to one replica, in its identity endpoint or its network, clears with new replicas)"),
-    withCommand("If other replicas get tokens, the fault is local to this replica; list the replicas to compare", replicaListCommand(ctx)),
-  );
+  steps.push(restartRevisionStep(ctx, "Restart (a fault local to one instance, in its identity endpoint or its network, clears with fresh instances)"));
+  const compare = listInstancesStep(ctx, "If other instances get tokens, the fault is local to this one; list them to compare");
+  if (compare !== undefined) steps.push(compare);
   return makeDiagnosis("IdentityEndpointUnreachable", { ...base, rule: tokenTimeRule(rule), confidence, summary, nextSteps: steps });
 }
 
 function missingVariables(facts: Facts, ctx: ReturnType<typeof commandContextOf>, base: BaseFields): Diagnosis {
-  const platform = facts.env?.hostKind === "app-service" ? "App Service" : "Container Apps";
+  const platforms = platformsOf(ctx);
+  const platform = platforms.length === 1 ? platforms[0]!.displayName : "the platform";
   const requested = describeSelector(facts.configured) ?? "system-assigned identity";
   return makeDiagnosis("IdentityNotAssigned", {
     ...withCheck(base, assignmentCheck(requested, `no identity assigned (IDENTITY_ENDPOINT not set on ${platform})`, "environment")),
     rule: tokenTimeRule("identity-variables-missing"),
     confidence: "high",
-    summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
+    summary: `This is ${platform} (${facts.env?.containerApp.name ?? facts.env?.appServiceName ?? facts.env?.instance?.app ?? "app"}) but IDENTITY_ENDPOINT is not set: the platform sets it only when a managed identity is assigned`,
     nextSteps: [showIdentityStep(ctx), assignIdentityStep(ctx), "Restart or redeploy after assigning: running replicas keep the environment they started with"],
   });
 }
@@ -524,6 +531,7 @@ function gatherFacts(error: unknown, context: CredentialErrorContext): Facts {
     if (env.imdsHostOverride !== undefined) evidence.push(`AZURE_POD_IDENTITY_AUTHORITY_HOST=${env.imdsHostOverride}`);
     if (env.containerApp.name !== undefined)
       evidence.push(`Container App ${env.containerApp.name}, revision ${env.containerApp.revision ?? "?"}, replica ${env.containerApp.replica ?? "?"}`);
+    else if (typeof env.platformReason === "string") evidence.push(platformEvidence({ ...env, instance: env.instance ?? {} }));
     if (env.azureClientId !== undefined && !configured.clientId && !configured.resourceId && !configured.objectId) {
       evidence.push(`AZURE_CLIENT_ID=${env.azureClientId} is set, but a standalone ManagedIdentityCredential ignores it`);
     }

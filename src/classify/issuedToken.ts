@@ -216,7 +216,7 @@ function check(claims: TokenClaims | undefined, context: IssuedTokenContext): Di
             { kind: CHECK_KINDS.identity, expected: `objectId=${previous.objectId}`, actual: `objectId=${claims.oid}`, verdict: "fail", confirmedBy: "token" },
           ],
           nextSteps: [
-            restartRevisionStep(ctx, "An identity swap leaves replicas with tokens of both identities; restart the revision so every replica uses the new one"),
+            restartRevisionStep(ctx, "An identity swap leaves instances with tokens of both identities; restart so every instance uses the new one"),
             listRoleAssignmentsStep(claims.oid),
           ],
         }),

@@ -29,6 +29,15 @@ import type { HeaderBag } from "../util/headers.js";
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { fillTemplate, placeholderValues, roleAdvice, safeExec } from "./roleAdvice.js";
 import { REQUEST_ID_EVIDENCE_HEADERS } from "../catalog/services.js";
+import {
+  commandContextOf,
+  doctorInContainerStep,
+  hostCommandValues,
+  restartRevisionStep,
+  showIdentityStep,
+  type CommandContext,
+} from "../diagnosis/commands.js";
+import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { checkedShellValue, refusedValuesEvidence, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /** What the caller knows beyond the failure itself. Every field is optional. */
@@ -63,6 +72,11 @@ export interface ClassifyContext {
   };
   /** The endpoint, when the failure itself does not name it (AMQP errors): `sb://ns.servicebus.windows.net/queue`. */
   url?: string;
+  /**
+   * The host's environment (`readHostEnvironment()`): the next steps give its platform's commands. Absent: the
+   * platform is unknown and every platform's command is given, each named.
+   */
+  environment?: HostEnvironment;
 }
 
 /** One failure, normalised: what the reasoning reads. */
@@ -415,7 +429,21 @@ class Builder {
       revision: this.checked("revision", context.app?.revision, "resourceName") ?? '"$REVISION_NAME"',
       ...this.checkedGroups(match?.groups),
     };
+    // A caller that names the Container App (`app`) and no environment says the platform is Container Apps.
+    this.commands = commandContextOf(context.environment, {
+      ...(context.environment === undefined && context.app !== undefined ? { platformKey: "container-apps" as const } : {}),
+      ...(context.app?.name !== undefined ? { appName: context.app.name } : {}),
+      ...(context.app?.revision !== undefined ? { revision: context.app.revision } : {}),
+      ...(context.app?.resourceGroup !== undefined ? { resourceGroup: context.app.resourceGroup } : {}),
+    });
+    // The host's commands (the platform's, or each candidate's): `{showIdentityCommand}` etc. in catalog templates.
+    Object.assign(this.values, hostCommandValues(this.commands));
+    // The instance names come from the environment only (the caller's `app` values are checked above).
+    this.refused.push(...(this.commands.refused ?? []).filter((entry) => ["instance", "pod", "namespace"].includes(entry.name)));
   }
+
+  /** The command context of the host (platform, app, instance), values validated; refused ones stay placeholders. */
+  private readonly commands: CommandContext;
 
   private principalId(): string | undefined {
     return this.claims?.oid?.toLowerCase() ?? this.obs.facts.callerObjectId ?? this.context.expectedIdentity?.objectId;
@@ -524,12 +552,7 @@ class Builder {
     this.steps.push(
       `A managed identity only gets tokens from its own tenant (${tenant.token}). Use a resource in that tenant, or an app registration in tenant ${tenant.resource} that trusts this identity through a federated identity credential.`,
     );
-    this.steps.push(
-      fillTemplate(
-        "If several identities or credentials are configured, check which one this client uses: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
-        this.values,
-      ),
-    );
+    this.steps.push(showIdentityStep(this.commands, "If several identities or credentials are configured, check which one this client uses"));
     return this.finish("StaleTokenOrIdentityMixup", "high", reason);
   }
 
@@ -555,12 +578,7 @@ class Builder {
         "Select the configured identity explicitly (pass its client id, resource id or object id to the credential); without one the system-assigned identity is used.",
       );
     }
-    this.steps.push(
-      fillTemplate(
-        "List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
-        this.values,
-      ),
-    );
+    this.steps.push(showIdentityStep(this.commands, "List the identities attached to the app"));
     this.steps.push(
       "If several clients or credentials are built, make sure they all use the same credential instance; a token cached for one identity is not valid as another.",
     );
@@ -580,12 +598,7 @@ class Builder {
     });
     this.rule = ruleOf(RULE_SOURCES.claims, "caller-differs");
     this.steps.push("Several identities are in use: make every client use the same credential instance, and check which identity each client is built with.");
-    this.steps.push(
-      fillTemplate(
-        "List the identities attached to the app: az containerapp show --name {app} --resource-group {rg} --query identity --output json",
-        this.values,
-      ),
-    );
+    this.steps.push(showIdentityStep(this.commands, "List the identities attached to the app"));
     return this.finish("StaleTokenOrIdentityMixup", "medium", reason);
   }
 
@@ -626,14 +639,9 @@ class Builder {
     this.checks.push(check);
     const until = this.claims?.exp !== undefined ? ` (the cached token expires at ${iso(this.claims.exp)})` : "";
     this.steps.push(
-      `A managed identity cannot answer a claims challenge: its token cannot be refreshed on demand, so the call keeps failing until the cached token expires${until} or the replica restarts.`,
+      `A managed identity cannot answer a claims challenge: its token cannot be refreshed on demand, so the call keeps failing until the cached token expires${until} or the instance restarts.`,
     );
-    this.steps.push(
-      fillTemplate(
-        "Restart the replica to drop the cached token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}",
-        this.values,
-      ),
-    );
+    this.steps.push(restartRevisionStep(this.commands, "Restart to drop the cached token"));
     this.steps.push(
       "Find out why the token was revoked: the identity's service-principal sign-in logs in Microsoft Entra ID (disabled or deleted identity, changed credentials, a location or network policy).",
     );
@@ -744,6 +752,7 @@ class Builder {
       ...(this.clientId() !== undefined ? { clientId: this.clientId() as string } : {}),
       ...(this.identityName() !== undefined ? { identityName: this.identityName() as string } : {}),
       ...(this.context.app !== undefined ? { app: this.context.app } : {}),
+      hostCommands: hostCommandValues(this.commands),
     });
     this.steps.push(...advice.steps);
     this.refused.push(...(advice.scope.refused ?? []));
@@ -790,22 +799,11 @@ class Builder {
         "Do not keep a token string or a fixed Authorization header: let each SDK client call getToken per request (it refreshes 5 minutes before expiry); a token held across an identity or role change is stale.",
       );
     }
-    this.steps.push(
-      fillTemplate(
-        "If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name {app} --resource-group {rg} --revision {revision}",
-        this.values,
-      ),
-    );
+    this.steps.push(restartRevisionStep(this.commands, "If only some instances fail, restart them to drop the stale token"));
   }
 
   private doctorStep(): void {
-    const url = this.obs.host !== undefined ? ` --url https://${this.obs.host}/` : "";
-    this.steps.push(
-      fillTemplate(
-        `Check from inside the container: az containerapp exec --name {app} --resource-group {rg} --command "npx diagnostic-credential doctor${url}"`,
-        this.values,
-      ),
-    );
+    this.steps.push(doctorInContainerStep(this.commands, undefined, this.obs.host !== undefined ? `https://${this.obs.host}/` : undefined));
   }
 
   private unknownSteps(): void {

@@ -1,3 +1,4 @@
+import { copyHostEnvironment } from "../environment/hostEnvironment.js";
 /**
  * classifyResponse: one HTTP answer (plus, optionally, the token that was sent) → a Diagnosis, or undefined when
  * the answer is not an authentication/authorization failure.
@@ -103,6 +104,8 @@ export function copyContext(context: unknown): ClassifyContext {
   }
   const url = safeString(safeGet(context, "url"), 4096);
   if (url !== undefined) out.url = url;
+  const environment = copyHostEnvironment(safeGet(context, "environment"));
+  if (environment !== undefined) out.environment = environment;
   return out;
 }
 

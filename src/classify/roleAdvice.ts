@@ -7,6 +7,7 @@ import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
 import { planeOf } from "../catalog/resolve.js";
 import type { RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
+import { graphGrantStep, graphPermissionFor, graphWhyLine } from "./graphPermission.js";
 import { checkedShellValue, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 export interface OperationFacts {
@@ -163,6 +164,8 @@ export interface RoleAdviceInput {
   clientId?: string;
   identityName?: string;
   app?: { name?: string; resourceGroup?: string };
+  /** The host's commands (diagnosis/commands.ts hostCommandValues): `{principalIdAssignment}` and the like. */
+  hostCommands?: Readonly<Record<string, string>>;
 }
 
 export interface RoleAdviceResult {
@@ -214,10 +217,17 @@ export function quoteArg(value: string): string {
 /** The ordered next steps of a H2 diagnosis. */
 export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   const { service } = input;
-  const role = selectRole(service, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
+  // Graph: the endpoint and method name the least-privileged application permission (classify/graphPermission.ts).
+  const graph = service.accessModel === "graph-app-role" ? graphPermissionFor(input.method, input.path) : undefined;
+  const role =
+    graph !== undefined
+      ? { operation: "graph", role: graph.permission }
+      : selectRole(service, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
   const scope = scopeFor(service, input.facts, input.text, input.host, input.path);
   const base = placeholderValues(input);
   const values: Record<string, string | undefined> = {
+    principalIdAssignment: 'PRINCIPAL_ID="<the principalId the identity show command prints>"',
+    ...input.hostCommands,
     ...base,
     role: role?.role,
     roleDefinitionId: role?.roleDefinitionId,
@@ -230,7 +240,7 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   if (input.principalId === undefined && model.needsPrincipalId) {
     steps.push(
       fillTemplate(
-        'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name {app} --resource-group {rg} --query identity.principalId --output tsv)"',
+        "Set the identity's principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): {principalIdAssignment}",
         values,
       ),
     );
@@ -238,10 +248,14 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   const plane = planeOf(service);
   if (role !== undefined) {
     const intro = typeof model.intro === "string" ? model.intro : model.intro[plane];
-    const grants = (service.grantTemplates ?? model.grantTemplates).map((template) => fillTemplate(template, values));
+    const grants =
+      graph !== undefined
+        ? [graphGrantStep(graph, { host: base.host, principalId: input.principalId }), graphWhyLine(graph)]
+        : (service.grantTemplates ?? model.grantTemplates).map((template) => fillTemplate(template, values));
     // The intro leads the first grant command; further templates are steps of their own (each self-contained).
-    if (intro && grants.length > 0) grants[0] = `${fillTemplate(intro, values)} ${grants[0]}`;
-    else if (intro) grants.unshift(fillTemplate(intro, values));
+    // (The Graph step carries its own sentence.)
+    if (graph === undefined && intro && grants.length > 0) grants[0] = `${fillTemplate(intro, values)} ${grants[0]}`;
+    else if (graph === undefined && intro) grants.unshift(fillTemplate(intro, values));
     steps.push(...grants);
     if (scope.alternative !== undefined && model.scoped) {
       steps.push(

@@ -1,3 +1,4 @@
+import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import { scopeToResource, tokenOfAuthorization, type ServiceCatalog } from "../catalog/resolve.js";
 import { classifyAmqpError } from "../classify/amqp.js";
 import type { ConfiguredIdentity } from "../classify/credentialError.js";
@@ -10,6 +11,8 @@ export interface DiagnoseContext {
   catalog: ServiceCatalog;
   configured: ConfiguredIdentity;
   includePersonalClaims: boolean;
+  /** The host's environment: next steps give its platform's commands. */
+  environment?: HostEnvironment;
   /** The latest token this credential issued for an audience (normalized). */
   tokenForAudience: (audience: string) => string | undefined;
   anyToken: () => string | undefined;
@@ -35,6 +38,7 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
         services: [],
         expectedIdentity: context.configured,
         includePersonalClaims: context.includePersonalClaims,
+        ...(context.environment !== undefined ? { environment: context.environment } : {}),
         ...(response.method ? { method: response.method } : {}),
       },
       context.catalog,
@@ -43,7 +47,11 @@ export function diagnoseFailure(failure: unknown, context: DiagnoseContext): Dia
     diagnosis = context.classifyCredentialError(failure);
   } else {
     const token = amqpToken(context);
-    diagnosis = classifyAmqpError(failure, { ...(token ? { token } : {}), expectedIdentity: context.configured }, context.catalog);
+    diagnosis = classifyAmqpError(
+      failure,
+      { ...(token ? { token } : {}), expectedIdentity: context.configured, ...(context.environment !== undefined ? { environment: context.environment } : {}) },
+      context.catalog,
+    );
   }
   if (diagnosis !== undefined) {
     attachDiagnosis(failure, diagnosis, { asProperty: safeInstanceOf(failure, Error) });

@@ -13,7 +13,8 @@ import type { Diagnosis, ResponseLike } from "../diagnosis/types.js";
 import { classifyResponseWithCatalog } from "../classify/response.js";
 import { isHandled, markHandled, responseKey, responseLogLevel, withoutBodyCaveat } from "../registry/handledAnswers.js";
 import { enableZeroConfigObservation } from "../observe/zeroConfig.js";
-import { containerAppFields, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { containerAppFields, platformAttributes, readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { addHostFacts, diagnosisPlatformOf } from "../diagnosis/hostFacts.js";
 import { decodeTokenClaims } from "../jwt/claims.js";
 import { DiagnosisLogger, stderrSink, withTraceOf } from "../logging/diagnosisLogger.js";
 import { formatLogMessage, type LogContext } from "../logging/logEntry.js";
@@ -35,6 +36,12 @@ import { readWorkloadIdentityEnvironment, type WorkloadIdentityEnvironment } fro
 import { watchEntraExchanges } from "../observe/entraExchanges.js";
 import { workloadIdentityContextOf } from "./workloadIdentity.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
+import { checkResourceManagerEndpoint } from "../verify/endpoint.js";
+import { resolveVerifyOptions, type ResolvedVerifyOptions } from "../verify/types.js";
+import { isVerifiable, Verifier } from "../verify/verifier.js";
+
+/** Report sources whose H1/H2 diagnoses are verified (option `verify`): failures, not warnings about tokens or scopes. */
+const VERIFIED_SOURCES: ReadonlySet<string> = new Set(["getToken", "response", "observed", "diagnose"]);
 
 /** How far back a failure looks for its Entra exchanges (a call retries for well under this). */
 const WORKLOAD_EXCHANGE_WINDOW_MS = 120_000;
@@ -84,6 +91,13 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly repeats = new RepeatAnswers();
   /** Open failure episodes (H2 per dependency, H5/H1 of getToken) whose end is logged as a recovery. */
   private readonly recovery = new RecoveryTracker();
+  /** Verification against Resource Manager: made at construction with `verify`, on first explicit ask otherwise. */
+  private verifier: Verifier | undefined;
+  private readonly verifyOptions: ResolvedVerifyOptions | undefined;
+  private readonly resourceManagerEndpoint: string | undefined;
+  /** ManagedIdentityCredential's options (ids removed) for the system-assigned identity verification of H1 reads with. */
+  private readonly systemAssignedOptions: Record<string, unknown> | undefined;
+  private systemAssigned: TokenCredential | undefined;
 
   /**
    * @param clientId - client id of a user-assigned identity, as ManagedIdentityCredential's first overload.
@@ -108,12 +122,16 @@ export class DiagnosticCredential implements TokenCredential {
     this.lastGoodTokenFallback = options.lastGoodTokenFallback !== false;
     this.singleFlight = options.singleFlight !== false;
     this.catalog = safely(() => catalogFor(options.services), catalogFor());
+    // A configuration mistake, found at construction like ManagedIdentityCredential's own option checks.
+    this.resourceManagerEndpoint = checkResourceManagerEndpoint(options.resourceManagerEndpoint);
+    this.verifyOptions = resolveVerifyOptions(options.verify, this.resourceManagerEndpoint);
     const sink = options.logger === false ? false : (options.logger ?? stderrSink);
     this.logger = new DiagnosisLogger(sink);
     this.telemetry = new CredentialTelemetry({
       ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
       ...(options.meterProvider ? { meterProvider: options.meterProvider } : {}),
       containerApp: this.containerApp,
+      platformAttributes: platformAttributes(this.environment),
       serviceOfScope: (scope) => this.catalog.serviceForAudience(scope)?.name,
       attemptsSince: (mark) => this.exchanges.since(mark).length,
       identityKind:
@@ -159,13 +177,19 @@ export class DiagnosticCredential implements TokenCredential {
       // Same constructor, same validation and errors as ManagedIdentityCredential (e.g. two ids at once).
       this.inner = new ManagedIdentityCredential(passThrough as unknown as ConstructorParameters<typeof ManagedIdentityCredential>[0]);
       this.credentialName = "ManagedIdentityCredential";
+      if (options.clientId || options.resourceId || options.objectId) {
+        const { clientId: _c, resourceId: _r, objectId: _o, httpClient: _h, ...rest } = passThrough;
+        this.systemAssignedOptions = { ...rest, ...(options.httpClient ? { httpClient: options.httpClient } : {}) };
+      }
     }
+    if (this.verifyOptions !== undefined) this.verifier = this.makeVerifier(this.verifyOptions);
     this.#internals = {
       report: (diagnosis, context, span) => this.#report(diagnosis, context, span),
       noteSuccess: (url, authorization, status) => this.#noteSuccess(url, authorization, status),
       diagnoseResponse: (response, token, source, report) => this.#diagnoseResponse(response, token, source, report),
       observeResponse: (input) => this.#observeResponse(input),
       configuredIdentity: this.configuredIdentity,
+      verify: (diagnosis, url) => this.#verify(diagnosis, url),
     };
     registerCredentialInternals(this, this.#internals);
     enableZeroConfigObservation();
@@ -251,6 +275,7 @@ export class DiagnosticCredential implements TokenCredential {
         diagnoseFailure(failure, {
           catalog: this.catalog,
           configured: this.configured,
+          environment: this.environment,
           includePersonalClaims: this.includePersonalClaims,
           tokenForAudience: (audience) => this.latestByAudience.get(normalizeAudience(audience))?.token,
           anyToken: () => this.latestByAudience.values().next().value?.token,
@@ -275,6 +300,9 @@ export class DiagnosticCredential implements TokenCredential {
     // The context is the caller's fresh object: completed in place (a storm reports thousands a second).
     const full = context as LogContext;
     full.containerApp = this.containerApp;
+    // Every diagnosis made here carries the platform (and, on Functions, the connection settings): once, in place.
+    safely(() => addHostFacts(diagnosis, this.environment, this.configured), diagnosis);
+    full.platform = diagnosis.platform ?? diagnosisPlatformOf(this.environment);
     full.credentialName = this.credentialName;
     this.logger.log(diagnosis, span !== undefined ? withTraceOf(full, span) : full);
     this.telemetry.recordDiagnosis(diagnosis, context.source, span, context.url);
@@ -283,6 +311,63 @@ export class DiagnosticCredential implements TokenCredential {
     } catch (error) {
       recordInternalFault(error);
     }
+    if (this.verifyOptions !== undefined && VERIFIED_SOURCES.has(context.source) && isVerifiable(diagnosis))
+      this.#scheduleVerification(diagnosis, context.url, span);
+  }
+
+  /** Verifies a reported diagnosis after the caller got its answer; the verdict is logged and traced when it comes. */
+  #scheduleVerification(diagnosis: Diagnosis, url: string | undefined, span: Span | undefined): void {
+    try {
+      this.verifier?.schedule(diagnosis, url !== undefined ? { url } : {}, (verified) => this.#reportVerified(verified, url, span));
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  #reportVerified(verified: Diagnosis, url: string | undefined, span: Span | undefined): void {
+    try {
+      const outcome = verified.verification?.outcome;
+      if (outcome === "not-applicable") return;
+      const settled = outcome !== "unavailable" && outcome !== "not-permitted";
+      const context: LogContext = {
+        level: settled ? "warn" : "info",
+        source: "verification",
+        ...(url !== undefined ? { url } : {}),
+        containerApp: this.containerApp,
+        credentialName: this.credentialName,
+      };
+      this.logger.log(verified, context);
+      this.telemetry.recordVerification(verified, span);
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /** An explicit verification (`verifyDiagnosis`): shared with a scheduled one of the same diagnosis. */
+  #verify(diagnosis: Diagnosis, url?: string): Promise<Diagnosis> {
+    try {
+      this.verifier ??= this.makeVerifier(resolveVerifyOptions(true, this.resourceManagerEndpoint)!);
+      return this.verifier.verify(diagnosis, url !== undefined ? { url } : {});
+    } catch (error) {
+      recordInternalFault(error);
+      return Promise.resolve(diagnosis);
+    }
+  }
+
+  private makeVerifier(options: ResolvedVerifyOptions): Verifier {
+    return new Verifier(options, {
+      credential: this.inner,
+      systemAssigned: () => {
+        if (this.systemAssignedOptions === undefined) return undefined;
+        this.systemAssigned ??= new ManagedIdentityCredential(
+          this.systemAssignedOptions as unknown as ConstructorParameters<typeof ManagedIdentityCredential>[0],
+        );
+        return this.systemAssigned;
+      },
+      configured: this.configured,
+      environment: this.environment,
+      catalog: this.catalog,
+    });
   }
 
   /**
@@ -317,6 +402,7 @@ export class DiagnosticCredential implements TokenCredential {
             ...(token ? { token } : {}),
             expectedIdentity: this.configured,
             includePersonalClaims: this.includePersonalClaims,
+            environment: this.environment,
             ...(response.method ? { method: response.method } : {}),
           },
           this.catalog,
@@ -424,7 +510,11 @@ export class DiagnosticCredential implements TokenCredential {
   /** A recovery: one `[recovered]` line and the `diagnostic_credential.recovered` event (on `span`, else the active one). */
   private onRecovered(recovery: Recovery | undefined, span?: Span): void {
     if (recovery === undefined) return;
-    this.logger.logRecovery(recovery, { containerApp: this.containerApp, credentialName: this.credentialName }, span);
+    this.logger.logRecovery(
+      recovery,
+      { containerApp: this.containerApp, platform: diagnosisPlatformOf(this.environment), credentialName: this.credentialName },
+      span,
+    );
     this.telemetry.recordRecovery(recovery, span);
   }
 

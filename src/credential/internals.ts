@@ -26,6 +26,11 @@ export interface CredentialInternals {
   observeResponse(input: { url: string; status: number; headers: Record<string, string>; method?: string; token: string }): void;
   /** The identity the credential was configured for (empty: system-assigned). */
   readonly configuredIdentity: ConfiguredIdentity;
+  /**
+   * Verifies a diagnosis against Resource Manager now (even with the `verify` option off: an explicit ask), or joins
+   * the verification already scheduled for it. Resolves to the verified copy; never rejects.
+   */
+  verify(diagnosis: Diagnosis, url?: string): Promise<Diagnosis>;
 }
 
 /** A log context without the fields the credential fills in itself. */

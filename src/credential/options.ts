@@ -3,6 +3,7 @@ import type { TokenCredentialOptions } from "@azure/identity";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
 import type { DiagnosisLogEntry } from "../logging/logEntry.js";
+import type { VerifyOptions } from "../verify/types.js";
 
 /**
  * Options of DiagnosticCredential: ManagedIdentityCredential's own options (passed through unchanged) plus the
@@ -49,6 +50,21 @@ export interface DiagnosticCredentialOptions extends TokenCredentialOptions {
    * endpoint (a 429 convoy on a cold start). Default true.
    */
   singleFlight?: boolean;
+  /**
+   * Verify H1 and H2 diagnoses against Azure Resource Manager with the app's own identity: whether the identity asked
+   * for is attached to the app; which role assignment (or none, or a deny assignment, or a vault's access policies)
+   * decides the refused operation. Off by default. Runs after the failure was diagnosed and reported, never on the
+   * hot path, never changing the token, the error or what a client throws; bounded in time and calls, cached. The
+   * verdict comes as a `source: "verification"` log line, a `DiagnosticCredential.verify` span and through
+   * `verifyDiagnosis(error)` (docs/verification.md).
+   */
+  verify?: boolean | VerifyOptions;
+  /**
+   * The Resource Manager endpoint verification asks, `https:` only (an emulator, a private link, a sovereign cloud).
+   * Default: the cloud of the failure (public, China, US Government). A value that is not an https URL throws a
+   * TypeError at construction.
+   */
+  resourceManagerEndpoint?: string;
   /** Put a user token's personal identifiers (upn, name) in evidence. Default false. Managed identities have none. */
   includePersonalClaims?: boolean;
 }
@@ -64,6 +80,8 @@ export const DIAGNOSTIC_OPTION_KEYS = [
   "includePersonalClaims",
   "lastGoodTokenFallback",
   "singleFlight",
+  "verify",
+  "resourceManagerEndpoint",
 ] as const;
 
 export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;

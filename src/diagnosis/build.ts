@@ -24,6 +24,7 @@ export function makeDiagnosis(code: DiagnosisCode, input: Omit<DiagnosisInput, "
   if (input.rule !== undefined) diagnosis.rule = cleanRule(input.rule);
   const checks = input.checks !== undefined ? cleanChecks(input.checks) : [];
   if (checks.length > 0) diagnosis.checks = checks;
+  if (input.platform !== undefined) diagnosis.platform = input.platform;
   return diagnosis;
 }
 

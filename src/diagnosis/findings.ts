@@ -57,6 +57,22 @@ export const CHECK_KINDS = {
   federatedCredential: "federated-credential",
   /** A CAE claims challenge: the token must be issued after the time it names. `expected`: "issued after <time>"; `actual`: "issued at <time>". */
   claimsChallenge: "claims-challenge",
+  /**
+   * A deny assignment that blocks the operation (verification, `confirmedBy: "arm"`). `expected`: "no deny
+   * assignment for <action>"; `actual`: the deny assignment's name and scope.
+   */
+  denyAssignment: "deny-assignment",
+  /**
+   * The permission model of the target (verification: a Key Vault's `enableRbacAuthorization`). `expected`: "Azure
+   * RBAC"; `actual`: "access policies (enableRbacAuthorization: false)".
+   */
+  accessModel: "access-model",
+  /**
+   * A read verification made of Azure Resource Manager, when it did not answer: `expected`: the read ("GET
+   * <scope>/providers/Microsoft.Authorization/roleAssignments"); `actual`: "HTTP 403 AuthorizationFailed", "TIMEOUT".
+   * Always `unknown`.
+   */
+  verification: "verification",
 } as const;
 
 /** One of the {@link CHECK_KINDS} values. */

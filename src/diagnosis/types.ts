@@ -1,4 +1,5 @@
 import type { CheckKind } from "./findings.js";
+import type { HostingPlatform, PlatformInstance, PlatformKey } from "../environment/hostEnvironment.js";
 
 /**
  * The five causes of a managed-identity failure: H1 no identity assigned to the app (or not the one requested); H2
@@ -108,6 +109,18 @@ export interface DiagnosisCheck {
   confirmedBy?: CheckConfirmation;
 }
 
+/** The hosting platform a diagnosis was made on, as the environment tells it. */
+export interface DiagnosisPlatform {
+  /** The OpenTelemetry `cloud.platform` value (`azure.container_apps`, `azure.functions`, …), `azure.arc`, or `unknown`. */
+  name: HostingPlatform;
+  /** The platform table's entry whose commands the next steps give (`container-apps-job`, `vmss`); absent when unknown. */
+  key?: PlatformKey;
+  /** When the platform is unknown: the ones it may be, whose commands the next steps give, each named. */
+  candidates?: PlatformKey[];
+  /** The instance names: site and instance, pod and namespace, app/revision/replica, job execution. Only what is set. */
+  instance: PlatformInstance;
+}
+
 /** What the library concluded about one failure, with the facts that led there and what to run. */
 export interface Diagnosis {
   /**
@@ -151,6 +164,53 @@ export interface Diagnosis {
    * …" (what was expected, what was found, the verdict). Absent when no check applied.
    */
   checks?: DiagnosisCheck[];
+  /** The hosting platform and instance, when the environment was read (a credential's diagnoses; a context's `environment`). */
+  platform?: DiagnosisPlatform;
+  /**
+   * What Azure Resource Manager said when asked to verify this diagnosis (option `verify`, doctor `--verify`). Only
+   * on the verified copy that `verifyDiagnosis` resolves to, the `source: "verification"` log line and the doctor's
+   * report; the diagnosis attached to an error when it was thrown never changes.
+   */
+  verification?: DiagnosisVerification;
+}
+
+/**
+ * The verdict of a verification:
+ * - `confirmed`: ARM confirms the diagnosis (the identity asked for is not attached; no assignment grants the action
+ *   at or above the resource);
+ * - `propagating`: an assignment grants it, created within the service's propagation delay;
+ * - `sibling-scope`: a role grants it, at a scope that does not contain the resource;
+ * - `denied`: a deny assignment blocks it;
+ * - `access-policies`: the vault uses access policies, not RBAC (`enableRbacAuthorization: false`);
+ * - `refuted`: ARM shows what the diagnosis says is missing (the identity is attached; the action was granted long ago);
+ * - `not-permitted`: ARM refused the reads: `needs` says which permission on which scope would allow them;
+ * - `unavailable`: no answer (unreachable, timed out, no token for ARM, call budget or rate limit reached);
+ * - `not-applicable`: nothing to verify (not H1/H2, or no scope or principal known).
+ */
+export type VerificationOutcome =
+  "confirmed" | "propagating" | "sibling-scope" | "denied" | "access-policies" | "refuted" | "not-permitted" | "unavailable" | "not-applicable";
+
+/** What verification against Azure Resource Manager found (see {@link Diagnosis.verification}). */
+export interface DiagnosisVerification {
+  /** The verdict (see {@link VerificationOutcome}). */
+  outcome: VerificationOutcome;
+  /** One line: "Confirmed: the identity asked for (clientId …) is not attached; attached: id-a, id-b". */
+  summary: string;
+  /** With `not-permitted`: the read permissions (and the scope of each) that would let verification run. */
+  needs?: Array<{
+    /** The permission ARM refused: `Microsoft.Authorization/roleAssignments/read`. */
+    permission: string;
+    /** The scope it is needed on. */
+    scope: string;
+  }>;
+  /** The Resource Manager endpoint asked: `https://management.azure.com`. */
+  endpoint?: string;
+  /** HTTP calls made to Resource Manager (cached answers made none). */
+  calls: number;
+  /** Wall time of the verification, in milliseconds. */
+  durationMs: number;
+  /** ISO 8601 time the verification finished. */
+  verifiedAt: string;
 }
 
 /** A plain HTTP answer: what `classifyResponse` reads. */

@@ -4,9 +4,10 @@
 import { parseArgs } from "node:util";
 import { catalogFor, hostOf } from "../catalog/resolve.js";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
+import { checkResourceManagerEndpoint } from "../verify/endpoint.js";
 import type { SmokeTestDependency } from "./smokeTest.js";
 
-export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color]
+export const USAGE = `Usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--timeout MS] [--no-color]
 
 Checks managed identity from inside the container: the environment the Azure SDK sees, the identity
 endpoint, a token per scope (claims only, never the token) and an authenticated call per URL, with a
@@ -24,6 +25,11 @@ Options:
                    api-version, Storage's x-ms-version) and audience check. NAME: a catalog service
                    (keyvault, storage, servicebus, cosmos, graph, arm, ...; a wrong one lists them all)
   --client-id ID   test this user-assigned identity (default: the system-assigned identity)
+  --verify         verify each H1/H2 finding against Azure Resource Manager with the identity's own token
+                   (is the identity attached to the app; which role assignment, deny assignment or access
+                   policy decides): a "Verified" section. Needs Reader on what it reads (docs/verification.md)
+  --arm-endpoint URL
+                   the Resource Manager to ask (https; default: the cloud of the failure). Implies --verify
   --json           print one JSON document (the report, with "version" and "exitCode"; a usage error too)
   --timeout MS     time limit of each step in milliseconds (default 10000)
   --no-color       no colours (also: NO_COLOR, or output that is not a terminal)
@@ -38,7 +44,7 @@ Example (Azure Container Apps):
 
 /** The one-line hint printed with a usage error. */
 export const USAGE_HINT =
-  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--json] [--timeout MS] [--no-color] (--help for more)";
+  "usage: diagnostic-credential doctor [--scope S]... [--url URL]... [--service NAME=URL]... [--client-id ID] [--verify] [--arm-endpoint URL] [--json] [--timeout MS] [--no-color] (--help for more)";
 
 export type Command =
   | { kind: "help" }
@@ -50,6 +56,10 @@ export type Command =
       /** `--service NAME=URL`, one entry per NAME with every host given for it (the `services` option of runSmokeTest). */
       services: ServiceDefinitionInput[];
       clientId?: string;
+      /** `--verify` (or `--arm-endpoint`): verify H1/H2 findings against Resource Manager. */
+      verify?: boolean;
+      /** `--arm-endpoint URL`. */
+      resourceManagerEndpoint?: string;
       json: boolean;
       timeoutMs?: number;
       noColor: boolean;
@@ -114,6 +124,14 @@ export function parseCommand(argv: readonly string[]): Command {
 
   const services = parseServices(values.service ?? []);
   if (typeof services === "string") return usageError(services);
+  let armEndpoint: string | undefined;
+  if (values["arm-endpoint"] !== undefined) {
+    try {
+      armEndpoint = checkResourceManagerEndpoint(values["arm-endpoint"].trim());
+    } catch {
+      return usageError(`--arm-endpoint '${values["arm-endpoint"]}' is not an https URL without credentials or query`);
+    }
+  }
 
   const command: Extract<Command, { kind: "doctor" }> = {
     kind: "doctor",
@@ -125,6 +143,8 @@ export function parseCommand(argv: readonly string[]): Command {
   };
   if (clientId !== undefined) command.clientId = clientId;
   if (timeoutMs !== undefined) command.timeoutMs = timeoutMs;
+  if (values.verify === true || armEndpoint !== undefined) command.verify = true;
+  if (armEndpoint !== undefined) command.resourceManagerEndpoint = armEndpoint;
   return command;
 }
 
@@ -199,6 +219,8 @@ function parse(argv: readonly string[]) {
       url: { type: "string", multiple: true },
       service: { type: "string", multiple: true },
       "client-id": { type: "string" },
+      verify: { type: "boolean" },
+      "arm-endpoint": { type: "string" },
       json: { type: "boolean" },
       timeout: { type: "string" },
       "no-color": { type: "boolean" },

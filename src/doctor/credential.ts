@@ -21,6 +21,10 @@ export function makeCredential(
 ): { credential: TokenCredential; configured: ConfiguredIdentity; credentialName: string } {
   const clientId = typeof options.clientId === "string" && options.clientId.length > 0 ? options.clientId : undefined;
   const logger = options.logger ?? false;
+  const verification = {
+    ...(options.verify !== undefined && options.verify !== false ? { verify: options.verify } : {}),
+    ...(options.resourceManagerEndpoint !== undefined ? { resourceManagerEndpoint: options.resourceManagerEndpoint } : {}),
+  };
   if (options.credential !== undefined && options.credential !== null) {
     if (isDiagnosticCredential(options.credential)) {
       const known = safeCall(() => credentialInternalsOf(options.credential)?.configuredIdentity, undefined);
@@ -36,6 +40,7 @@ export function makeCredential(
         logger,
         tokenTimeoutMs: timeoutMs,
         services: options.services ?? [],
+        ...verification,
       }),
       configured,
       credentialName: options.credential.constructor?.name || "TokenCredential",
@@ -50,6 +55,7 @@ export function makeCredential(
       services: options.services ?? [],
       // A smoke test wants an answer, not the full back-off (which is 5–20 s for a refused or failing endpoint).
       retryOptions: { maxRetries: 2 },
+      ...verification,
     }),
     configured,
     credentialName: "ManagedIdentityCredential",

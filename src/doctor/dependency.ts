@@ -218,6 +218,7 @@ function diagnoseRefusal(dependency: NormalizedDependency, scope: string, url: s
           services: context.services,
           expectedIdentity: context.configured,
           method: dependency.method,
+          environment: context.hostEnvironment,
           ...(app.name !== undefined ? { app: { name: app.name, ...(app.revision !== undefined ? { revision: app.revision } : {}) } } : {}),
         },
         undefined,

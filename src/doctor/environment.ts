@@ -3,6 +3,8 @@ import type { ConfiguredIdentity } from "../classify/credentialError.js";
 import { redact } from "../util/redact.js";
 import type { HostEnvironment } from "../environment/hostEnvironment.js";
 import type { SmokeTestEnvironment } from "./types.js";
+import { platformEntry } from "../hosting/platforms.js";
+import { functionsSelectionConflicts, functionsSettingsEvidence } from "../environment/functionsSettings.js";
 
 /** The host environment (as the Azure SDK reads it) plus the identity asked for, redacted, with notes worth reading first. */
 export function describeEnvironment(env: HostEnvironment, configured: ConfiguredIdentity): SmokeTestEnvironment {
@@ -28,8 +30,21 @@ export function describeEnvironment(env: HostEnvironment, configured: Configured
       `AZURE_CLIENT_ID=${env.azureClientId} differs from the client id tested (${configured.clientId}): DefaultAzureCredential would use AZURE_CLIENT_ID`,
     );
   }
-  if ((env.hostKind === "container-apps" || env.hostKind === "container-apps-job") && env.identityEndpoint === undefined) {
-    out.notes.push("Container Apps sets IDENTITY_ENDPOINT and IDENTITY_HEADER only when a managed identity is assigned to the app: none is set here");
+  const entry = env.platformKey !== undefined ? platformEntry(env.platformKey) : undefined;
+  out.instance = { ...env.instance };
+  out.platformCandidates = [...env.platformCandidates];
+  out.functionsIdentitySettings = env.functionsIdentitySettings.map((setting) => ({ ...setting }));
+  if (entry?.injectsIdentityVariables === true && env.identityEndpoint === undefined) {
+    out.notes.push(
+      `${entry.displayName.replace(/^Azure /, "")} sets IDENTITY_ENDPOINT and IDENTITY_HEADER only when a managed identity is assigned to the app: none is set here`,
+    );
+  }
+  if (entry === undefined) out.notes.push(`Hosting platform unknown: ${env.platformReason}`);
+  out.notes.push(...functionsSettingsEvidence(env.functionsIdentitySettings));
+  for (const conflict of functionsSelectionConflicts(env.functionsIdentitySettings, configured)) {
+    out.notes.push(
+      `H4 identity mix-up: Functions connection ${conflict.connection} selects ${conflict.setting} (${conflict.settingName}) but this test used ${conflict.credential}`,
+    );
   }
   if (env.identityEndpoint !== undefined && !env.identityHeaderSet && env.source === "DefaultToImds") {
     out.notes.push("IDENTITY_ENDPOINT is set without IDENTITY_HEADER: the Azure SDK ignores it and falls back to IMDS");

@@ -7,6 +7,8 @@ import { STATUS_CODES } from "node:http";
 import { redact } from "../util/redact.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./smokeTest.js";
+import type { SmokeTestEnvironment } from "./types.js";
+import { PLATFORMS } from "../hosting/platforms.js";
 
 /** Exit code of a report: 0 all good, 1 a problem found. (2, a usage error, never comes from a report.) */
 export function exitCodeOf(report: SmokeTestReport): 0 | 1 {
@@ -81,6 +83,7 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   const env = report.environment;
   lines.push("", p.bold("Environment"));
   lines.push(`  ${label("identity source")}${env.source} ${p.dim(`— ${env.sourceReason}`)}`);
+  lines.push(`  ${label("platform")}${platformLine(env)}`);
   const app = env.containerApp;
   if (app.name !== undefined || app.jobName !== undefined) {
     const parts = [app.jobName !== undefined ? `job ${app.jobName}` : app.name!];
@@ -139,6 +142,21 @@ export function formatReport(report: SmokeTestReport, options: FormatOptions): s
   problems.forEach((diagnosis, index) => {
     lines.push("", ...problemLines(diagnosis, index + 1, problems.length, { p, cut }));
   });
+
+  // Verified (--verify): what Resource Manager said about each H1/H2 finding
+  if (report.verified !== undefined) {
+    lines.push("", p.bold("Verified"));
+    if (report.verified.length === 0) lines.push(`  ${p.dim("nothing to verify (no H1/H2 finding)")}`);
+    for (const verified of report.verified) {
+      const v = verified.verification;
+      if (v === undefined) continue;
+      const settled = v.outcome !== "unavailable" && v.outcome !== "not-permitted" && v.outcome !== "not-applicable";
+      lines.push(`  ${settled ? ok : bad} [${verified.hypothesis} ${v.outcome}] ${cut(v.summary)}`);
+      for (const need of v.needs ?? []) lines.push(`      ${p.dim(`needs ${need.permission} on ${need.scope}`)}`);
+      if (!settled && verified.nextSteps[0] !== undefined) lines.push(`      ${cut(verified.nextSteps[0])}`);
+      lines.push(`      ${p.dim(`${v.calls} Resource Manager call${v.calls === 1 ? "" : "s"}, ${v.durationMs} ms${v.endpoint ? `, ${v.endpoint}` : ""}`)}`);
+    }
+  }
 
   // Verdict
   lines.push("");
@@ -287,4 +305,12 @@ function relative(iso: string, now: number): string {
   const span = Math.abs(seconds);
   const text = span >= 3600 ? `${Math.floor(span / 3600)} h ${Math.floor((span % 3600) / 60)} min` : span >= 60 ? `${Math.floor(span / 60)} min` : `${span} s`;
   return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** The platform line: `Azure Functions (azure.functions) · function app orders · instance 1a2b`, or unknown with why. */
+function platformLine(env: SmokeTestEnvironment): string {
+  const entry = PLATFORMS.find((candidate) => candidate.key === env.platformKey);
+  if (entry === undefined) return `unknown — ${env.platformReason}`;
+  const names = entry.instanceNames.flatMap((name) => (env.instance[name.field] !== undefined ? [`${name.label} ${env.instance[name.field]}`] : []));
+  return [`${entry.displayName} (${entry.platform})`, ...names].join(" · ");
 }

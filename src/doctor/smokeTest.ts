@@ -10,17 +10,19 @@
  * credential.ts and token.ts, dependency.ts (with probeRequest.ts, which applies the catalog's per-service probe
  * rules, and sender.ts). The public shapes are in types.ts.
  */
-import type { AccessToken } from "@azure/core-auth";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { catalogFor } from "../catalog/resolve.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import { readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { verifyDiagnosis } from "../credential/verification.js";
+import { isVerifiable } from "../verify/verifier.js";
 import { makeCredential } from "./credential.js";
 import { callDependency, normalizeDependency, type NormalizedDependency } from "./dependency.js";
 import { describeEnvironment } from "./environment.js";
 import { MAX_PROBE_MS, probeIdentityEndpoint, probeTarget } from "./identityEndpoint.js";
 import { makeSender } from "./sender.js";
 import { requestToken } from "./token.js";
-import type { SmokeTestIdentityEndpoint, SmokeTestOptions, SmokeTestProgress, SmokeTestReport, SmokeTestToken } from "./types.js";
+import type { SmokeTestDependencyResult, SmokeTestIdentityEndpoint, SmokeTestOptions, SmokeTestProgress, SmokeTestReport, SmokeTestToken } from "./types.js";
 import { safeCall } from "./util.js";
 
 export type {
@@ -98,6 +100,7 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
   );
 
   const diagnoses = distinctDiagnoses([...tokens.map((t) => t.diagnosis), ...tokenProblems, ...dependencyResults.map((d) => d.diagnosis)]);
+  const verified = options.verify !== undefined && options.verify !== false ? await verifyAll(credential, diagnoses, dependencyResults) : undefined;
   const endpointOk = identityEndpoint.reachable || identityEndpoint.skipped !== undefined || tokens.some((t) => t.ok);
   return {
     ok: endpointOk && tokens.every((t) => t.ok) && dependencyResults.every((d) => d.ok),
@@ -108,7 +111,21 @@ export async function runSmokeTest(options: SmokeTestOptions = {}): Promise<Smok
     tokens,
     dependencies: dependencyResults,
     diagnoses,
+    ...(verified !== undefined ? { verified } : {}),
   };
+}
+
+/** The verified copy of each H1/H2 diagnosis (the credential started them as it reported; this waits for them). */
+async function verifyAll(credential: TokenCredential, diagnoses: Diagnosis[], dependencies: SmokeTestDependencyResult[]): Promise<Diagnosis[]> {
+  const verified = await Promise.all(
+    diagnoses
+      .filter((d) => isVerifiable(d))
+      .map((d) => {
+        const url = dependencies.find((r) => r.diagnosis === d)?.url;
+        return verifyDiagnosis(d, { credential, ...(url !== undefined ? { url } : {}) });
+      }),
+  );
+  return verified.filter((d): d is Diagnosis => d !== undefined);
 }
 
 /** The identity-endpoint probe, unless turned off; it never waits longer than MAX_PROBE_MS. */

@@ -6,6 +6,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import type { ServiceDefinitionInput } from "../catalog/types.js";
 import type { Diagnosis, IdentityKind } from "../diagnosis/types.js";
+import type { VerifyOptions } from "../verify/types.js";
 import type { ContainerAppContext, HostEnvironment } from "../environment/hostEnvironment.js";
 import type { DiagnosisLogEntry } from "../logging/logEntry.js";
 
@@ -72,6 +73,13 @@ export interface SmokeTestOptions {
   logger?: false | ((entry: DiagnosisLogEntry) => void);
   /** Called as each step starts (progress display). */
   onProgress?: (progress: SmokeTestProgress) => void;
+  /**
+   * Verify each H1/H2 diagnosis against Azure Resource Manager (as DiagnosticCredential's `verify` option): the
+   * report's `verified`. Default false: no Resource Manager call.
+   */
+  verify?: boolean | VerifyOptions;
+  /** The Resource Manager verification asks (https; default: the cloud of the failure). A non-https value throws a TypeError. */
+  resourceManagerEndpoint?: string;
 }
 
 /** The Container Apps replica, from its environment variables. */
@@ -211,4 +219,6 @@ export interface SmokeTestReport {
   dependencies: SmokeTestDependencyResult[];
   /** Every distinct diagnosis, in the order found. */
   diagnoses: Diagnosis[];
+  /** With `verify`: the verified copy of each H1/H2 diagnosis (its `verification` says what Resource Manager said). */
+  verified?: Diagnosis[];
 }

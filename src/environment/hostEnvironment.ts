@@ -1,13 +1,29 @@
+import { readFileSync } from "node:fs";
 import { registerSecret } from "../util/redact.js";
+import { plainCopy, type PlainShape } from "../util/plainCopy.js";
+import { environmentMatches, IDENTITY_SOURCES, identitySourceEntry, type IdentitySource } from "../hosting/identitySources.js";
+import {
+  KUBERNETES_NAMESPACE_FILE,
+  PLATFORM_KEYS,
+  PLATFORM_OVERRIDE_VARIABLE,
+  PLATFORMS,
+  platformEntry,
+  type HostingPlatform,
+  type InstanceField,
+  type PlatformKey,
+} from "../hosting/platforms.js";
+import { readFunctionsIdentitySettings, type FunctionsIdentitySetting } from "./functionsSettings.js";
 
-/** The managed-identity source MSAL will pick, in MSAL's own order (first match wins). */
-export type IdentitySource =
-  | "ServiceFabric"
-  | "AppService" // also Container Apps and Functions
-  | "MachineLearning"
-  | "CloudShell"
-  | "AzureArc"
-  | "DefaultToImds";
+export type { IdentitySource } from "../hosting/identitySources.js";
+export type { HostingPlatform, PlatformKey } from "../hosting/platforms.js";
+export type { FunctionsIdentitySetting } from "./functionsSettings.js";
+
+/**
+ * The names of the running instance, from the platform's variables; each absent when not set. Which are set depends
+ * on the platform: app/revision/replica (Container Apps), app/jobExecution/replica (a Container Apps job),
+ * app/instance (App Service: site and WEBSITE_INSTANCE_ID; Functions), pod/namespace (AKS).
+ */
+export type PlatformInstance = { [field in InstanceField]?: string };
 
 /** The Container Apps variables of the replica, each absent when not set (that is, outside Container Apps). */
 export interface ContainerAppContext {
@@ -61,12 +77,48 @@ export interface HostEnvironment {
    * (App Service and Functions), in that order; `unknown` when none is set.
    */
   hostKind: "container-apps" | "container-apps-job" | "app-service" | "unknown";
+  /**
+   * The hosting platform by its OpenTelemetry `cloud.platform` value (`azure.container_apps`, `azure.functions`, …;
+   * `azure.arc` for an Arc-enabled server), `unknown` when the environment does not tell (see `platformCandidates`).
+   */
+  platform: HostingPlatform;
+  /** The platform's entry in the platform table (a Container Apps job and a VMSS have their own); absent when unknown. */
+  platformKey?: PlatformKey;
+  /** Why that platform: the variables that decided, or why none did. */
+  platformReason: string;
+  /** When the platform is unknown: the platforms it could be (from the identity source), in table order. Else empty. */
+  platformCandidates: PlatformKey[];
+  /** The running instance's names, from the platform's variables. */
+  instance: PlatformInstance;
+  /**
+   * Azure Functions identity-based connections (FUNCTIONS_WORKER_RUNTIME set): the `<name>__credential`,
+   * `__clientId` and `__managedIdentityResourceId` settings, by connection name. Empty elsewhere.
+   */
+  functionsIdentitySettings: FunctionsIdentitySetting[];
 }
+
+/** Reads files the detection may look at (the service-account namespace file); undefined when unreadable. */
+export type HostFileReader = (path: string) => string | undefined;
+
+/** Longest namespace file read: a Kubernetes namespace name is at most 63 characters. */
+const MAX_NAMESPACE_FILE = 256;
+
+const readSmallFile: HostFileReader = (path) => {
+  try {
+    const text = readFileSync(path, "utf8");
+    return text.length <= MAX_NAMESPACE_FILE ? text.trim() : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 type Env = Record<string, string | undefined>;
 
-/** Reads the identity-related environment. Pure apart from registering secrets for redaction. */
-export function readHostEnvironment(env: Env = process.env): HostEnvironment {
+/**
+ * Reads the identity-related environment. Pure apart from registering secrets for redaction and, in a Kubernetes
+ * pod without POD_NAMESPACE, reading the service-account namespace file (`readFile`).
+ */
+export function readHostEnvironment(env: Env = process.env, readFile: HostFileReader = readSmallFile): HostEnvironment {
   const get = (name: string) => {
     const value = env[name];
     return typeof value === "string" && value.length > 0 ? value : undefined;
@@ -101,29 +153,18 @@ export function readHostEnvironment(env: Env = process.env): HostEnvironment {
         ? "app-service"
         : "unknown";
 
-  let source: IdentitySource;
-  let sourceReason: string;
-  if (identityEndpointRaw && identityHeader && get("IDENTITY_SERVER_THUMBPRINT")) {
-    source = "ServiceFabric";
-    sourceReason = "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set";
-  } else if (identityEndpointRaw && identityHeader) {
-    source = "AppService";
-    sourceReason = "IDENTITY_ENDPOINT and IDENTITY_HEADER are set (App Service, Functions and Container Apps)";
-  } else if (msiEndpointRaw && msiSecret) {
-    source = "MachineLearning";
-    sourceReason = "MSI_ENDPOINT and MSI_SECRET are set";
-  } else if (msiEndpointRaw) {
-    source = "CloudShell";
-    sourceReason = "MSI_ENDPOINT is set without MSI_SECRET";
-  } else if (identityEndpointRaw && get("IMDS_ENDPOINT")) {
-    source = "AzureArc";
-    sourceReason = "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set";
-  } else {
-    source = "DefaultToImds";
-    sourceReason = identityEndpointRaw
+  // MSAL's sources in MSAL's order (the table's; WorkloadIdentity is @azure/identity's own, told by `workloadIdentity`).
+  const msalSource = IDENTITY_SOURCES.find(
+    (entry) => entry.id !== "WorkloadIdentity" && (entry.detect === undefined || environmentMatches(entry.detect, env)),
+  )!;
+  const source = msalSource.id as IdentitySource;
+  const sourceReason =
+    source === "DefaultToImds" && identityEndpointRaw
       ? "IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not, so the Azure SDK falls back to IMDS"
-      : "no identity variables are set, so the Azure SDK falls back to IMDS (169.254.169.254)";
-  }
+      : msalSource.reason;
+  const workloadIdentity = environmentMatches(identitySourceEntry("WorkloadIdentity").detect!, env);
+  const detected = detectPlatform(env, source, workloadIdentity);
+  const instance = readInstance(detected.key, get, readFile);
 
   const sanitized = sanitizeEndpoint(identityEndpointRaw);
   const result: HostEnvironment = {
@@ -133,10 +174,16 @@ export function readHostEnvironment(env: Env = process.env): HostEnvironment {
     identityHeaderSet: identityHeader !== undefined,
     msiSecretSet: msiSecret !== undefined,
     containerApp,
-    workloadIdentity: Boolean(get("AZURE_FEDERATED_TOKEN_FILE") && get("AZURE_TENANT_ID")),
-    expectsIdentityVariables: hostKind !== "unknown",
+    workloadIdentity,
+    expectsIdentityVariables: hostKind !== "unknown" || (detected.key !== undefined && platformEntry(detected.key).injectsIdentityVariables),
     hostKind,
+    platform: detected.key !== undefined ? platformEntry(detected.key).platform : "unknown",
+    platformReason: detected.reason,
+    platformCandidates: detected.candidates,
+    instance,
+    functionsIdentitySettings: get("FUNCTIONS_WORKER_RUNTIME") !== undefined ? readFunctionsIdentitySettings(env) : [],
   };
+  if (detected.key !== undefined) result.platformKey = detected.key;
   if (sanitized !== undefined) result.identityEndpoint = sanitized;
   else if (identityEndpointRaw !== undefined) result.identityEndpoint = identityEndpointRaw.slice(0, 200).replace(/\?.*$/, "");
   const msi = sanitizeEndpoint(msiEndpointRaw);
@@ -169,4 +216,114 @@ export function containerAppFields(env: HostEnvironment): { name?: string; revis
   if (revision !== undefined) out.revision = revision;
   if (replica !== undefined) out.replica = replica;
   return out;
+}
+
+/**
+ * The platform from its variables (the platform table's order), or the one DIAGNOSTIC_CREDENTIAL_PLATFORM names; else
+ * unknown, with the candidates the identity source leaves (IMDS with no platform variable: a VM or a VMSS, or
+ * another host).
+ */
+function detectPlatform(env: Env, source: IdentitySource, workloadIdentity: boolean): { key?: PlatformKey; reason: string; candidates: PlatformKey[] } {
+  const told = env[PLATFORM_OVERRIDE_VARIABLE];
+  if (typeof told === "string" && (PLATFORM_KEYS as readonly string[]).includes(told.trim())) {
+    return { key: told.trim() as PlatformKey, reason: `${PLATFORM_OVERRIDE_VARIABLE}=${told.trim()}`, candidates: [] };
+  }
+  const found = PLATFORMS.find((entry) => entry.detect !== undefined && environmentMatches(entry.detect, env));
+  if (found !== undefined) return { key: found.key, reason: found.detectedBy, candidates: [] };
+  const sourceEntry = identitySourceEntry(workloadIdentity ? "WorkloadIdentity" : source);
+  const candidates = PLATFORM_KEYS.filter((key) => sourceEntry.platforms.includes(key));
+  const names = candidates.map((key) => platformEntry(key).displayName);
+  const reason =
+    candidates.length > 0
+      ? `no platform variable is set: with the ${sourceEntry.id} identity source this is ${names.join(" or ")}, or another host (set ${PLATFORM_OVERRIDE_VARIABLE} to say which)`
+      : `no platform variable is set and the ${sourceEntry.id} identity source names no platform`;
+  return { reason, candidates };
+}
+
+/** The instance names the platform's variables give (AKS: the namespace from the service-account file when not set). */
+function readInstance(key: PlatformKey | undefined, get: (name: string) => string | undefined, readFile: HostFileReader): PlatformInstance {
+  const instance: PlatformInstance = {};
+  if (key === undefined) return instance;
+  for (const name of platformEntry(key).instanceNames) {
+    const value = name.variables.map(get).find((v) => v !== undefined);
+    if (value !== undefined) instance[name.field] = value.slice(0, 256);
+  }
+  if ((key === "aks" || key === "aks-workload-identity") && instance.namespace === undefined) {
+    const namespace = readFile(KUBERNETES_NAMESPACE_FILE);
+    if (namespace !== undefined && namespace.length > 0) instance.namespace = namespace;
+  }
+  return instance;
+}
+
+/** The evidence line of the platform: `platform: Azure Functions (azure.functions): function app orders, instance 1a2b`. */
+export function platformEvidence(env: Pick<HostEnvironment, "platform" | "platformKey" | "platformReason" | "instance">): string {
+  const entry = PLATFORMS.find((candidate) => candidate.key === env.platformKey);
+  if (entry === undefined) return `platform: unknown (${env.platformReason})`;
+  const names = entry.instanceNames.flatMap((name) => (typeof env.instance?.[name.field] === "string" ? [`${name.label} ${env.instance[name.field]}`] : []));
+  return `platform: ${entry.displayName} (${entry.platform}; ${env.platformReason})${names.length > 0 ? `: ${names.join(", ")}` : ""}`;
+}
+
+/** Platforms whose `cloud.platform` value is OpenTelemetry's (semconv has none for Arc). */
+const SEMCONV_PLATFORMS: ReadonlySet<HostingPlatform> = new Set(["azure.container_apps", "azure.app_service", "azure.functions", "azure.vm", "azure.aks"]);
+
+/**
+ * The span attributes of the platform: `cloud.provider` and `cloud.platform` (semconv values only), each instance
+ * name under its attribute (`faas.instance`, `k8s.pod.name`, `k8s.namespace.name`, …), and
+ * `diagnostic_credential.platform` (the table's key, or `unknown`). Empty values are left out.
+ */
+export function platformAttributes(env: Pick<HostEnvironment, "platform" | "platformKey" | "instance">): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entry = PLATFORMS.find((candidate) => candidate.key === env.platformKey);
+  out["diagnostic_credential.platform"] = entry?.key ?? "unknown";
+  if (entry === undefined) return out;
+  out["cloud.provider"] = "azure";
+  if (SEMCONV_PLATFORMS.has(entry.platform)) out["cloud.platform"] = entry.platform;
+  for (const name of entry.instanceNames) {
+    const value = env.instance?.[name.field];
+    if (typeof value === "string" && value.length > 0) out[name.attribute] = value;
+  }
+  return out;
+}
+
+/** What a classifier reads of a caller's `environment` (the classifiers are public: any object may come in). */
+export const HOST_ENVIRONMENT_SHAPE: PlainShape = {
+  source: "string",
+  sourceReason: "string",
+  identityEndpoint: "string",
+  identityEndpointMalformed: "boolean",
+  identityHeaderSet: "boolean",
+  msiEndpoint: "string",
+  msiSecretSet: "boolean",
+  imdsHostOverride: "string",
+  containerApp: { name: "string", revision: "string", replica: "string", hostname: "string", jobName: "string", jobExecution: "string" },
+  appServiceName: "string",
+  workloadIdentity: "boolean",
+  azureClientId: "string",
+  expectsIdentityVariables: "boolean",
+  hostKind: "string",
+  platform: "string",
+  platformKey: "string",
+  platformReason: "string",
+  platformCandidates: ["string"],
+  instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
+  functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
+};
+
+/**
+ * A caller's environment as plain, well-typed values; undefined when it lacks what readHostEnvironment always sets.
+ * Lists a caller left out become empty, objects `{}`.
+ */
+export function copyHostEnvironment(value: unknown): HostEnvironment | undefined {
+  const copied = plainCopy(value, HOST_ENVIRONMENT_SHAPE) as Partial<HostEnvironment> | undefined;
+  if (copied === undefined || typeof copied.source !== "string" || typeof copied.sourceReason !== "string" || copied.containerApp === undefined)
+    return undefined;
+  if (typeof copied.hostKind !== "string") return undefined;
+  return {
+    ...copied,
+    platform: copied.platform ?? "unknown",
+    platformReason: copied.platformReason ?? "not given",
+    platformCandidates: copied.platformCandidates ?? [],
+    instance: copied.instance ?? {},
+    functionsIdentitySettings: copied.functionsIdentitySettings ?? [],
+  } as HostEnvironment;
 }

@@ -121,7 +121,7 @@ export class DiagnosisLogger {
    * Writes one `[recovered]` line (level info) at once: a recovery ends an episode, so there is nothing to fold.
    * `span`: the span the recovery is recorded on (else the active one), for `traceId`/`spanId`.
    */
-  logRecovery(recovery: Recovery, context: Pick<LogContext, "containerApp" | "credentialName">, span?: Span): void {
+  logRecovery(recovery: Recovery, context: Pick<LogContext, "containerApp" | "platform" | "credentialName">, span?: Span): void {
     if (this.sink === false) return;
     try {
       const entry = toRecoveryLogEntry(recovery, withTraceOf(context, span), getInternalFaultCount());

@@ -1,5 +1,5 @@
 import { hostOf } from "../catalog/resolve.js";
-import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisRule } from "../diagnosis/types.js";
+import type { Diagnosis, DiagnosisCheck, DiagnosisIdentity, DiagnosisPlatform, DiagnosisRule, DiagnosisVerification } from "../diagnosis/types.js";
 import { redact } from "../util/redact.js";
 import type { Recovery } from "../telemetry/recovery.js";
 
@@ -48,11 +48,17 @@ export interface DiagnosisLogEntry {
     /** The replica name. */
     replica?: string;
   };
+  /**
+   * The hosting platform that wrote the line (`name`: the OpenTelemetry `cloud.platform` value or `unknown`) and its
+   * instance names (site and instance, pod and namespace, app/revision/replica, job execution). Absent when not read.
+   */
+  platform?: DiagnosisPlatform;
   /** How many times this diagnosis happened since it was last written (repeats are folded). */
   count: number;
   /**
    * Where the diagnosis came from: "getToken", "token-check", "scope-check", "identity-endpoint", "last-good-token",
-   * "response" (the pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines.
+   * "response" (the pipeline policy), "observed" (zero-config observation), "diagnose"; "recovery" on `[recovered]` lines;
+   * "verification" on the follow-up line of a verification (option `verify`).
    */
   source?: string;
   /** The target host of a downstream failure. */
@@ -65,6 +71,8 @@ export interface DiagnosisLogEntry {
   spanId?: string;
   /** Only on `[recovered]` lines (level info, source "recovery"): the episode that ended. */
   recovery?: RecoveryLogFields;
+  /** Only on `source: "verification"` lines: what Resource Manager said (see {@link DiagnosisVerification}). */
+  verification?: DiagnosisVerification;
 }
 
 /** The `recovery` object of a `[recovered]` line. */
@@ -103,6 +111,8 @@ export interface LogContext {
   errorName?: string;
   /** The Container App replica: the line's `containerApp`. */
   containerApp: DiagnosisLogEntry["containerApp"];
+  /** The platform, when the diagnosis does not carry it: the line's `platform`. */
+  platform?: DiagnosisPlatform;
   /** Trace id for the line; taken from the active span when absent. */
   traceId?: string;
   /** Span id for the line, with `traceId`. */
@@ -156,8 +166,11 @@ export function toLogEntry(diagnosis: Diagnosis, context: LogContext, count: num
   if (diagnosis.status !== undefined) entry.status = diagnosis.status;
   if (diagnosis.errorCode !== undefined) entry.errorCode = diagnosis.errorCode;
   if (diagnosis.identity !== undefined) entry.identity = diagnosis.identity;
+  const platform = diagnosis.platform ?? context.platform;
+  if (platform !== undefined) entry.platform = platform;
   if (diagnosis.rule !== undefined) entry.rule = { id: redact(diagnosis.rule.id), source: redact(diagnosis.rule.source) };
   if (Array.isArray(diagnosis.checks) && diagnosis.checks.length > 0) entry.checks = diagnosis.checks.map(redactCheck);
+  if (diagnosis.verification !== undefined) entry.verification = { ...diagnosis.verification, summary: redact(diagnosis.verification.summary) };
   const host = context.url !== undefined ? hostOf(context.url) : undefined;
   if (host !== undefined) entry.host = host;
   if (internalFaults > 0) entry.internalFaults = internalFaults;
@@ -205,7 +218,7 @@ export function formatRecoveryMessage(recovery: Recovery, credentialName = "Mana
 /** The `[recovered]` line: level info, source "recovery", the recovered-from hypothesis and code, and `recovery`. */
 export function toRecoveryLogEntry(
   recovery: Recovery,
-  context: Pick<LogContext, "containerApp" | "credentialName" | "traceId" | "spanId">,
+  context: Pick<LogContext, "containerApp" | "platform" | "credentialName" | "traceId" | "spanId">,
   internalFaults: number,
 ): DiagnosisLogEntry {
   const afterMs = Math.max(0, recovery.recoveredAt - recovery.firstFailureAt);
@@ -249,6 +262,7 @@ export function toRecoveryLogEntry(
   if (recovery.status !== undefined) entry.status = recovery.status;
   if (recovery.identity !== undefined) entry.identity = recovery.identity;
   if (recovery.host !== undefined) entry.host = recovery.host;
+  if (context.platform !== undefined) entry.platform = context.platform;
   if (internalFaults > 0) entry.internalFaults = internalFaults;
   if (context.traceId !== undefined && context.spanId !== undefined) {
     entry.traceId = context.traceId;

@@ -34,6 +34,10 @@ export const SPAN_GET_TOKEN = "DiagnosticCredential.getToken";
 export const EVENT_DIAGNOSIS = "diagnostic_credential.diagnosis";
 /** Span event of a recovery: the first success after a diagnosed failure episode. */
 export const EVENT_RECOVERED = "diagnostic_credential.recovered";
+/** Span of one verification against Resource Manager (option `verify`), linked to the span of the failure it verifies. */
+export const SPAN_VERIFY = "DiagnosticCredential.verify";
+/** Span event with a verification's verdict, on the `DiagnosticCredential.verify` span. */
+export const EVENT_VERIFIED = "diagnostic_credential.verified";
 /**
  * The attribute names the library sets on spans, span events and metrics, by role: `TELEMETRY_ATTRIBUTES.code` is
  * `"diagnostic_credential.code"`. The Container Apps ones are set on the getToken span and every data point, when known.
@@ -65,11 +69,28 @@ export const ATTR = {
   recoveryFirstFailureAt: "diagnostic_credential.recovery.first_failure_at",
   recoveryAfterMs: "diagnostic_credential.recovery.after_ms",
   recoveryFailures: "diagnostic_credential.recovery.failures",
+  /** A verification's outcome: `confirmed`, `propagating`, `not-permitted`, … */
+  verificationOutcome: "diagnostic_credential.verification.outcome",
+  /** Resource Manager calls a verification made. */
+  verificationCalls: "diagnostic_credential.verification.calls",
   httpStatus: "http.response.status_code",
   serverAddress: "server.address",
   containerAppName: "azure.container_app.name",
   containerAppRevision: "azure.container_app.revision",
   containerAppReplica: "azure.container_app.replica",
+  /** The platform table's key (`container-apps`, `functions`, `aks-workload-identity`, …) or `unknown`. */
+  platform: "diagnostic_credential.platform",
+  /** OpenTelemetry's: `azure` when the platform is known. */
+  cloudProvider: "cloud.provider",
+  /** OpenTelemetry's `cloud.platform` value (`azure.container_apps`, `azure.functions`, …), when the platform has one. */
+  cloudPlatform: "cloud.platform",
+  /** Azure Functions instance (WEBSITE_INSTANCE_ID); App Service's is `service.instance.id`. */
+  faasInstance: "faas.instance",
+  /** Azure Functions app (WEBSITE_SITE_NAME). */
+  faasName: "faas.name",
+  /** AKS pod (POD_NAME or HOSTNAME) and namespace (POD_NAMESPACE or the service-account file). */
+  k8sPodName: "k8s.pod.name",
+  k8sNamespaceName: "k8s.namespace.name",
 } as const;
 
 /** `error.type` when a failure has no Diagnosis: the caller aborted. */
@@ -93,6 +114,8 @@ export interface TelemetryOptions {
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   containerApp: { name?: string; revision?: string; replica?: string };
+  /** The platform's attributes (environment/hostEnvironment.ts platformAttributes): on every span and data point. */
+  platformAttributes?: Record<string, string>;
   /** Catalog name of the service a scope is for ("keyvault"), from the scope's audience. */
   serviceOfScope?: (scope: string) => string | undefined;
   /** Identity-endpoint exchanges that started after the exchange-log mark taken at the call's start. Called only for recording spans. */
@@ -166,7 +189,7 @@ export class CredentialTelemetry {
       description: "Time from the first failure (H2 on a dependency, H1/H5 on the identity endpoint) to the first success after it",
       unit: "s",
     });
-    const base: Attributes = {};
+    const base: Attributes = { ...(options.platformAttributes ?? {}) };
     if (options.containerApp.name !== undefined) base[ATTR.containerAppName] = options.containerApp.name;
     if (options.containerApp.revision !== undefined) base[ATTR.containerAppRevision] = options.containerApp.revision;
     if (options.containerApp.replica !== undefined) base[ATTR.containerAppReplica] = options.containerApp.replica;
@@ -321,6 +344,34 @@ export class CredentialTelemetry {
         if (host !== undefined) event[ATTR.serverAddress] = host;
         target.addEvent(EVENT_DIAGNOSIS, event);
       }
+    } catch (error) {
+      recordInternalFault(error);
+    }
+  }
+
+  /**
+   * A verification's verdict: a `DiagnosticCredential.verify` span (linked to `failureSpan`, the span of the failure
+   * when there was one) carrying the `diagnostic_credential.verified` event. Nothing without a tracing SDK.
+   */
+  recordVerification(verified: Diagnosis, failureSpan?: Span): void {
+    try {
+      if (this.tracingOff()) return;
+      const link = failureSpan?.spanContext();
+      const span = this.tracer.startSpan(SPAN_VERIFY, {
+        kind: SpanKind.INTERNAL,
+        attributes: this.baseAttributes,
+        ...(link ? { links: [{ context: link }] } : {}),
+      });
+      if (span.isRecording()) {
+        const event = diagnosisAttributes(verified);
+        if (verified.verification !== undefined) {
+          event[ATTR.verificationOutcome] = verified.verification.outcome;
+          event[ATTR.verificationCalls] = verified.verification.calls;
+          span.setAttribute(ATTR.verificationOutcome, verified.verification.outcome);
+        }
+        span.addEvent(EVENT_VERIFIED, event);
+      }
+      span.end();
     } catch (error) {
       recordInternalFault(error);
     }

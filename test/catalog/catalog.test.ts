@@ -21,6 +21,14 @@ const REQUIRED = [
   "eventgrid",
   "monitor",
   "acr",
+  "search",
+  "loganalytics",
+  "aifoundry",
+  "kusto",
+  "signalr",
+  "webpubsub",
+  "batch",
+  "eventgridnamespaces",
 ];
 
 describe("SERVICE_CATALOG entries", () => {
@@ -88,7 +96,7 @@ describe("SERVICE_CATALOG entries", () => {
     const flagged = SERVICE_CATALOG.filter((s) => s.unauthorizedMeansForbidden)
       .map((s) => s.name)
       .sort();
-    expect(flagged).toEqual(["acr", "eventgrid", "eventhubs", "openai", "servicebus"]);
+    expect(flagged).toEqual(["acr", "aifoundry", "eventgrid", "eventgridnamespaces", "eventhubs", "openai", "servicebus"]);
   });
 
   it("every H2-capable entry of the azure-rbac model names how to find its scope or quotes it", () => {
@@ -139,6 +147,21 @@ describe("scopeForUrl", () => {
     ["https://dce.westeurope-1.ingest.monitor.azure.com/dataCollectionRules/x", "https://monitor.azure.com/.default"],
     ["https://dce.usgovvirginia-1.ingest.monitor.azure.us/", "https://monitor.azure.us/.default"],
     ["https://reg.azurecr.io/v2/", "https://containerregistry.azure.net/.default"],
+    ["https://srch-orders.search.windows.net/indexes/docs/docs/search", "https://search.azure.com/.default"],
+    ["https://srch-orders.search.azure.us/indexes", "https://search.azure.us/.default"],
+    ["https://srch-orders.search.azure.cn/indexes", "https://search.azure.cn/.default"],
+    ["https://api.loganalytics.io/v1/workspaces/x/query", "https://api.loganalytics.io/.default"],
+    ["https://api.loganalytics.azure.com/v1/workspaces/x/query", "https://api.loganalytics.io/.default"],
+    ["https://api.loganalytics.us/v1/workspaces/x/query", "https://api.loganalytics.us/.default"],
+    ["https://api.loganalytics.azure.cn/v1/workspaces/x/query", "https://api.loganalytics.azure.cn/.default"],
+    ["https://adx-orders.westeurope.kusto.windows.net/v2/rest/query", "https://kusto.kusto.windows.net/.default"],
+    ["https://adx-orders.usgovvirginia.kusto.usgovcloudapi.net/", "https://kusto.kusto.usgovcloudapi.net/.default"],
+    ["https://adx-orders.chinaeast2.kusto.chinacloudapi.cn/", "https://kusto.kusto.chinacloudapi.cn/.default"],
+    ["https://sig-orders.service.signalr.net/api/hubs/chat/:send", "https://signalr.azure.com/.default"],
+    ["https://wps-orders.webpubsub.azure.com/api/hubs/chat/:send", "https://webpubsub.azure.com/.default"],
+    ["https://batch-orders.westeurope.batch.azure.com/jobs", "https://batch.core.windows.net//.default"],
+    ["https://batch-orders.usgovvirginia.batch.usgovcloudapi.net/jobs", "https://batch.core.usgovcloudapi.net//.default"],
+    ["https://batch-orders.chinanorth2.batch.chinacloudapi.cn/jobs", "https://batch.chinacloudapi.cn//.default"],
   ])("%s → %s", (url, scope) => {
     expect(scopeForUrl(url)).toBe(scope);
   });

@@ -27,6 +27,14 @@ const OAI = "https://oai.openai.azure.com/openai/deployments/d/chat/completions"
 const EG = "https://topic.westeurope-1.eventgrid.azure.net/api/events";
 const MON = "https://dce.westeurope-1.ingest.monitor.azure.com/dataCollectionRules/dcr-0011/streams/Custom-X";
 const ACR = "https://reg.azurecr.io/v2/app/manifests/1";
+const SRCH = "https://srch-orders.search.windows.net/indexes/all-documents-index?api-version=2021-04-30-Preview";
+const LA = "https://api.loganalytics.io/v1/workspaces/0b0b0b0b-1111-2222-3333-444444444444/query";
+const FOUNDRY = "https://orders-resource.services.ai.azure.com/api/projects/orders/assistants?api-version=v1";
+const ADX = "https://adx-orders.westeurope.kusto.windows.net/v2/rest/query";
+const SIGR = "https://sig-orders.service.signalr.net/api/hubs/chat/groups/g1/:send?api-version=2022-06-01";
+const WPS = "https://wps-orders.webpubsub.azure.com/api/hubs/chat/groups/g1/:send?api-version=2024-01-01";
+const BATCH = "https://batch-orders.westeurope.batch.azure.com/jobs?api-version=2024-07-01.20.0";
+const EGNS = "https://egns.westeurope-1.eventgrid.azure.net/topics/orders:publish?api-version=2023-11-01";
 
 type Sample = { http: ResponseLike; context?: ClassifyContext } | { error: unknown; context?: ClassifyContext };
 
@@ -53,6 +61,16 @@ const messaging = (prefix: "servicebus" | "eventhubs"): Record<string, Sample> =
     [`${prefix}.invalid-issuer`]: { http: { url, status: 401, body: sbXml("InvalidIssuer: Token issuer is invalid.") } },
     [`${prefix}.invalid-signature`]: { http: { url, status: 401, body: sbXml("InvalidSignature: The token has an invalid signature.") } },
     [`${prefix}.foreign-tenant`]: { http: { url, status: 401, body: sbXml("SubCode=40100: Unauthorized. TrackingId:1") } },
+    // The management client's answer to a token with Send/Listen only (Azure/azure-sdk-for-net#20485).
+    [`${prefix}.claim-empty`]: {
+      http: {
+        url: prefix === "servicebus" ? "https://ns.servicebus.windows.net/$Resources/queues" : "https://ns.servicebus.windows.net/hub/consumergroups/cg",
+        status: 401,
+        body: sbXml(
+          "claim is empty or token is invalid. TrackingId:7b487659-cd9d-4ad1-ae79-117899444f5b_G18, SystemTracker:ns.servicebus.windows.net:$Resources/queues",
+        ),
+      },
+    },
   };
 };
 
@@ -276,6 +294,122 @@ const SAMPLES: Record<string, Sample> = {
   },
   "acr.unauthorized": { http: { url: ACR, status: 401, body: j({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }) } },
   "acr.denied": { http: { url: ACR, status: 403, body: j({ errors: [{ code: "DENIED", message: "requested access to the resource is denied" }] }) } },
+  // microsoft/sample-app-aoai-chatGPT#624: API keys disabled, a token without a Search role.
+  "search.authorization-failed": { http: { url: SRCH, status: 403, body: j({ error: { code: "", message: "Authorization failed." } }) } },
+  // Azure/azure-sdk-for-net#37173 (troubleshooting guide) and microsoft/foundry-dev-tools#734.
+  "loganalytics.insufficient-access": {
+    http: {
+      url: LA,
+      status: 403,
+      body: j({
+        error: {
+          message: "The provided credentials have insufficient access to perform the requested operation",
+          code: "InsufficientAccessError",
+          correlationId: "19312810-2150-47d2-ac01-70c07fd11088",
+        },
+      }),
+    },
+  },
+  "loganalytics.token-refused": {
+    http: { url: LA, status: 401, body: j({ error: { message: "Valid authentication was not provided", code: "AuthorizationRequiredError" } }) },
+  },
+  // davrous/AzureAgentToM365#3, microsoft/ai-agent-evals#43: agent reads with "Cognitive Services OpenAI User" only.
+  "aifoundry.lacks-data-action": {
+    http: {
+      url: FOUNDRY,
+      status: 401,
+      body: j({
+        error: {
+          code: "PermissionDenied",
+          message:
+            "The principal `90ae6d27-5ebe-4011-ac3f-cb35e8e456b0` lacks the required data action `Microsoft.CognitiveServices/accounts/AIServices/agents/read` to perform `GET /api/projects/{projectName}/assistants` operation. For instructions on granting the necessary permissions, see https://aka.ms/FoundryPermissions.",
+        },
+      }),
+    },
+  },
+  "aifoundry.permission-denied": { http: { url: FOUNDRY, status: 401, body: j({ error: { code: "PermissionDenied", message: "Denied." } }) } },
+  // microsoft/delta-kusto#155 (KustoRequestDeniedException, UnauthorizedDatabaseAccessException).
+  "kusto.database-access": {
+    http: {
+      url: ADX,
+      status: 403,
+      body: j({
+        error: {
+          code: "Forbidden",
+          message: "Caller is not authorized to perform this action",
+          "@type": "Kusto.DataNode.Exceptions.UnauthorizedDatabaseAccessException",
+          "@message":
+            "Principal 'aadapp=a1b2c3d4-0000-4000-8000-000000000001;0b0b0b0b-1111-2222-3333-444444444444' is not authorized to read database 'orders'.",
+        },
+      }),
+    },
+  },
+  // MicrosoftDocs/azure-docs#35201.
+  "kusto.operation": {
+    http: {
+      url: ADX,
+      status: 403,
+      body: j({
+        error: {
+          code: "Forbidden",
+          message: "Caller is not authorized to perform this action",
+          "@type": "Kusto.Common.Svc.Exceptions.UnauthorizedOperationException",
+          "@message":
+            "Principal 'aadapp=a1b2c3d4-0000-4000-8000-000000000001;0b0b0b0b' is not authorized to perform operation 'VersionShowCommand' on 'https://adx-orders.westeurope.kusto.windows.net:443/'.",
+        },
+      }),
+    },
+  },
+  "kusto.caller-not-authorized": {
+    http: { url: ADX, status: 403, body: j({ error: { code: "Forbidden", message: "Caller is not authorized to perform this action" } }) },
+  },
+  // microsoft/aspire#8382: a Web PubSub send with a control-plane role only.
+  "signalr.permission-required": {
+    http: {
+      url: SIGR,
+      status: 403,
+      body: j({
+        code: "Error.Forbidden",
+        message: "Microsoft.SignalRService/SignalR/group/send/action permission is required to access this API. Please check your role assignments.",
+      }),
+    },
+  },
+  "webpubsub.permission-required": {
+    http: {
+      url: WPS,
+      status: 403,
+      body: j({
+        code: "Error.Forbidden",
+        message: "Microsoft.SignalRService/WebPubSub/group/send/action permission is required to access this API. Please check your role assignments.",
+      }),
+    },
+  },
+  // Azure/BatchExplorer#2203.
+  "batch.authorization-failure": {
+    http: {
+      url: BATCH,
+      status: 403,
+      body: j({
+        "odata.metadata": "https://batch-orders.westeurope.batch.azure.com/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element",
+        code: "AuthorizationFailure",
+        message: { lang: "en-US", value: "This request is not authorized to perform this operation.\nRequestId:61056696-c076-4df2-a1f0-d3de71a1be98" },
+      }),
+    },
+  },
+  "batch.authentication-failed": {
+    http: {
+      url: BATCH,
+      status: 401,
+      body: j({ code: "AuthenticationFailed", message: { lang: "en-US", value: "Server failed to authenticate the request." } }),
+    },
+  },
+  "eventgridnamespaces.quota": {
+    http: { url: EGNS, status: 403, body: j({ error: { code: "Forbidden", message: "The namespace quota has been exceeded." } }) },
+  },
+  "eventgridnamespaces.forbidden": { http: { url: EGNS, status: 403 } },
+  "eventgridnamespaces.unauthorized": {
+    http: { url: EGNS, status: 401, body: j({ error: { code: "Unauthorized", message: "The principal is not authorized to publish to this topic." } }) },
+  },
 };
 
 const ALL = [

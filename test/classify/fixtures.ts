@@ -891,7 +891,8 @@ export const SHAPES: Shape[] = [
       hypothesis: "H2",
       confidence: "high",
       service: "graph",
-      steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, "appRoles[?value=='User.Read.All']"],
+      // The endpoint names the permission (GET /users → User.Read.All) and its app role id is filled in.
+      steps: [`https://graph.microsoft.com/v1.0/servicePrincipals/${OID}/appRoleAssignments`, 'APP_ROLE_ID="df021288-bdef-4463-88db-98f22de89214"'],
       checks: [{ kind: "role", verdict: "fail", actual: "roles: Group.Read.All" }],
     },
   },
@@ -1186,19 +1187,19 @@ export const SHAPES: Shape[] = [
     expect: { hypothesis: "H2", confidence: "medium", service: "eventgrid", steps: ['"EventGrid Data Sender"'] },
   },
   {
-    name: "eventgrid 403 quota → not identity",
+    name: "eventgrid namespace 403 quota → not identity",
     response: {
       url: "https://egns.westeurope-1.eventgrid.azure.net/topics/orders:publish?api-version=2023-11-01",
       status: 403,
       body: json({ error: { code: "Forbidden", message: "Publishing is not allowed: the namespace quota has been exceeded." } }),
     },
     token: { aud: "https://eventgrid.azure.net" },
-    expect: { hypothesis: "not-identity", confidence: "high", service: "eventgrid" },
+    expect: { hypothesis: "not-identity", confidence: "high", service: "eventgridnamespaces" },
   },
   {
-    name: "eventgrid bare 403 → not identity, medium",
+    name: "eventgrid namespace bare 403 → not identity, medium",
     response: { url: "https://egns.westeurope-1.eventgrid.azure.net/topics/orders:publish", status: 403 },
-    expect: { hypothesis: "not-identity", confidence: "medium", service: "eventgrid" },
+    expect: { hypothesis: "not-identity", confidence: "medium", service: "eventgridnamespaces" },
   },
 
   // ── Monitor ingestion ────────────────────────────────────────────────────────────────────────────────────────

@@ -90,7 +90,7 @@ describe("exact summaries", () => {
       { token, now: NOW, app: { name: "ca-orders", resourceGroup: "rg-orders(prod)", revision: "ca-orders--r7" } },
     );
     expect(d?.nextSteps).toContain(
-      'If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name ca-orders --resource-group "rg-orders(prod)" --revision ca-orders--r7',
+      'If only some instances fail, restart them to drop the stale token: az containerapp revision restart --name "ca-orders" --resource-group "rg-orders(prod)" --revision "ca-orders--r7"',
     );
   });
 
@@ -101,7 +101,7 @@ describe("exact summaries", () => {
       { token, now: NOW, app: { name: 'ca"; curl x|sh; "', resourceGroup: "rg orders", revision: "r$(id)" } },
     );
     expect(d?.nextSteps).toContain(
-      'If only some replicas fail, restart them to drop the stale token: az containerapp revision restart --name "$APP_NAME" --resource-group "$RG" --revision "$REVISION_NAME"',
+      'If only some instances fail, restart them to drop the stale token: az containerapp revision restart --name "$APP_NAME" --resource-group "$RG" --revision "$REVISION_NAME"',
     );
     expect(d?.evidence).toContain(
       "command values left as placeholders: <rg> (not a valid resourceGroup), <app> (not a valid resourceName), <revision> (not a valid resourceName): the value seen could not be put safely in a shell command",

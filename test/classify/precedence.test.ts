@@ -180,7 +180,7 @@ describe("each next step is one string: a sentence with its command", () => {
   const service = { name: "orders-api", hosts: ["orders.contoso.example"], audiences: ["api://orders"], roles: [{ operation: "call", role: "Orders.Reader" }] };
 
   it("without a token the principal id step sets PRINCIPAL_ID in the same string; the grant names it", () => {
-    const d = classifyResponse(forbidden, { now: NOW, services: [service] });
+    const d = classifyResponse(forbidden, { now: NOW, services: [service], app: {} });
     expect(d?.nextSteps[0]).toBe(
       'Set the identity\'s principal id (system-assigned; for a user-assigned identity use az identity show --query principalId): PRINCIPAL_ID="$(az containerapp show --name "$APP_NAME" --resource-group "$RG" --query identity.principalId --output tsv)"',
     );

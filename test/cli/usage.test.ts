@@ -102,7 +102,7 @@ describe.concurrent("help and version (the built bin)", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`${USAGE}\n`);
     expect(r.stdout).toMatch(
-      /^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--json\] \[--timeout MS\] \[--no-color\]\n/,
+      /^Usage: diagnostic-credential doctor \[--scope S\]\.\.\. \[--url URL\]\.\.\. \[--service NAME=URL\]\.\.\. \[--client-id ID\] \[--verify\] \[--arm-endpoint URL\] \[--json\] \[--timeout MS\] \[--no-color\]\n/,
     );
     expect(r.stdout).toContain("Exit codes: 0 all good, 1 a problem found, 2 usage error.");
   });

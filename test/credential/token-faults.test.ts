@@ -56,7 +56,11 @@ describe.concurrent("H1: identity not assigned", () => {
       },
       { kind: "identity-endpoint", verdict: "fail", expected: "HTTP 200", actual: "HTTP 400", confirmedBy: "answer" },
     );
-    expect(call.diagnosis!.nextSteps.join("\n")).toMatch(/az containerapp identity assign/);
+    // IMDS and no platform variable: a VM or a VMSS (or another host), never another platform's command alone.
+    expect(call.diagnosis!.nextSteps.join("\n")).toMatch(
+      /the hosting platform is unknown.*on Azure virtual machine: az vm identity assign .* \| on Azure virtual machine scale set: az vmss identity assign /,
+    );
+    expect(call.diagnosis!.nextSteps.join("\n")).not.toMatch(/az containerapp|az webapp|az functionapp/);
     const line = r.logs.find((l) => l.source === "getToken")!;
     expect(line.message).toMatch(/^DiagnosticCredential \[H1 IdentityNotAssigned\] ManagedIdentityCredential CredentialUnavailableError:/);
     expect(line).toMatchObject({ level: "error", hypothesis: "H1", code: "IdentityNotAssigned", count: 1 });

@@ -16,6 +16,9 @@ export { CLIENT_ID, MIRID, PRINCIPAL, TENANT };
 
 export const CONTAINER_APP = { name: "ca-orders", revision: "ca-orders--r7x2k9q", replica: "ca-orders--r7x2k9q-5d8f6c7b9-x2x7z" } as const;
 export const CA_ATTRIBUTES = {
+  "diagnostic_credential.platform": "container-apps",
+  "cloud.provider": "azure",
+  "cloud.platform": "azure.container_apps",
   "azure.container_app.name": CONTAINER_APP.name,
   "azure.container_app.revision": CONTAINER_APP.revision,
   "azure.container_app.replica": CONTAINER_APP.replica,

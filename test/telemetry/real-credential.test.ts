@@ -12,7 +12,14 @@ import { runOtelScenario, type ChildMetric, type ChildSpan, type OtelScenarioRes
 const VAULT = "https://vault.azure.net/.default";
 const STORAGE = "https://storage.azure.com/.default";
 const APP = { name: "ca-orders", revision: "ca-orders--r1a2b3c", replicaName: "ca-orders--r1a2b3c-6f7d9c8b5-qz4xk" };
-const CA = { "azure.container_app.name": APP.name, "azure.container_app.revision": APP.revision, "azure.container_app.replica": APP.replicaName };
+const CA = {
+  "diagnostic_credential.platform": "container-apps",
+  "cloud.provider": "azure",
+  "cloud.platform": "azure.container_apps",
+  "azure.container_app.name": APP.name,
+  "azure.container_app.revision": APP.revision,
+  "azure.container_app.replica": APP.replicaName,
+};
 const CONTAINER_APP = { name: APP.name, revision: APP.revision, replica: APP.replicaName };
 const fast = { retryOptions: { maxRetries: 0 } };
 

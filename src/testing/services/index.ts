@@ -36,7 +36,13 @@ import { startBlobStorageEmulator, type BlobStorageEmulator, type BlobStorageEmu
 import { startCosmosEmulator, type CosmosEmulator, type CosmosEmulatorOptions } from "./cosmos.js";
 import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from "./graph.js";
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from "./keyVault.js";
-import { startResourceManagerEmulator, type ResourceManagerEmulator, type ResourceManagerEmulatorOptions } from "./resourceManager.js";
+import {
+  startResourceManagerEmulator,
+  type EmulatedArmResource,
+  type EmulatedDenyAssignment,
+  type ResourceManagerEmulator,
+  type ResourceManagerEmulatorOptions,
+} from "./resourceManager.js";
 import type { ServiceEmulator, ServiceEmulatorOptions } from "./server.js";
 import { startServiceBusEmulator, type ServiceBusEmulator, type ServiceBusEmulatorOptions } from "./serviceBus.js";
 import { createTestCertificateAuthority } from "./tls.js";
@@ -141,12 +147,14 @@ export type {
   GraphEmulatorOptions,
   ResourceManagerEmulator,
   ResourceManagerEmulatorOptions,
+  EmulatedArmResource,
+  EmulatedDenyAssignment,
 };
 export { createEmulatorHttpClient, createTrustingHttpClient } from "./httpClient.js";
 export type { EmulatorHttpClient, EmulatorHttpClientOptions, LegacyHttpHeadersLike, LegacyResponseLike, LegacyWebResourceLike } from "./httpClient.js";
 export { createTestCertificateAuthority } from "./tls.js";
 export type { TestCertificateAuthority } from "./tls.js";
-export { BUILT_IN_ROLES, COSMOS_BUILT_IN_ROLES } from "./rbac.js";
+export { BUILT_IN_ROLES, BUILT_IN_ROLE_IDS, COSMOS_BUILT_IN_ROLES } from "./rbac.js";
 export type { RoleAssignment, RoleAssignmentTable, RoleDefinition } from "./rbac.js";
 export type { ServiceEmulator, ServiceEmulatorOptions, EmulatedService, RecordedServiceRequest } from "./server.js";
 export type { IssuerKeys, TokenFailureReason } from "./tokenCheck.js";

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 /**
  * A role-assignment table for the service emulators: who (principal object id) has which role at which scope.
  * Azure RBAC semantics, reduced to what the emulators need:
@@ -16,6 +17,11 @@ export interface RoleAssignment {
   role: string;
   /** `/subscriptions/…[/resourceGroups/…[/providers/…]]`. Cosmos DB also takes its own form: `/`, `/dbs/<db>`, `/dbs/<db>/colls/<c>`. */
   scope: string;
+  /**
+   * When the assignment was created (Resource Manager's `createdOn`): an ISO time or epoch ms. Default: a day before
+   * the emulator started for assignments given at start, the grant's time for `grant()`.
+   */
+  createdOn?: string | number;
 }
 
 /** A role definition: wildcards (`*`) match any run of characters, case-insensitively, as in Azure. */
@@ -43,9 +49,37 @@ export interface RoleAssignmentTable {
     RoleAssignment & {
       /** When the assignment takes (took) effect, epoch ms on the emulator clock. */
       effectiveAt: number;
+      /** When it was created, epoch ms (`createdOn`). */
+      createdAt: number;
+      /** The assignment's name (a GUID), as in its Resource Manager id. */
+      assignmentName: string;
     }
   >;
 }
+
+/**
+ * Role definition ids (GUIDs) of the built-in roles the emulators know: the real ones (`az role definition list`),
+ * as Resource Manager's role assignments reference them.
+ */
+export const BUILT_IN_ROLE_IDS: Readonly<Record<string, string>> = {
+  Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+  Reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+  "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",
+  "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+  "Cosmos DB Operator": "230815da-be43-4aae-9cb4-875f7bd000aa",
+  "DocumentDB Account Contributor": "5bd9cd88-fe45-4216-938b-f97437e15450",
+  "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
+  "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+  "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+  "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+  "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
+  "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+  "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+  "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+};
 
 /** Built-in Azure roles the emulators know (subset of each role's permissions that the emulators check). */
 export const BUILT_IN_ROLES: Readonly<Record<string, RoleDefinition>> = {
@@ -145,11 +179,22 @@ export interface RbacTable extends RoleAssignmentTable {
 export function createRbacTable(options: RbacTableOptions): RbacTable {
   const normalize = options.normalizeScope ?? ((s: string) => s);
   const roles = new Map(Object.entries(options.roles).map(([name, def]) => [name.toLowerCase(), def]));
-  const entries: Array<RoleAssignment & { effectiveAt: number }> = (options.assignments ?? []).map((a) => ({ ...a, effectiveAt: -Infinity }));
+  const startedAt = options.now();
+  const created = (value: string | number | undefined, fallback: number): number => {
+    const ms = typeof value === "number" ? value : typeof value === "string" ? Date.parse(value) : NaN;
+    return Number.isFinite(ms) ? ms : fallback;
+  };
+  const entries: Array<RoleAssignment & { effectiveAt: number; createdAt: number; assignmentName: string }> = (options.assignments ?? []).map((a) => ({
+    ...a,
+    effectiveAt: -Infinity,
+    createdAt: created(a.createdOn, startedAt - 86_400_000),
+    assignmentName: randomUUID(),
+  }));
   return {
     grant(assignment, grantOptions) {
       const delay = grantOptions?.propagationDelayMs ?? options.propagationDelayMs ?? 0;
-      entries.push({ ...assignment, effectiveAt: options.now() + delay });
+      const now = options.now();
+      entries.push({ ...assignment, effectiveAt: now + delay, createdAt: created(assignment.createdOn, now), assignmentName: randomUUID() });
     },
     revoke(match) {
       let removed = 0;
