@@ -4,8 +4,8 @@ import { defineConfig } from "tsup";
 // which also writes the public API report (review/*.api.md). The bin is an ESM entry of the same build as the
 // library, so it shares its chunks instead of bundling a copy; build.mjs adds its `#!` line.
 // No source maps in the package: they pointed at src/, which is not shipped, and were most of its weight.
-// Whitespace is minified (names and syntax are kept, so stack traces still name our functions): about 10% of the
-// packed weight, which the 400 kB budget (test/package/consumer.test.ts) needs once platforms and their commands ship.
+// One build only: the CommonJS entries (dist/*.cjs) are one-line `require()`s of the ESM ones, written by build.mjs
+// (Node.js >= 22.12 loads ES modules with require()), so the package ships each module once, not twice.
 export default defineConfig([
   {
     entry: { index: "src/index.ts", testing: "src/testing.ts", cli: "src/cli.ts" },
@@ -15,18 +15,6 @@ export default defineConfig([
     dts: false,
     clean: true,
     sourcemap: false,
-    minifyWhitespace: true,
-    splitting: true,
-    outDir: "dist",
-  },
-  {
-    entry: { index: "src/index.ts", testing: "src/testing.ts" },
-    format: ["cjs"],
-    target: "node22",
-    platform: "node",
-    dts: false,
-    sourcemap: false,
-    minifyWhitespace: true,
     splitting: true,
     outDir: "dist",
   },

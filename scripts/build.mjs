@@ -11,6 +11,16 @@ const bin = (name) => path.join(root, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
 
 run(bin("tsup"), ["--silent"]);
+// CommonJS entries: require() of the ESM build (Node.js >= 22.12), so a process that loads both gets one copy of the
+// library and its process-wide state, and the package carries each module once.
+for (const entry of ["index", "testing"]) {
+  writeFileSync(
+    path.join(root, "dist", `${entry}.cjs`),
+    `"use strict";\n// The ES module build, loaded with require() (Node.js >= 22.12).\nmodule.exports = require("./${entry}.js");\n`,
+  );
+}
+// The built-in role definitions: data read on the first diagnosed missing role, never bundled into the code.
+copyFileSync(path.join(root, "src", "catalog", "builtin-roles.json"), path.join(root, "dist", "builtin-roles.json"));
 const cli = path.join(root, "dist", "cli.js");
 writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, "utf8")}`);
 chmodSync(cli, 0o755);

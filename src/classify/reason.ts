@@ -764,7 +764,9 @@ class Builder {
       const model = ACCESS_MODEL_DEFINITIONS[service.accessModel];
       const at = model.scoped ? ` at ${advice.scope.scope}` : "";
       this.evidence.push(`least-privilege ${model.grantNoun} for this operation: "${advice.role.role}"${at}`);
+      if (advice.computed !== undefined) this.evidence.push(`why "${advice.role.role}": ${advice.computed.why}`);
     }
+    if (advice.linked !== undefined) this.evidence.push(`linked scope: the action \`${advice.linked.action}\` was denied on ${advice.linked.scope}`);
     if (this.claims?.roles !== undefined && this.claims.roles.length > 0) this.evidence.push(`token roles claim: ${this.claims.roles.slice(0, 10).join(", ")}`);
     const who = principalId !== undefined ? `identity ${principalId}` : "the identity";
     const role = advice.role !== undefined ? `"${advice.role.role}"` : planeOf(service) === "control" ? "a role" : "a data-plane role";

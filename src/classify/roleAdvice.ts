@@ -4,7 +4,12 @@
  * grantTemplates, controlPlaneRoles, propagation); this module only knows the access models' commands.
  */
 import { ACCESS_MODEL_DEFINITIONS } from "../catalog/accessModels.js";
+import { leastPrivilegedRole, type LeastPrivilegeChoice } from "../catalog/leastPrivilege.js";
+import { actionOfRequest } from "../catalog/operations.js";
 import { planeOf } from "../catalog/resolve.js";
+import { COSMOS_SQL_ROLES, OPERATION_ACTIONS } from "../catalog/roleFamilies.js";
+import { recordInternalFault } from "../util/safe.js";
+import { bicepDeployCommand, bicepRoleAssignment } from "./bicep.js";
 import type { RoleAdvice, ServiceDefinition } from "../catalog/types.js";
 import type { BodyFacts } from "./errorBody.js";
 import { graphGrantStep, graphPermissionFor, graphWhyLine } from "./graphPermission.js";
@@ -170,6 +175,10 @@ export interface RoleAdviceInput {
 
 export interface RoleAdviceResult {
   role?: RoleAdvice;
+  /** The least-privilege computation behind `role`, when the role data decided it (see catalog/leastPrivilege.ts). */
+  computed?: LeastPrivilegeChoice;
+  /** `LinkedAuthorizationFailed`: the linked resource the role goes on, and the action denied there. */
+  linked?: { scope: string; action: string };
   scope: ScopeChoice;
   /** Principal id as printed: the object id, or `"$PRINCIPAL_ID"` with a step that sets it. */
   principal: string;
@@ -214,16 +223,90 @@ export function quoteArg(value: string): string {
   return /^[A-Za-z0-9._\-/:]+$/.test(value) ? value : `"${value.replace(/["\\$`]/g, "\\$&")}"`;
 }
 
+/** ARM's `LinkedAuthorizationFailed`: the action denied on the linked scope(s), and the first linked scope. */
+export function linkedAuthorization(text: string): { action: string; scope: string } | undefined {
+  const match = /does not have permission to perform action '([^']{1,256})' on the linked scope\(s\) '([^']{1,4096})'/i.exec(text);
+  if (match === null) return undefined;
+  const scope = (match[2] as string).split(",")[0]?.trim() ?? "";
+  return { action: match[1] as string, scope };
+}
+
+/** An action string as role definitions write them: `Namespace.Provider/type/…/verb`. */
+const ACTION_STRING = /^[A-Za-z0-9]+\.[A-Za-z0-9.]+\/[A-Za-z0-9_./{}-]+$/;
+
+/**
+ * The least-privilege role computed from the role definitions: for the action the service named (the linked
+ * scope's action for `LinkedAuthorizationFailed`), else the action of the operation the catalog recognised. Only for
+ * grants that are roles with definitions (Azure RBAC, Cosmos DB's SQL roles). Never throws: a failure (the data file
+ * missing) leaves the catalog's role.
+ */
+function computedRole(
+  service: ServiceDefinition,
+  input: RoleAdviceInput,
+  catalogRole: RoleAdvice | undefined,
+  linked: { action: string; scope: string } | undefined,
+): LeastPrivilegeChoice | undefined {
+  if (service.accessModel !== "azure-rbac" && service.accessModel !== "cosmos-sql-rbac") return undefined;
+  const named = linked?.action ?? input.facts.actions.find((action) => ACTION_STRING.test(action));
+  // No action in the answer: the service's operation → action table (method and path), else the catalog operation's.
+  const requested =
+    named === undefined && input.path !== undefined
+      ? actionOfRequest(service, input.method, `https://${input.host ?? "service.invalid"}${input.path}`)
+      : undefined;
+  const action = named ?? requested?.action ?? (catalogRole !== undefined ? OPERATION_ACTIONS[`${service.name}.${catalogRole.operation}`] : undefined);
+  if (action === undefined) return undefined;
+  try {
+    const choice = computeFor(service, action, linked, requested?.dataAction);
+    // Reader, Contributor, Owner answer any control-plane action, a user's own service's too: only Resource
+    // Manager (and a linked scope, which is Resource Manager's) takes them; elsewhere the catalog's roles stay.
+    return choice?.basis === "generic" && !service.ownsResourceIds && linked === undefined ? undefined : choice;
+  } catch (error) {
+    recordInternalFault(error);
+    return undefined;
+  }
+}
+
+function computeFor(
+  service: ServiceDefinition,
+  action: string,
+  linked: { action: string; scope: string } | undefined,
+  tableSaysData: boolean | undefined,
+): LeastPrivilegeChoice | undefined {
+  if (service.accessModel === "cosmos-sql-rbac") return leastPrivilegedRole(action, { dataAction: true, roles: COSMOS_SQL_ROLES });
+  // Resource Manager and linked scopes name control-plane actions; the operation table says which plane its action
+  // is on; otherwise a data service's action may be either (Container Registry's pull is an Actions entry): the role
+  // data decides.
+  if (planeOf(service) === "control" || linked !== undefined) return leastPrivilegedRole(action, { dataAction: false });
+  return leastPrivilegedRole(action, tableSaysData !== undefined ? { dataAction: tableSaysData } : {});
+}
+
 /** The ordered next steps of a H2 diagnosis. */
 export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
   const { service } = input;
   // Graph: the endpoint and method name the least-privileged application permission (classify/graphPermission.ts).
   const graph = service.accessModel === "graph-app-role" ? graphPermissionFor(input.method, input.path) : undefined;
-  const role =
+  const catalogRole = selectRole(service, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
+  const linkedFound = linkedAuthorization(input.text);
+  const linked = linkedFound !== undefined && validShellValue(linkedFound.scope, "resourceId") !== undefined ? linkedFound : undefined;
+  const computed = graph === undefined ? computedRole(service, input, catalogRole, linked) : undefined;
+  const role: RoleAdvice | undefined =
     graph !== undefined
       ? { operation: "graph", role: graph.permission }
-      : selectRole(service, { actions: input.facts.actions, method: input.method, path: input.path, host: input.host });
-  const scope = scopeFor(service, input.facts, input.text, input.host, input.path);
+      : computed !== undefined
+        ? { operation: catalogRole?.operation ?? "computed", role: computed.role.name, roleDefinitionId: computed.role.id }
+        : catalogRole;
+  const scope: ScopeChoice =
+    linked !== undefined
+      ? {
+          scope: linked.scope,
+          concrete: true,
+          label: linked.scope
+            .split("/")
+            .filter((part) => part.length > 0)
+            .slice(-2)
+            .join("/"),
+        }
+      : scopeFor(service, input.facts, input.text, input.host, input.path);
   const base = placeholderValues(input);
   const values: Record<string, string | undefined> = {
     principalIdAssignment: 'PRINCIPAL_ID="<the principalId the identity show command prints>"',
@@ -256,6 +339,11 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
     // (The Graph step carries its own sentence.)
     if (graph === undefined && intro && grants.length > 0) grants[0] = `${fillTemplate(intro, values)} ${grants[0]}`;
     else if (graph === undefined && intro) grants.unshift(fillTemplate(intro, values));
+    if (linked !== undefined) {
+      steps.push(
+        `The denied action is \`${linked.action}\` on the linked resource ${scope.label}: the role goes on that resource (the caller's role on the target itself is not what is missing).`,
+      );
+    }
     steps.push(...grants);
     if (scope.alternative !== undefined && model.scoped) {
       steps.push(
@@ -278,6 +366,40 @@ export function roleAdvice(input: RoleAdviceInput): RoleAdviceResult {
       );
     }
   }
+  // The same grant as infrastructure as code (the runbook's prevention step), after the immediate fix.
+  const bicep = service.accessModel === "azure-rbac" && computed !== undefined ? bicepStep(computed, scope, service, input) : undefined;
+  if (bicep !== undefined) steps.push(bicep);
   steps.push(`Propagation delay: ${service.propagation}. Retry after that before concluding the assignment did not work.`);
-  return { role, scope, principal: values.principalId as string, steps };
+  return {
+    ...(role !== undefined ? { role } : {}),
+    ...(computed !== undefined ? { computed } : {}),
+    ...(linked !== undefined ? { linked } : {}),
+    scope,
+    principal: values.principalId as string,
+    steps,
+  };
+}
+
+/** The same assignment as Bicep, one step: the sentence, the deploy command, then the file. */
+function bicepStep(computed: LeastPrivilegeChoice, scope: ScopeChoice, service: ServiceDefinition, input: RoleAdviceInput): string | undefined {
+  const name = resourceNameOfHost(validShellValue(input.host, "host"));
+  const target: string | { type: string; name: string } | undefined = scope.concrete
+    ? scope.scope
+    : service.resourceProvider !== undefined && name !== undefined
+      ? { type: service.resourceProvider, name }
+      : undefined;
+  if (target === undefined) return undefined;
+  const assignment = {
+    roleDefinitionId: computed.role.id,
+    roleName: computed.role.name,
+    scope: target,
+    ...(input.principalId !== undefined ? { principalId: input.principalId } : {}),
+  };
+  const file = bicepRoleAssignment(assignment);
+  if (file === undefined) return undefined;
+  // One line (steps are folded to one line each): printf writes the file's lines, then the deployment applies it.
+  // The lines hold only validated values and Bicep syntax: no `"`, `$`, backtick or backslash to escape.
+  if (/["$`\\]/.test(file)) return undefined;
+  const lines = file.split("\n").map((line) => `"${line}"`);
+  return `Or the same assignment as code (Bicep): printf '%s\\n' ${lines.join(" ")} > role-assignment.bicep && ${bicepDeployCommand(assignment)}`;
 }

@@ -1009,7 +1009,7 @@ export const SHAPES: Shape[] = [
     expect: { hypothesis: "H4", confidence: "medium", service: "arm", fingerprint: "generic.issuer" },
   },
   {
-    name: "arm 403 AuthorizationFailed write → Contributor",
+    name: "arm 403 AuthorizationFailed write → Website Contributor (the role made for web apps, not Contributor)",
     response: {
       url: `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders/restart?api-version=2022-03-01`,
       status: 403,
@@ -1017,7 +1017,7 @@ export const SHAPES: Shape[] = [
       body: arm403("Microsoft.Web/sites/restart/action", `/subscriptions/${SUB}/resourceGroups/rg-orders/providers/Microsoft.Web/sites/app-orders`),
     },
     token: { aud: "https://management.core.windows.net/" },
-    expect: { hypothesis: "H2", service: "arm", steps: ['--role "Contributor"'] },
+    expect: { hypothesis: "H2", service: "arm", steps: ['--role "Website Contributor"'] },
   },
   {
     name: "arm 403 RequestDisallowedByPolicy",

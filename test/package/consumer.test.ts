@@ -102,7 +102,7 @@ describe("the packed tarball", () => {
     );
     console.log(packed.files.map((file) => `  ${file.path} ${file.size}`).join("\n"));
     expect(packed.size).toBeLessThanOrEqual(MAX_PACKED_BYTES);
-    const allowed = /^(package\.json|README\.md|LICENSE|docs\/(platforms\/)?[a-z-]+\.md|dist\/[A-Za-z0-9_-]+\.(js|cjs|d\.ts|d\.cts))$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|docs\/(platforms\/)?[a-z-]+\.md|dist\/[A-Za-z0-9_-]+\.(js|cjs|json|d\.ts|d\.cts))$/;
     expect(packed.files.map((file) => file.path).filter((file) => !allowed.test(file))).toEqual([]);
     const names = new Set(packed.files.map((file) => file.path));
     for (const required of [
@@ -115,6 +115,7 @@ describe("the packed tarball", () => {
       "dist/testing.d.ts",
       "dist/testing.d.cts",
       "dist/cli.js",
+      "dist/builtin-roles.json",
       "README.md",
       "docs/testing.md",
     ]) {

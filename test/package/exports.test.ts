@@ -9,7 +9,7 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
 describe("package", () => {
   it("declares the contract of API.md", () => {
     expect(pkg.name).toBe("diagnostic-credential");
-    expect(pkg.engines.node).toBe(">=22");
+    expect(pkg.engines.node).toBe(">=22.12");
     expect(Object.keys(pkg.peerDependencies).sort()).toEqual(["@azure/core-auth", "@azure/core-rest-pipeline", "@azure/identity", "@opentelemetry/api"]);
     expect(Object.keys(pkg.dependencies)).toEqual(["jose"]);
     expect(pkg.bin["diagnostic-credential"]).toBe("./dist/cli.js");
