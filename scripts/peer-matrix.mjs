@@ -33,7 +33,7 @@ export const PEER_SETS = {
   },
 };
 
-const SUITES = ["test/credential", "test/lifecycle", "test/integration"];
+const SUITES = ["test/credential", "test/lifecycle", "test/integration", "test/workload"];
 
 function run(cmd, args, cwd, env = {}) {
   execFileSync(cmd, args, { cwd, stdio: "inherit", env: { ...process.env, ...env } });

@@ -82,3 +82,13 @@ export type {
   IssuerKeys,
   TokenFailureReason,
 } from "./testing/services/index.js";
+export { startEntraEmulator, createServiceAccountTokenIssuer, TOKEN_EXCHANGE_AUDIENCE } from "./testing/entra/entraEmulator.js";
+export type {
+  EntraEmulator,
+  EntraEmulatorOptions,
+  EntraFault,
+  FederatedIdentityCredential,
+  RecordedEntraRequest,
+  ServiceAccountTokenIssuer,
+  ServiceAccountTokenOptions,
+} from "./testing/entra/entraEmulator.js";

@@ -27,6 +27,8 @@ import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
 import { refusedValuesEvidence, validShellValue } from "../util/shellSafe.js";
+import { classifyAggregateError } from "./chain.js";
+import { classifyWorkloadIdentityError, type WorkloadIdentityContext } from "./workloadIdentity.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -73,6 +75,8 @@ export interface CredentialErrorContext {
    * `process.uptime()`): a refused endpoint in the first seconds is "not ready yet", later "never reachable".
    */
   processUptimeMs?: number;
+  /** AKS workload identity: its variables, the projected token's claims, the Entra exchanges seen. */
+  workloadIdentity?: WorkloadIdentityContext;
 }
 
 /** Most exchanges of one call that classification reads (the credential keeps 32). */
@@ -101,7 +105,12 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
     const read = readContext(context);
-    const diagnosis = classify(error, read);
+    // Chains (from errors[]) and workload identity (Entra's answers) first: classify/chain.ts, classify/workloadIdentity.ts.
+    const name = safeGet(context, "credentialName");
+    const diagnosis =
+      classifyAggregateError(error, context, classifyCredentialError) ??
+      classifyWorkloadIdentityError(error, safeGet(context, "workloadIdentity"), typeof name === "string" ? name : undefined) ??
+      classify(error, read);
     return diagnosis === undefined ? undefined : cleanCallerText(addHostFacts(diagnosis, read.environment, read.configuredIdentity ?? {}));
   } catch (fault) {
     // A bug of ours (inputs are read through guarded readers): counted, never thrown.

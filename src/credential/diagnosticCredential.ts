@@ -33,6 +33,9 @@ import { policyChallengeWaits } from "../registry/challengeWaits.js";
 import { rememberIssuedToken } from "../registry/issuedTokens.js";
 import { registerCredentialInternals, type CredentialInternals, type ReportContext } from "./internals.js";
 import { RepeatAnswers } from "./repeatAnswers.js";
+import { readWorkloadIdentityEnvironment, type WorkloadIdentityEnvironment } from "../environment/workloadIdentityEnv.js";
+import { watchEntraExchanges } from "../observe/entraExchanges.js";
+import { workloadIdentityContextOf } from "./workloadIdentity.js";
 import { DEFAULT_TOKEN_TIMEOUT_MS, DIAGNOSTIC_OPTION_KEYS, type DiagnosticCredentialOptions } from "./options.js";
 import { checkResourceManagerEndpoint } from "../verify/endpoint.js";
 import { resolveVerifyOptions, type ResolvedVerifyOptions } from "../verify/types.js";
@@ -40,6 +43,9 @@ import { isVerifiable, Verifier } from "../verify/verifier.js";
 
 /** Report sources whose H1/H2 diagnoses are verified (option `verify`): failures, not warnings about tokens or scopes. */
 const VERIFIED_SOURCES: ReadonlySet<string> = new Set(["getToken", "response", "observed", "diagnose"]);
+
+/** How far back a failure looks for its Entra exchanges (a call retries for well under this). */
+const WORKLOAD_EXCHANGE_WINDOW_MS = 120_000;
 
 /** How long zero-config observation waits for the policy (which sees the body) to diagnose the same answer. */
 const OBSERVER_GRACE_MS = 100;
@@ -65,6 +71,8 @@ export class DiagnosticCredential implements TokenCredential {
   private readonly configured: ConfiguredIdentity;
   private readonly selectorKey: string;
   private readonly environment: HostEnvironment;
+  /** AKS workload identity's variables: its exchange bypasses our httpClient, so it is watched on diagnostics_channel. */
+  private readonly workload: WorkloadIdentityEnvironment;
   private readonly catalog: ServiceCatalog;
   private readonly logger: DiagnosisLogger;
   private readonly telemetry: CredentialTelemetry;
@@ -104,6 +112,8 @@ export class DiagnosticCredential implements TokenCredential {
       typeof clientIdOrOptions === "string" ? { ...(maybeOptions ?? {}), clientId: clientIdOrOptions } : { ...(clientIdOrOptions ?? {}) };
     this.environment = readHostEnvironment();
     this.containerApp = containerAppFields(this.environment);
+    this.workload = readWorkloadIdentityEnvironment();
+    if (this.workload.tokenFile !== undefined) safely(() => watchEntraExchanges(), undefined);
     this.configured = {};
     if (options.clientId) this.configured.clientId = options.clientId;
     if (options.resourceId) this.configured.resourceId = options.resourceId;
@@ -276,6 +286,7 @@ export class DiagnosticCredential implements TokenCredential {
               configuredIdentity: this.configured,
               credentialName: this.credentialName,
               ...uptimeContext(),
+              ...this.workloadContext(),
             }),
           report: (diagnosis, url) => this.#report(diagnosis, { level: "error", source: "diagnose", ...(url ? { url } : {}) }),
         }),
@@ -554,6 +565,7 @@ export class DiagnosticCredential implements TokenCredential {
           ...(timedOutAfterMs !== undefined ? { timedOutAfterMs } : {}),
           credentialName: this.credentialName,
           ...uptimeContext(),
+          ...this.workloadContext(),
         }),
       undefined,
     );
@@ -596,6 +608,15 @@ export class DiagnosticCredential implements TokenCredential {
       }, undefined);
     }
     return { diagnosis, errorName, attempts: exchanges.length, lastGood: undefined };
+  }
+
+  /**
+   * Workload identity's facts for a failure: the projected token's claims (read now, bounded) and the Entra exchanges
+   * of the last two minutes (the call's own are among them; the exchange log's mark does not see them).
+   */
+  private workloadContext(): { workloadIdentity?: ReturnType<typeof workloadIdentityContextOf> } {
+    const context = safely(() => workloadIdentityContextOf(this.workload, Date.now() - WORKLOAD_EXCHANGE_WINDOW_MS), undefined);
+    return context !== undefined ? { workloadIdentity: context } : {};
   }
 
   /** One caller's failure: its span and duration, then the error (or the last good token) as the outcome says. */

@@ -50,6 +50,11 @@ export const CHECK_KINDS = {
   identityEndpoint: "identity-endpoint",
   /** The identity variables the platform sets (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`): set, and a valid URL. */
   identityVariables: "identity-variables",
+  /**
+   * AKS workload identity: a federated credential of the identity matching the projected token. `expected`: its
+   * issuer, subject and audience; `actual`: what Entra said (the part that matched none).
+   */
+  federatedCredential: "federated-credential",
   /** A CAE claims challenge: the token must be issued after the time it names. `expected`: "issued after <time>"; `actual`: "issued at <time>". */
   claimsChallenge: "claims-challenge",
   /**

@@ -71,16 +71,8 @@ const NUMBER_CLAIMS = ["iat", "nbf", "exp"] as const;
  */
 export function decodeTokenClaims(token: unknown): TokenClaims | undefined {
   try {
-    if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return undefined;
-    const raw = token.startsWith("Bearer ") ? token.slice(7) : token;
-    const first = raw.indexOf(".");
-    if (first <= 0) return undefined;
-    const second = raw.indexOf(".", first + 1);
-    const payloadPart = second === -1 ? raw.slice(first + 1) : raw.slice(first + 1, second);
-    if (payloadPart.length === 0 || !/^[A-Za-z0-9_-]+={0,2}$/.test(payloadPart)) return undefined;
-    const json: unknown = JSON.parse(Buffer.from(payloadPart, "base64url").toString("utf8"));
-    if (json === null || typeof json !== "object" || Array.isArray(json)) return undefined;
-    const source = json as Record<string, unknown>;
+    const source = decodePayload(token);
+    if (source === undefined) return undefined;
     const claims: TokenClaims = {};
     for (const key of STRING_CLAIMS) {
       const value = source[key];
@@ -94,6 +86,42 @@ export function decodeTokenClaims(token: unknown): TokenClaims | undefined {
     }
     if (Array.isArray(source.roles)) claims.roles = source.roles.filter((r): r is string => typeof r === "string").slice(0, 50);
     return claims;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A JWT's payload as an object (no signature read); undefined for anything else. Throws on bad base64/JSON (callers catch). */
+function decodePayload(token: unknown): Record<string, unknown> | undefined {
+  if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) return undefined;
+  const raw = token.startsWith("Bearer ") ? token.slice(7) : token;
+  const first = raw.indexOf(".");
+  if (first <= 0) return undefined;
+  const second = raw.indexOf(".", first + 1);
+  const payloadPart = second === -1 ? raw.slice(first + 1) : raw.slice(first + 1, second);
+  if (payloadPart.length === 0 || !/^[A-Za-z0-9_-]+={0,2}$/.test(payloadPart)) return undefined;
+  const json: unknown = JSON.parse(Buffer.from(payloadPart, "base64url").toString("utf8"));
+  return json === null || typeof json !== "object" || Array.isArray(json) ? undefined : (json as Record<string, unknown>);
+}
+
+/** The claims a federated credential matches, of an assertion (a projected service-account token): `iss`, `sub`, `aud` (first), `iat`, `exp`. */
+export function decodeAssertionClaims(token: unknown): { iss?: string; sub?: string; aud?: string; iat?: number; exp?: number } | undefined {
+  try {
+    const source = decodePayload(token);
+    if (source === undefined) return undefined;
+    const out: { iss?: string; sub?: string; aud?: string; iat?: number; exp?: number } = {};
+    const text = (value: unknown) => (typeof value === "string" && value.length <= 2048 ? value : undefined);
+    const iss = text(source.iss);
+    const sub = text(source.sub);
+    const aud = text(Array.isArray(source.aud) ? source.aud[0] : source.aud);
+    if (iss !== undefined) out.iss = iss;
+    if (sub !== undefined) out.sub = sub;
+    if (aud !== undefined) out.aud = aud;
+    for (const key of ["iat", "exp"] as const) {
+      const value = source[key];
+      if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
+    }
+    return out;
   } catch {
     return undefined;
   }

@@ -9,7 +9,7 @@
  */
 
 /** The kinds of values commands take. */
-export type ShellValueKind = "guid" | "resourceId" | "resourceName" | "resourceGroup" | "host" | "roleName" | "word" | "url";
+export type ShellValueKind = "guid" | "resourceId" | "resourceName" | "resourceGroup" | "host" | "roleName" | "word" | "url" | "k8sName" | "uri" | "subject";
 
 /**
  * What each kind allows. Resource ids and names: Azure's naming rules (letters, digits, `-`, `_`, `.`, `(`, `)`), no
@@ -25,6 +25,12 @@ const PATTERNS: Readonly<Record<ShellValueKind, RegExp>> = {
   roleName: /^[A-Za-z0-9][A-Za-z0-9 ._()/-]{0,127}$/,
   word: /^[A-Za-z0-9._/-]{1,256}$/,
   url: /^https:\/\/[A-Za-z0-9.-]{1,253}(:\d{1,5})?(\/[A-Za-z0-9._~/%-]*)?$/,
+  // Kubernetes namespace / service account (DNS-1123 subdomain).
+  k8sName: /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/,
+  // A federated credential's audience (`api://AzureADTokenExchange`) or issuer: any scheme, no metacharacter.
+  uri: /^[A-Za-z][A-Za-z0-9+.-]{0,20}:\/\/[A-Za-z0-9._~/%:-]{1,1000}$/,
+  // A federated credential's subject (`system:serviceaccount:<ns>:<sa>`, `repo:org/name:ref:…`).
+  subject: /^[A-Za-z0-9._:/@-]{1,600}$/,
 };
 
 /** The value when it is a valid value of `kind`, else undefined. */
