@@ -215,7 +215,7 @@ export const PAGE_ROWS: readonly PageRow[] = [
     on: "endpoint",
     text: "ManagedIdentityCredential: Authentication failed.",
     note: "after HTTP 429 answers (a convoy of cold getToken calls)",
-    context: () => ({ exchanges: [exchange(IMDS_URL, { status: 429, retryAfter: "5" })] }),
+    context: (vars) => ({ exchanges: [exchange(vars.IDENTITY_ENDPOINT !== undefined ? APP_SERVICE_URL : IMDS_URL, { status: 429, retryAfter: "5" })] }),
   },
   // AKS workload identity: the token file, Entra's answer to the exchange
   {
