@@ -116,6 +116,8 @@ export function fillCommand(template: string, ctx: CommandContext, scope?: strin
   return template.replace(/\{(\w+?)(Bare)?\}/g, (whole, name: string, bare: string | undefined) => {
     if (name === "identity") return identityArgument(ctx);
     if (name === "doctor") return doctorLine(scope, url);
+    // The doctor's arguments after `npx` (a job's `--command "npx" --args …`, which az splits on spaces).
+    if (name === "doctorArgs") return doctorLine(scope, url).replace(/^npx /, "");
     const value = values[name];
     if (value === undefined) return whole;
     return bare !== undefined ? (value[0] ?? value[1]) : quoted(value[0], value[1]);

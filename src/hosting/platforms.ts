@@ -6,7 +6,7 @@
  *
  * Command templates: `{rg}`, `{app}`, `{revision}`, `{instance}`, `{pod}`, `{namespace}` become a validated, double-quoted
  * value or a shell variable (`"$APP_NAME"`); `{appBare}` the validated name unquoted (inside a URL); `{identity}` the user-assigned identity's resource id (or the
- * `az identity list` expression that finds it from a client id); `{doctor}` the doctor's command line.
+ * `az identity list` expression that finds it from a client id); `{doctor}` the doctor's command line, `{doctorArgs}` its words after `npx` (unquoted: they are space-separated arguments).
  */
 import type { EnvironmentMatch, IdentitySourceId } from "./identitySources.js";
 
@@ -145,7 +145,7 @@ export const PLATFORMS: readonly PlatformEntry[] = [
       },
       doctorInInstance: {
         sentence: "Run the doctor as an execution of the job",
-        command: `az containerapp job start --name {app} ${RG} --command "npx" --args "{doctor}"`,
+        command: `az containerapp job start --name {app} ${RG} --command "npx" --args {doctorArgs}`,
       },
       listInstances: {
         sentence: "List the executions, to compare this one with the others",
