@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PLATFORMS, type PlatformEntry } from "../../src/hosting/platforms.js";
-import { commandContextOf, fillCommand } from "../../src/diagnosis/commands.js";
+import { commandContextOf, fillCommand, platformStep, type StepName } from "../../src/diagnosis/commands.js";
 import { REPO_ROOT } from "../helpers/childScenario.js";
 
 const DIR = path.join(REPO_ROOT, "docs", "platforms");
@@ -26,9 +26,11 @@ function head(entry: PlatformEntry): string {
 
 function commands(entry: PlatformEntry): string {
   const ctx = { ...commandContextOf(undefined), platformKey: entry.key };
-  const steps = Object.entries(entry.commands).flatMap(([, step]) =>
-    typeof step === "object" ? [`- ${step.sentence}:\n  \`${fillCommand(step.command, ctx)}\``] : [],
-  );
+  // A step without a sentence of its own prints the usual one, as a next step does.
+  const steps = Object.entries(entry.commands).flatMap(([name, step]) => {
+    const filled = typeof step === "object" ? platformStep(entry, name as StepName, ctx) : undefined;
+    return filled !== undefined ? [`- ${filled.sentence}:\n  \`${filled.command}\``] : [];
+  });
   return [RUN, "", ...steps, `- Principal id: \`${fillCommand(entry.commands.principalId, ctx)}\``].join("\n");
 }
 

@@ -6,6 +6,17 @@
 import { describe, expect, test } from "vitest";
 import { classifyCredentialError } from "../../src/index.js";
 
+/**
+ * Where the table's workload identity entries (src/catalog/workloadIdentityFailures.ts) were written from, besides
+ * the fixtures below: token-file-missing: azure-workload-identity docs/book troubleshooting, Node.js ENOENT from
+ * WorkloadIdentityCredential.readFileContents; token-file-empty: @azure/identity NO_FILE_CONTENT; token-file-not-jwt:
+ * Entra ID AADSTS50027 "JWT token is invalid or malformed"; variables-not-injected: @azure/identity MISSING_ENV_VARS,
+ * azure-workload-identity known issues; subject-mismatch: Azure/login#482; no-matching-federated-credential:
+ * Azure/azure-workload-identity#340, #977; assertion-expired: risingwavelabs/risingwave#17123;
+ * assertion-lifetime-too-long: Azure/azure-sdk-for-python#32124, MicrosoftDocs/azure-docs#86916;
+ * oidc-issuer-unreachable: Azure/azure-workload-identity#642.
+ */
+
 const FIXTURES: Array<{ source: string; text: string; rule: string; hypothesis: string }> = [
   {
     source: "Azure/azure-workload-identity#616 (msal-go)",
