@@ -3,11 +3,11 @@
  * itself is `TOKEN_FAILURES` (tokenFailures.ts); `classifyCredentialError` runs it through the same matcher as the
  * services' fingerprints (classify/fingerprintMatch.ts). Adding an error text = adding an entry + its test.
  */
-import type { IdentitySource } from "../environment/hostEnvironment.js";
+import type { IdentitySourceId } from "../hosting/identitySources.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
 
-/** The identity sources a fingerprint applies to: MSAL's, plus AKS workload identity (token exchange). */
-export type TokenIdentitySource = IdentitySource | "WorkloadIdentity";
+/** The identity sources a fingerprint applies to (hosting/identitySources.ts): MSAL's, plus AKS workload identity (token exchange). */
+export type TokenIdentitySource = IdentitySourceId;
 
 /**
  * Facts about the call, beyond the error's words, that a fingerprint may require (every one listed must hold).
