@@ -3,11 +3,11 @@
  * itself is `TOKEN_FAILURES` (tokenFailures.ts); `classifyCredentialError` runs it through the same matcher as the
  * services' fingerprints (classify/fingerprintMatch.ts). Adding an error text = adding an entry + its test.
  */
-import type { IdentitySource } from "../environment/hostEnvironment.js";
+import type { IdentitySourceId } from "../hosting/identitySources.js";
 import type { DiagnosisCode } from "../diagnosis/types.js";
 
-/** The identity sources a fingerprint applies to: MSAL's, plus AKS workload identity (token exchange). */
-export type TokenIdentitySource = IdentitySource | "WorkloadIdentity";
+/** The identity sources a fingerprint applies to (hosting/identitySources.ts): MSAL's, plus AKS workload identity (token exchange). */
+export type TokenIdentitySource = IdentitySourceId;
 
 /**
  * Facts about the call, beyond the error's words, that a fingerprint may require (every one listed must hold).
@@ -42,7 +42,22 @@ export type TokenFailureCondition =
   /** The request failed below HTTP (a transport code other than our own abort). */
   | "transport-failure"
   /** The error or its name speaks of a managed identity credential (its catch-all). */
-  | "names-managed-identity";
+  | "names-managed-identity"
+  // ── AKS workload identity (context.workloadIdentity: the token file as the credential layer read it) ──────
+  /** The failure is a workload identity one: Entra named an AADSTS code, or the error speaks of the exchange or the token file. */
+  | "workload-failure"
+  /** The projected token file does not exist (ENOENT). */
+  | "token-file-missing"
+  /** It exists but cannot be read (EACCES, EISDIR, …). */
+  | "token-file-unreadable"
+  /** It was read and is empty. */
+  | "token-file-empty"
+  /** It was read and is not a JWT. */
+  | "token-file-not-jwt"
+  /** The projected token lives longer than Entra accepts (25 h): the default service-account token, not the projected one. */
+  | "token-lifetime-too-long"
+  /** WorkloadIdentityCredential's "is unavailable … required": its variables are not set (the webhook did not mutate the pod). */
+  | "workload-variables-missing";
 
 /** Next steps the classifier builds for the detected platform (src/diagnosis/commands.ts). */
 export type TokenStepKind =
@@ -67,7 +82,22 @@ export type TokenStepKind =
   /** Add the identity endpoint's host to NO_PROXY (the proxy variables named). */
   | "no-proxy"
   /** Assign the target app's app role to the identity (AADSTS501051). */
-  | "app-role-assignment";
+  | "app-role-assignment"
+  // ── AKS workload identity: filled from the projected token's claims (classify/workloadIdentity.ts) ─────────
+  /** The platform table's federated-credential command (hosting/platforms.ts, AKS workload identity), with the claims. */
+  | "federated-credential-create"
+  /** List the identity's federated credentials. */
+  | "federated-credential-list"
+  /** The cluster's OIDC issuer URL (`az aks show`). */
+  | "aks-oidc-issuer"
+  /** The service account's client-id annotation (`kubectl`). */
+  | "kubectl-service-account"
+  /** The pod's `azure.workload.identity/use` label (`kubectl`). */
+  | "kubectl-pod-label"
+  /** Find the identity of AZURE_CLIENT_ID and its tenant. */
+  | "identity-client-id"
+  /** The issuer's OIDC discovery document (`curl`). */
+  | "oidc-discovery";
 
 /** One next step: a named kind (a command for the platform), or a sentence template. */
 export type TokenStep = { kind: TokenStepKind; why?: string } | { text: string };
@@ -84,6 +114,9 @@ export interface TokenFailureCheck {
   onlyIfNone?: boolean;
 }
 
+/** The part of a federated credential that did not match the assertion, when Entra's answer says which. */
+export type FederatedCredentialMismatch = "issuer" | "subject" | "audience" | "any";
+
 /**
  * One recognisable token-time failure. Matching: every field that is set must match (status, error code, transport
  * code, message, sources, conditions); the first entry of the table that matches decides (data order is the
@@ -97,6 +130,11 @@ export interface TokenFailureCheck {
  * `{timedOutAfterMs}`, `{suggestion}`, `{scopeExplanation}`, `{platform}`, `{appName}`, `{errorLine}`, and the
  * named groups of `message`. An unknown placeholder prints as `<name>`. A summary stays the same for repeats of one
  * failure (logs fold repeats by it): what changes per call (the uptime, how long it retried) goes to the evidence.
+ *
+ * Entries whose only source is `WorkloadIdentity` are failures of the Entra exchange, not of an identity endpoint:
+ * their evidence and checks describe the exchange (the workload identity variables, the projected token's claims,
+ * Entra's answers), and their templates take `{who}` (default WorkloadIdentityCredential), `{clientId}`, `{tenantId}`,
+ * `{iss}`, `{sub}`, `{aud}`, `{file}`, `{lifetime}` and `{aadsts}` (the AADSTS number) instead.
  */
 export interface TokenFailureFingerprint {
   /** Stable id: the rule is `token-time.<rule ?? id>`. */
@@ -118,6 +156,8 @@ export interface TokenFailureFingerprint {
   message?: RegExp;
   /** Facts about the call that must hold (see TokenFailureCondition). */
   when?: TokenFailureCondition[];
+  /** Workload identity: the part of the federated credential that did not match (named in the evidence, checked). */
+  mismatch?: FederatedCredentialMismatch;
   /** One line explaining what this failure means (docs, tests). */
   meaning: string;
   /** The diagnosis's summary (template). */

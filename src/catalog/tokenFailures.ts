@@ -5,11 +5,14 @@
  *
  * The real texts each entry was written from are cited beside their fixtures in test/classify/token-failures.test.ts.
  *
- * Order, in short: the scope (H3) explains "multiple scopes" and AADSTS500011 whatever else happened; then what
- * Entra or the endpoint said about the identity (H1, H2, H4); then our own deadline and the environment; then who
- * answered (a proxy, something that is not the endpoint); then the transport; then bare statuses; then the catch-all.
+ * Order, in short: AKS workload identity's entries first (workloadIdentityFailures.ts, `sources: ["WorkloadIdentity"]`:
+ * Entra's AADSTS answer to the exchange names the cause exactly; the token file's problem); then the scope (H3)
+ * explains "multiple scopes" and AADSTS500011 whatever else happened; then what Entra or the endpoint said about the
+ * identity (H1, H2, H4); then our own deadline and the environment; then who answered (a proxy, something that is
+ * not the endpoint); then the transport; then bare statuses; then the catch-all.
  */
 import type { TokenFailureFingerprint } from "./tokenFailureTypes.js";
+import { WORKLOAD_IDENTITY_FAILURES } from "./workloadIdentityFailures.js";
 
 /** Before this much process uptime, a refused identity endpoint is "not ready yet" rather than "never reachable". */
 export const EARLY_IN_PROCESS_MS = 30_000;
@@ -29,6 +32,9 @@ const H5_STEPS: TokenFailureFingerprint["nextSteps"] = [
 const UNEXPECTED_500 = /unexpected error occur+ed while fetching the aad token/i;
 
 export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
+  // ── AKS workload identity: the Entra exchange and the projected token file ─────────────────────────────────
+  ...WORKLOAD_IDENTITY_FAILURES,
+
   // ── H3: the scope ──────────────────────────────────────────────────────────────────────────────────────────
   {
     id: "multiple-scopes",

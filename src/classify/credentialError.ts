@@ -28,7 +28,18 @@ import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
 import { refusedValuesEvidence, validShellValue } from "../util/shellSafe.js";
 import { classifyAggregateError } from "./chain.js";
-import { classifyWorkloadIdentityError, type WorkloadIdentityContext } from "./workloadIdentity.js";
+import {
+  isWorkloadIdentityEntry,
+  WORKLOAD_CONTEXT_SHAPE,
+  workloadDiagnosis,
+  workloadFactsOf,
+  workloadSituationOf,
+  workloadStep,
+  workloadTemplateValues,
+  type WorkloadFacts,
+  type WorkloadIdentityContext,
+  type WorkloadSituation,
+} from "./workloadIdentity.js";
 
 /** The identity the app asked for: what the credential was constructed with. */
 export interface ConfiguredIdentity {
@@ -105,12 +116,8 @@ const TRANSPORT_MEANINGS: Record<string, string> = {
 export function classifyCredentialError(error: unknown, context: CredentialErrorContext = {}): Diagnosis | undefined {
   try {
     const read = readContext(context);
-    // Chains (from errors[]) and workload identity (Entra's answers) first: classify/chain.ts, classify/workloadIdentity.ts.
-    const name = safeGet(context, "credentialName");
-    const diagnosis =
-      classifyAggregateError(error, context, classifyCredentialError) ??
-      classifyWorkloadIdentityError(error, safeGet(context, "workloadIdentity"), typeof name === "string" ? name : undefined) ??
-      classify(error, read);
+    // A chain is diagnosed from its errors[], each through this function (classify/chain.ts); one error by the table.
+    const diagnosis = classifyAggregateError(error, context, classifyCredentialError) ?? classify(error, read);
     return diagnosis === undefined ? undefined : cleanCallerText(addHostFacts(diagnosis, read.environment, read.configuredIdentity ?? {}));
   } catch (fault) {
     // A bug of ours (inputs are read through guarded readers): counted, never thrown.
@@ -194,6 +201,7 @@ const CONTEXT_SHAPE: PlainShape = {
   timedOutAfterMs: "number",
   credentialName: "string",
   processUptimeMs: "number",
+  workloadIdentity: WORKLOAD_CONTEXT_SHAPE,
 };
 
 /**
@@ -248,6 +256,8 @@ interface Situation {
   sources: ReadonlySet<TokenIdentitySource> | undefined;
   /** The identity endpoint's host the request was meant for (for NO_PROXY). */
   endpointHost?: string;
+  /** AKS workload identity's facts (the token file, the variables, Entra's AADSTS codes). */
+  workload: WorkloadSituation;
 }
 
 type Commands = ReturnType<typeof commandContextOf>;
@@ -262,11 +272,12 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
   if (refusedLine !== undefined) facts.evidence.push(refusedLine);
   const exchangeResource = context.exchanges?.find((e) => e.resource !== undefined)?.resource;
   const scope = firstScope(context.scopes) ?? (exchangeResource !== undefined ? `${exchangeResource}/.default` : undefined);
-  const situation = situationOf(facts, context, scope);
+  const situation = situationOf(error, facts, context, scope);
   const evidence: MatchEvidence = {
     protocol: "http",
     ...(situation.status !== undefined ? { status: situation.status } : {}),
-    codes: facts.errorCodes,
+    // MSAL's `errorNo` (down the causes) is an AADSTS code the text may not name.
+    codes: [...facts.errorCodes, ...situation.workload.aadsts.map((code) => `AADSTS${code}`)],
     ...(facts.transportCode !== undefined ? { transportCode: facts.transportCode } : {}),
     text: facts.text,
   };
@@ -275,7 +286,7 @@ function classify(error: unknown, context: CredentialErrorContext): Diagnosis | 
     if (!appliesHere(fingerprint, situation)) continue;
     const matched = matchFingerprintFields(fingerprint, evidence);
     if (matched === undefined) continue;
-    return diagnosisOf(fingerprint, matched.groups, situation, ctx);
+    return isWorkloadIdentityEntry(fingerprint) ? exchangeDiagnosisOf(fingerprint, situation, ctx) : diagnosisOf(fingerprint, matched.groups, situation, ctx);
   }
   return undefined;
 }
@@ -287,7 +298,7 @@ function appliesHere(fingerprint: TokenFailureFingerprint, situation: Situation)
   return (fingerprint.when ?? []).every((condition) => situation.conditions.has(condition));
 }
 
-function situationOf(facts: Facts, context: CredentialErrorContext, scope: string | undefined): Situation {
+function situationOf(error: unknown, facts: Facts, context: CredentialErrorContext, scope: string | undefined): Situation {
   const conditions = new Set<TokenFailureCondition>();
   const env = facts.env;
   if (Array.isArray(context.scopes) && context.scopes.length > 1) conditions.add("several-scopes");
@@ -306,13 +317,17 @@ function situationOf(facts: Facts, context: CredentialErrorContext, scope: strin
   if (facts.lastFailure !== undefined && isForeignAnswer(facts.lastFailure)) conditions.add("not-identity-answer");
   if (facts.transportCode !== undefined && facts.transportCode !== "ABORTED") conditions.add("transport-failure");
   if (/CredentialUnavailable|ManagedIdentityCredential|managed identity/i.test(`${facts.errorName} ${facts.text}`)) conditions.add("names-managed-identity");
+  const workload = workloadSituationOf(error, facts.text, facts.errorName, context.workloadIdentity, context.credentialName);
+  for (const condition of workload.conditions) conditions.add(condition);
   let sources: Set<TokenIdentitySource> | undefined;
   if (env !== undefined) {
     sources = new Set<TokenIdentitySource>([env.source]);
-    if (env.workloadIdentity) sources.add("WorkloadIdentity");
+    // Workload identity is @azure/identity's own source: configured here, or the failure is an Entra exchange's.
+    if (env.workloadIdentity || conditions.has("workload-failure") || context.workloadIdentity?.environment?.tokenFile !== undefined)
+      sources.add("WorkloadIdentity");
   }
   const status = facts.lastFailure?.status ?? facts.statuses[0];
-  const situation: Situation = { facts, context, conditions, sources };
+  const situation: Situation = { facts, context, conditions, sources, workload };
   if (scope !== undefined) situation.scope = scope;
   if (status !== undefined) situation.status = status;
   if (endpointHost !== undefined) situation.endpointHost = endpointHost;
@@ -397,8 +412,24 @@ function diagnosisOf(fingerprint: TokenFailureFingerprint, groups: Record<string
   });
 }
 
+/**
+ * A workload identity entry (its only source is WorkloadIdentity): a failure of the Entra exchange, whose evidence
+ * and checks describe the exchange (classify/workloadIdentity.ts); its templates take the exchange's values.
+ */
+function exchangeDiagnosisOf(fingerprint: TokenFailureFingerprint, situation: Situation, ctx: Commands): Diagnosis {
+  const { facts, context } = situation;
+  const workload = workloadFactsOf(situation.workload, facts.text, context.credentialName);
+  const values = workloadTemplateValues(workload);
+  return workloadDiagnosis(fingerprint, situation.workload, workload, {
+    summary: fillPlaceholders(fingerprint.summary, values),
+    nextSteps: fingerprint.nextSteps.flatMap((step) => stepOf(step, situation, ctx, values, workload)),
+    errorName: facts.errorName,
+    text: facts.text,
+  });
+}
+
 /** One step of the table as text: a named kind becomes the platform's command (diagnosis/commands.ts). */
-function stepOf(step: TokenStep, situation: Situation, ctx: Commands, values: Record<string, string>): string[] {
+function stepOf(step: TokenStep, situation: Situation, ctx: Commands, values: Record<string, string>, workload?: WorkloadFacts): string[] {
   if ("text" in step) return [fillPlaceholders(step.text, values)];
   const { facts, context } = situation;
   const why = step.why !== undefined ? fillPlaceholders(step.why, values) : undefined;
@@ -431,6 +462,21 @@ function stepOf(step: TokenStep, situation: Situation, ctx: Commands, values: Re
       return [noProxyStep(situation)];
     case "app-role-assignment":
       return [appRoleStep(values)];
+    case "federated-credential-create":
+    case "federated-credential-list":
+    case "aks-oidc-issuer":
+    case "kubectl-service-account":
+    case "kubectl-pod-label":
+    case "identity-client-id":
+    case "oidc-discovery":
+      return [
+        workloadStep(
+          step.kind,
+          workload ?? workloadFactsOf(situation.workload, facts.text, context.credentialName),
+          context.workloadIdentity?.environment,
+          ctx,
+        ),
+      ];
   }
 }
 

@@ -1,11 +1,18 @@
-import { WORKLOAD_IDENTITY_FAILURES, type WorkloadFailureFingerprint, type WorkloadStep } from "../catalog/workloadIdentityFailures.js";
+/**
+ * AKS workload identity's side of the token-time classifier: the facts of a failed Entra exchange (the workload
+ * identity variables, the projected token's claims, Entra's answers) as table conditions, and the diagnosis of an
+ * entry of the token-failure table whose source is WorkloadIdentity (catalog/workloadIdentityFailures.ts). The
+ * table is matched in classify/credentialError.ts, by the shared matcher, like every other entry. Pure.
+ */
+import type { FederatedCredentialMismatch, TokenFailureCondition, TokenFailureFingerprint, TokenStepKind } from "../catalog/tokenFailureTypes.js";
 import { makeDiagnosis } from "../diagnosis/build.js";
-import { withCommand } from "../diagnosis/commands.js";
+import { fillCommand, withCommand, type CommandContext } from "../diagnosis/commands.js";
 import { CHECK_KINDS, RULE_SOURCES, ruleOf } from "../diagnosis/findings.js";
 import type { Diagnosis, DiagnosisCheck } from "../diagnosis/types.js";
 import type { WorkloadIdentityEnvironment } from "../environment/workloadIdentityEnv.js";
+import { AKS_OIDC_ISSUER_COMMAND, platformEntry, WORKLOAD_IDENTITY_AUDIENCE } from "../hosting/platforms.js";
 import { safeGet } from "../util/headers.js";
-import { plainCopy, type PlainShape } from "../util/plainCopy.js";
+import type { PlainShape } from "../util/plainCopy.js";
 import { excerpt } from "../util/redact.js";
 import { validShellValue } from "../util/shellSafe.js";
 
@@ -59,48 +66,97 @@ export interface WorkloadIdentityContext {
 }
 
 const CLAIMS_SHAPE: PlainShape = { iss: "string", sub: "string", aud: "string", iat: "number", exp: "number" };
-const CONTEXT_SHAPE: PlainShape = {
+/** What the classifier reads of a caller's `workloadIdentity` context; everything else in it is ignored. */
+export const WORKLOAD_CONTEXT_SHAPE: PlainShape = {
   environment: { clientId: "string", tenantId: "string", tokenFile: "string", authorityHost: "string", onKubernetes: "boolean", podName: "string" },
   federatedToken: { path: "string", claims: CLAIMS_SHAPE, problem: "string", errno: "string" },
   entraExchanges: [{ method: "string", url: "string", status: "number", errorCode: "string", durationMs: "number", startedAt: "number" }],
 };
 
-const MAX_MESSAGE_READ = 4000;
 const MAX_EXCHANGES_SHOWN = 3;
 /** Entra's limit on an assertion's lifetime (1.01:00:00). */
 const MAX_ASSERTION_LIFETIME_S = 25 * 3600;
-const DEFAULT_AUDIENCE = "api://AzureADTokenExchange";
+
+/** The step kinds this module builds (the table's workload identity steps). */
+export type WorkloadStepKind = Extract<
+  TokenStepKind,
+  | "federated-credential-create"
+  | "federated-credential-list"
+  | "aks-oidc-issuer"
+  | "kubectl-service-account"
+  | "kubectl-pod-label"
+  | "identity-client-id"
+  | "oidc-discovery"
+>;
+
+/** What the table's workload identity entries are matched on, beyond the error's codes and words. */
+export interface WorkloadSituation {
+  context: WorkloadIdentityContext;
+  /** AADSTS numbers the error names (in its text, then MSAL's `errorNo` down its causes). */
+  aadsts: string[];
+  /** The workload identity conditions that hold (TokenFailureCondition). */
+  conditions: TokenFailureCondition[];
+}
+
+/** An entry of the table about the Entra exchange (its only source is WorkloadIdentity): diagnosed by this module. */
+export function isWorkloadIdentityEntry(fingerprint: TokenFailureFingerprint): boolean {
+  return fingerprint.sources?.length === 1 && fingerprint.sources[0] === "WorkloadIdentity";
+}
 
 /**
- * Classifies a failed AKS workload identity exchange (WorkloadIdentityCredential, or ManagedIdentityCredential's
- * token-exchange path) from the error, the projected token's claims and the Entra exchanges seen. Undefined when
- * the failure is not a workload identity one. Pure; never throws (the caller guards it).
+ * The workload identity facts of a failure: the token file's problem, the assertion's lifetime, the variables not
+ * set, and whether the failure is a workload identity one at all (an AADSTS code, or the exchange named).
  */
-export function classifyWorkloadIdentityError(error: unknown, rawContext: unknown, credentialName?: string): Diagnosis | undefined {
-  const context = (plainCopy(rawContext, CONTEXT_SHAPE) ?? {}) as WorkloadIdentityContext;
-  const text = errorText(error);
-  const codes = aadstsCodes(error, text);
-  const env = context.environment;
-  const token = context.federatedToken;
-  const conditions = new Set<string>();
-  if (token?.problem === "missing") conditions.add("token-file-missing");
-  if (token?.problem === "unreadable") conditions.add("token-file-unreadable");
-  if (token?.problem === "empty") conditions.add("token-file-empty");
-  if (token?.problem === "not-a-jwt") conditions.add("token-file-not-jwt");
-  const lifetime = token?.claims?.iat !== undefined && token.claims.exp !== undefined ? token.claims.exp - token.claims.iat : undefined;
-  if (lifetime !== undefined && lifetime > MAX_ASSERTION_LIFETIME_S) conditions.add("token-lifetime-too-long");
-  if (/WorkloadIdentityCredential: is unavailable[\s\S]{0,200}required/i.test(text) && (credentialName === "WorkloadIdentityCredential" || env?.onKubernetes))
-    conditions.add("variables-missing");
-
+export function workloadSituationOf(
+  error: unknown,
+  text: string,
+  errorName: string,
+  context: WorkloadIdentityContext | undefined,
+  credentialName: string | undefined,
+): WorkloadSituation {
+  const aadsts = aadstsCodes(error, text);
+  const token = context?.federatedToken;
+  const conditions: TokenFailureCondition[] = [];
+  if (token?.problem === "missing") conditions.push("token-file-missing");
+  if (token?.problem === "unreadable") conditions.push("token-file-unreadable");
+  if (token?.problem === "empty") conditions.push("token-file-empty");
+  if (token?.problem === "not-a-jwt") conditions.push("token-file-not-jwt");
+  const lifetime = lifetimeOf(token);
+  if (lifetime !== undefined && lifetime > MAX_ASSERTION_LIFETIME_S) conditions.push("token-lifetime-too-long");
+  if (
+    /WorkloadIdentityCredential: is unavailable[\s\S]{0,200}required/i.test(text) &&
+    (credentialName === "WorkloadIdentityCredential" || context?.environment?.onKubernetes === true)
+  )
+    conditions.push("workload-variables-missing");
   // The token file's problem is only the cause when the failure is a workload identity one.
-  const workloadFailure =
-    codes.length > 0 ||
-    /WorkloadIdentityCredential|ClientAssertionCredential|federated|ENOENT|EACCES|EISDIR|AuthenticationRequiredError/i.test(`${safeName(error)} ${text}`);
-  const fingerprint = WORKLOAD_IDENTITY_FAILURES.find((entry) => matches(entry, text, codes, conditions, workloadFailure));
-  if (fingerprint === undefined) return undefined;
+  if (
+    aadsts.length > 0 ||
+    /WorkloadIdentityCredential|ClientAssertionCredential|federated|ENOENT|EACCES|EISDIR|AuthenticationRequiredError/i.test(`${errorName} ${text}`)
+  )
+    conditions.push("workload-failure");
+  return { context: context ?? {}, aadsts, conditions };
+}
 
+/** The values of a workload identity entry's templates (see TokenFailureFingerprint). */
+export interface WorkloadFacts {
+  who: string;
+  clientId: string;
+  tenantId: string;
+  iss?: string | undefined;
+  sub?: string | undefined;
+  aud?: string | undefined;
+  file: string;
+  lifetime: string;
+  aadsts: string;
+}
+
+/** The template values: from the environment, the projected token's claims, and what Entra's answer quotes. */
+export function workloadFactsOf(situation: WorkloadSituation, text: string, credentialName: string | undefined): WorkloadFacts {
+  const env = situation.context.environment;
+  const token = situation.context.federatedToken;
   const quoted = quotedAssertion(text);
-  const facts = {
+  const lifetime = lifetimeOf(token);
+  return {
     who: credentialName ?? "WorkloadIdentityCredential",
     clientId: env?.clientId ?? quotedClientId(text) ?? "(AZURE_CLIENT_ID not set)",
     tenantId: env?.tenantId ?? "(AZURE_TENANT_ID not set)",
@@ -109,11 +165,34 @@ export function classifyWorkloadIdentityError(error: unknown, rawContext: unknow
     aud: quoted.aud ?? token?.claims?.aud,
     file: token?.path ?? env?.tokenFile ?? "(AZURE_FEDERATED_TOKEN_FILE not set)",
     lifetime: lifetime !== undefined ? ` (${Math.round(lifetime / 3600)} h)` : "",
-    aadsts: codes[0] ?? "",
+    aadsts: situation.aadsts[0] ?? "",
   };
+}
+
+/** The facts as `{placeholder}` values (bounded); an unknown one prints as `<name>`. */
+export function workloadTemplateValues(facts: WorkloadFacts): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(facts)) if (typeof value === "string") values[key] = excerpt(value, 300);
+  return values;
+}
+
+/**
+ * The diagnosis of a workload identity entry: its evidence (the error, the variables, the projected token's claims,
+ * Entra's exchanges, the part that did not match) and its check (the federated credential, or the variables and the
+ * token file). `summary` and `nextSteps` come filled from the table.
+ */
+export function workloadDiagnosis(
+  fingerprint: TokenFailureFingerprint,
+  situation: WorkloadSituation,
+  facts: WorkloadFacts,
+  filled: { summary: string; nextSteps: string[]; errorName: string; text: string },
+): Diagnosis {
+  const env = situation.context.environment;
+  const token = situation.context.federatedToken;
+  const aadsts = situation.aadsts[0];
   const evidence: string[] = [];
-  const first = text.split(/\r?\n/, 1)[0];
-  if (first) evidence.push(`error: ${safeName(error) ?? "Error"}: ${excerpt(first, 240)}`);
+  const first = filled.text.split(/\r?\n/, 1)[0];
+  if (first) evidence.push(`error: ${filled.errorName}: ${excerpt(first, 240)}`);
   if (env !== undefined) {
     evidence.push(
       `workload identity: AZURE_CLIENT_ID=${env.clientId ?? "(not set)"}, AZURE_TENANT_ID=${env.tenantId ?? "(not set)"}, AZURE_FEDERATED_TOKEN_FILE=${env.tokenFile ?? "(not set)"}${env.authorityHost ? `, AZURE_AUTHORITY_HOST=${env.authorityHost}` : ""}${env.onKubernetes ? `, pod ${env.podName ?? "?"}` : ""}`,
@@ -121,25 +200,25 @@ export function classifyWorkloadIdentityError(error: unknown, rawContext: unknow
   }
   if (token?.claims !== undefined) evidence.push(`projected token (claims only): ${describeClaims(token.claims)}`);
   else if (token?.problem !== undefined) evidence.push(`projected token ${token.path ?? ""}: ${token.problem}${token.errno ? ` (${token.errno})` : ""}`);
-  for (const exchange of (context.entraExchanges ?? []).slice(-MAX_EXCHANGES_SHOWN))
-    evidence.push(`Entra token endpoint: ${describeEntraExchange(exchange, codes[0])}`);
-  const mismatch = mismatchLine(fingerprint, facts);
+  for (const exchange of (situation.context.entraExchanges ?? []).slice(-MAX_EXCHANGES_SHOWN))
+    evidence.push(`Entra token endpoint: ${describeEntraExchange(exchange, aadsts)}`);
+  const mismatch = mismatchLine(fingerprint.mismatch, facts);
   if (mismatch !== undefined) evidence.push(mismatch);
 
   const checks: DiagnosisCheck[] = [];
   if (fingerprint.mismatch !== undefined) {
     checks.push({
       kind: CHECK_KINDS.federatedCredential,
-      expected: `a federated credential with issuer ${facts.iss ?? "?"}, subject ${facts.sub ?? "?"}, audience ${facts.aud ?? DEFAULT_AUDIENCE}`,
+      expected: `a federated credential with issuer ${facts.iss ?? "?"}, subject ${facts.sub ?? "?"}, audience ${facts.aud ?? WORKLOAD_IDENTITY_AUDIENCE}`,
       actual: `none matches the ${fingerprint.mismatch === "any" ? "assertion" : fingerprint.mismatch} (AADSTS${facts.aadsts})`,
       verdict: "fail",
       confirmedBy: "answer",
     });
-  } else if (token?.problem !== undefined || conditions.has("variables-missing")) {
+  } else if (token?.problem !== undefined || situation.conditions.includes("workload-variables-missing")) {
     checks.push({
       kind: CHECK_KINDS.identityVariables,
       expected: "AZURE_CLIENT_ID, AZURE_TENANT_ID set; AZURE_FEDERATED_TOKEN_FILE a readable projected token",
-      actual: conditions.has("variables-missing") ? "workload identity variables not set" : `${facts.file}: ${token?.problem}`,
+      actual: situation.conditions.includes("workload-variables-missing") ? "workload identity variables not set" : `${facts.file}: ${token?.problem}`,
       verdict: "fail",
       confirmedBy: "environment",
     });
@@ -150,47 +229,20 @@ export function classifyWorkloadIdentityError(error: unknown, rawContext: unknow
     ...(env?.tenantId ? { tenantId: env.tenantId } : {}),
   };
   return makeDiagnosis(fingerprint.code, {
-    rule: ruleOf(RULE_SOURCES.tokenTime, fingerprint.id),
+    rule: ruleOf(RULE_SOURCES.tokenTime, fingerprint.rule ?? fingerprint.id),
     confidence: fingerprint.confidence,
-    summary: fill(fingerprint.summary, facts),
+    summary: filled.summary,
     evidence,
-    nextSteps: fingerprint.nextSteps.map((step) => stepText(step, facts, env)),
+    nextSteps: filled.nextSteps,
     identity,
-    ...(codes[0] !== undefined ? { errorCode: `AADSTS${codes[0]}` } : {}),
+    ...(aadsts !== undefined ? { errorCode: `AADSTS${aadsts}` } : {}),
     ...(checks.length > 0 ? { checks } : {}),
   });
 }
 
-function matches(entry: WorkloadFailureFingerprint, text: string, codes: string[], conditions: Set<string>, workloadFailure: boolean): boolean {
-  if (entry.errorCode !== undefined || entry.message !== undefined) {
-    const byCode = entry.errorCode?.some((code) => codes.includes(code.replace(/^AADSTS/i, ""))) ?? false;
-    const byText = entry.message?.test(text) ?? false;
-    if (!byCode && !byText) return false;
-  }
-  if (entry.when !== undefined) {
-    if (!entry.when.every((c) => conditions.has(c))) return false;
-    if (!workloadFailure && !entry.when.includes("variables-missing")) return false;
-  }
-  return true;
-}
-
-type Facts = {
-  who: string;
-  clientId: string;
-  tenantId: string;
-  iss?: string | undefined;
-  sub?: string | undefined;
-  aud?: string | undefined;
-  file: string;
-  lifetime: string;
-  aadsts: string;
-};
-
-function fill(template: string, facts: Facts): string {
-  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const value = (facts as Record<string, string | undefined>)[name];
-    return value === undefined ? `<${name}>` : excerpt(value, 300);
-  });
+function lifetimeOf(token: FederatedTokenFacts | undefined): number | undefined {
+  const claims = token?.claims;
+  return claims?.iat !== undefined && claims.exp !== undefined ? claims.exp - claims.iat : undefined;
 }
 
 /** Namespace and service account of a Kubernetes subject `system:serviceaccount:<ns>:<sa>`. */
@@ -203,8 +255,8 @@ function serviceAccountOf(subject: string | undefined): { namespace?: string; na
 }
 
 /** Names the part that differs, when the answer says which. */
-function mismatchLine(entry: WorkloadFailureFingerprint, facts: Facts): string | undefined {
-  switch (entry.mismatch) {
+function mismatchLine(mismatch: FederatedCredentialMismatch | undefined, facts: WorkloadFacts): string | undefined {
+  switch (mismatch) {
     case "issuer":
       return `mismatch: issuer ${facts.iss ?? "?"}: the federated credential's issuer must equal it character for character${
         facts.iss?.endsWith("/")
@@ -218,7 +270,7 @@ function mismatchLine(entry: WorkloadFailureFingerprint, facts: Facts): string |
         : `mismatch: subject ${facts.sub ?? "?"}: the federated credential must name exactly this subject (case-sensitive)`;
     }
     case "audience":
-      return `mismatch: audience ${facts.aud ?? "?"}: ${facts.aud === DEFAULT_AUDIENCE ? "the federated credential's audience differs from the standard one" : `the projected token's audience is not ${DEFAULT_AUDIENCE}`}`;
+      return `mismatch: audience ${facts.aud ?? "?"}: ${facts.aud === WORKLOAD_IDENTITY_AUDIENCE ? "the federated credential's audience differs from the standard one" : `the projected token's audience is not ${WORKLOAD_IDENTITY_AUDIENCE}`}`;
     case "any":
       return `mismatch: the assertion (issuer ${facts.iss ?? "?"}, subject ${facts.sub ?? "?"}, audience ${facts.aud ?? "?"}) matches no federated credential; check the issuer's trailing '/', the namespace and the service account`;
     default:
@@ -226,17 +278,19 @@ function mismatchLine(entry: WorkloadFailureFingerprint, facts: Facts): string |
   }
 }
 
-/** One next step, its values validated for their kind (a refused value keeps its placeholder). */
-function stepText(step: WorkloadStep, facts: Facts, env: WorkloadIdentityEnvironment | undefined): string {
-  if ("text" in step) return fill(step.text, facts);
+/**
+ * One workload identity step, its values validated for their kind (a refused value keeps its placeholder). The
+ * federated credential command is the platform table's (hosting/platforms.ts), filled with the token's claims.
+ */
+export function workloadStep(kind: WorkloadStepKind, facts: WorkloadFacts, env: WorkloadIdentityEnvironment | undefined, ctx: CommandContext): string {
   const clientId = validShellValue(facts.clientId, "guid");
   const sa = serviceAccountOf(facts.sub);
   const ns = `"${sa.namespace ?? "$NAMESPACE"}"`;
-  switch (step.kind) {
+  switch (kind) {
     case "aks-oidc-issuer":
       return withCommand(
         `Compare the cluster's OIDC issuer with the assertion's issuer${facts.iss ? ` ${excerpt(facts.iss, 300)}` : ""} (character for character, trailing '/' included)`,
-        `az aks show --name "$CLUSTER_NAME" --resource-group "$RG" --query oidcIssuerProfile.issuerUrl --output tsv`,
+        fillCommand(AKS_OIDC_ISSUER_COMMAND, ctx),
       );
     case "federated-credential-list":
       return withCommand(
@@ -244,13 +298,15 @@ function stepText(step: WorkloadStep, facts: Facts, env: WorkloadIdentityEnviron
         `az identity federated-credential list --identity-name "$IDENTITY_NAME" --resource-group "$RG" --output table`,
       );
     case "federated-credential-create": {
-      const issuer = validShellValue(facts.iss, "uri");
-      const subject = validShellValue(facts.sub, "subject");
-      const audience = validShellValue(facts.aud ?? DEFAULT_AUDIENCE, "uri") ?? DEFAULT_AUDIENCE;
-      const name = validShellValue(sa.name && sa.namespace ? `${sa.namespace}-${sa.name}` : undefined, "resourceName");
+      const federatedCredential = {
+        ...(sa.name && sa.namespace ? { name: `${sa.namespace}-${sa.name}` } : {}),
+        ...(facts.iss !== undefined ? { issuer: facts.iss } : {}),
+        ...(facts.sub !== undefined ? { subject: facts.sub } : {}),
+        audience: facts.aud ?? WORKLOAD_IDENTITY_AUDIENCE,
+      };
       return withCommand(
         "Create the federated credential this pod's token matches",
-        `az identity federated-credential create --name "${name ?? "$CREDENTIAL_NAME"}" --identity-name "$IDENTITY_NAME" --resource-group "$RG" --issuer "${issuer ?? "$ISSUER"}" --subject "${subject ?? "system:serviceaccount:$NAMESPACE:$SERVICE_ACCOUNT"}" --audience "${audience}"`,
+        fillCommand(platformEntry("aks-workload-identity").commands.assignUserIdentity.command, { ...ctx, federatedCredential }),
       );
     }
     case "kubectl-service-account":
@@ -279,24 +335,6 @@ function stepText(step: WorkloadStep, facts: Facts, env: WorkloadIdentityEnviron
       );
     }
   }
-}
-
-/** The messages of the error and its causes (bounded), one per line. */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current !== null && current !== undefined; depth++) {
-    if (typeof current === "string") {
-      parts.push(current.slice(0, MAX_MESSAGE_READ));
-      break;
-    }
-    for (const key of ["message", "errorMessage"]) {
-      const value = safeGet(current, key);
-      if (typeof value === "string") parts.push(value.slice(0, MAX_MESSAGE_READ));
-    }
-    current = safeGet(current, "cause");
-  }
-  return parts.join("\n");
 }
 
 /** AADSTS numbers: in the text, and MSAL's `errorNo` / "Error(s): 700213" on the cause. */
@@ -345,9 +383,4 @@ export function describeEntraExchange(exchange: EntraExchange, aadsts?: string):
       ? excerpt(exchange.errorCode, 40)
       : `HTTP ${Number(exchange.status)}${aadsts && Number(exchange.status) >= 400 ? ` AADSTS${aadsts}` : ""}`;
   return `${excerpt(exchange.method, 10)} ${excerpt(exchange.url, 300)} → ${outcome}${exchange.durationMs !== undefined ? ` in ${Math.round(exchange.durationMs)} ms` : ""}`;
-}
-
-function safeName(error: unknown): string | undefined {
-  const name = safeGet(error, "name");
-  return typeof name === "string" ? excerpt(name, 120) : undefined;
 }

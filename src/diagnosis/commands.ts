@@ -1,5 +1,5 @@
 import type { HostEnvironment, PlatformInstance } from "../environment/hostEnvironment.js";
-import { PLATFORM_KEYS, platformEntry, type PlatformEntry, type PlatformKey, type PlatformStep } from "../hosting/platforms.js";
+import { FEDERATED_CREDENTIAL_DEFAULTS, PLATFORM_KEYS, platformEntry, type PlatformEntry, type PlatformKey, type PlatformStep } from "../hosting/platforms.js";
 import { checkedShellValue, validShellValue, type RefusedShellValue, type ShellValueKind } from "../util/shellSafe.js";
 
 /**
@@ -26,7 +26,28 @@ export interface CommandContext {
   resourceId?: string;
   /** Values that were not valid for their kind (from the environment or the caller): left as placeholders. */
   refused?: RefusedShellValue[];
+  /**
+   * AKS workload identity: the federated credential the pod's projected token matches (its claims), for the
+   * platform's federated-credential command. Each value is validated when filled; one that is not valid keeps its default.
+   */
+  federatedCredential?: FederatedCredentialValues;
 }
+
+/** The projected token's `iss`, `sub`, `aud`, and a name for the credential (`<namespace>-<service account>`). */
+export interface FederatedCredentialValues {
+  name?: string;
+  issuer?: string;
+  subject?: string;
+  audience?: string;
+}
+
+/** The kind each federated credential value must be (util/shellSafe.ts). */
+const FEDERATED_KINDS: Readonly<Record<keyof typeof FEDERATED_CREDENTIAL_DEFAULTS, [keyof FederatedCredentialValues, ShellValueKind]>> = {
+  federatedCredentialName: ["name", "resourceName"],
+  issuer: ["issuer", "uri"],
+  subject: ["subject", "subject"],
+  audience: ["audience", "uri"],
+};
 
 /** The kind each command value must be (see util/shellSafe.ts). */
 const CONTEXT_KINDS: Readonly<Record<"appName" | "revision" | "resourceGroup" | "principalId" | "clientId" | "resourceId", ShellValueKind>> = {
@@ -115,6 +136,12 @@ export function fillCommand(template: string, ctx: CommandContext, scope?: strin
   };
   return template.replace(/\{(\w+?)(Bare)?\}/g, (whole, name: string, bare: string | undefined) => {
     if (name === "identity") return identityArgument(ctx);
+    if (Object.hasOwn(FEDERATED_KINDS, name)) {
+      const key = name as keyof typeof FEDERATED_KINDS;
+      const [field, kind] = FEDERATED_KINDS[key];
+      const value = validShellValue(ctx.federatedCredential?.[field], kind);
+      return value !== undefined ? `"${value}"` : fillCommand(FEDERATED_CREDENTIAL_DEFAULTS[key], ctx);
+    }
     if (name === "doctor") return doctorLine(scope, url);
     // The doctor's arguments after `npx` (a job's `--command "npx" --args …`, which az splits on spaces).
     if (name === "doctorArgs") return doctorLine(scope, url).replace(/^npx /, "");
@@ -124,10 +151,11 @@ export function fillCommand(template: string, ctx: CommandContext, scope?: strin
   });
 }
 
-type StepName = Exclude<keyof PlatformEntry["commands"], "principalId" | "outboundIps">;
+/** The platform's steps (its commands that come with a sentence). */
+export type StepName = Exclude<keyof PlatformEntry["commands"], "principalId" | "outboundIps">;
 
-/** One platform's step: its sentence (or `sentence` when given) and its command. */
-function platformStep(entry: PlatformEntry, name: StepName, ctx: CommandContext, scope?: string, url?: string): Required<PlatformStep> | undefined {
+/** One platform's step: its sentence (its own, or the usual one about its `noun`) and its command, filled. */
+export function platformStep(entry: PlatformEntry, name: StepName, ctx: CommandContext, scope?: string, url?: string): Required<PlatformStep> | undefined {
   const step = entry.commands[name];
   return step === undefined ? undefined : { sentence: step.sentence ?? USUAL_SENTENCES[name](entry.noun), command: fillCommand(step.command, ctx, scope, url) };
 }

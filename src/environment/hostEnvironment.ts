@@ -14,6 +14,7 @@ import {
   type PlatformKey,
 } from "../hosting/platforms.js";
 import { readFunctionsIdentitySettings, type FunctionsIdentitySetting } from "./functionsSettings.js";
+import { readWorkloadIdentityEnvironment } from "./workloadIdentityEnv.js";
 
 export type { IdentitySource } from "../hosting/identitySources.js";
 export type { HostingPlatform, PlatformKey } from "../hosting/platforms.js";
@@ -156,7 +157,8 @@ export function readHostEnvironment(env: Env = process.env, readFile: HostFileRe
         ? "app-service"
         : "unknown";
 
-  // MSAL's sources in MSAL's order (the table's; WorkloadIdentity is @azure/identity's own, told by `workloadIdentity`).
+  // MSAL's sources in MSAL's order (the table's; WorkloadIdentity is @azure/identity's own, told by `workloadIdentity`,
+  // from the one reading of its variables: environment/workloadIdentityEnv.ts).
   const msalSource = IDENTITY_SOURCES.find(
     (entry) => entry.id !== "WorkloadIdentity" && (entry.detect === undefined || environmentMatches(entry.detect, env)),
   )!;
@@ -165,7 +167,7 @@ export function readHostEnvironment(env: Env = process.env, readFile: HostFileRe
     source === "DefaultToImds" && identityEndpointRaw
       ? "IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not, so the Azure SDK falls back to IMDS"
       : msalSource.reason;
-  const workloadIdentity = environmentMatches(identitySourceEntry("WorkloadIdentity").detect!, env);
+  const workloadIdentity = readWorkloadIdentityEnvironment(env).configured === true;
   const detected = detectPlatform(env, source, workloadIdentity);
   const instance = readInstance(detected.key, get, readFile);
 

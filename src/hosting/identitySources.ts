@@ -1,7 +1,7 @@
 /**
  * The managed-identity sources as data: how each is detected from the environment (MSAL's order: the first entry
  * whose variables are set wins), which hosting platforms use it, the commands that show it, and the ids of the
- * token-failure fingerprints that apply to it. Pure data, read by src/environment (detection) and above.
+ * token-failure table's entries specific to it. Pure data, read by src/environment (detection) and above.
  */
 
 /** The managed-identity source MSAL will pick, in MSAL's own order (first match wins). */
@@ -37,8 +37,9 @@ export interface IdentitySourceEntry {
   /** How to ask it for a token by hand, from inside the host (variables stay variables: no secret is printed). */
   probe?: string;
   /**
-   * Ids of the token-failure fingerprints that apply to this source (`token-time.<id>`): filled by the token-time
-   * fingerprint table. Empty until then.
+   * Ids of the token-failure table's entries specific to this source (catalog/tokenFailures.ts, those whose `sources`
+   * name it), in table order; the entries for every source are not listed. Data here because hosting is below
+   * catalog; test/catalog/identity-source-fingerprints.test.ts checks that the two agree, both ways.
    */
   fingerprints: readonly string[];
 }
@@ -55,7 +56,28 @@ export const IDENTITY_SOURCES: readonly IdentitySourceEntry[] = [
     reason: "AZURE_FEDERATED_TOKEN_FILE and AZURE_TENANT_ID are set: the SDK exchanges the projected service-account token with Entra ID",
     platforms: ["aks-workload-identity"],
     probe: 'ls -l "$AZURE_FEDERATED_TOKEN_FILE" && echo "client $AZURE_CLIENT_ID tenant $AZURE_TENANT_ID authority ${AZURE_AUTHORITY_HOST:-default}"',
-    fingerprints: [],
+    fingerprints: [
+      "workload-identity.token-file-missing",
+      "workload-identity.token-file-missing.text",
+      "workload-identity.token-file-unreadable",
+      "workload-identity.token-file-empty",
+      "workload-identity.token-file-empty.read",
+      "workload-identity.token-file-not-jwt",
+      "workload-identity.variables-not-injected",
+      "workload-identity.issuer-mismatch",
+      "workload-identity.subject-mismatch",
+      "workload-identity.audience-mismatch",
+      "workload-identity.no-matching-federated-credential",
+      "workload-identity.no-matching-federated-credential.text",
+      "workload-identity.application-not-found",
+      "workload-identity.application-not-found.text",
+      "workload-identity.wrong-tenant",
+      "workload-identity.assertion-expired",
+      "workload-identity.assertion-lifetime-too-long",
+      "workload-identity.oidc-issuer-unreachable",
+      "workload-identity.oidc-issuer-unreachable.text",
+      "workload-identity.signing-key-unknown",
+    ],
   },
   {
     id: "ServiceFabric",
@@ -98,7 +120,7 @@ export const IDENTITY_SOURCES: readonly IdentitySourceEntry[] = [
     reason: "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set",
     platforms: ["arc"],
     probe: "azcmagent show",
-    fingerprints: [],
+    fingerprints: ["arc-identity-not-confirmed"],
   },
   {
     id: "DefaultToImds",
@@ -107,7 +129,7 @@ export const IDENTITY_SOURCES: readonly IdentitySourceEntry[] = [
     platforms: ["vm", "vmss"],
     probe:
       'curl -s -H Metadata:true "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/" | head -c 300',
-    fingerprints: [],
+    fingerprints: ["identity-variables-missing"],
   },
 ];
 

@@ -6,7 +6,8 @@
  *
  * Command templates: `{rg}`, `{app}`, `{revision}`, `{instance}`, `{pod}`, `{namespace}` become a validated, double-quoted
  * value or a shell variable (`"$APP_NAME"`); `{appBare}` the validated name unquoted (inside a URL); `{identity}` the user-assigned identity's resource id (or the
- * `az identity list` expression that finds it from a client id); `{doctor}` the doctor's command line, `{doctorArgs}` its words after `npx` (unquoted: they are space-separated arguments).
+ * `az identity list` expression that finds it from a client id); `{doctor}` the doctor's command line, `{doctorArgs}` its words after `npx` (unquoted: they are space-separated arguments);
+ * `{federatedCredentialName}`, `{issuer}`, `{subject}`, `{audience}` the federated credential's (see FEDERATE).
  */
 import type { EnvironmentMatch, IdentitySourceId } from "./identitySources.js";
 
@@ -87,9 +88,29 @@ const POD_NAMES: readonly InstanceName[] = [
   { field: "pod", variables: ["POD_NAME", "HOSTNAME"], attribute: "k8s.pod.name", label: "pod" },
   { field: "namespace", variables: ["POD_NAMESPACE"], attribute: "k8s.namespace.name", label: "namespace" },
 ];
-/** The federated credential that lets the pod's service account get tokens as a user-assigned identity. */
+/**
+ * The federated credential that lets the pod's service account get tokens as a user-assigned identity: the one
+ * template, used by the platform's steps and by the workload identity diagnosis (which fills `{issuer}`, `{subject}`,
+ * `{audience}` and `{federatedCredentialName}` from the projected token's claims; unknown, each is its entry of
+ * FEDERATED_CREDENTIAL_DEFAULTS).
+ */
 const FEDERATE =
-  'az identity federated-credential create --name "$FEDERATED_CREDENTIAL_NAME" --identity-name "$IDENTITY_NAME" --resource-group {rg} --issuer "$(az aks show --name "$CLUSTER_NAME" --resource-group {rg} --query oidcIssuerProfile.issuerUrl --output tsv)" --subject "system:serviceaccount:{namespaceBare}:$SERVICE_ACCOUNT" --audience api://AzureADTokenExchange';
+  'az identity federated-credential create --name {federatedCredentialName} --identity-name "$IDENTITY_NAME" --resource-group {rg} --issuer {issuer} --subject {subject} --audience {audience}';
+
+/** The cluster's OIDC issuer URL: what a federated credential's issuer must equal, character for character. */
+export const AKS_OIDC_ISSUER_COMMAND = 'az aks show --name "$CLUSTER_NAME" --resource-group {rg} --query oidcIssuerProfile.issuerUrl --output tsv';
+
+/** The federated credential template's values when the projected token's claims are not known (templates themselves). */
+export const FEDERATED_CREDENTIAL_DEFAULTS = {
+  federatedCredentialName: '"$FEDERATED_CREDENTIAL_NAME"',
+  issuer: `"$(${AKS_OIDC_ISSUER_COMMAND})"`,
+  subject: '"system:serviceaccount:{namespaceBare}:$SERVICE_ACCOUNT"',
+  audience: '"api://AzureADTokenExchange"',
+} as const;
+
+/** The audience of a projected workload identity token (and of a federated credential) unless one was chosen. */
+export const WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange";
+
 const KUBECTL_STEPS = {
   restart: {
     sentence: "Restart the pods (a rollout: new pods get fresh tokens and the identity as configured now)",

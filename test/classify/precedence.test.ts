@@ -7,6 +7,9 @@ import { describe, expect, it } from "vitest";
 import { classifyResponse } from "../../src/classify/response.js";
 import { GENERIC_FINGERPRINTS, SERVICE_CATALOG } from "../../src/catalog/services.js";
 import { TOKEN_FAILURES } from "../../src/catalog/tokenFailures.js";
+import { WORKLOAD_IDENTITY_FAILURES } from "../../src/catalog/workloadIdentityFailures.js";
+import { classifyCredentialError } from "../../src/classify/credentialError.js";
+import { readHostEnvironment } from "../../src/environment/hostEnvironment.js";
 import type { ServiceDefinitionInput } from "../../src/catalog/types.js";
 import type { Diagnosis } from "../../src/diagnosis/types.js";
 import { NOW, OID } from "./helpers.js";
@@ -218,8 +221,9 @@ describe("each next step is one string: a sentence with its command", () => {
   });
 });
 
+const order = (id: string) => TOKEN_FAILURES.findIndex((f) => f.id === id);
+
 describe("token-time: the table's order is the precedence (src/catalog/tokenFailures.ts)", () => {
-  const order = (id: string) => TOKEN_FAILURES.findIndex((f) => f.id === id);
   it.each([
     ["multiple-scopes", "identity-not-found", "the scope explains whatever else happened"],
     ["identity-not-found", "timeout", "what the endpoint said before our deadline"],
@@ -232,5 +236,52 @@ describe("token-time: the table's order is the precedence (src/catalog/tokenFail
   ])("%s before %s (%s)", (first, second) => {
     expect(order(first)).toBeGreaterThanOrEqual(0);
     expect(order(first)).toBeLessThan(order(second));
+  });
+});
+
+describe("token-time: AKS workload identity's entries are the table's first, one table, one matcher", () => {
+  const isWorkload = (f: (typeof TOKEN_FAILURES)[number]) => f.sources?.length === 1 && f.sources[0] === "WorkloadIdentity";
+
+  it("the table starts with every workload identity entry, in their order, and none comes later", () => {
+    expect(TOKEN_FAILURES.slice(0, WORKLOAD_IDENTITY_FAILURES.length)).toEqual(WORKLOAD_IDENTITY_FAILURES);
+    for (const f of WORKLOAD_IDENTITY_FAILURES) expect(isWorkload(f), f.id).toBe(true);
+    expect(TOKEN_FAILURES.slice(WORKLOAD_IDENTITY_FAILURES.length).filter(isWorkload)).toEqual([]);
+  });
+
+  it.each([
+    ["workload-identity.token-file-missing", "multiple-scopes", "the token file's problem before the scope"],
+    ["workload-identity.no-matching-federated-credential", "multiple-scopes", "Entra's exact AADSTS answer before the scope"],
+    ["workload-identity.issuer-mismatch", "workload-identity.no-matching-federated-credential.text", "the precise code before the shared words"],
+    ["workload-identity.application-not-found.text", "workload-identity.wrong-tenant", "the unknown client id's words before another tenant's code"],
+    ["workload-identity.oidc-issuer-unreachable.text", "network-error", "Entra's OIDC fetch failing is not the pod's network"],
+  ])("%s before %s (%s)", (first, second) => {
+    expect(order(first)).toBeGreaterThanOrEqual(0);
+    expect(order(first)).toBeLessThan(order(second));
+  });
+
+  it("an AADSTS700213 answer with several scopes asked: the subject mismatch decides, not the scope", () => {
+    const error = Object.assign(
+      new Error("AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:prod:api'."),
+      {
+        name: "AuthenticationRequiredError",
+      },
+    );
+    const d = classifyCredentialError(error, { scopes: ["https://vault.azure.net/.default", "https://storage.azure.com/.default"] });
+    expect(d?.rule?.id).toBe("token-time.workload-identity.subject-mismatch");
+  });
+
+  it("the entries' source decides where they apply: Entra's OIDC words on Container Apps, with nothing of workload identity, are no workload identity failure", () => {
+    const containerApp = readHostEnvironment({ IDENTITY_ENDPOINT: "http://localhost:42356/msi/token", IDENTITY_HEADER: "h", CONTAINER_APP_NAME: "ca-a" });
+    const words = new Error("ManagedIdentityCredential: Request to External OIDC endpoint failed.");
+    expect(classifyCredentialError(words)?.rule?.id).toBe("token-time.workload-identity.oidc-issuer-unreachable");
+    expect(classifyCredentialError(words, { environment: containerApp })?.rule?.id).not.toMatch(/workload-identity/);
+    // The same words with Entra's code, or in a pod with workload identity: the workload identity entry.
+    const coded = new Error("ClientAssertionCredential authentication failed: AADSTS90061: Request to External OIDC endpoint failed.");
+    expect(classifyCredentialError(coded, { environment: containerApp })?.rule?.id).toBe("token-time.workload-identity.oidc-issuer-unreachable");
+    const pod = readHostEnvironment(
+      { KUBERNETES_SERVICE_HOST: "10.0.0.1", AZURE_FEDERATED_TOKEN_FILE: "/t", AZURE_TENANT_ID: "t", AZURE_CLIENT_ID: "c" },
+      () => undefined,
+    );
+    expect(classifyCredentialError(words, { environment: pod })?.rule?.id).toBe("token-time.workload-identity.oidc-issuer-unreachable");
   });
 });

@@ -36,7 +36,8 @@ describe("the table", () => {
     for (const f of TOKEN_FAILURES) {
       expect(f.meaning.length, f.id).toBeGreaterThan(10);
       expect(f.nextSteps.length, f.id).toBeGreaterThan(0);
-      expect(f.id).toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)?$/);
+      // `<name>`, `<name>.<variant>`; workload identity's are namespaced: `workload-identity.<name>[.<variant>]`.
+      expect(f.id).toMatch(/^(workload-identity\.)?[a-z0-9-]+(\.[a-z0-9-]+)?$/);
       if (f.message !== undefined) expect(f.message.flags, f.id).toContain("i");
     }
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { readHostEnvironment, platformAttributes } from "../../src/environment/hostEnvironment.js";
 import { PLATFORMS } from "../../src/hosting/platforms.js";
 import { IDENTITY_SOURCES } from "../../src/hosting/identitySources.js";
+import { readWorkloadIdentityEnvironment } from "../../src/environment/workloadIdentityEnv.js";
 import { CredentialTelemetry } from "../../src/telemetry/telemetry.js";
 import { APP_SERVICE_IDENTITY, PLATFORM_ENVIRONMENTS } from "./platformCommands.js";
 
@@ -134,5 +135,21 @@ describe("span attributes of the platform", () => {
       "cloud.provider": "azure",
     });
     expect(platformAttributes(readHostEnvironment({}, noFiles))).toEqual({ "diagnostic_credential.platform": "unknown" });
+  });
+});
+
+describe("workload identity: one reading of its variables", () => {
+  it.each([
+    ["a pod with workload identity", PLATFORM_ENVIRONMENTS["aks-workload-identity"]],
+    ["a pod without it", PLATFORM_ENVIRONMENTS.aks],
+    ["the variables without a pod", { AZURE_FEDERATED_TOKEN_FILE: "/t", AZURE_TENANT_ID: "t" }],
+    ["a token file without a tenant", { KUBERNETES_SERVICE_HOST: "10.0.0.1", AZURE_FEDERATED_TOKEN_FILE: "/t" }],
+    ["Container Apps", PLATFORM_ENVIRONMENTS["container-apps"]],
+  ])("%s: the host environment's workload identity, pod and Kubernetes are the workload reading's", (_name, env) => {
+    const host = readHostEnvironment(env, noFiles);
+    const workload = readWorkloadIdentityEnvironment(env);
+    expect(host.workloadIdentity).toBe(workload.configured);
+    expect(workload.onKubernetes).toBe(host.platform === "azure.aks");
+    if (host.platform === "azure.aks") expect(workload.podName).toBe(host.instance.pod);
   });
 });

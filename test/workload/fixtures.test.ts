@@ -5,6 +5,19 @@
  */
 import { describe, expect, test } from "vitest";
 import { classifyCredentialError } from "../../src/index.js";
+import { fillCommand } from "../../src/diagnosis/commands.js";
+import { platformEntry } from "../../src/hosting/platforms.js";
+
+/**
+ * Where the table's workload identity entries (src/catalog/workloadIdentityFailures.ts) were written from, besides
+ * the fixtures below: token-file-missing: azure-workload-identity docs/book troubleshooting, Node.js ENOENT from
+ * WorkloadIdentityCredential.readFileContents; token-file-empty: @azure/identity NO_FILE_CONTENT; token-file-not-jwt:
+ * Entra ID AADSTS50027 "JWT token is invalid or malformed"; variables-not-injected: @azure/identity MISSING_ENV_VARS,
+ * azure-workload-identity known issues; subject-mismatch: Azure/login#482; no-matching-federated-credential:
+ * Azure/azure-workload-identity#340, #977; assertion-expired: risingwavelabs/risingwave#17123;
+ * assertion-lifetime-too-long: Azure/azure-sdk-for-python#32124, MicrosoftDocs/azure-docs#86916;
+ * oidc-issuer-unreachable: Azure/azure-workload-identity#642.
+ */
 
 const FIXTURES: Array<{ source: string; text: string; rule: string; hypothesis: string }> = [
   {
@@ -76,6 +89,24 @@ describe("public reports' texts", () => {
     expect(d.nextSteps.join("\n")).toContain(
       `--issuer "https://kubernetes.default.svc.cluster.local" --subject "system:serviceaccount:default:workload-identity-sa" --audience "api://AzureADTokenExchange"`,
     );
+  });
+
+  test("the command is the platform table's one federated-credential template (AKS workload identity), filled with the claims", () => {
+    const template = platformEntry("aks-workload-identity").commands.assignUserIdentity.command;
+    const d = classifyCredentialError(new Error(FIXTURES[0]!.text))!;
+    const create = d.nextSteps.find((s) => s.includes("federated-credential create"))!;
+    const filled = fillCommand(template, {
+      federatedCredential: {
+        name: "default-workload-identity-sa",
+        issuer: "https://kubernetes.default.svc.cluster.local",
+        subject: "system:serviceaccount:default:workload-identity-sa",
+        audience: "api://AzureADTokenExchange",
+      },
+    });
+    expect(create).toBe(`Create the federated credential this pod's token matches: ${filled}`);
+    // Without claims, the same template gives the platform's generic step (the issuer from az aks show).
+    expect(fillCommand(template, {})).toContain('--issuer "$(az aks show --name "$CLUSTER_NAME" --resource-group "$RG" --query oidcIssuerProfile.issuerUrl');
+    expect(fillCommand(template, {})).toContain('--subject "system:serviceaccount:$NAMESPACE:$SERVICE_ACCOUNT"');
   });
 
   test("a quoted value that could break out of its quotes keeps its placeholder", () => {
