@@ -84,6 +84,15 @@ const MAX_EXCHANGES_READ = 32;
 /** Characters read of each message or body excerpt, whether an error, its cause, or a plain string. */
 const MAX_MESSAGE_READ = 4000;
 
+/** Node's words for a connection closed after the request without any answer (a FIN, not a reset). */
+const CLOSED_WITHOUT_ANSWER = /socket hang up/i;
+
+/** What a transport code means; ECONNRESET told apart from a connection closed without an answer. */
+function transportMeaning(transport: string, last: IdentityExchange | undefined): string {
+  if (transport === "ECONNRESET" && CLOSED_WITHOUT_ANSWER.test(String(last?.errorMessage ?? ""))) return "closed the connection without answering (no response)";
+  return TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`;
+}
+
 const TRANSPORT_MEANINGS: Record<string, string> = {
   ECONNREFUSED: "refused the connection (nothing listens there)",
   ECONNRESET: "reset the connection",
@@ -497,7 +506,7 @@ function placeholdersOf(situation: Situation, groups: Record<string, string>, ct
     status: status !== undefined ? String(status) : "?",
     attempts: storm > 1 ? ` on ${storm} attempts` : "",
     transportCode: transport ?? "",
-    transportMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`) : "failed",
+    transportMeaning: transport !== undefined ? transportMeaning(transport, last) : "failed",
     timeoutMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? transport) : "accepted the request but never answered",
     timedOutAfterMs: String(context.timedOutAfterMs ?? "?"),
     attemptCount: `${Math.max(1, storm)} attempt${storm > 1 ? "s" : ""}`,
