@@ -103,11 +103,17 @@ export interface EntraErrorFault extends IdentityEndpointFaultBase {
   code: number;
   /** Names the sentence quotes instead of the request's (e.g. `resourceName` of the target app). */
   facts?: {
+    /** The calling identity's client id. Default the identity asked for, else the system-assigned one. */
     clientId?: string;
+    /** The calling identity's name. Default its emulated name (the app's name for the system-assigned one). */
     clientName?: string;
+    /** The resource named (AADSTS501051's target app, AADSTS500011's principal). Default the request's resource. */
     resource?: string;
+    /** The target app's display name (AADSTS501051). Default the resource. */
     resourceName?: string;
+    /** The tenant id the sentence names. */
     tenantId?: string;
+    /** The tenant's display name (AADSTS500011). Default "Contoso". */
     tenantName?: string;
   };
 }
