@@ -6,9 +6,6 @@ import { defineConfig } from "tsup";
 // No source maps in the package: they pointed at src/, which is not shipped, and were most of its weight.
 // One build only: the CommonJS entries (dist/*.cjs) are one-line `require()`s of the ESM ones, written by build.mjs
 // (Node.js >= 22.12 loads ES modules with require()), so the package ships each module once, not twice.
-// Whitespace is minified (identifiers and syntax are kept, so stack traces still name our functions): with the
-// platform, verification, role and report work the package needs it to stay within its 400 kB budget
-// (test/package/consumer.test.ts).
 export default defineConfig([
   {
     entry: { index: "src/index.ts", testing: "src/testing.ts", cli: "src/cli.ts" },
@@ -18,7 +15,6 @@ export default defineConfig([
     dts: false,
     clean: true,
     sourcemap: false,
-    minifyWhitespace: true,
     splitting: true,
     outDir: "dist",
   },

@@ -47,6 +47,8 @@ for (const entry of ["index", "testing"]) {
         (result.apiReportChanged ? " The public API changed: run `npm run api` and commit review/." : ""),
     );
   }
-  copyFileSync(path.join(root, "dist", `${entry}.d.ts`), path.join(root, "dist", `${entry}.d.cts`));
+  // The CommonJS entry is the ES module build loaded with require() (Node.js >= 22.12; TypeScript resolves it the
+  // same way under module nodenext): its declarations are the ES module's, re-exported, not a second copy.
+  writeFileSync(path.join(root, "dist", `${entry}.d.cts`), `export * from "./${entry}.js";\n`);
 }
 if (failed) process.exit(1);

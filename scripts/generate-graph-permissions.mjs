@@ -2,7 +2,9 @@
 // Builds src/catalog/graphPermissions.ts: which Microsoft Graph application permission each path and method needs,
 // least privileged first, from the `permissions/` folder of github.com/microsoftgraph/msgraph-metadata.
 //
-// Refresh:
+// Default input: scripts/data/graph-permissions/*.json, the facts this script reads, committed (README.md there says
+// where each came from); CI runs `node scripts/generate-graph-permissions.mjs --check` against them.
+// A real checkout works too:
 //   git clone --depth 1 https://github.com/microsoftgraph/msgraph-metadata /tmp/msgraph-metadata
 //   node scripts/generate-graph-permissions.mjs --source /tmp/msgraph-metadata/permissions \
 //     --commit "$(git -C /tmp/msgraph-metadata rev-parse HEAD)" --date "$(git -C /tmp/msgraph-metadata log -1 --format=%cs)"
@@ -10,11 +12,14 @@
 // Check mode (`--check`): exit 1 when the committed file differs from what the script makes from the same source.
 //
 // Input: every *.json under --source (per-family files `beta/User.json`, … or the single `new/permissions.json`):
-// { permissions: { "<Name>": { pathSets: [{ schemes: ["Application", …], methods: ["GET", …], paths: { "/users/{id}": {} |
-// "least=Application;…" | { leastPrivilegePermission: ["Application"] } } }] } } }. Only the Application scheme counts
-// (a managed identity has no signed-in user). The least-privileged permission of a path and method is the one the
-// source marks `least=Application`; without a mark, a read permission before a write one, then the one granting the
-// fewest (method, path) pairs (all of its Application pairs), then the shorter name. App role ids come from scripts/data/graph-app-role-ids.json.
+// { permissions: { "<Name>": { pathSets: [{ schemeKeys (older files: schemes): ["Application", …], methods: ["GET", …],
+// paths: { "/users/{id}": {} | "least=Application;…" | { leastPrivilegePermission: ["Application"] } } }] } } }. Only the
+// Application scheme counts (a managed identity has no signed-in user). The least-privileged permission of a path and
+// method is the one the source marks `least=Application`; without a mark: a permission whose name says it reads is
+// not offered for a POST/PUT/PATCH/DELETE (the metadata lists some, e.g. Application.Read.All for POST
+// …/appRoleAssignedTo) unless the call is a read sent as POST (getMemberGroups, checkMemberGroups…); then a read
+// permission before a write one, then the one granting the fewest (method, path) pairs of the input, then the shorter
+// name. App role ids come from scripts/data/graph-app-role-ids.json.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -23,11 +28,16 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUTPUT = join(root, "src/catalog/graphPermissions.ts");
 const IDS = join(root, "scripts/data/graph-app-role-ids.json");
+const FACTS = join(root, "scripts/data/graph-permissions");
 /** The paths managed identities call (directory objects, mail, sites and files); `/me` has no meaning without a user. */
-const COVERED = /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|sites|drives)(\/|$)/;
-/** Sub-resources an app seldom calls with an application permission: left out to keep the shipped table small. */
+const COVERED =
+  /^\/(users|groups|applications|serviceprincipals|approleassignments|invitations|directoryobjects|directory\/deleteditems|sites|drives|devices|auditlogs|organization|subscribedskus|domains)(\/|$)/;
+/**
+ * Sub-resources an app seldom calls with an application permission: left out to keep the shipped table small. Drives
+ * and drive items too: their least-privileged permission is in the Files family, whose facts are not committed yet.
+ */
 const LEFT_OUT =
-  /\/(owneddevices|registereddevices|ownedobjects|createdobjects|usagerights|joinedteams|licensedetails|delegatedpermissionclassifications|synchronization|claimsmappingpolicies|homerealmdiscoverypolicies|tokenlifetimepolicies|tokenissuancepolicies|transitivereports|checkmemberobjects|getmemberobjects|translateexchangeids|exportpersonaldata|inferenceclassification|childfolders|(add|remove)(key|password|tokensigningcertificate)|\w*passwordsinglesignoncredentials|extensionproperties|permissiongrants|reprocesslicenseassignment|revokesigninsessions|assignlicense|getmailtips|copy|move|create(forward|reply|replyall)|unsubscribe|attachments)(\/|$)|\/delta$|microsoft\.graph\./;
+  /\/(owneddevices|registereddevices|ownedobjects|createdobjects|usagerights|joinedteams|licensedetails|delegatedpermissionclassifications|synchronization|claimsmappingpolicies|homerealmdiscoverypolicies|tokenlifetimepolicies|tokenissuancepolicies|transitivereports|checkmemberobjects|getmemberobjects|translateexchangeids|exportpersonaldata|inferenceclassification|childfolders|(add|remove)(key|password|tokensigningcertificate)|\w*passwordsinglesignoncredentials|extensionproperties|permissiongrants|reprocesslicenseassignment|revokesigninsessions|assignlicense|getmailtips|copy|move|create(forward|reply|replyall)|unsubscribe|attachments)(\/|$)|\/delta$|microsoft\.graph\.|\/drives?(\/|$)/;
 
 function parseArgs(argv) {
   const args = { check: false };
@@ -37,7 +47,7 @@ function parseArgs(argv) {
     else if (arg === "--source" || arg === "--commit" || arg === "--date" || arg === "--repository") args[arg.slice(2)] = argv[(i += 1)];
     else throw new Error(`unknown argument ${arg}`);
   }
-  if (!args.source) throw new Error("--source <msgraph-metadata>/permissions is required");
+  args.source ??= FACTS;
   return args;
 }
 
@@ -78,7 +88,8 @@ export function collect(documents) {
   for (const document of documents) {
     for (const [permission, definition] of Object.entries(document?.permissions ?? {})) {
       for (const pathSet of definition?.pathSets ?? []) {
-        if (!Array.isArray(pathSet?.schemes) || !pathSet.schemes.includes("Application")) continue;
+        const schemes = pathSet?.schemeKeys ?? pathSet?.schemes;
+        if (!Array.isArray(schemes) || !schemes.includes("Application")) continue;
         for (const [rawPath, value] of Object.entries(pathSet.paths ?? {})) {
           const path = normalizePath(rawPath);
           if (path === undefined) continue;
@@ -102,10 +113,33 @@ export function collect(documents) {
   return { pairs, grantedBy };
 }
 
-export function leastPrivileged({ candidates, marked }, grantedBy) {
-  const pool = marked.size > 0 ? [...marked] : [...candidates];
-  const writes = (name) => (/ReadWrite|Manage|FullControl|Invite|Send/.test(name) ? 1 : 0);
-  return pool.sort((a, b) => writes(a) - writes(b) || grantedBy.get(a).size - grantedBy.get(b).size || a.length - b.length || a.localeCompare(b))[0];
+const READS_BY_NAME = /\.Read(Basic)?(\.|$)/;
+const WRITES_BY_NAME = /ReadWrite|Manage|FullControl|Invite|Send|Create/;
+
+/**
+ * For reads, the family the call names comes first: without it a narrow permission of another family that happens to
+ * list the path (Device.Read.All lists POST /users/{id}/getMemberGroups) would outrank the one made for it.
+ */
+const READ_FAMILIES = [
+  [/\/(get|check)member(groups|objects)$/, ["GroupMember"]],
+  [/^\/users(\/|$)/, ["User"]],
+  [/^\/groups(\/|$)/, ["GroupMember", "Group"]],
+  [/^\/(serviceprincipals|applications)(\/|$)/, ["Application"]],
+  [/^\/devices(\/|$)/, ["Device"]],
+];
+
+export function leastPrivileged({ candidates, marked }, grantedBy, key = "") {
+  const [method = "", path = ""] = key.split(" ");
+  // A read sent as POST: getMemberGroups, checkMemberObjects, getByIds…
+  const readAction = method === "GET" || /\/(get|check)[a-z]+$/.test(path);
+  const plausible = [...candidates].filter((name) => readAction || !READS_BY_NAME.test(name) || WRITES_BY_NAME.test(name));
+  const pool = marked.size > 0 ? [...marked] : plausible.length > 0 ? plausible : [...candidates];
+  const writes = (name) => (WRITES_BY_NAME.test(name) ? 1 : 0);
+  const families = readAction ? (READ_FAMILIES.find(([pattern]) => pattern.test(path))?.[1] ?? []) : [];
+  const foreign = (name) => (families.length > 0 && !families.includes(name.split(".")[0]) ? 1 : 0);
+  return pool.sort(
+    (a, b) => foreign(a) - foreign(b) || writes(a) - writes(b) || grantedBy.get(a).size - grantedBy.get(b).size || a.length - b.length || a.localeCompare(b),
+  )[0];
 }
 
 export function buildTable(documents) {
@@ -114,7 +148,7 @@ export function buildTable(documents) {
   for (const key of [...pairs.keys()].sort()) {
     const [method, path] = key.split(" ");
     const entry = byPath.get(path) ?? {};
-    entry[method] = leastPrivileged(pairs.get(key), grantedBy);
+    entry[method] = leastPrivileged(pairs.get(key), grantedBy, key);
     byPath.set(path, entry);
   }
   return byPath;
@@ -166,10 +200,13 @@ async function main() {
   });
   const byPath = buildTable(documents);
   const ids = JSON.parse(readFileSync(IDS, "utf8")).ids;
+  // Committed facts name their own origin (`source`: repository path and commit, or the reference a correction cites).
+  const commits = [...new Set(documents.map((document) => document?.source?.commit).filter((commit) => typeof commit === "string"))].sort();
+  const dates = [...new Set(documents.map((document) => document?.source?.read).filter((date) => typeof date === "string"))].sort();
   const provenance = {
     repository: args.repository ?? "https://github.com/microsoftgraph/msgraph-metadata",
-    commit: args.commit ?? "unknown",
-    date: args.date ?? "unknown",
+    commit: args.commit ?? (commits.length > 0 ? commits.join(", ") : "unknown"),
+    date: args.date ?? (dates.length > 0 ? `read ${dates.join(", ")}` : "unknown"),
     files: files.map((file) => relative(source, file)).join(", "),
     sha256: hash.digest("hex"),
     paths: byPath.size,
