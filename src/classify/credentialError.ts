@@ -95,6 +95,16 @@ const MAX_EXCHANGES_READ = 32;
 /** Characters read of each message or body excerpt, whether an error, its cause, or a plain string. */
 const MAX_MESSAGE_READ = 4000;
 
+/** Node's words for a connection closed after the request without any answer (a FIN, not a reset). */
+const CLOSED_WITHOUT_ANSWER = /socket hang up/i;
+
+/** What a transport code means; ECONNRESET told apart from a connection closed without an answer. */
+function transportMeaning(transport: string, last: IdentityExchange | undefined): string {
+  if (transport === "ECONNRESET" && CLOSED_WITHOUT_ANSWER.test(String(last?.errorMessage ?? "")))
+    return "closed the connection without answering (no response)";
+  return TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`;
+}
+
 const TRANSPORT_MEANINGS: Record<string, string> = {
   ECONNREFUSED: "refused the connection (nothing listens there)",
   ECONNRESET: "reset the connection",
@@ -543,7 +553,7 @@ function placeholdersOf(situation: Situation, groups: Record<string, string>, ct
     status: status !== undefined ? String(status) : "?",
     attempts: storm > 1 ? ` on ${storm} attempts` : "",
     transportCode: transport ?? "",
-    transportMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? `failed with ${transport}`) : "failed",
+    transportMeaning: transport !== undefined ? transportMeaning(transport, last) : "failed",
     timeoutMeaning: transport !== undefined ? (TRANSPORT_MEANINGS[transport] ?? transport) : "accepted the request but never answered",
     timedOutAfterMs: String(context.timedOutAfterMs ?? "?"),
     attemptCount: `${Math.max(1, storm)} attempt${storm > 1 ? "s" : ""}`,
@@ -718,16 +728,22 @@ function sharedChecks(
 ): DiagnosisCheck[] {
   const checks: DiagnosisCheck[] = [];
   if (env !== undefined && (env.identityEndpoint !== undefined || env.expectsIdentityVariables)) {
-    const expected = "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set";
+    // The Arc agent takes no IDENTITY_HEADER: it challenges with a key file instead (IMDS_ENDPOINT selects it).
+    const arc = env.source === "AzureArc";
+    const expected = arc
+      ? "IDENTITY_ENDPOINT (an http(s) URL) and IMDS_ENDPOINT set (the Arc agent)"
+      : "IDENTITY_ENDPOINT (an http(s) URL) and IDENTITY_HEADER set";
     const actual =
       env.identityEndpoint === undefined
         ? "IDENTITY_ENDPOINT not set"
         : env.identityEndpointMalformed
           ? `IDENTITY_ENDPOINT=${env.identityEndpoint} (malformed)`
-          : env.identityHeaderSet
-            ? `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER set`
-            : `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER not set`;
-    const ok = env.identityEndpoint !== undefined && !env.identityEndpointMalformed && env.identityHeaderSet;
+          : arc
+            ? `IDENTITY_ENDPOINT=${env.identityEndpoint}; IMDS_ENDPOINT set`
+            : env.identityHeaderSet
+              ? `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER set`
+              : `IDENTITY_ENDPOINT=${env.identityEndpoint}; IDENTITY_HEADER not set`;
+    const ok = env.identityEndpoint !== undefined && !env.identityEndpointMalformed && (arc || env.identityHeaderSet);
     // Workload identity or the MSI variables stand in for the App Service pair: then their absence is no fault.
     const standIn = env.identityEndpoint === undefined && (env.msiEndpoint !== undefined || env.workloadIdentity);
     checks.push({ kind: CHECK_KINDS.identityVariables, expected, actual, verdict: ok ? "pass" : standIn ? "unknown" : "fail", confirmedBy: "environment" });

@@ -21,6 +21,8 @@ export function reportSteps(report: SmokeTestReport): IncidentReportStep[] {
   const probe = report.identityEndpoint;
   if (probe.skipped !== undefined) {
     steps.push({ name: "identity endpoint probe", outcome: "skipped", detail: probe.skipped });
+  } else if (probe.answeredBy === "something-else" || probe.errorCode === "NOT_IDENTITY_ENDPOINT" || probe.proxy !== undefined) {
+    steps.push(interceptedProbeStep(probe));
   } else {
     const actual = probe.status !== undefined ? `HTTP ${probe.status} to a probe without credentials` : (probe.errorCode ?? probe.error ?? "no answer");
     steps.push({
@@ -35,6 +37,36 @@ export function reportSteps(report: SmokeTestReport): IncidentReportStep[] {
   for (const token of report.tokens) steps.push(tokenStep(token, env.configuredIdentity));
   for (const dependency of report.dependencies) steps.push(dependencyStep(dependency));
   return steps;
+}
+
+/**
+ * A probe answered by something other than the identity endpoint, or an endpoint the SDK reaches only through a
+ * proxy: a failed step naming who answered and the proxy, never "reachable" (issue 14: a firewall's 403 read as one).
+ */
+function interceptedProbeStep(probe: SmokeTestReport["identityEndpoint"]): IncidentReportStep {
+  const answer = probe.status !== undefined ? `HTTP ${probe.status}` : (probe.errorCode ?? "no answer");
+  const foreign = probe.answeredBy === "something-else" || probe.errorCode === "NOT_IDENTITY_ENDPOINT";
+  const viaProxy = probe.proxy !== undefined ? `the token request goes through the proxy ${probe.proxy}` : undefined;
+  const actual = foreign
+    ? `${answer} from something other than the identity endpoint${viaProxy !== undefined ? `; ${viaProxy}` : " (a firewall, a proxy or a sidecar)"}`
+    : `the identity endpoint answers a direct probe (${answer}), but ${viaProxy}`;
+  const detail = foreign && probe.error !== undefined ? `${probe.error}${viaProxy !== undefined ? `; ${viaProxy}` : ""}` : actual;
+  return {
+    name: "identity endpoint probe",
+    ...(probe.url !== undefined ? { target: probe.url } : {}),
+    outcome: "fail",
+    detail,
+    ...(probe.latencyMs !== undefined ? { durationMs: probe.latencyMs } : {}),
+    checks: [
+      {
+        kind: CHECK_KINDS.identityEndpoint,
+        expected: "an answer of the identity endpoint itself, reached directly",
+        actual,
+        verdict: "fail",
+        confirmedBy: "answer",
+      },
+    ],
+  };
 }
 
 function tokenStep(token: SmokeTestToken, configured: SmokeTestReport["environment"]["configuredIdentity"]): IncidentReportStep {

@@ -31,4 +31,7 @@ export type {
   NotYetValidFault,
   ExpiresInOnlyFault,
   OpaqueTokenFault,
+  CloseFault,
+  EntraErrorFault,
+  UnknownAudienceFault,
 } from "./identityEndpoint/faults/faultTypes.js";

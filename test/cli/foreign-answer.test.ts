@@ -78,3 +78,43 @@ describe("doctor (the built CLI, the real ManagedIdentityCredential)", () => {
     expect(stdout).toContain('export NO_PROXY="localhost,127.0.0.1,169.254.169.254"');
   });
 });
+
+describe("doctor --format markdown: a probe answered by something else is a failed step, never a reachable endpoint (issue 18)", () => {
+  /** The Steps table's probe row, split into its cells. */
+  const probeRow = (markdown: string): string[] => {
+    const row = markdown.split("\n").find((line) => line.startsWith("| identity endpoint probe |"));
+    expect(row, markdown).toBeDefined();
+    return row!.split(" | ").map((cell) => cell.replace(/^\| |\s*\|$/g, "").trim());
+  };
+
+  it("a firewall's 403 at the IMDS address: the probe step failed, saying something other than the identity endpoint answered", async () => {
+    const { stdout, exitCode } = await runDoctor(["doctor", "--timeout", "6000", "--format", "markdown"], { AZURE_POD_IDENTITY_AUTHORITY_HOST: firewall.url });
+    expect(exitCode).toBe(1);
+    const [, target, outcome, , detail] = probeRow(stdout);
+    expect(target).toMatch(/^`http:\/\/127\.0\.0\.1:\d+\/metadata\/identity\/oauth2\/token`$/);
+    expect(outcome).toBe("✗ failed");
+    expect(detail).toMatch(/^HTTP 403 "Forbidden: link-local traffic is denied by policy": not IMDS .*a firewall, a proxy or a sidecar answered in its place$/);
+    expect(stdout).toContain(
+      "identity-endpoint: expected an answer of the identity endpoint itself, reached directly, found HTTP 403 from something other than the identity endpoint (a firewall, a proxy or a sidecar)",
+    );
+    expect(stdout).not.toMatch(/HTTP 403 to a probe without credentials/);
+  });
+
+  it("HTTPS_PROXY without NO_PROXY and the endpoint reachable directly: the probe step failed with the proxy named, not passed", async () => {
+    const { stdout, exitCode } = await runDoctor(["doctor", "--timeout", "6000", "--format", "markdown"], {
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
+      HTTPS_PROXY: proxy.url,
+      NO_PROXY: "localhost",
+    });
+    expect(exitCode).toBe(1);
+    const [, , outcome, , detail] = probeRow(stdout);
+    expect(outcome).toBe("✗ failed");
+    expect(detail).toContain(
+      `the identity endpoint answers a direct probe (HTTP 400), but the token request goes through the proxy HTTPS\\_PROXY=${proxy.url}`,
+    );
+    expect(detail).toContain("add 127.0.0.1 to NO\\_PROXY");
+    // The token request itself went to the proxy, which answered 407: H5 naming the proxy.
+    expect(stdout).toMatch(/Managed identity incident: H5 /);
+    expect(stdout).toContain(`the request went to the proxy HTTPS\\_PROXY=${proxy.url}`);
+  });
+});

@@ -18,6 +18,8 @@ const TOKEN_TIMEOUT_MS = 500;
 const SLACK_MS = 1_200;
 const PHASE_MS = FULL ? 1_500 : 600;
 const CYCLES = FULL ? 3 : 1;
+/** A phase waiting for its calls gives up after this long (then the per-phase assertions fail, naming it). */
+const MAX_PHASE_MS = 15_000;
 
 interface CallRecord {
   worker: string;
@@ -70,6 +72,9 @@ describe("identity endpoint flapping under continuous requests", () => {
         };
 
         let phase = "healthy";
+        let phaseIndex = 0;
+        // Which workers started a call in each phase (by index): phases advance on these, not on the clock alone.
+        const startedIn = new Map();
         let stop = false;
         const calls = [];
         const lastTokenBefore = new Map();
@@ -77,6 +82,8 @@ describe("identity endpoint flapping under continuous requests", () => {
           while (!stop) {
             const startedAt = Date.now();
             const startedPhase = phase;
+            if (!startedIn.has(phaseIndex)) startedIn.set(phaseIndex, new Set());
+            startedIn.get(phaseIndex).add(name);
             try {
               const t = await credential.getToken(S);
               let valid = false;
@@ -92,26 +99,45 @@ describe("identity endpoint flapping under continuous requests", () => {
           }
         };
         const workers = [worker("fallback-1", withFallback), worker("fallback-2", withFallback), worker("strict-1", withoutFallback), worker("strict-2", withoutFallback)];
+        const WORKERS = workers.length;
         const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
         const phases = [];
-        const enter = (name) => { phase = name; phases.push(name); };
+        const enter = (name) => { phase = name; phaseIndex++; phases.push(name); };
+        // A phase lasts at least minMs AND until every worker has started a call in it and, for a fault the emulator
+        // answers, a token request carried that fault: on a loaded machine calls pending from the previous phase
+        // (they end only at their deadline) could otherwise let a short phase pass with no call in it.
+        const faultedRequests = (kind) => emulator.requests.filter((r) => r.fault === kind).length;
+        const hold = async (minMs, faultKind) => {
+          const index = phaseIndex;
+          const since = Date.now();
+          const before = faultKind ? faultedRequests(faultKind) : 0;
+          const observed = () => (startedIn.get(index)?.size ?? 0) >= WORKERS && (!faultKind || faultedRequests(faultKind) > before);
+          while (Date.now() - since < minMs || !observed()) {
+            if (Date.now() - since > ${MAX_PHASE_MS}) break; // the assertions then say which phase saw no call
+            await wait(10);
+          }
+        };
 
-        await wait(${PHASE_MS});
+        await hold(${PHASE_MS});
         for (let cycle = 0; cycle < ${CYCLES}; cycle++) {
-          enter("reset");      emulator.setFault({ kind: "reset" });                 await wait(${PHASE_MS});
-          enter("healthy");    emulator.setFault(undefined);                         await wait(${PHASE_MS});
-          enter("hang");       emulator.setFault({ kind: "hang" });                  await wait(${PHASE_MS} * 2);
-          // Calls started late in "hang" end only at their deadline (timeout + a watchdog tick), well into this phase:
-          // it lasts long enough that every worker starts a call in it, even on a loaded machine.
-          enter("503");        emulator.setFault({ kind: "status", status: 503 });   await wait(Math.max(${PHASE_MS}, ${TOKEN_TIMEOUT_MS} * 2 + 400));
-          enter("refused");    await refuse();                                       await wait(${PHASE_MS});
+          enter("reset");      emulator.setFault({ kind: "reset" });                 await hold(${PHASE_MS}, "reset");
+          enter("healthy");    emulator.setFault(undefined);                         await hold(${PHASE_MS});
+          enter("hang");       emulator.setFault({ kind: "hang" });                  await hold(${PHASE_MS} * 2, "hang");
+          enter("503");        emulator.setFault({ kind: "status", status: 503 });   await hold(${PHASE_MS}, "status");
+          enter("refused");    await refuse();                                       await hold(${PHASE_MS});
           await reopen();
-          enter("500");        emulator.setFault({ kind: "status", status: 500 });   await wait(${PHASE_MS});
-          enter("healthy");    emulator.setFault(undefined);                         await wait(${PHASE_MS});
+          enter("500");        emulator.setFault({ kind: "status", status: 500 });   await hold(${PHASE_MS}, "status");
+          enter("healthy");    emulator.setFault(undefined);                         await hold(${PHASE_MS});
         }
         enter("recovered");
         const recoveredAt = Date.now();
-        await wait(Math.max(1_600, ${TOKEN_TIMEOUT_MS} * 3));
+        // Recovered: at least the settle time, then until every worker has made 3 calls past it.
+        const settledAt = recoveredAt + ${TOKEN_TIMEOUT_MS} + 200;
+        const settledCalls = (name) => calls.filter((c) => c.worker === name && c.startedAt >= settledAt).length;
+        while (Date.now() < recoveredAt + Math.max(1_600, ${TOKEN_TIMEOUT_MS} * 3) || ["fallback-1", "fallback-2", "strict-1", "strict-2"].some((n) => settledCalls(n) < 3)) {
+          if (Date.now() - recoveredAt > ${MAX_PHASE_MS}) break;
+          await wait(10);
+        }
         stop = true;
         await Promise.all(workers);
         tokenRequests += countRequests();
@@ -139,9 +165,9 @@ describe("identity endpoint flapping under continuous requests", () => {
       );
 
       expect(r.calls.length).toBeGreaterThan(40);
-      // Calls were made during every kind of fault.
+      // Every worker made calls during every kind of fault (phases wait for them: see hold()).
       for (const phase of ["reset", "hang", "503", "refused", "500"])
-        expect((byPhase.get(phase)?.ok ?? 0) + (byPhase.get(phase)?.failed ?? 0), phase).toBeGreaterThan(0);
+        expect(new Set(r.calls.filter((c) => c.phase === phase).map((c) => c.worker)).size, phase).toBe(4);
       // Every call: a valid token, or CredentialUnavailableError with the diagnosis attached (H5: the endpoint).
       for (const call of r.calls) {
         if (call.ok) expect(call.valid, JSON.stringify(call)).toBe(true);

@@ -119,4 +119,20 @@ describe.skipIf(unavailable !== undefined)("IMDS at 169.254.169.254 in a network
     expect(r.json!.diagnosis.summary).toMatch(/IMDS is being upgraded, which is transient .*gave up after \d+ attempts/);
     expect(r.json!.diagnosis.evidence).toContainEqual(expect.stringMatching(/^the credential retried for [\d.]+ m?s over \d+ attempts$/));
   });
+
+  it.concurrent("IMDS throttling (429 with Retry-After) at 169.254.169.254 → H5 throttled with the Retry-After and the convoy", async () => {
+    const r = await inNamespace(
+      scenario(
+        '{ fault: { kind: "status", status: 429, headers: { "Retry-After": "3" } } }',
+        `const credential = new DiagnosticCredential({ retryOptions: { maxRetries: 0 } });
+         try { await credential.getToken("https://vault.azure.net/.default"); emit({ ok: true }); }
+         catch (e) { emit({ ok: false, diagnosis: getDiagnosis(e) }); }`,
+      ),
+    );
+    expect(r.json, r.stderr.slice(-2000)).toMatchObject({ ok: false, diagnosis: { hypothesis: "H5", rule: { id: "token-time.throttled" } } });
+    expect(r.json!.diagnosis.summary).toMatch(
+      /^The identity endpoint 169\.254\.169\.254\/metadata\/identity\/oauth2\/token\/? is throttling token requests \(HTTP 429, Retry-After 3 s\): .*convoy/,
+    );
+    expect(r.json!.diagnosis.checks).toContainEqual(expect.objectContaining({ kind: "identity-endpoint", verdict: "fail", actual: "HTTP 429" }));
+  });
 });

@@ -26,7 +26,8 @@ const mask = (text: string): string =>
   text
     .replace(/"(correlationId|CorrelationId)":"[0-9a-f-]{36}"/g, '"$1":"<uuid>"')
     .replace(/"access_token":"[^"]+"/, '"access_token":"<token>"')
-    .replace(/"(expires_on|not_before)":"\d+"/g, '"$1":"<time>"');
+    .replace(/"(expires_on|not_before)":"\d+"/g, '"$1":"<time>"')
+    .replace(/\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: [0-9a-f-]{36}\\r\\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/, "<trace>");
 
 const caError = (status: number, message: string) => `{"statusCode":${status},"message":"${message}","correlationId":"<uuid>"}`;
 const imdsError = (error: string, description: string) => `{"error":"${error}","error_description":"${description}"}`;
@@ -38,8 +39,17 @@ const IMDS_TOKEN =
   `"not_before":"<time>","resource":"${VAULT}","token_type":"Bearer"}`;
 const EXPIRES_IN_ONLY = `{"access_token":"<token>","expires_in":"86399","resource":"${VAULT}","token_type":"Bearer","client_id":"${SYSTEM.clientId}"}`;
 
-/** What a well-formed request sees: an answer, or a connection that never answers / is reset. */
-type Seen = { status: number; body: string } | "hang" | "reset";
+/** What a well-formed request sees: an answer, or a connection that never answers / is reset / is closed. */
+type Seen = { status: number; body: string } | "hang" | "reset" | "closed";
+
+// Entra's refusals as the endpoint relays them (the AADSTS sentences: src/testing/entra/entraErrors.ts).
+const ROLE_REQUIRED = `AADSTS501051: Application '${SYSTEM.clientId}'(diag-app) is not assigned to a role for the application '${VAULT}'(${VAULT}).<trace>`;
+const ORDERS_ROLE_REQUIRED = `AADSTS501051: Application '${SYSTEM.clientId}'(diag-app) is not assigned to a role for the application 'api://orders'(orders-api).<trace>`;
+const NO_PRINCIPAL =
+  `AADSTS500011: The resource principal named ${VAULT} was not found in the tenant named Contoso. This can happen if the application has not been ` +
+  "installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.<trace>";
+const INVALID_SCOPE = `AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope ${VAULT} is not valid.<trace>`;
+const UNEXPECTED = "An unexpected error occured while fetching the AAD Token.";
 
 const CASES: Array<{ fault: IdentityEndpointFault; "container-apps": Seen; imds: Seen }> = [
   {
@@ -76,6 +86,32 @@ const CASES: Array<{ fault: IdentityEndpointFault; "container-apps": Seen; imds:
   },
   { fault: { kind: "hang" }, "container-apps": "hang", imds: "hang" },
   { fault: { kind: "reset" }, "container-apps": "reset", imds: "reset" },
+  { fault: { kind: "close" }, "container-apps": "closed", imds: "closed" },
+  {
+    fault: { kind: "entra-error", code: 501051 },
+    "container-apps": { status: 400, body: caError(400, ROLE_REQUIRED) },
+    imds: { status: 400, body: imdsError("invalid_grant", ROLE_REQUIRED) },
+  },
+  {
+    fault: { kind: "entra-error", code: 501051, facts: { resource: "api://orders", resourceName: "orders-api" } },
+    "container-apps": { status: 400, body: caError(400, ORDERS_ROLE_REQUIRED) },
+    imds: { status: 400, body: imdsError("invalid_grant", ORDERS_ROLE_REQUIRED) },
+  },
+  {
+    fault: { kind: "entra-error", code: 500011 },
+    "container-apps": { status: 400, body: caError(400, NO_PRINCIPAL) },
+    imds: { status: 400, body: imdsError("invalid_resource", NO_PRINCIPAL) },
+  },
+  {
+    fault: { kind: "entra-error", code: 70011 },
+    "container-apps": { status: 400, body: caError(400, INVALID_SCOPE) },
+    imds: { status: 400, body: imdsError("invalid_scope", INVALID_SCOPE) },
+  },
+  {
+    fault: { kind: "unknown-audience" },
+    "container-apps": { status: 500, body: caError(500, UNEXPECTED) },
+    imds: { status: 400, body: imdsError("invalid_resource", NO_PRINCIPAL) },
+  },
   { fault: { kind: "delay", ms: 20 }, "container-apps": { status: 200, body: CA_TOKEN }, imds: { status: 200, body: IMDS_TOKEN } },
   {
     fault: { kind: "wrong-audience", audience: "https://storage.azure.com" },
@@ -109,7 +145,9 @@ async function tokenRequest(mi: IdentityEndpointEmulator): Promise<{ seen: Seen;
     return { seen: { status: response.status, body: mask(text) }, response, text };
   } catch (err) {
     const name = (err as Error).name;
-    return { seen: name === "TimeoutError" ? "hang" : "reset" };
+    // undici: "other side closed" (UND_ERR_SOCKET) for a FIN without an answer, ECONNRESET for a reset.
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return { seen: name === "TimeoutError" ? "hang" : cause?.code === "UND_ERR_SOCKET" ? "closed" : "reset" };
   }
 }
 

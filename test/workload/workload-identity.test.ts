@@ -180,6 +180,27 @@ describe("ManagedIdentityCredential's AKS path (token exchange), wrapped in Diag
     expect(outcome.diagnosis!.nextSteps.join("\n")).toContain(`az identity list --query "[?clientId=='${CLIENT_ID}']`);
   });
 
+  test("AADSTS50020 (the exchange went to a tenant that does not hold the identity): H4 naming the client id and the tenant", async () => {
+    const { outcome, entra, file, raw } = await scenario({ entra: { fault: { aadsts: 50020 } } });
+    expect(outcome.error?.name).toBe("AuthenticationRequiredError");
+    const d = outcome.diagnosis!;
+    expect(d).toMatchObject({
+      hypothesis: "H4",
+      code: "StaleTokenOrIdentityMixup",
+      errorCode: "AADSTS50020",
+      rule: { id: "token-time.workload-identity.wrong-tenant" },
+    });
+    expect(d.summary).toBe(
+      `The exchange for ${CLIENT_ID} went to tenant ${entra.tenantId}, which does not hold it (AADSTS50020): wrong AZURE_TENANT_ID or client id`,
+    );
+    expect(d.evidence.join("\n")).toMatch(
+      new RegExp(`Entra token endpoint: POST https://127\\.0\\.0\\.1:\\d+/${entra.tenantId}/oauth2/v2\\.0/token → HTTP 400 AADSTS50020`),
+    );
+    expect(d.nextSteps.join("\n")).toContain(`az identity list --query "[?clientId=='${CLIENT_ID}']`);
+    expect(entra.requests.map((r) => r.aadsts)).toEqual([50020]);
+    expectNoToken(raw, file);
+  });
+
   test("AADSTS700024 expired assertion and AADSTS70023 lifetime too long: H4", async () => {
     const [expired, long] = await Promise.all([
       scenario({ token: { issuedAt: Math.floor(Date.now() / 1000) - 7200 } }),

@@ -27,6 +27,14 @@ export interface EntraErrorFacts {
   notBefore?: number;
   expiresAt?: number;
   now?: number;
+  /** The resource asked for (AADSTS500011, AADSTS501051, AADSTS70011). */
+  resource?: string;
+  /** The calling identity's display name (AADSTS501051: the app's name for a system-assigned identity). */
+  clientName?: string;
+  /** The target app's display name (AADSTS501051). */
+  resourceName?: string;
+  /** The tenant's display name (AADSTS500011). */
+  tenantName?: string;
 }
 
 const FIC_HINT =
@@ -94,6 +102,29 @@ export function entraError(code: number, facts: EntraErrorFacts = {}): EntraErro
         code,
         text: `External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00. Token issued at ${facts.issuedAt}. Token expires on ${facts.expiresAt}.`,
       };
+    // login.microsoftonline.com/error?code=501051, quoted in azure-functions-host #9884.
+    case 501051:
+      return {
+        status: 400,
+        error: "invalid_grant",
+        code,
+        text: `Application '${facts.clientId}'(${facts.clientName}) is not assigned to a role for the application '${facts.resource}'(${facts.resourceName}).`,
+      };
+    // As relayed by IMDS: AzureAD/microsoft-authentication-library-for-dotnet #3979, Azure/azure-sdk-for-net #13481.
+    case 500011:
+      return {
+        status: 400,
+        error: "invalid_resource",
+        code,
+        text: `The resource principal named ${facts.resource} was not found in the tenant named ${facts.tenantName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      };
+    case 70011:
+      return {
+        status: 400,
+        error: "invalid_scope",
+        code,
+        text: `The provided value for the input parameter 'scope' is not valid. The scope ${facts.resource} is not valid.`,
+      };
     case 90061:
       return { status: 400, error: "invalid_request", code, text: "Request to External OIDC endpoint failed." };
     case 50027:
@@ -117,16 +148,25 @@ export function entraError(code: number, facts: EntraErrorFacts = {}): EntraErro
   }
 }
 
-/** The JSON body Entra sends for an error answer. */
-export function entraErrorBody(answer: EntraErrorAnswer, correlationId: string = randomUUID(), now = new Date()): string {
-  const traceId = randomUUID();
-  const timestamp = now
+/** Entra's `error_description`: the AADSTS sentence, then Trace ID, Correlation ID and Timestamp lines. */
+export function entraErrorDescription(answer: EntraErrorAnswer, traceId: string, correlationId: string, timestamp: string): string {
+  return `AADSTS${answer.code}: ${answer.text}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`;
+}
+
+/** Entra's timestamp format: `2026-12-01 10:00:00Z`. */
+export const entraTimestamp = (now = new Date()): string =>
+  now
     .toISOString()
     .replace("T", " ")
     .replace(/\.\d{3}Z$/, "Z");
+
+/** The JSON body Entra sends for an error answer. */
+export function entraErrorBody(answer: EntraErrorAnswer, correlationId: string = randomUUID(), now = new Date()): string {
+  const traceId = randomUUID();
+  const timestamp = entraTimestamp(now);
   return JSON.stringify({
     error: answer.error,
-    error_description: `AADSTS${answer.code}: ${answer.text}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
+    error_description: entraErrorDescription(answer, traceId, correlationId, timestamp),
     error_codes: [answer.code],
     timestamp,
     trace_id: traceId,

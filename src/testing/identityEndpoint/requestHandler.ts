@@ -76,6 +76,11 @@ async function actOnConnection(
       else socket.destroy();
       return false;
     }
+    case "close":
+      // A FIN after the request was read: no status line, no body.
+      record.outcome = "closed";
+      req.socket.end();
+      return false;
     case "delay":
       await lifetime.wait(act.ms);
       return !lifetime.closed;

@@ -33,7 +33,7 @@ export function createTokenAnswerer(settings: TokenAnswererSettings): TokenAnswe
     if (fault?.preempt) return fault.preempt(shape);
     const rejection = shape.rejection(request);
     if (rejection) return rejection;
-    if (fault?.refuse) return fault.refuse(shape);
+    if (fault?.refuse) return fault.refuse(shape, request);
     const choice = chooseIdentity(request, app, shape, fault?.hidesIdentities === true);
     if ("refusal" in choice) return choice.refusal;
     // rejection() answered any request without a resource.

@@ -112,10 +112,10 @@ export interface RecordedIdentityRequest {
   /** HTTP status answered; undefined while pending and for `hang`/`reset`. */
   status?: number;
   /**
-   * What happened: a token, an error status, a never-answered request, a reset connection, or `"other"` for a
-   * non-token path that was answered (`/jwks`).
+   * What happened: a token, an error status, a never-answered request, a reset connection, a connection closed
+   * without an answer, or `"other"` for a non-token path that was answered (`/jwks`).
    */
-  outcome: "pending" | "token" | "error" | "hang" | "reset" | "other";
+  outcome: "pending" | "token" | "error" | "hang" | "reset" | "closed" | "other";
 }
 
 /** Options of {@link IdentityEndpointEmulator.mintToken}: any claim to override, plus these keys. */

@@ -6,12 +6,14 @@ import { STATUS_CODES } from "node:http";
 import type { EmulatedApp } from "../emulatedApp.js";
 import { randomChars } from "../emulatedApp.js";
 import { legacyNoMsiAnswer } from "../shapes/appService.js";
-import type { EndpointShape, IssuedToken, TokenAnswer } from "../shapes/endpointShape.js";
+import { entraError, entraErrorDescription, entraTimestamp, type EntraErrorFacts } from "../../entra/entraErrors.js";
+import type { EndpointShape, EntraRefusal, IssuedToken, TokenAnswer } from "../shapes/endpointShape.js";
+import type { RecordedIdentityRequest } from "../types.js";
 import type { TokenPlan } from "../tokenMinter.js";
 import type { IdentityEndpointFault, IdentityEndpointFaultKind } from "./faultTypes.js";
 
-/** What happens on the connection before any answer: never answer, reset it, or wait and then answer. */
-export type ConnectionAct = { act: "hang" } | { act: "reset" } | { act: "delay"; ms: number };
+/** What happens on the connection before any answer: never answer, reset it, close it, or wait and then answer. */
+export type ConnectionAct = { act: "hang" } | { act: "reset" } | { act: "close" } | { act: "delay"; ms: number };
 
 /**
  * A fault's effects on one token request, stage by stage (in the order the pipeline reaches them). A stage
@@ -23,7 +25,7 @@ export interface FaultEffects {
   /** 2. An answer in place of everything, before the shape checks the request. */
   preempt?: (shape: EndpointShape) => TokenAnswer;
   /** 3. An answer once the request passed the shape's checks, in place of the identity lookup. */
-  refuse?: (shape: EndpointShape) => TokenAnswer;
+  refuse?: (shape: EndpointShape, request: RecordedIdentityRequest) => TokenAnswer;
   /** 4. The app seems to have no identity at all (the lookup then answers as the shape does for that). */
   hidesIdentities?: true;
   /** 5. What the token says instead of the healthy plan (never the body's `resource`/`client_id`). */
@@ -63,6 +65,12 @@ const FAULT_TABLE: { readonly [K in IdentityEndpointFaultKind]: FaultEntry<K> } 
   // Both shapes: connection-level, no body at all.
   hang: () => ({ connection: { act: "hang" } }),
   reset: () => ({ connection: { act: "reset" } }),
+  close: () => ({ connection: { act: "close" } }),
+
+  // Entra's AADSTS answer, relayed in the shape's error format; the sentence names the request's identity and resource.
+  "entra-error": (fault, app) => ({ refuse: (shape, request) => shape.entraRefusal(entraRefusal(fault.code, request, app, fault.facts)) }),
+  // container-apps: the ambiguous 500; imds: Entra's AADSTS500011 naming the resource.
+  "unknown-audience": (_fault, app) => ({ refuse: (shape, request) => shape.unknownAudience(entraRefusal(500011, request, app)) }),
   delay: (fault) => ({ connection: { act: "delay", ms: fault.ms } }),
 
   // Both shapes: the token's claims are wrong, the body is healthy.
@@ -96,6 +104,20 @@ const FAULT_TABLE: { readonly [K in IdentityEndpointFaultKind]: FaultEntry<K> } 
   }),
   "opaque-token": () => ({ accessToken: () => randomBytes(96).toString("base64") }),
 };
+
+/** Entra's refusal of the token for `request`: the identity asked for (else the system-assigned one) and the resource. */
+function entraRefusal(code: number, request: RecordedIdentityRequest, app: EmulatedApp, facts: EntraErrorFacts = {}): EntraRefusal {
+  const identity = app.identities.userAssigned.find((u) => u.clientId === request.clientId) ?? app.identities.systemAssigned;
+  const answer = entraError(code, {
+    clientId: request.clientId ?? identity?.clientId,
+    clientName: identity?.name ?? app.name,
+    resource: request.resource,
+    resourceName: request.resource,
+    tenantName: "Contoso",
+    ...facts,
+  });
+  return { answer, description: entraErrorDescription(answer, randomUUID(), randomUUID(), entraTimestamp()) };
+}
 
 /** The effects of `fault`, with its random choices made now. */
 export function faultEffects(fault: IdentityEndpointFault, app: EmulatedApp): FaultEffects {

@@ -77,6 +77,58 @@ export interface ResetFault extends IdentityEndpointFaultBase {
   kind: "reset";
 }
 
+/**
+ * Accept the connection, read the request, then close the connection without an answer (a FIN, not a reset: the
+ * client sees "socket hang up", other SDKs "no response received").
+ */
+export interface CloseFault extends IdentityEndpointFaultBase {
+  /** Discriminant. */
+  kind: "close";
+}
+
+/**
+ * Entra ID refuses the token the endpoint asks for on the app's behalf, and the endpoint relays Entra's answer
+ * (status, OAuth `error`, `AADSTS<code>: …` description with its Trace ID / Correlation ID / Timestamp lines):
+ * - imds: `{"error":"invalid_resource","error_description":"AADSTS500011: …"}`, as IMDS relays it;
+ * - container-apps: `{"statusCode":400,"message":"AADSTS…","correlationId":…}` (the platform's error format).
+ *
+ * Codes with their real sentences: 501051 (app role assignment required), 500011 (resource principal not found),
+ * 70011 (invalid scope), and the workload-identity codes of the Entra emulator. The sentences quote the request's
+ * resource and identity unless `facts` says otherwise.
+ */
+export interface EntraErrorFault extends IdentityEndpointFaultBase {
+  /** Discriminant. */
+  kind: "entra-error";
+  /** The AADSTS number, e.g. 501051. */
+  code: number;
+  /** Names the sentence quotes instead of the request's (e.g. `resourceName` of the target app). */
+  facts?: {
+    /** The calling identity's client id. Default the identity asked for, else the system-assigned one. */
+    clientId?: string;
+    /** The calling identity's name. Default its emulated name (the app's name for the system-assigned one). */
+    clientName?: string;
+    /** The resource named (AADSTS501051's target app, AADSTS500011's principal). Default the request's resource. */
+    resource?: string;
+    /** The target app's display name (AADSTS501051). Default the resource. */
+    resourceName?: string;
+    /** The tenant id the sentence names. */
+    tenantId?: string;
+    /** The tenant's display name (AADSTS500011). Default "Contoso". */
+    tenantName?: string;
+  };
+}
+
+/**
+ * The resource asked for is no audience Entra ID knows (a scope such as `https://api.openai.com/.default`):
+ * - container-apps: the platform's ambiguous 500 `{"statusCode":500,"message":"An unexpected error occured while
+ *   fetching the AAD Token.","correlationId":…}`, the same answer as for an unknown client id;
+ * - imds: 400 `{"error":"invalid_resource","error_description":"AADSTS500011: The resource principal named <resource> …"}`.
+ */
+export interface UnknownAudienceFault extends IdentityEndpointFaultBase {
+  /** Discriminant. */
+  kind: "unknown-audience";
+}
+
 /** Answer normally, but only after `ms` milliseconds. */
 export interface DelayFault extends IdentityEndpointFaultBase {
   /** Discriminant. */
@@ -153,7 +205,10 @@ export type IdentityEndpointFault =
   | StatusFault
   | HangFault
   | ResetFault
+  | CloseFault
   | DelayFault
+  | EntraErrorFault
+  | UnknownAudienceFault
   | WrongAudienceFault
   | WrongIdentityFault
   | WrongTenantFault

@@ -20,6 +20,9 @@ export const legacyNoMsiAnswer = (): TokenAnswer => ({
   body: { StatusCode: 400, Message: "No MSI found for specified ClientId/ResourceId.", CorrelationId: randomUUID() },
 });
 
+/** The platform's answer when it got no token from Entra ID (an unknown client id or audience), typo included. */
+const UNEXPECTED_ERROR_MESSAGE = "An unexpected error occured while fetching the AAD Token.";
+
 /** The `"container-apps"` shape (MSAL calls this source "AppService"). */
 export const appServiceShape: EndpointShape = {
   name: "container-apps",
@@ -58,7 +61,10 @@ export const appServiceShape: EndpointShape = {
   error: appServiceError,
   statusError: appServiceError,
   noIdentity: () => appServiceError(400, "No managed identity found for the app"),
-  // The platform's wording, typo included.
-  unknownIdentity: () => appServiceError(500, "An unexpected error occured while fetching the AAD Token."),
+  unknownIdentity: () => appServiceError(500, UNEXPECTED_ERROR_MESSAGE),
   severalIdentities: () => appServiceError(400, SEVERAL_IDENTITIES_MESSAGE),
+  // Entra's description in the platform's error format (the platform's own relay wording is not public).
+  entraRefusal: ({ answer, description }) => appServiceError(answer.status, description),
+  // The platform hides Entra's answer behind its ambiguous 500 (azure-sdk-for-python #33858, azure-sdk-for-net #40848).
+  unknownAudience: () => appServiceError(500, UNEXPECTED_ERROR_MESSAGE),
 };

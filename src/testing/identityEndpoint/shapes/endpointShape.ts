@@ -1,5 +1,6 @@
 // The strategy interface every wire shape implements, and the answers shapes and faults produce. A shape knows
 // its own paths, headers and body formats; nothing outside shapes/ writes a shape-specific body.
+import type { EntraErrorAnswer } from "../../entra/entraErrors.js";
 import type { EmulatedApp } from "../emulatedApp.js";
 import type { EmulatedIdentity, IdentityEndpointShape, RecordedIdentityRequest } from "../types.js";
 
@@ -13,6 +14,14 @@ export interface TokenAnswer {
   headers?: Record<string, string>;
   /** Whom a token was issued for (success only). */
   identity?: EmulatedIdentity;
+}
+
+/** Entra ID's refusal of the token the endpoint asked for on the app's behalf, for the endpoint to relay. */
+export interface EntraRefusal {
+  /** Entra's status, OAuth `error` and AADSTS code. */
+  answer: EntraErrorAnswer;
+  /** Entra's `error_description` (the AADSTS sentence, then its Trace ID / Correlation ID / Timestamp lines). */
+  description: string;
 }
 
 /** What a success body reports about the token just issued. */
@@ -83,6 +92,10 @@ export interface EndpointShape {
   unknownIdentity(): TokenAnswer;
   /** The request names no identity and the app has several user-assigned ones. */
   severalIdentities(): TokenAnswer;
+  /** Entra ID refused the token (an AADSTS error): the endpoint relays it. */
+  entraRefusal(refusal: EntraRefusal): TokenAnswer;
+  /** The resource is no audience Entra ID knows (`refusal` is Entra's AADSTS500011, for a shape that relays it). */
+  unknownAudience(refusal: EntraRefusal): TokenAnswer;
 }
 
 /** The message both shapes give when an unnamed request cannot choose among user-assigned identities. */

@@ -45,4 +45,8 @@ export const imdsShape: EndpointShape = {
   noIdentity: () => imdsError(400, IDENTITY_NOT_FOUND),
   unknownIdentity: () => imdsError(400, IDENTITY_NOT_FOUND),
   severalIdentities: () => imdsError(400, SEVERAL_IDENTITIES_MESSAGE),
+  // IMDS relays Entra's `error` and `error_description`, e.g. 400 {"error":"invalid_resource","error_description":
+  // "AADSTS500011: The resource principal named … was not found …"} (MSAL.NET #3979, azure-sdk-for-net #13481).
+  entraRefusal: ({ answer, description }) => imdsError(answer.status, description, answer.error),
+  unknownAudience: ({ answer, description }) => imdsError(answer.status, description, answer.error),
 };
