@@ -22,7 +22,7 @@ import { GUID_PATTERN } from "../catalog/services.js";
 import { proxyBypassed } from "../environment/proxy.js";
 import { matchFingerprintFields, type MatchEvidence } from "./fingerprintMatch.js";
 import { addHostFacts } from "../diagnosis/hostFacts.js";
-import { platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
+import { HOST_ENVIRONMENT_SHAPE, platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
 import { safeGet } from "../util/headers.js";
 import { plainCopy, type PlainShape } from "../util/plainCopy.js";
 import { recordInternalFault } from "../util/safe.js";
@@ -183,29 +183,7 @@ const CONTEXT_SHAPE: PlainShape = {
       retryAfter: "string",
     },
   ],
-  environment: {
-    source: "string",
-    sourceReason: "string",
-    identityEndpoint: "string",
-    identityEndpointMalformed: "boolean",
-    identityHeaderSet: "boolean",
-    msiEndpoint: "string",
-    msiSecretSet: "boolean",
-    imdsHostOverride: "string",
-    containerApp: { name: "string", revision: "string", replica: "string", hostname: "string", jobName: "string", jobExecution: "string" },
-    appServiceName: "string",
-    workloadIdentity: "boolean",
-    azureClientId: "string",
-    expectsIdentityVariables: "boolean",
-    hostKind: "string",
-    platform: "string",
-    platformKey: "string",
-    platformReason: "string",
-    platformCandidates: ["string"],
-    instance: { app: "string", revision: "string", replica: "string", jobExecution: "string", instance: "string", pod: "string", namespace: "string" },
-    functionsIdentitySettings: [{ connection: "string", credential: "string", clientId: "string", managedIdentityResourceId: "string" }],
-    proxy: { variable: "string", url: "string", noProxy: ["string"] },
-  },
+  environment: HOST_ENVIRONMENT_SHAPE,
   configuredIdentity: IDENTITY_SHAPE,
   scopeFinding: { scope: "string", explanation: "string", suggestion: "string", service: "string", reason: "string" },
   timedOutAfterMs: "number",
