@@ -180,6 +180,31 @@ export const TOKEN_FAILURES: readonly TokenFailureFingerprint[] = [
     ],
   },
   {
+    // msal-node before the Arc user-assigned support (3.x, @azure/identity ≤ 4.10) refuses it before any request.
+    id: "arc-user-assigned-unsupported",
+    code: "IdentityNotAssigned",
+    confidence: "high",
+    sources: ["AzureArc"],
+    message: /Azure Arc Managed Identities can only be system assigned/i,
+    meaning: "the Azure SDK in use supports only the system-assigned identity on Azure Arc, and the code asked for a user-assigned one",
+    summary:
+      "{who} refused the user-assigned identity {requested} before any request: this version of the Azure SDK (msal-node) supports only the Arc machine's system-assigned identity",
+    check: {
+      kind: "identity-assignment",
+      expected: "{requested}",
+      actual: "not available on Azure Arc with this SDK version (system-assigned only)",
+      confirmedBy: "answer",
+    },
+    nextSteps: [
+      {
+        text: "Use the machine's system-assigned identity (no clientId, resourceId or objectId in code), or upgrade @azure/identity (and msal-node) to a version that supports user-assigned identities on Arc",
+      },
+      {
+        text: 'See which identities the Arc machine has: az connectedmachine show --name "$MACHINE_NAME" --resource-group "$RG" --query identity --output json',
+      },
+    ],
+  },
+  {
     id: "unexpected-500.unknown-audience",
     rule: "unknown-audience",
     code: "WrongAudience",

@@ -120,7 +120,7 @@ export const IDENTITY_SOURCES: readonly IdentitySourceEntry[] = [
     reason: "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set",
     platforms: ["arc"],
     probe: "azcmagent show",
-    fingerprints: ["arc-identity-not-confirmed"],
+    fingerprints: ["arc-identity-not-confirmed", "arc-user-assigned-unsupported"],
   },
   {
     id: "DefaultToImds",

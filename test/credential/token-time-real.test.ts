@@ -252,9 +252,18 @@ describe("token-time.arc-identity-not-confirmed: the real Azure Arc path on loop
     const json = scenarioJson<{ ok: boolean; error: { name: string; message: string }; diagnosis: Diagnosis; requests: unknown[] }>(result);
     expect(json.ok).toBe(false);
     expect(json.error.name).toBe("CredentialUnavailableError");
+    const d = json.diagnosis;
+    if (/can only be system assigned/i.test(json.error.message)) {
+      // msal-node 3.x (the oldest peer set, @azure/identity 4.10) refuses a user-assigned identity on Arc before
+      // any request: H1, the SDK version named.
+      expect(json.requests).toEqual([]);
+      expect(d).toMatchObject({ hypothesis: "H1", code: "IdentityNotAssigned", rule: { id: "token-time.arc-user-assigned-unsupported" } });
+      expect(d.summary).toContain(`refused the user-assigned identity clientId ${UAMI} before any request`);
+      expect(d.platform).toMatchObject({ name: "azure.arc" });
+      return;
+    }
     expect(json.error.message).toMatch(/user_assigned_managed_identity_not_confirmed/);
     expect(json.requests).toEqual([{ apiVersion: "2020-06-01", clientId: UAMI, metadata: true }]);
-    const d = json.diagnosis;
     expect(d).toMatchObject({ hypothesis: "H4", code: "StaleTokenOrIdentityMixup", confidence: "high", rule: { id: "token-time.arc-identity-not-confirmed" } });
     expect(d.platform).toMatchObject({ name: "azure.arc" });
     expect(d.summary).toContain(`Azure Arc did not confirm the user-assigned identity clientId ${UAMI}`);

@@ -208,6 +208,12 @@ export const PAGE_ROWS: readonly PageRow[] = [
   },
   // Azure Arc
   { rule: "arc-identity-not-confirmed", on: ["arc"], text: "user_assigned_managed_identity_not_confirmed" },
+  {
+    rule: "arc-user-assigned-unsupported",
+    on: ["arc"],
+    text: "unable_to_create_azure_arc: Azure Arc Managed Identities can only be system assigned.",
+    note: "(older msal-node)",
+  },
   { rule: "transport-error", on: ["arc"], text: "connect ECONNREFUSED 127.0.0.1:40342", note: "(himds not running)" },
   // Every identity endpoint
   {
