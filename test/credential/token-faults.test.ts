@@ -222,7 +222,7 @@ describe.concurrent("H5: identity endpoint unreachable", () => {
     expect(r.calls[0]!.diagnosis).toMatchObject({ hypothesis: "H5" });
     expect(r.calls[0]!.diagnosis!.rule?.id).toBe("token-time.imds-upgrading");
     expect(r.calls[0]!.diagnosis!.summary).toMatch(/410 Gone: IMDS is being upgraded, which is transient.*gave up after \d+ attempts?/);
-    expect(r.calls[0]!.diagnosis!.evidence).toContainEqual(expect.stringMatching(/^the credential retried for [\d.]+ m?s over 2 attempts$/));
+    expect(r.calls[0]!.diagnosis!.evidence).toContainEqual(expect.stringMatching(/^the credential retried for [\d.]+ m?s over \d+ attempts?$/));
     expectChecks(r.calls[0]!.diagnosis, { kind: "identity-endpoint", verdict: "fail", actual: "HTTP 410" });
   });
 
