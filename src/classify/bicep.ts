@@ -124,5 +124,5 @@ export function bicepDeployCommand(input: BicepAssignmentInput): string {
   const target = targetOf(input.scope);
   const group = target?.resourceGroup !== undefined ? validShellValue(target.resourceGroup, "resourceGroup") : undefined;
   if (target?.kind === "subscription") return "az deployment sub create --location <location> --template-file role-assignment.bicep";
-  return `az deployment group create --resource-group ${group ?? '"$RG"'} --template-file role-assignment.bicep`;
+  return `az deployment group create --resource-group ${group !== undefined ? `"${group}"` : '"$RG"'} --template-file role-assignment.bicep`;
 }

@@ -315,7 +315,7 @@ function hypothesisTable(diagnoses: readonly ReportedDiagnosis[], seen: readonly
 // ── Findings and next steps ────────────────────────────────────────────────────────────────────────────────────
 
 /** A next step's command: what follows the sentence's colon, when it starts like a command. */
-const COMMAND = /^(.*?):\s+((?:az|kubectl|curl|date|npx|node|export|[A-Z_]+=)\s.*|credential\.\S.*|new [A-Z]\w*\(.*)$/s;
+const COMMAND = /^(.*?):\s+((?:az|kubectl|curl|date|npx|node|export|printf|systemctl|[A-Z_]+=)\s.*|credential\.\S.*|new [A-Z]\w*\(.*)$/s;
 
 function verdictLines(diagnoses: readonly ReportedDiagnosis[], steps: NonNullable<IncidentReportOptions["steps"]>): string[] {
   const failed = steps.filter((s) => s.outcome === "fail").length;

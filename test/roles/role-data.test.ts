@@ -167,7 +167,7 @@ describe("the issue's cases, end to end", () => {
     );
     // The Bicep names the identity as the assignment's scope.
     expect(steps).toContain("resource target 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {");
-    expect(steps).toContain("--resource-group rg-app --template-file role-assignment.bicep");
+    expect(steps).toContain('--resource-group "rg-app" --template-file role-assignment.bicep');
   });
 
   it("Service Bus: a topic create refused for its 'Manage' claim → Data Owner (not Data Sender)", () => {
