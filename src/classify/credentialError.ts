@@ -19,7 +19,7 @@ import { EARLY_IN_PROCESS_MS, TOKEN_FAILURES } from "../catalog/tokenFailures.js
 import type { TokenFailureCondition, TokenFailureFingerprint, TokenIdentitySource, TokenStep } from "../catalog/tokenFailureTypes.js";
 import { findServiceForScope, scopeToResource } from "../catalog/resolve.js";
 import { GUID_PATTERN } from "../catalog/services.js";
-import { proxyBypassed } from "../environment/proxy.js";
+import { proxyBypassed, proxyHostOf } from "../environment/proxy.js";
 import { matchFingerprintFields, type MatchEvidence } from "./fingerprintMatch.js";
 import { addHostFacts } from "../diagnosis/hostFacts.js";
 import { HOST_ENVIRONMENT_SHAPE, platformEvidence, type HostEnvironment } from "../environment/hostEnvironment.js";
@@ -350,13 +350,7 @@ function isForeignAnswer(exchange: IdentityExchange): boolean {
 function endpointHostOf(facts: Facts): string | undefined {
   const env = facts.env;
   const url = facts.lastFailure?.url ?? facts.exchanges[facts.exchanges.length - 1]?.url ?? env?.identityEndpoint ?? env?.msiEndpoint ?? env?.imdsHostOverride;
-  if (url !== undefined) {
-    try {
-      return new URL(url).hostname.replace(/^\[|\]$/g, "") || undefined;
-    } catch {
-      return undefined;
-    }
-  }
+  if (url !== undefined) return proxyHostOf(url);
   return env?.source === "DefaultToImds" ? "169.254.169.254" : undefined;
 }
 

@@ -8,6 +8,7 @@ import type { DiagnosisCheck, DiagnosisIdentity } from "../diagnosis/types.js";
 import { renderIncidentReport } from "../report/incidentReport.js";
 import type { IncidentReportStep } from "../report/types.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./types.js";
+import { hostOfUrl } from "./util.js";
 
 /** The report's steps as the incident report shows them. */
 export function reportSteps(report: SmokeTestReport): IncidentReportStep[] {
@@ -119,7 +120,7 @@ function dependencyStep(dependency: SmokeTestDependencyResult): IncidentReportSt
       ? [
           {
             kind: CHECK_KINDS.role,
-            expected: `a role that allows ${dependency.method} ${hostOf(dependency.url)}`,
+            expected: `a role that allows ${dependency.method} ${hostOfUrl(dependency.url)}`,
             actual: answer,
             verdict: "pass",
             confirmedBy: "answer",
@@ -153,12 +154,4 @@ export function formatMarkdownReport(report: SmokeTestReport, options: { version
       : {}),
     subtitle: `diagnostic-credential doctor${options.version ? ` ${options.version}` : ""} · ${report.startedAt} · ${report.durationMs} ms · exit code ${options.exitCode}`,
   });
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }

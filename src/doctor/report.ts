@@ -5,6 +5,7 @@
  */
 import { STATUS_CODES } from "node:http";
 import { redact } from "../util/redact.js";
+import { hostOfUrl } from "./util.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import { RUNBOOK_HYPOTHESES } from "../report/runbook.js";
 import type { SmokeTestDependencyResult, SmokeTestReport, SmokeTestToken } from "./smokeTest.js";
@@ -267,14 +268,6 @@ function oneLine(text: string): string {
     .replace(/[\r\n]+/g, " ⏎ ")
     .replace(/\s+/g, " ")
     .trim();
-}
-
-function hostOfUrl(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }
 
 function shortIso(iso: string): string {

@@ -11,7 +11,7 @@
  * rules, and sender.ts). The public shapes are in types.ts.
  */
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import { proxyBypassed } from "../environment/proxy.js";
+import { proxyBypassed, proxyHostOf } from "../environment/proxy.js";
 import { catalogFor } from "../catalog/resolve.js";
 import type { Diagnosis } from "../diagnosis/types.js";
 import { readHostEnvironment, type HostEnvironment } from "../environment/hostEnvironment.js";
@@ -157,20 +157,11 @@ async function probeStep(
       ? await probeIdentityEndpoint(target, limitMs)
       : await step({ step: "identity-endpoint", target: target.url, limitMs }, () => probeIdentityEndpoint(target, limitMs));
   const proxy = hostEnvironment.proxy;
-  const host = target.url !== undefined ? hostOf(target.url) : undefined;
+  const host = target.url !== undefined ? proxyHostOf(target.url) : undefined;
   if (proxy !== undefined && host !== undefined && !proxyBypassed(proxy, host)) {
     probed.proxy = `${proxy.variable}=${proxy.url} (NO_PROXY does not list ${host}): the Azure SDK sends the token request through it, and the identity endpoint refuses proxied calls; add ${host} to NO_PROXY`;
   }
   return probed;
-}
-
-/** The host name of a URL, without port or brackets. */
-function hostOf(url: string): string | undefined {
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, "") || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The scopes to request, each once, in order: the given scopes, then the dependencies' scopes; Resource Manager's when there is nothing at all. */

@@ -28,3 +28,12 @@ export function safeCall<T>(fn: () => T, fallback: T): T {
     return fallback;
   }
 }
+
+/** The host (and port) of a URL for a report line, or the text itself when it is no URL. */
+export function hostOfUrl(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}

@@ -49,6 +49,15 @@ function withoutCredentials(value: string): string {
   }
 }
 
+/** The host name of a URL as NO_PROXY is matched against it (no port, no IPv6 brackets); undefined for no URL. */
+export function proxyHostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether NO_PROXY exempts `host` (a host name or IP, no port), by proxyPolicy's rules. */
 export function proxyBypassed(proxy: ProxyEnvironment, host: string): boolean {
   const name = host.toLowerCase().replace(/^\[|\]$/g, "");
