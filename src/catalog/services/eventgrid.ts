@@ -1,9 +1,11 @@
 import type { ServiceDefinition } from "../types.js";
 import { op } from "./shared.js";
 
-export const EVENT_GRID: ServiceDefinition = {
-  name: "eventgrid",
-  displayName: "Azure Event Grid",
+/**
+ * What Event Grid topics and Event Grid namespaces share: the same hosts, audience and access model (the path tells
+ * the two apart), the same control-plane roles, and 401 for a missing role.
+ */
+const EVENT_GRID_ENDPOINTS = {
   hostSuffixes: [".eventgrid.azure.net", ".eventgrid.azure.us", ".eventgrid.azure.cn"],
   hosts: [],
   audiences: ["https://eventgrid.azure.net"],
@@ -11,14 +13,20 @@ export const EVENT_GRID: ServiceDefinition = {
   scope: "https://eventgrid.azure.net/.default",
   scopeByHostSuffix: {},
   accessModel: "azure-rbac",
-  roles: [
-    { operation: "publish", role: "EventGrid Data Sender" },
-    { operation: "receive", role: "EventGrid Data Receiver", when: { path: /:(receive|acknowledge|release|reject|renewlock)/i } },
-  ],
   controlPlaneRoles: ["EventGrid Contributor", "Contributor", "Owner"],
   propagation: "up to ~10 minutes",
   propagationMinutes: 10,
   unauthorizedMeansForbidden: true,
+} satisfies Partial<ServiceDefinition>;
+
+export const EVENT_GRID: ServiceDefinition = {
+  name: "eventgrid",
+  displayName: "Azure Event Grid",
+  ...EVENT_GRID_ENDPOINTS,
+  roles: [
+    { operation: "publish", role: "EventGrid Data Sender" },
+    { operation: "receive", role: "EventGrid Data Receiver", when: { path: /:(receive|acknowledge|release|reject|renewlock)/i } },
+  ],
   resourceProvider: "Microsoft.EventGrid/topics",
   // Shares `.eventgrid.azure.net` with Event Grid namespaces: the path tells them apart.
   pathHints: [/^\/api\/events/i],
@@ -71,22 +79,12 @@ export const EVENT_GRID: ServiceDefinition = {
 export const EVENT_GRID_NAMESPACES: ServiceDefinition = {
   name: "eventgridnamespaces",
   displayName: "Azure Event Grid namespaces",
-  hostSuffixes: [".eventgrid.azure.net", ".eventgrid.azure.us", ".eventgrid.azure.cn"],
-  hosts: [],
-  audiences: ["https://eventgrid.azure.net"],
-  audiencePatterns: [],
-  scope: "https://eventgrid.azure.net/.default",
-  scopeByHostSuffix: {},
-  accessModel: "azure-rbac",
+  ...EVENT_GRID_ENDPOINTS,
   roles: [
     { operation: "publish", role: "EventGrid Data Sender" },
     { operation: "receive", role: "EventGrid Data Receiver", when: { action: /receive/i } },
     { operation: "receive", role: "EventGrid Data Receiver", when: { path: /:(receive|acknowledge|release|reject|renewlock)\/?$/i } },
   ],
-  controlPlaneRoles: ["EventGrid Contributor", "Contributor", "Owner"],
-  propagation: "up to ~10 minutes",
-  propagationMinutes: 10,
-  unauthorizedMeansForbidden: true,
   resourceProvider: "Microsoft.EventGrid/namespaces",
   docs: "https://learn.microsoft.com/azure/event-grid/authenticate-with-microsoft-entra-id",
   pathHints: [/^\/topics\/[^/]+(:publish|\/eventsubscriptions\/)/i],
