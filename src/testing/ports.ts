@@ -1,13 +1,19 @@
 import { createServer } from "node:net";
 
 /**
- * A TCP port on 127.0.0.1 that nobody listens on right now: binds port 0, reads the port the system chose,
- * closes. Point `IDENTITY_ENDPOINT` (or any client) at it to get ECONNREFUSED.
+ * A TCP port on 127.0.0.1 that nobody listens on right now. Point `IDENTITY_ENDPOINT` (or any client) at it to get
+ * ECONNREFUSED.
  *
- * The port is free when returned; another process could take it later, which on a test machine is unlikely
- * within a test's lifetime.
+ * Chosen below Linux's default ephemeral range (32768–60999), where `listen(0)` never hands ports out: the emulators
+ * and servers of tests running at the same time bind port 0, so they cannot take this port after it is returned (a
+ * port the system chose from that range could be handed to the next `listen(0)` of another test). Each candidate is
+ * checked free by binding it; the system's own choice is the fallback.
  */
 export async function unusedPort(host = "127.0.0.1"): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const candidate = 20000 + Math.floor(Math.random() * 12000);
+    if (await bindsAndCloses(host, candidate)) return candidate;
+  }
   return new Promise<number>((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -17,6 +23,16 @@ export async function unusedPort(host = "127.0.0.1"): Promise<number> {
       const port = typeof address === "object" && address !== null ? address.port : 0;
       server.close((err) => (err ? reject(err) : port > 0 ? resolve(port) : reject(new Error("no port assigned"))));
     });
+  });
+}
+
+/** Whether `port` can be bound on `host` now (it is closed again before this resolves). */
+function bindsAndCloses(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 
